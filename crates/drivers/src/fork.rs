@@ -1,0 +1,131 @@
+//! `--model fork`: a child process per connection (the seed's fork server,
+//! `socketserver.ForkingMixIn`).
+//!
+//! The parent only accepts: for each connection it forks, closes its copy of the
+//! connection and goes back to `accept`; the child closes its copy of the
+//! listener, serves the one client and exits. A child that exits becomes a
+//! zombie until its parent collects its status with `waitpid` — the seed's
+//! 僵尸进程. Here SIGCHLD writes a byte to a pipe (the self-pipe trick), the
+//! accept loop wakes up on it and reaps every finished child with
+//! `waitpid(-1, WNOHANG)`, so no zombie is left behind.
+//!
+//! Processes share nothing: a crash in one child cannot touch another client,
+//! but a fork per connection is the most expensive model, and state such as
+//! statistics lives in each child's copy of the service.
+//!
+//! The parent must be single-threaded when it forks (only the forking thread
+//! exists in the child); the `netkit` binary runs this model on its main thread
+//! and starts no other.
+
+use crate::blocking::serve_connection;
+use crate::io::wait_readable;
+use crate::{Config, Listener, Shutdown};
+use netkit_proto::Service;
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Serves each connection in a child process.
+pub fn serve<S: Service>(
+    listener: Listener,
+    service: Arc<S>,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> io::Result<()> {
+    let (mut sigchld, sigchld_writer) = UnixStream::pair()?;
+    sigchld.set_nonblocking(true)?;
+    sigchld_writer.set_nonblocking(true)?;
+    let hook =
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGCHLD, sigchld_writer)?;
+    listener.set_nonblocking(true)?;
+    let mut children = HashSet::new();
+
+    let result = loop {
+        let ready = wait_readable(&[listener.as_fd(), shutdown.fd(), sigchld.as_fd()], None)?;
+        if shutdown.is_triggered() || ready == Some(1) {
+            break Ok(());
+        }
+        match ready {
+            Some(2) => reap(&mut sigchld, &mut children),
+            Some(_) => match listener.accept() {
+                Ok((conn, peer)) => {
+                    // SAFETY: the parent is single-threaded (see the module doc), and
+                    // the child only serves its connection and exits.
+                    match unsafe { fork() } {
+                        Ok(ForkResult::Child) => {
+                            drop(listener);
+                            serve_connection(&*service, conn, peer, config, shutdown);
+                            std::process::exit(0);
+                        }
+                        Ok(ForkResult::Parent { child }) => {
+                            children.insert(child);
+                        }
+                        Err(e) => tracing::warn!(?peer, "fork: {e}; connection closed"),
+                    }
+                }
+                Err(e) if crate::io::is_transient_accept_error(&e) => {
+                    if crate::io::is_resource_exhaustion(&e) {
+                        tracing::warn!("accept: {e}; pausing");
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+                Err(e) => break Err(e),
+            },
+            None => {}
+        }
+    };
+
+    // Stop accepting, then give the children the grace period. They saw the same
+    // shutdown pipe (it is shared across fork), so they are finishing already.
+    drop(listener);
+    let deadline = Instant::now() + config.grace;
+    reap(&mut sigchld, &mut children);
+    while !children.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            tracing::warn!(
+                "{} child process(es) still running after the grace period; killing",
+                children.len()
+            );
+            for child in &children {
+                let _ = kill(*child, Signal::SIGKILL);
+            }
+            for child in children.drain() {
+                let _ = waitpid(child, None);
+            }
+            break;
+        }
+        wait_readable(&[sigchld.as_fd()], Some(left))?;
+        reap(&mut sigchld, &mut children);
+    }
+    signal_hook::low_level::unregister(hook);
+    result
+}
+
+/// Empties the self-pipe and collects the exit status of every finished child.
+fn reap(sigchld: &mut UnixStream, children: &mut HashSet<Pid>) {
+    let mut buf = [0u8; 64];
+    while matches!(sigchld.read(&mut buf), Ok(n) if n > 0) {}
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+            Ok(status) => {
+                if let Some(pid) = status.pid() {
+                    children.remove(&pid);
+                }
+            }
+            Err(Errno::EINTR) => continue,
+            Err(e) => {
+                tracing::warn!("waitpid: {e}");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Concurrency models: the half of netkit that owns sockets, threads and processes.
+//!
+//! A driver accepts connections, reads, writes, waits and closes — for any
+//! [`netkit_proto::Service`], without knowing its protocol. Every model is one
+//! module with the same signature, `serve(listener, service, config, shutdown)`,
+//! so a learner can put two of them side by side:
+//!
+//! ```text
+//!                 ┌ iterative  one client at a time, in the accepting thread
+//!                 ├ thread     a thread per connection
+//!   Listener ──▶  ├ pool       N worker threads take accepted connections from a queue
+//!   (tcp/unix)    ├ fork       a child process per connection, reaped on SIGCHLD
+//!                 ├ select     one thread, select(2) readiness loop (FD_SETSIZE bound)
+//!                 ├ poll       one thread, poll(2) readiness loop
+//!                 ├ epoll      N threads, each an epoll(7) loop on its own SO_REUSEPORT listener
+//!                 └ async      tokio tasks on a multi-threaded runtime
+//! ```
+//!
+//! Shared pieces: [`listener`] (binding and accepting on TCP or Unix sockets),
+//! [`shutdown`] (SIGINT/SIGTERM as a readable file descriptor), and the
+//! connection loops every model reuses (`blocking` for the one-connection-per-
+//! flow models, `readiness` for the event loops).
+#![warn(missing_docs, unreachable_pub)]
+
+mod blocking;
+mod io;
+pub mod listener;
+pub mod shutdown;
+
+pub mod epoll;
+pub mod fork;
+pub mod iterative;
+pub mod poll;
+pub mod pool;
+mod readiness;
+pub mod select;
+pub mod thread;
+pub mod tokio;
+pub mod udp;
+
+pub use listener::{Conn, Listener};
+pub use shutdown::Shutdown;
+
+use netkit_proto::Service;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a TCP service handles concurrent clients (`--model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Model {
+    /// One client at a time; the others wait in the listen backlog.
+    Iterative,
+    /// A new thread for every connection.
+    Thread,
+    /// A fixed number of worker threads (`--workers`).
+    Pool,
+    /// A new process for every connection.
+    Fork,
+    /// One thread multiplexing every socket with select(2).
+    Select,
+    /// One thread multiplexing every socket with poll(2).
+    Poll,
+    /// One epoll(7) loop per worker thread, each on its own SO_REUSEPORT listener.
+    Epoll,
+    /// Tokio tasks on a multi-threaded runtime.
+    Async,
+}
+
+impl Model {
+    /// Every model, in the order the course teaches them.
+    pub const ALL: [Model; 8] = [
+        Model::Iterative,
+        Model::Thread,
+        Model::Pool,
+        Model::Fork,
+        Model::Select,
+        Model::Poll,
+        Model::Epoll,
+        Model::Async,
+    ];
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Iterative => "iterative",
+            Model::Thread => "thread",
+            Model::Pool => "pool",
+            Model::Fork => "fork",
+            Model::Select => "select",
+            Model::Poll => "poll",
+            Model::Epoll => "epoll",
+            Model::Async => "async",
+        }
+    }
+
+    /// The default: the fastest model on Linux.
+    pub const DEFAULT: Model = Model::Epoll;
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error for a model name that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownModel(pub String);
+
+impl fmt::Display for UnknownModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+        write!(
+            f,
+            "unknown model '{}' (one of: {})",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownModel {}
+
+impl FromStr for Model {
+    type Err = UnknownModel;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Model::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| UnknownModel(s.to_owned()))
+    }
+}
+
+/// Settings every model understands.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Worker threads for `pool`, `epoll` and `async`.
+    pub workers: usize,
+    /// After shutdown starts, how long in-flight connections may take to finish.
+    pub grace: Duration,
+    /// How long a write may stall (the peer not reading) before the connection is dropped.
+    pub send_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            grace: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Serves `service` on `listener` under `model` until `shutdown` fires and the
+/// in-flight connections have finished (or the grace period ran out).
+pub fn serve<S: Service>(
+    model: Model,
+    listener: Listener,
+    service: Arc<S>,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> std::io::Result<()> {
+    match model {
+        Model::Iterative => iterative::serve(listener, service, config, shutdown),
+        Model::Thread => thread::serve(listener, service, config, shutdown),
+        Model::Pool => pool::serve(listener, service, config, shutdown),
+        Model::Fork => fork::serve(listener, service, config, shutdown),
+        Model::Select => select::serve(listener, service, config, shutdown),
+        Model::Poll => poll::serve(listener, service, config, shutdown),
+        Model::Epoll => epoll::serve(listener, service, config, shutdown),
+        Model::Async => tokio::serve(listener, service, config, shutdown),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_names_round_trip() {
+        for m in Model::ALL {
+            assert_eq!(m.name().parse::<Model>(), Ok(m));
+        }
+        let err = "forked".parse::<Model>().unwrap_err();
+        assert!(err.to_string().contains("iterative, thread"), "{err}");
+    }
+}

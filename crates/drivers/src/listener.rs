@@ -1,0 +1,247 @@
+//! Listening sockets and accepted connections, TCP or Unix, behind one type each.
+//!
+//! Drivers are written against [`Listener`] and [`Conn`], so every model serves a
+//! Unix stream socket (`echo serve --unix PATH`) exactly as it serves TCP.
+//! TCP listeners are bound with SO_REUSEADDR (restart without waiting for
+//! TIME_WAIT) and SO_REUSEPORT (so the epoll model can open one listener per
+//! worker on the same port and let the kernel spread connections).
+
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as HowShutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// Connections the kernel queues before `accept` (it caps this at somaxconn).
+const BACKLOG: i32 = 4096;
+
+/// A bound, listening stream socket.
+#[derive(Debug)]
+pub enum Listener {
+    /// A TCP listener.
+    Tcp(TcpListener),
+    /// A Unix stream listener, with the path it is bound to.
+    Unix(UnixListener, PathBuf),
+}
+
+/// An accepted stream connection.
+#[derive(Debug)]
+pub enum Conn {
+    /// A TCP connection.
+    Tcp(TcpStream),
+    /// A Unix stream connection.
+    Unix(UnixStream),
+}
+
+impl Listener {
+    /// Binds a TCP listener (port 0 picks a free port).
+    pub fn bind_tcp(addr: SocketAddr) -> io::Result<Listener> {
+        Ok(Listener::Tcp(reuseport_listener(addr)?))
+    }
+
+    /// Binds a Unix stream listener at `path`. A stale socket file left by a
+    /// server that died is removed first; a live one (something accepts on it)
+    /// is an `AddrInUse` error, and any other kind of file is never removed.
+    pub fn bind_unix(path: &Path) -> io::Result<Listener> {
+        remove_stale_socket(path)?;
+        let listener = UnixListener::bind(path)?;
+        Ok(Listener::Unix(listener, path.to_owned()))
+    }
+
+    /// The URL that names this listener in a ready line: `tcp://IP:PORT` or
+    /// `unix:///path` (the caller substitutes its own scheme for TCP, e.g. http).
+    pub fn url(&self, tcp_scheme: &str) -> io::Result<String> {
+        Ok(match self {
+            Listener::Tcp(l) => format!("{tcp_scheme}://{}", l.local_addr()?),
+            Listener::Unix(_, path) => format!("unix://{}", path.display()),
+        })
+    }
+
+    /// The TCP address, if this is a TCP listener.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Listener::Tcp(l) => l.local_addr().ok(),
+            Listener::Unix(..) => None,
+        }
+    }
+
+    /// Accepts one connection; with the listener non-blocking this fails with
+    /// `WouldBlock` when none is queued. The connection is always blocking.
+    pub fn accept(&self) -> io::Result<(Conn, Option<SocketAddr>)> {
+        match self {
+            Listener::Tcp(l) => {
+                let (s, peer) = l.accept()?;
+                s.set_nonblocking(false)?;
+                // Responses are written whole; Nagle would only delay the last segment.
+                s.set_nodelay(true)?;
+                Ok((Conn::Tcp(s), Some(peer)))
+            }
+            Listener::Unix(l, _) => {
+                let (s, _) = l.accept()?;
+                s.set_nonblocking(false)?;
+                Ok((Conn::Unix(s), None))
+            }
+        }
+    }
+
+    /// Switches `accept` between blocking and non-blocking.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => l.set_nonblocking(nonblocking),
+            Listener::Unix(l, _) => l.set_nonblocking(nonblocking),
+        }
+    }
+
+    /// Another listener for the same address, for a worker of its own: a new
+    /// SO_REUSEPORT socket for TCP (the kernel balances connections between
+    /// them), a duplicate descriptor of the same socket for Unix.
+    pub fn open_sibling(&self) -> io::Result<Listener> {
+        match self {
+            Listener::Tcp(l) => Ok(Listener::Tcp(reuseport_listener(l.local_addr()?)?)),
+            Listener::Unix(l, path) => Ok(Listener::Unix(l.try_clone()?, path.clone())),
+        }
+    }
+}
+
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Tcp(l) => l.as_fd(),
+            Listener::Unix(l, _) => l.as_fd(),
+        }
+    }
+}
+
+impl AsRawFd for Listener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+impl Conn {
+    /// Shuts down the reading, writing, or both halves.
+    pub fn shutdown(&self, how: HowShutdown) -> io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.shutdown(how),
+            Conn::Unix(s) => s.shutdown(how),
+        }
+    }
+
+    /// Switches reads and writes between blocking and non-blocking.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.set_nonblocking(nonblocking),
+            Conn::Unix(s) => s.set_nonblocking(nonblocking),
+        }
+    }
+
+    /// Bounds how long one blocking write may stall.
+    pub fn set_write_timeout(&self, timeout: Option<std::time::Duration>) -> io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.set_write_timeout(timeout),
+            Conn::Unix(s) => s.set_write_timeout(timeout),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf),
+            Conn::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.write(buf),
+            Conn::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsFd for Conn {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Conn::Tcp(s) => s.as_fd(),
+            Conn::Unix(s) => s.as_fd(),
+        }
+    }
+}
+
+impl AsRawFd for Conn {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} exists and is not a socket", path.display()),
+        ));
+    }
+    match UnixStream::connect(path) {
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("{} is in use by a running server", path.display()),
+        )),
+        Err(_) => std::fs::remove_file(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_unix_socket_is_replaced_but_live_one_is_not() {
+        let dir = std::env::temp_dir().join(format!("netkit-listener-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let live = Listener::bind_unix(&path).unwrap();
+        let err = Listener::bind_unix(&path).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        drop(live); // the file stays behind: now it is stale
+        assert!(path.exists());
+        let again = Listener::bind_unix(&path).unwrap();
+        assert!(again.url("tcp").unwrap().starts_with("unix://"));
+        drop(again);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"not a socket").unwrap();
+        assert!(Listener::bind_unix(&path).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tcp_siblings_share_the_port() {
+        let first = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = first.local_addr().unwrap();
+        let second = first.open_sibling().unwrap();
+        assert_eq!(second.local_addr(), Some(addr));
+    }
+}

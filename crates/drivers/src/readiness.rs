@@ -1,0 +1,1 @@
+//! The non-blocking connection state shared by the readiness loops (being written).

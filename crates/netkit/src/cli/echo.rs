@@ -1,0 +1,82 @@
+//! `netkit echo serve`: the echo service over TCP (every model), UDP, or a Unix
+//! stream socket.
+
+use super::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use netkit_drivers::Listener;
+use netkit_proto::echo::{EchoService, UdpEcho};
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The echo port (RFC 862 uses 7, which needs root).
+pub const DEFAULT_PORT: u16 = 7007;
+
+/// `netkit echo …`
+#[derive(Debug, Subcommand)]
+pub enum EchoCommand {
+    /// Send back every byte received.
+    Serve(ServeArgs),
+}
+
+/// `netkit echo serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Echo UDP datagrams instead of a TCP stream.
+    #[arg(long, conflicts_with = "unix")]
+    udp: bool,
+    /// Listen on a Unix stream socket at PATH instead of TCP.
+    #[arg(long, value_name = "PATH")]
+    unix: Option<PathBuf>,
+    /// Close connections idle for this many seconds (0: never).
+    #[arg(long, default_value_t = 300)]
+    idle_timeout: u64,
+}
+
+/// Runs an `echo` command.
+pub fn run(cmd: EchoCommand) -> Result<()> {
+    match cmd {
+        EchoCommand::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let shutdown = shutdown_on_signals()?;
+    if args.udp {
+        let addr = args.server.addr(DEFAULT_PORT);
+        let socket = UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
+        announce("echo", &format!("udp://{}", socket.local_addr()?))?;
+        netkit_drivers::udp::serve(&socket, &mut UdpEcho, &shutdown)?;
+        return Ok(());
+    }
+    let config = args.model.config()?;
+    let listener = match &args.unix {
+        Some(path) => Listener::bind_unix(path)
+            .with_context(|| format!("cannot listen on {}", path.display()))?,
+        None => {
+            let addr = args.server.addr(DEFAULT_PORT);
+            Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?
+        }
+    };
+    let _socket_file = args.unix.clone().map(RemoveOnDrop);
+    announce("echo", &listener.url("tcp")?)?;
+    let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
+    let service = Arc::new(EchoService::new(idle));
+    netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown)?;
+    Ok(())
+}
+
+/// Removes a Unix socket's file when the server exits.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

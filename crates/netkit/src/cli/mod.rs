@@ -1,0 +1,36 @@
+//! The command line: one file per command, each with its arguments and `run()`.
+//! This module only declares the commands and dispatches.
+
+mod common;
+pub mod echo;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub use common::{ModelArgs, ServerArgs};
+
+/// netkit: network tools and servers from the classic sockets course.
+#[derive(Debug, Parser)]
+#[command(name = "netkit", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Echo server (TCP by default, or UDP, or a Unix socket).
+    #[command(subcommand)]
+    Echo(echo::EchoCommand),
+}
+
+/// Runs a parsed command line and returns the process exit status.
+pub fn run(cli: Cli) -> ExitCode {
+    common::init_logging();
+    let result = match cli.command {
+        Command::Echo(cmd) => echo::run(cmd),
+    };
+    common::exit_code(result)
+}

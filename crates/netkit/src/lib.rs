@@ -1,0 +1,14 @@
+//! netkit: the classic network-programming course as one fast, dependable binary.
+//!
+//! ```text
+//!   cli (clap) ── wires a protocol to a driver, prints ready lines and results
+//!     │
+//!     ├── netkit_drivers: iterative thread pool fork select poll epoll async · udp loop
+//!     │        │  bytes in / bytes or file ranges out / timers
+//!     └── netkit_proto:   echo … (sans-IO state machines)
+//! ```
+//!
+//! Everything the command line does is a library call here, so tests can do it too.
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod cli;

@@ -1,0 +1,142 @@
+//! Sans-IO protocol state machines: the half of netkit that knows what bytes mean.
+//!
+//! Nothing in this crate opens a socket, starts a thread, reads a clock or forks.
+//! A driver (crate `netkit-drivers`) owns the socket and the concurrency model; it
+//! feeds a [`Session`] the bytes it read together with the current time, and asks it
+//! what to send. That one seam is what lets every TCP service run under every
+//! concurrency model, and lets every protocol be tested with plain byte strings and
+//! a fake clock.
+//!
+//! ```text
+//!   driver (socket, model)                      session (this crate)
+//!   ──────────────────────                      ────────────────────
+//!   read() ── bytes ─────────────────────────▶  handle_input(now, &[u8]) -> consumed
+//!   read() == 0 ─────────────────────────────▶  handle_eof(now)
+//!   deadline passed ─────────────────────────▶  handle_timeout(now)
+//!   server stopping ─────────────────────────▶  handle_shutdown(now)
+//!   write() / sendfile() ◀── bytes, FileChunk ─ poll_transmit(&mut out)
+//!   sleep until ◀──────────────── Instant ───── poll_timeout()
+//!   read again? close? ◀────────── bool ─────── wants_read(), is_done()
+//! ```
+//!
+//! Modules: [`echo`] (the echo service).
+#![warn(missing_docs, unreachable_pub)]
+
+pub mod echo;
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A contiguous range of an open file that a session wants sent to its peer.
+///
+/// Drivers send it with `sendfile(2)` where they can, so large files never pass
+/// through user space. The file is shared so a session may keep it open for the
+/// next chunk.
+#[derive(Debug, Clone)]
+pub struct FileChunk {
+    /// The open file.
+    pub file: Arc<File>,
+    /// Byte offset of the first byte to send.
+    pub offset: u64,
+    /// Number of bytes to send.
+    pub len: u64,
+}
+
+/// One connection's protocol state: bytes in, bytes (or file ranges) out.
+///
+/// # Call order a driver keeps
+///
+/// 1. After accepting, the driver calls [`Session::poll_transmit`] until it returns
+///    `None` and sends what it produced (a protocol may greet first).
+/// 2. While [`Session::wants_read`] is true and all output is flushed, the driver
+///    reads, appends to its input buffer and calls [`Session::handle_input`] with the
+///    whole unconsumed buffer; bytes not consumed are offered again, with more
+///    appended, on the next call. A session must consume or reject (by finishing)
+///    within the driver's input buffer size ([`MAX_INPUT`] bytes).
+/// 3. After any `handle_*` call the driver drains [`Session::poll_transmit`]: the
+///    bytes it appended to `out` go first, then the returned file chunk; then it
+///    calls `poll_transmit` again, until it returns `None` with nothing appended.
+/// 4. When the peer closes its sending side, the driver calls [`Session::handle_eof`].
+/// 5. When [`Session::poll_timeout`]'s instant passes, the driver calls
+///    [`Session::handle_timeout`].
+/// 6. When [`Session::is_done`] is true and all output is flushed, the driver shuts
+///    the connection down and drops the session.
+pub trait Session: Send + 'static {
+    /// Offers the bytes received so far and not yet consumed; returns how many
+    /// were consumed. Incomplete input is simply left unconsumed.
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> usize;
+
+    /// The peer will send nothing more (it half-closed or closed).
+    fn handle_eof(&mut self, now: Instant);
+
+    /// The instant returned by [`Session::poll_timeout`] may have passed: drivers
+    /// may wake a little early (or on a signal), so compare `now` with it.
+    fn handle_timeout(&mut self, now: Instant);
+
+    /// The server is stopping: finish what is in flight, take nothing new, then
+    /// become done.
+    fn handle_shutdown(&mut self, now: Instant);
+
+    /// Appends bytes to send to `out`. If a file range must follow those bytes,
+    /// returns it; the driver sends it and then calls again.
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk>;
+
+    /// When the session next wants [`Session::handle_timeout`], if ever.
+    fn poll_timeout(&self) -> Option<Instant>;
+
+    /// Whether the session accepts more input now.
+    fn wants_read(&self) -> bool;
+
+    /// Whether the connection should be closed once its output is flushed.
+    fn is_done(&self) -> bool;
+}
+
+/// The largest input a driver buffers for a session that has not consumed it.
+pub const MAX_INPUT: usize = 64 * 1024;
+
+/// A datagram to send: the UDP counterpart of [`Session::poll_transmit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// Where to send it.
+    pub to: SocketAddr,
+    /// The payload.
+    pub data: Vec<u8>,
+}
+
+/// A UDP service: one state machine for every peer, fed datagrams and time.
+///
+/// The UDP loop (`netkit_drivers::udp`) calls [`DatagramService::handle_datagram`]
+/// for each datagram received and [`DatagramService::handle_timeout`] when
+/// [`DatagramService::poll_timeout`]'s instant passes (possibly a little early:
+/// compare `now`), and sends everything pushed onto `out`.
+pub trait DatagramService: Send + 'static {
+    /// One datagram arrived from `from`.
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        out: &mut Vec<Datagram>,
+    );
+
+    /// The instant from [`DatagramService::poll_timeout`] may have passed.
+    fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Datagram>);
+
+    /// When the service next wants [`DatagramService::handle_timeout`], if ever.
+    fn poll_timeout(&self) -> Option<Instant>;
+}
+
+/// A TCP (or Unix stream) service: makes one [`Session`] per accepted connection.
+///
+/// A service is shared by every worker of every model, so it is `Sync`; state that
+/// outlives one connection (statistics, a chat room) lives here.
+pub trait Service: Send + Sync + 'static {
+    /// The per-connection state machine.
+    type Session: Session;
+
+    /// Starts the session for a newly accepted connection. `peer` is the remote
+    /// address, or `None` for a Unix socket peer.
+    fn new_session(&self, peer: Option<SocketAddr>, now: Instant) -> Self::Session;
+}
