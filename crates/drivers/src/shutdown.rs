@@ -148,10 +148,9 @@ mod tests {
     fn trigger_makes_the_fd_readable_for_every_clone() {
         let shutdown = Shutdown::new().unwrap();
         let clone = shutdown.clone();
-        assert!(
-            !crate::io::wait_readable(&[clone.fd()], Some(Duration::ZERO))
-                .unwrap()
-                .is_some()
+        assert_eq!(
+            crate::io::wait_readable(&[clone.fd()], Some(Duration::ZERO)).unwrap(),
+            None
         );
         shutdown.trigger();
         shutdown.trigger(); // idempotent
