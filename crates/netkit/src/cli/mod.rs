@@ -1,8 +1,11 @@
 //! The command line: one file per command, each with its arguments and `run()`.
 //! This module only declares the commands and dispatches.
 
+pub mod broadcast;
 mod common;
 pub mod echo;
+pub mod nc;
+pub mod relay;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +27,13 @@ pub enum Command {
     /// Echo server (TCP by default, or UDP, or a Unix socket).
     #[command(subcommand)]
     Echo(echo::EchoCommand),
+    /// Connect to a TCP, UDP or Unix socket: stdin to the socket, the socket to stdout.
+    Nc(nc::NcArgs),
+    /// Send or receive UDP broadcasts.
+    #[command(subcommand)]
+    Broadcast(broadcast::BroadcastCommand),
+    /// One-thread multiplexing server: logs every client line and stdin line to a file.
+    Relay(relay::RelayArgs),
 }
 
 /// Runs a parsed command line and returns the process exit status.
@@ -31,6 +41,9 @@ pub fn run(cli: Cli) -> ExitCode {
     common::init_logging();
     let result = match cli.command {
         Command::Echo(cmd) => echo::run(cmd),
+        Command::Nc(args) => nc::run(args),
+        Command::Broadcast(cmd) => broadcast::run(cmd),
+        Command::Relay(args) => relay::run(args),
     };
     common::exit_code(result)
 }

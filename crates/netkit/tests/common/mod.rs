@@ -1,0 +1,123 @@
+//! Shared test helpers: start `netkit` as a real process, wait for its ready
+//! line (never a sleep), and stop it when the test ends.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a server may take to print its ready line.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `netkit` server process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// The URL from the ready line, e.g. `tcp://127.0.0.1:40817`.
+    pub url: String,
+    /// Further stdout lines, read by a background thread.
+    pub lines: mpsc::Receiver<String>,
+}
+
+/// The path of the `netkit` binary under test.
+pub fn netkit_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_netkit")
+}
+
+/// A `netkit` command with stdin null and stderr inherited (so failures show logs).
+pub fn netkit(args: &[&str]) -> Command {
+    let mut cmd = Command::new(netkit_bin());
+    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd
+}
+
+impl Server {
+    /// Starts `netkit ARGS` and waits for its first ready line.
+    pub fn start(args: &[&str]) -> Server {
+        Server::start_cmd(netkit(args))
+    }
+
+    /// Starts a prepared command and waits for its first ready line.
+    pub fn start_cmd(mut cmd: Command) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("spawn netkit");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = spawn_line_reader(stdout);
+        let first = match lines.recv_timeout(READY_TIMEOUT) {
+            Ok(line) => line,
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!("no ready line from netkit {cmd:?} ({e}); exit: {status:?}");
+            }
+        };
+        let url = ready_url(&first).unwrap_or_else(|| panic!("not a ready line: {first:?}"));
+        Server { child, url, lines }
+    }
+
+    /// The TCP/UDP address from the ready line.
+    pub fn addr(&self) -> SocketAddr {
+        let rest = self.url.split("://").nth(1).expect("url has a scheme");
+        rest.parse().unwrap_or_else(|_| panic!("not an ip:port url: {}", self.url))
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status code.
+    pub fn terminate(mut self) -> Option<i32> {
+        signal(&self.child, "TERM");
+        wait_bounded(&mut self.child, Duration::from_secs(30))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `X listening on URL` → `URL`.
+pub fn ready_url(line: &str) -> Option<String> {
+    let (_, url) = line.split_once(" listening on ")?;
+    Some(url.trim().to_owned())
+}
+
+/// Reads lines from `out` on a thread and hands them over a channel.
+pub fn spawn_line_reader(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Sends a signal by name with kill(1) semantics, through nix.
+pub fn signal(child: &Child, name: &str) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let sig: Signal = format!("SIG{name}").parse().expect("signal name");
+    let _ = kill(Pid::from_raw(child.id() as i32), sig);
+}
+
+/// Waits for a child to exit, killing it after `limit`; returns its exit code.
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Unused reader type re-exported for tests that take stdout themselves.
+pub type Stdout = ChildStdout;
