@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: install the outside programs the tests
+# talk to (real clients nobody here wrote), then run every test of the workspace.
+# A test never skips because a tool is missing — this script makes sure none is.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian package → a file that proves it is installed.
+declare -A needs=(
+  [netcat-openbsd]=/bin/nc.openbsd
+  [socat]=/usr/bin/socat
+  [curl]=/usr/bin/curl
+  [procps]=/usr/bin/pkill
+)
+missing=()
+for pkg in "${!needs[@]}"; do
+  [ -e "${needs[$pkg]}" ] || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
+fi
+
+cargo test --workspace --all-targets "$@"
+cargo test --workspace --doc
