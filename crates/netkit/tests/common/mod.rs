@@ -121,3 +121,16 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
 
 /// Unused reader type re-exported for tests that take stdout themselves.
 pub type Stdout = ChildStdout;
+
+/// The path of a built example (`cargo test` builds every example before it
+/// runs any test, next to the binary: `target/<profile>/examples/NAME`).
+pub fn example_bin(name: &str) -> std::path::PathBuf {
+    let bin = std::path::Path::new(netkit_bin());
+    let path = bin
+        .parent()
+        .expect("binary has a directory")
+        .join("examples")
+        .join(name);
+    assert!(path.exists(), "example {name} not built at {}", path.display());
+    path
+}
