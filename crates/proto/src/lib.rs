@@ -19,10 +19,12 @@
 //!   read again? close? ◀────────── bool ─────── wants_read(), is_done()
 //! ```
 //!
-//! Modules: [`echo`] (the echo service).
+//! Modules: [`echo`] (the echo service), [`testing`] (drive a session without a
+//! socket, with a fake clock).
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod echo;
+pub mod testing;
 
 use std::fs::File;
 use std::net::SocketAddr;
