@@ -1,19 +1,311 @@
-//! `--model tokio` (being written).
+//! `--model async`: every connection is a tokio task on a multi-threaded runtime.
+//!
+//! # Async tasks versus threads
+//!
+//! The thread model gives each client a kernel thread that *blocks* in `read`
+//! or `write`; the kernel parks it and runs another thread. That is simple code,
+//! but every waiting client costs a stack and a scheduler entry.
+//!
+//! Here each client is a *task*: a small state machine (the `async fn` below,
+//! compiled into a struct) that never blocks. When a read or write would block,
+//! the task returns `Pending` to the runtime, which registers the socket with
+//! epoll and runs other tasks; when epoll says the socket is ready, the task is
+//! resumed where it left off. `config.workers` threads run every task, so ten
+//! thousand idle clients cost ten thousand small structs, not ten thousand
+//! threads. The price: a task must never block its worker (no blocking syscalls
+//! inside), which is why sendfile runs through `async_io` on a non-blocking
+//! socket instead of being called directly.
+//!
+//! The code reads like the blocking loop in `blocking.rs`, with `.await` where
+//! that loop would block, and `tokio::select!` where it would `poll(2)` on the
+//! socket, the session's deadline and the shutdown pipe at once.
+//!
+//! # Shutdown
+//!
+//! The accept loop also waits on the [`Shutdown`] descriptor (a duplicate of it,
+//! registered with the runtime as a tokio pipe). When it becomes readable the listener is dropped,
+//! every task learns through a `watch` channel and calls `handle_shutdown`, and
+//! the tasks get `config.grace` to finish; the runtime then drops whatever is
+//! left.
 
+use crate::io::{is_resource_exhaustion, is_transient_accept_error, send_file, InputBuffer};
 use crate::{Config, Listener, Shutdown};
-use netkit_proto::Service;
-use std::io;
+use netkit_proto::{Service, Session};
+use socket2::{SockRef, Socket};
+use std::io::{self, Write};
+use std::net::{Shutdown as HowShutdown, SocketAddr};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::Interest;
+use tokio::net::unix::pipe;
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
-/// Not written yet.
+/// Serves each connection as a task on a runtime of `config.workers` threads.
 pub fn serve<S: Service>(
-    _listener: Listener,
-    _service: Arc<S>,
-    _config: &Config,
-    _shutdown: &Shutdown,
+    listener: Listener,
+    service: Arc<S>,
+    config: &Config,
+    shutdown: &Shutdown,
 ) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "model tokio is not written yet",
-    ))
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.workers.max(1))
+        .thread_name("netkit-async")
+        .enable_io()
+        .enable_time()
+        .build()?;
+    let result = runtime.block_on(run(listener, service, config, shutdown));
+    // Tasks still running after the grace period are dropped at their next await.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result
+}
+
+async fn run<S: Service>(
+    listener: Listener,
+    service: Arc<S>,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> io::Result<()> {
+    // The registration must happen inside the runtime, hence here and not in serve().
+    let listener = AsyncListener::new(listener)?;
+    // A duplicate of the shutdown pipe's read end, watched by the runtime's epoll.
+    // Tokio makes the pipe non-blocking; harmless, as nobody ever reads it.
+    let stop_pipe = pipe::Receiver::from_owned_fd(shutdown.fd().try_clone_to_owned()?)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let result = loop {
+        if shutdown.is_triggered() {
+            break Ok(());
+        }
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let (service, stop) = (Arc::clone(&service), stop_rx.clone());
+                    let send_timeout = config.send_timeout;
+                    tasks.spawn(async move {
+                        serve_connection(&*service, stream, peer, send_timeout, stop).await
+                    });
+                }
+                Err(e) if is_transient_accept_error(&e) => {
+                    if is_resource_exhaustion(&e) {
+                        tracing::warn!("accept: {e}; pausing");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+                Err(e) => break Err(e),
+            },
+            // Nobody reads the pipe, so once readable it stays readable.
+            ready = stop_pipe.readable() => break ready,
+            // Reap finished tasks so the set does not grow with every connection served.
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    };
+    drop(listener);
+    stop_tx.send_replace(true);
+    let drained = tokio::time::timeout(config.grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "{} connection(s) still open after the grace period",
+            tasks.len()
+        );
+        tasks.abort_all();
+    }
+    result
+}
+
+/// Serves one connection; errors end only this connection and are logged.
+async fn serve_connection<S: Service>(
+    service: &S,
+    stream: Stream,
+    peer: Option<SocketAddr>,
+    send_timeout: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let session = service.new_session(peer, Instant::now());
+    match drive(&stream, session, send_timeout, stop).await {
+        // Half-close first so the peer reads everything before it sees EOF.
+        Ok(()) => {
+            let _ = SockRef::from(&stream).shutdown(HowShutdown::Write);
+        }
+        Err(e) => tracing::debug!(?peer, "connection ended: {e}"),
+    }
+}
+
+/// The connection loop: the same steps as `blocking::drive`, awaiting instead of blocking.
+async fn drive<S: Session>(
+    stream: &Stream,
+    mut session: S,
+    send_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> io::Result<()> {
+    let mut input = InputBuffer::new();
+    let mut out = Vec::new();
+    let mut shutdown_seen = false;
+    let mut eof = false;
+    loop {
+        flush(stream, &mut session, &mut out, send_timeout).await?;
+        if session.is_done() {
+            return Ok(());
+        }
+        let reading = session.wants_read() && !eof;
+        let deadline = session.poll_timeout();
+        if !reading && deadline.is_none() && shutdown_seen {
+            // Nothing can make progress any more: neither input, time nor shutdown.
+            return Ok(());
+        }
+        if reading && input.is_full() {
+            return Err(io::Error::other(
+                "session left a full input buffer unconsumed",
+            ));
+        }
+        tokio::select! {
+            read = stream.io(Interest::READABLE, |mut sock| input.read_from(&mut sock)),
+                if reading =>
+            {
+                let now = Instant::now();
+                if read? == 0 {
+                    eof = true;
+                    session.handle_eof(now);
+                } else {
+                    let used = session.handle_input(now, input.data());
+                    input.consume(used);
+                }
+            }
+            () = stopped(&mut stop), if !shutdown_seen => {
+                shutdown_seen = true;
+                session.handle_shutdown(Instant::now());
+            }
+            () = sleep_until(deadline), if deadline.is_some() => {
+                session.handle_timeout(Instant::now());
+            }
+        }
+    }
+}
+
+/// Resolves once shutdown has started (at once if it already has).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens once serving is over.
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends everything the session has to send, in order. Each write or sendfile
+/// that makes no progress for `send_timeout` fails the connection, like the
+/// blocking models' SO_SNDTIMEO.
+async fn flush<S: Session>(
+    stream: &Stream,
+    session: &mut S,
+    out: &mut Vec<u8>,
+    send_timeout: Duration,
+) -> io::Result<()> {
+    loop {
+        let chunk = session.poll_transmit(out);
+        let mut written = 0;
+        while written < out.len() {
+            let pending = &out[written..];
+            let write = stream.io(Interest::WRITABLE, |mut sock| sock.write(pending));
+            written += bounded(send_timeout, write).await?;
+        }
+        out.clear();
+        let Some(chunk) = chunk else { return Ok(()) };
+        let mut sent = 0;
+        while sent < chunk.len {
+            let send = stream.io(Interest::WRITABLE, |sock| send_file(sock, &chunk, sent));
+            match bounded(send_timeout, send).await? {
+                0 => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file shrank while being sent",
+                    ))
+                }
+                n => sent += n as u64,
+            }
+        }
+    }
+}
+
+/// Runs one socket operation, failing with `TimedOut` if it stalls for `limit`.
+async fn bounded(
+    limit: Duration,
+    op: impl std::future::Future<Output = io::Result<usize>>,
+) -> io::Result<usize> {
+    match tokio::time::timeout(limit, op).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "peer stopped reading",
+        )),
+    }
+}
+
+/// The tokio form of [`Listener`].
+enum AsyncListener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl AsyncListener {
+    fn new(listener: Listener) -> io::Result<AsyncListener> {
+        // Tokio needs non-blocking sockets: it waits for readiness itself.
+        listener.set_nonblocking(true)?;
+        Ok(match listener {
+            Listener::Tcp(l) => AsyncListener::Tcp(TcpListener::from_std(l)?),
+            Listener::Unix(l, _) => AsyncListener::Unix(UnixListener::from_std(l)?),
+        })
+    }
+
+    async fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
+        match self {
+            AsyncListener::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                // Responses are written whole; Nagle would only delay the last segment.
+                s.set_nodelay(true)?;
+                Ok((Stream::Tcp(s), Some(peer)))
+            }
+            AsyncListener::Unix(l) => Ok((Stream::Unix(l.accept().await?.0), None)),
+        }
+    }
+}
+
+/// An accepted connection, TCP or Unix.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    /// Waits until the socket is ready for `interest`, then runs `op` on it,
+    /// waiting again whenever `op` fails with `WouldBlock`. `op` does plain
+    /// non-blocking syscalls (read, write, sendfile) on the socket.
+    async fn io<R>(
+        &self,
+        interest: Interest,
+        mut op: impl FnMut(&Socket) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let sock = SockRef::from(self);
+        match self {
+            Stream::Tcp(s) => s.async_io(interest, || op(&sock)).await,
+            Stream::Unix(s) => s.async_io(interest, || op(&sock)).await,
+        }
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Tcp(s) => s.as_fd(),
+            Stream::Unix(s) => s.as_fd(),
+        }
+    }
 }
