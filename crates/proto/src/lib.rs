@@ -19,11 +19,13 @@
 //!   read again? close? ◀────────── bool ─────── wants_read(), is_done()
 //! ```
 //!
-//! Modules: [`echo`] (the echo service), [`testing`] (drive a session without a
-//! socket, with a fake clock).
+//! Modules: [`echo`] (the echo service), [`relay`] (line assembly and log records
+//! for `netkit relay`), [`testing`] (drive a session without a socket, with a fake
+//! clock).
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod echo;
+pub mod relay;
 pub mod testing;
 
 use std::fs::File;
