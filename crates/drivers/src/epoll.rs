@@ -1,19 +1,403 @@
-//! `--model epoll` (being written).
+//! `--model epoll`: `config.workers` threads, each running its own epoll(7)
+//! loop on its own listener — the shape of nginx's worker processes.
+//!
+//! Unlike `select` and `poll`, the interest set lives in the kernel: a socket is
+//! registered once (`EPOLL_CTL_ADD`), changed only when what its connection waits
+//! for changes (`EPOLL_CTL_MOD`, skipped when the interest is the same, which it
+//! almost always is), and `epoll_wait` returns only the sockets that are ready.
+//! A wake-up costs O(ready), not O(connections).
+//!
+//! Pieces of one worker:
+//!
+//! - **Listener per worker.** Worker 0 takes the given listener; the others open
+//!   siblings on the same port with SO_REUSEPORT, and the kernel spreads new
+//!   connections between them, so workers never share an accept queue or a lock.
+//!   (A Unix socket has no SO_REUSEPORT: the siblings are one socket, added with
+//!   `EPOLLEXCLUSIVE` so a connection wakes one worker, not all.)
+//! - **Slab of connections.** A `Vec` of slots; a connection's index is its epoll
+//!   token (`data`), with the slot's generation in the high bits so an event for
+//!   a connection closed earlier in the same batch never reaches its successor.
+//!   Closing the socket removes it from epoll, so closing costs no extra call.
+//! - **Timer heap.** A `BinaryHeap` of `(deadline, slot, generation)` instead of
+//!   a scan of every connection. A slot's entry is pushed only when its deadline
+//!   moves *earlier*; when an entry comes due the connection's real deadline is
+//!   checked and re-pushed — so an idle timer pushed forward by every request
+//!   costs nothing until it fires.
+//!
+//! **Level-triggered**, deliberately. The session decides when to read (only once
+//! its replies are flushed — that is the backpressure), so the loop often leaves
+//! data unread on purpose. Edge-triggered epoll reports a socket only when new
+//! data arrives, so the loop would have to remember "readable, not drained"
+//! itself and read until EAGAIN each time (an extra `read` per request).
+//! Level-triggered readiness keeps reporting what is still there, and the
+//! interest flags (changed only on a state change) keep it from reporting what
+//! the connection does not want.
 
+use crate::io::poll_timeout;
+use crate::listener::Conn;
+use crate::readiness::{abort_all, accept_batch, earliest, Accepted, Connection, ACCEPT_PAUSE};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::time::Instant;
 
-/// Not written yet.
+const LISTENER: u64 = 0;
+const SHUTDOWN: u64 = 1;
+/// Tokens below this name the listener and shutdown descriptors.
+const FIRST_CONN: u64 = 2;
+/// Events taken from the kernel per `epoll_wait`.
+const EVENTS: usize = 256;
+
+/// Serves with `config.workers` epoll loops, one per thread and listener.
 pub fn serve<S: Service>(
-    _listener: Listener,
-    _service: Arc<S>,
-    _config: &Config,
-    _shutdown: &Shutdown,
+    listener: Listener,
+    service: Arc<S>,
+    config: &Config,
+    shutdown: &Shutdown,
 ) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "model epoll is not written yet",
-    ))
+    // If one worker fails, this private signal winds the others down too, so
+    // `serve` can return the error instead of leaving them running.
+    let stop_others = Shutdown::new()?;
+    let mut siblings = Vec::new();
+    for _ in 1..config.workers.max(1) {
+        siblings.push(listener.open_sibling()?);
+    }
+    let mut threads = Vec::new();
+    for (i, sibling) in siblings.into_iter().enumerate() {
+        let (service, config) = (Arc::clone(&service), config.clone());
+        let signals = [shutdown.clone(), stop_others.clone()];
+        let spawned = std::thread::Builder::new()
+            .name(format!("netkit-epoll-{}", i + 1))
+            .spawn(move || run_worker(sibling, service, &config, &signals));
+        match spawned {
+            Ok(handle) => threads.push(handle),
+            Err(e) => {
+                stop_others.trigger();
+                join_all(threads)?;
+                return Err(e);
+            }
+        }
+    }
+    let first = run_worker(listener, service, config, &[shutdown.clone(), stop_others]);
+    let rest = join_all(threads);
+    first.and(rest)
+}
+
+fn join_all(threads: Vec<std::thread::JoinHandle<io::Result<()>>>) -> io::Result<()> {
+    let mut result = Ok(());
+    for t in threads {
+        let r = t
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("an epoll worker panicked")));
+        result = result.and(r);
+    }
+    result
+}
+
+/// Runs one worker; on failure, tells the others to stop (`signals[1]`).
+fn run_worker<S: Service>(
+    listener: Listener,
+    service: Arc<S>,
+    config: &Config,
+    signals: &[Shutdown; 2],
+) -> io::Result<()> {
+    let result = Worker::new(listener, service, config, signals).and_then(|mut w| w.run());
+    if let Err(e) = &result {
+        tracing::error!("epoll worker failed: {e}");
+        signals[1].trigger();
+    }
+    result
+}
+
+struct Slot<S> {
+    conn: Option<Connection<S>>,
+    generation: u32,
+    /// The interest epoll currently has for this socket.
+    registered: (bool, bool),
+    /// The earliest live timer-heap entry for this slot.
+    scheduled: Option<Instant>,
+}
+
+struct Worker<'a, S: Service> {
+    epoll: Epoll,
+    listener: Option<Listener>,
+    signals: &'a [Shutdown; 2],
+    service: Arc<S>,
+    config: Config,
+    slots: Vec<Slot<S::Session>>,
+    free: Vec<usize>,
+    live: usize,
+    timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    due: Vec<(Instant, usize, u32)>,
+    draining_until: Option<Instant>,
+    accept_paused_until: Option<Instant>,
+}
+
+impl<'a, S: Service> Worker<'a, S> {
+    fn new(
+        listener: Listener,
+        service: Arc<S>,
+        config: &Config,
+        signals: &'a [Shutdown; 2],
+    ) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        for s in signals {
+            epoll.add(s.fd(), EpollEvent::new(EpollFlags::EPOLLIN, SHUTDOWN))?;
+        }
+        let w = Worker {
+            epoll,
+            listener: Some(listener),
+            signals,
+            service,
+            config: config.clone(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            timers: BinaryHeap::new(),
+            due: Vec::new(),
+            draining_until: None,
+            accept_paused_until: None,
+        };
+        w.watch_listener()?;
+        Ok(w)
+    }
+
+    fn run(&mut self) -> io::Result<()> {
+        let mut events = vec![EpollEvent::empty(); EVENTS];
+        loop {
+            let now = Instant::now();
+            let next_timer = self.timers.peek().map(|Reverse((at, ..))| *at);
+            let wake = earliest(
+                earliest(next_timer, self.accept_paused_until),
+                self.draining_until,
+            );
+            let timeout = poll_timeout(wake.map(|t| t.saturating_duration_since(now)));
+            let n = match self.epoll.wait(&mut events, timeout) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => 0,
+                Err(e) => return Err(e.into()),
+            };
+            let now = Instant::now();
+            let (mut accept, mut stop) = (false, false);
+            for ev in &events[..n] {
+                match ev.data() {
+                    LISTENER => accept = true,
+                    SHUTDOWN => stop = true,
+                    data => self.on_event(data, ev.events(), now),
+                }
+            }
+            self.run_timers(now);
+            if self.accept_paused_until.is_some_and(|t| now >= t) {
+                self.accept_paused_until = None;
+                self.watch_listener()?;
+            }
+            if stop && self.draining_until.is_none() {
+                self.begin_drain(now)?;
+            }
+            if accept && self.accept_paused_until.is_none() {
+                self.accept(now)?;
+            }
+            if let Some(until) = self.draining_until {
+                if self.live == 0 || now >= until {
+                    abort_all(self.slots.iter_mut().filter_map(|s| s.conn.as_mut()));
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, data: u64, flags: EpollFlags, now: Instant) {
+        let index = (data & u64::from(u32::MAX)).wrapping_sub(FIRST_CONN) as usize;
+        let generation = (data >> 32) as u32;
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        let Some(conn) = slot.conn.as_mut().filter(|_| slot.generation == generation) else {
+            return;
+        };
+        if flags.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP) {
+            conn.on_hangup(now);
+        } else if flags.contains(EpollFlags::EPOLLOUT) {
+            conn.on_writable(now);
+        } else if flags.contains(EpollFlags::EPOLLIN) {
+            conn.on_readable(now);
+        }
+        self.settle(index);
+    }
+
+    /// After a connection handled an event: drop it if finished, otherwise
+    /// bring epoll's interest and the timer heap up to date — each only if it
+    /// changed.
+    fn settle(&mut self, index: usize) {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        let Some(conn) = slot.conn.as_ref() else {
+            return;
+        };
+        if conn.is_finished() {
+            // Dropping the socket closes it, which also removes it from epoll.
+            slot.conn = None;
+            slot.generation = slot.generation.wrapping_add(1);
+            slot.scheduled = None;
+            self.free.push(index);
+            self.live -= 1;
+            return;
+        }
+        let interest = conn.interest();
+        if interest != slot.registered {
+            let mut ev = EpollEvent::new(flags(interest), token(index, slot.generation));
+            match self.epoll.modify(conn.as_fd(), &mut ev) {
+                Ok(()) => slot.registered = interest,
+                Err(e) => tracing::warn!("epoll_ctl(MOD): {e}"),
+            }
+        }
+        if let Some(at) = conn.deadline() {
+            if slot.scheduled.is_none_or(|s| at < s) {
+                slot.scheduled = Some(at);
+                self.timers.push(Reverse((at, index, slot.generation)));
+                self.compact_timers();
+            }
+        }
+    }
+
+    /// Stale entries (closed connections, superseded deadlines) are skipped when
+    /// they come due; this keeps a burst of short connections from piling them up.
+    fn compact_timers(&mut self) {
+        if self.timers.len() > 2 * self.live + 1024 {
+            let slots = &self.slots;
+            self.timers.retain(|Reverse((at, index, generation))| {
+                slots.get(*index).is_some_and(|s| {
+                    s.conn.is_some() && s.generation == *generation && s.scheduled == Some(*at)
+                })
+            });
+        }
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        while let Some(&Reverse(entry)) = self.timers.peek() {
+            if entry.0 > now {
+                break;
+            }
+            self.timers.pop();
+            self.due.push(entry);
+        }
+        // Entries re-pushed while handling these wait for the next turn, so a
+        // session whose deadline stays in the past cannot trap this loop.
+        let mut due = std::mem::take(&mut self.due);
+        for (at, index, generation) in due.drain(..) {
+            let Some(slot) = self.slots.get_mut(index) else {
+                continue;
+            };
+            if slot.generation != generation || slot.scheduled != Some(at) {
+                continue;
+            }
+            slot.scheduled = None;
+            if let Some(conn) = slot.conn.as_mut() {
+                if conn.deadline().is_some_and(|d| d <= now) {
+                    conn.on_timeout(now);
+                }
+            }
+            self.settle(index);
+        }
+        self.due = due;
+    }
+
+    fn begin_drain(&mut self, now: Instant) -> io::Result<()> {
+        self.draining_until = Some(now + self.config.grace);
+        // Nobody reads these pipes: left registered, they would wake every turn.
+        for s in self.signals {
+            self.epoll.delete(s.fd())?;
+        }
+        if let Some(listener) = self.listener.take() {
+            // Explicitly: a Unix sibling is a dup, and epoll forgets a socket
+            // only when its last descriptor closes.
+            if self.accept_paused_until.is_none() {
+                self.epoll.delete(listener.as_fd())?;
+            }
+        }
+        for index in 0..self.slots.len() {
+            if let Some(conn) = self.slots[index].conn.as_mut() {
+                conn.on_shutdown(now);
+                self.settle(index);
+            }
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self, now: Instant) -> io::Result<()> {
+        let Some(listener) = self.listener.take() else {
+            return Ok(());
+        };
+        let result = accept_batch(&listener, |conn, peer| self.add(conn, peer, now));
+        self.listener = Some(listener);
+        if result? == Accepted::Exhausted {
+            if let Some(l) = &self.listener {
+                self.epoll.delete(l.as_fd())?;
+            }
+            self.accept_paused_until = Some(now + ACCEPT_PAUSE);
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, conn: Conn, peer: Option<SocketAddr>, now: Instant) {
+        let session = self.service.new_session(peer, now);
+        let conn = match Connection::new(conn, peer, session, self.config.send_timeout, now) {
+            Ok(c) if c.is_finished() => return,
+            Ok(c) => c,
+            Err(e) => return tracing::debug!(?peer, "cannot set up connection: {e}"),
+        };
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot {
+                conn: None,
+                generation: 0,
+                registered: (false, false),
+                scheduled: None,
+            });
+            self.slots.len() - 1
+        });
+        let slot = &mut self.slots[index];
+        let interest = conn.interest();
+        let ev = EpollEvent::new(flags(interest), token(index, slot.generation));
+        if let Err(e) = self.epoll.add(conn.as_fd(), ev) {
+            tracing::warn!(?peer, "epoll_ctl(ADD): {e}; connection closed");
+            self.free.push(index);
+            return;
+        }
+        slot.conn = Some(conn);
+        slot.registered = interest;
+        self.live += 1;
+        self.settle(index);
+    }
+
+    fn watch_listener(&self) -> io::Result<()> {
+        if let Some(l) = &self.listener {
+            let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, LISTENER);
+            self.epoll.add(l.as_fd(), ev)?;
+        }
+        Ok(())
+    }
+}
+
+fn token(index: usize, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | (index as u64 + FIRST_CONN)
+}
+
+fn flags((read, write): (bool, bool)) -> EpollFlags {
+    let mut f = EpollFlags::empty();
+    if read {
+        f |= EpollFlags::EPOLLIN;
+    }
+    if write {
+        f |= EpollFlags::EPOLLOUT;
+    }
+    f
 }

@@ -1,1 +1,518 @@
-//! The non-blocking connection state shared by the readiness loops (being written).
+//! The non-blocking connection every readiness loop (`select`, `poll`, `epoll`)
+//! drives, and the accept helper they share.
+//!
+//! A blocking model can write `read; handle; write` as straight-line code because
+//! the thread waits inside each call. A readiness loop cannot wait: it serves
+//! thousands of sockets on one thread, so each connection keeps its progress in a
+//! struct and the loop calls in when the kernel says a socket is ready. Like
+//! darkhttpd's `struct connection`, [`Connection`]'s fields read top to bottom in
+//! the order a connection lives:
+//!
+//! ```text
+//!   accepted ──▶ receiving ──▶ sending ──▶ (receiving again …) ──▶ closed
+//!                read into      write the bytes,
+//!                InputBuffer,   then sendfile the
+//!                handle_input   file chunk
+//! ```
+//!
+//! The loop asks [`Connection::interest`] what to wait for and
+//! [`Connection::deadline`] when to wake it, and reports events through the
+//! `on_*` methods. The session's call order (crates/proto/src/lib.rs) is kept
+//! exactly: read only when every byte of output is flushed and the session wants
+//! input (that is the backpressure: a client that never reads stops being read),
+//! and drain `poll_transmit` after every `handle_*` call. Output is written
+//! straight away rather than after the next readiness report, since the socket
+//! buffer is almost always free: one fewer trip through the loop per reply.
+
+use crate::io::{is_resource_exhaustion, is_transient_accept_error, send_file, InputBuffer};
+use crate::listener::{Conn, Listener};
+use crate::Config;
+use netkit_proto::{FileChunk, Service, Session};
+use nix::errno::Errno;
+use nix::sys::socket::{send, MsgFlags};
+use std::io::{self, ErrorKind};
+use std::net::{Shutdown as HowShutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Output gathered from several `poll_transmit` calls before writing (pipelined
+/// replies go out in one `send`), bounded so a chatty session cannot grow it.
+const GATHER_LIMIT: usize = 256 * 1024;
+
+/// An output buffer larger than this is given back after it drains, so one big
+/// reply does not pin its memory for the life of an idle keep-alive connection.
+const KEEP_OUT_CAPACITY: usize = 1024 * 1024;
+
+/// How many connections one readiness report of the listener may accept: enough
+/// to drain a burst, few enough that established connections are not starved.
+pub(crate) const ACCEPT_BATCH: usize = 64;
+
+/// After the process runs out of descriptors or memory, how long the loops stop
+/// watching the listener (a level-triggered listener would otherwise spin).
+pub(crate) const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// One non-blocking connection and its session.
+pub(crate) struct Connection<S> {
+    // Accepted: the socket and who is on the other end.
+    conn: Conn,
+    peer: Option<SocketAddr>,
+    session: S,
+    // Receiving: bytes read and not yet consumed; whether the peer sent EOF.
+    input: InputBuffer,
+    eof: bool,
+    // Sending: the session's bytes (written up to `written`), then a file range
+    // (sent up to its byte count); when a stalled write gives up.
+    out: Vec<u8>,
+    written: usize,
+    file: Option<(FileChunk, u64)>,
+    stall_deadline: Option<Instant>,
+    send_timeout: Duration,
+    // Closing: the server is stopping; the connection is over.
+    shutdown_seen: bool,
+    finished: bool,
+}
+
+impl<S: Session> Connection<S> {
+    /// Takes over an accepted connection: makes it non-blocking and lets the
+    /// session send its greeting, if it has one.
+    pub(crate) fn new(
+        conn: Conn,
+        peer: Option<SocketAddr>,
+        session: S,
+        send_timeout: Duration,
+        now: Instant,
+    ) -> io::Result<Self> {
+        conn.set_nonblocking(true)?;
+        let mut c = Connection {
+            conn,
+            peer,
+            session,
+            input: InputBuffer::new(),
+            eof: false,
+            out: Vec::new(),
+            written: 0,
+            file: None,
+            stall_deadline: None,
+            send_timeout,
+            shutdown_seen: false,
+            finished: false,
+        };
+        c.advance(now);
+        Ok(c)
+    }
+
+    /// The socket's descriptor number.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.conn.as_raw_fd()
+    }
+
+    /// The socket, for the loop's interest sets.
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        self.conn.as_fd()
+    }
+
+    /// What to wait for: `(readable, writable)`.
+    pub(crate) fn interest(&self) -> (bool, bool) {
+        if self.finished {
+            return (false, false);
+        }
+        (self.can_read(), !self.flushed())
+    }
+
+    /// When [`Connection::on_timeout`] is next due: the session's own timer or
+    /// the moment a stalled write is given up, whichever comes first.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        if self.finished {
+            return None;
+        }
+        earliest(self.session.poll_timeout(), self.stall_deadline)
+    }
+
+    /// Whether the connection is over; the loop drops it, which closes the socket.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The socket is readable: read once, offer the input, send the replies.
+    ///
+    /// One read per report is enough under level-triggered readiness (the loop is
+    /// told again if more is waiting) and saves the `read` that would only say
+    /// EAGAIN after a small request.
+    pub(crate) fn on_readable(&mut self, now: Instant) {
+        if !self.interest().0 {
+            return;
+        }
+        if self.input.is_full() {
+            return self.close("the session left a full input buffer unconsumed");
+        }
+        match self.input.read_from(&mut self.conn) {
+            Ok(0) => {
+                self.eof = true;
+                self.session.handle_eof(now);
+            }
+            Ok(_) => {
+                let used = self.session.handle_input(now, self.input.data());
+                self.input.consume(used);
+                if self.input.is_full() && self.session.wants_read() && !self.session.is_done() {
+                    return self.close("the session left a full input buffer unconsumed");
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => return,
+            Err(e) => return self.fail(&e),
+        }
+        self.advance(now);
+    }
+
+    /// The socket is writable: send what is pending, and whatever the session
+    /// has next.
+    pub(crate) fn on_writable(&mut self, now: Instant) {
+        if !self.finished && !self.flushed() {
+            self.advance(now);
+        }
+    }
+
+    /// The kernel reported an error or hang-up. Whatever is still readable is
+    /// read (a reset peer's error surfaces there or in the write); if that
+    /// leaves the connection waiting on nothing, it is dead: close it, or a
+    /// level-triggered loop would be told about the hang-up forever.
+    pub(crate) fn on_hangup(&mut self, now: Instant) {
+        let (read, write) = self.interest();
+        if write {
+            self.on_writable(now);
+        } else if read {
+            self.on_readable(now);
+        }
+        if !self.finished && !self.interest().0 {
+            self.close("peer hung up");
+        }
+    }
+
+    /// A deadline from [`Connection::deadline`] may have passed (loops may wake
+    /// early, so each timer compares `now` itself).
+    pub(crate) fn on_timeout(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        if self.stall_deadline.is_some_and(|d| now >= d) {
+            return self.close("the peer stopped reading for longer than the send timeout");
+        }
+        if self.session.poll_timeout().is_some_and(|d| now >= d) {
+            self.session.handle_timeout(now);
+            self.advance(now);
+        }
+    }
+
+    /// The server is stopping: the session finishes what is in flight.
+    pub(crate) fn on_shutdown(&mut self, now: Instant) {
+        if self.finished || self.shutdown_seen {
+            return;
+        }
+        self.shutdown_seen = true;
+        self.session.handle_shutdown(now);
+        self.advance(now);
+    }
+
+    /// Closes the connection now (the grace period is over).
+    pub(crate) fn abort(&mut self) {
+        self.close("still open when the grace period ended");
+    }
+
+    fn flushed(&self) -> bool {
+        self.written == self.out.len() && self.file.is_none()
+    }
+
+    fn can_read(&self) -> bool {
+        !self.eof && self.flushed() && self.session.wants_read()
+    }
+
+    /// Drains the session's output to the socket until it is all sent or the
+    /// socket is full, then closes the connection if the session is done.
+    fn advance(&mut self, now: Instant) {
+        if let Err(e) = self.flush(now) {
+            return self.fail(&e);
+        }
+        if !self.flushed() {
+            return;
+        }
+        if self.session.is_done() {
+            // Half-close first so the peer reads everything before it sees EOF.
+            let _ = self.conn.shutdown(HowShutdown::Write);
+            self.finished = true;
+        } else if self.shutdown_seen && !self.can_read() && self.deadline().is_none() {
+            // Neither input, time nor output can move this session any more.
+            self.close("nothing left to wait for after shutdown");
+        }
+    }
+
+    fn flush(&mut self, now: Instant) -> io::Result<()> {
+        loop {
+            while self.written < self.out.len() {
+                // MSG_MORE holds back a partial segment when a file range follows,
+                // so a small reply's header and body leave in one packet.
+                let more = if self.file.is_some() {
+                    MsgFlags::from_bits_retain(nix::libc::MSG_MORE)
+                } else {
+                    MsgFlags::empty()
+                };
+                let flags = MsgFlags::MSG_NOSIGNAL | more;
+                match send(self.fd(), &self.out[self.written..], flags) {
+                    Ok(n) => {
+                        self.written += n;
+                        self.stall_deadline = None;
+                    }
+                    Err(Errno::EINTR) => {}
+                    Err(Errno::EAGAIN) => {
+                        self.stalled(now);
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if let Some((chunk, sent)) = &mut self.file {
+                while *sent < chunk.len {
+                    match send_file(&self.conn, chunk, *sent) {
+                        Ok(0) => {
+                            return Err(io::Error::new(
+                                ErrorKind::UnexpectedEof,
+                                "file shrank while being sent",
+                            ))
+                        }
+                        Ok(n) => {
+                            *sent += n as u64;
+                            self.stall_deadline = None;
+                        }
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            self.stalled(now);
+                            return Ok(());
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                self.file = None;
+            }
+            self.out.clear();
+            self.written = 0;
+            if self.out.capacity() > KEEP_OUT_CAPACITY {
+                self.out.shrink_to(KEEP_OUT_CAPACITY);
+            }
+            // Gather replies until a file range must follow them or the session
+            // has nothing more.
+            loop {
+                let before = self.out.len();
+                if let Some(chunk) = self.session.poll_transmit(&mut self.out) {
+                    self.file = Some((chunk, 0));
+                    break;
+                }
+                if self.out.len() == before || self.out.len() >= GATHER_LIMIT {
+                    break;
+                }
+            }
+            if self.flushed() {
+                self.stall_deadline = None;
+                return Ok(());
+            }
+        }
+    }
+
+    /// The socket buffer is full: start the send-timeout clock if not running.
+    fn stalled(&mut self, now: Instant) {
+        if self.stall_deadline.is_none() {
+            self.stall_deadline = Some(now + self.send_timeout);
+        }
+    }
+
+    fn fail(&mut self, e: &io::Error) {
+        match e.raw_os_error().map(Errno::from_raw) {
+            Some(Errno::ECONNRESET | Errno::EPIPE) => {
+                tracing::debug!(peer = ?self.peer, "connection dropped by the peer: {e}")
+            }
+            _ => tracing::debug!(peer = ?self.peer, "connection ended: {e}"),
+        }
+        self.finished = true;
+    }
+
+    fn close(&mut self, why: &str) {
+        tracing::debug!(peer = ?self.peer, "closing connection: {why}");
+        self.finished = true;
+    }
+}
+
+/// What [`accept_batch`] left the listener in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Accepted {
+    /// Drained, or the batch was used up (level-triggered loops will be told
+    /// again): keep watching the listener.
+    Continue,
+    /// The process is out of descriptors or memory: stop watching the listener
+    /// for [`ACCEPT_PAUSE`] instead of spinning on the same error.
+    Exhausted,
+}
+
+/// Accepts up to [`ACCEPT_BATCH`] connections from a non-blocking listener,
+/// handing each to `on_conn`; stops early at WouldBlock. Errors that concern
+/// one connection are skipped; only a broken listener is an error.
+pub(crate) fn accept_batch(
+    listener: &Listener,
+    mut on_conn: impl FnMut(Conn, Option<SocketAddr>),
+) -> io::Result<Accepted> {
+    for _ in 0..ACCEPT_BATCH {
+        match listener.accept() {
+            Ok((conn, peer)) => on_conn(conn, peer),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) if is_resource_exhaustion(&e) => {
+                tracing::warn!("accept: {e}; not accepting for {ACCEPT_PAUSE:?}");
+                return Ok(Accepted::Exhausted);
+            }
+            Err(e) if is_transient_accept_error(&e) => {
+                tracing::debug!("accept: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Accepted::Continue)
+}
+
+/// What the single-threaded `select` and `poll` loops share: the listener,
+/// every connection in a `Vec` scanned once per wake-up, and shutdown. The two
+/// models differ only in how they hand the interest set to the kernel, so each
+/// builds that set from [`ScanLoop::conns`] and its own wait call, fills
+/// [`ScanLoop::ready`] (one entry per connection, same order), and calls
+/// [`ScanLoop::dispatch`].
+pub(crate) struct ScanLoop<S: Service> {
+    /// The listener, until shutdown closes it.
+    pub(crate) listener: Option<Listener>,
+    /// Live connections, in accept order.
+    pub(crate) conns: Vec<Connection<S::Session>>,
+    /// What the wait reported for `conns[i]`.
+    pub(crate) ready: Vec<Ready>,
+    service: Arc<S>,
+    config: Config,
+    /// `Some(t)`: draining after shutdown until `t` (the grace period).
+    draining_until: Option<Instant>,
+    accept_paused_until: Option<Instant>,
+}
+
+/// What a wait reported for one connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Ready {
+    pub(crate) read: bool,
+    pub(crate) write: bool,
+    pub(crate) hangup: bool,
+}
+
+impl<S: Service> ScanLoop<S> {
+    pub(crate) fn new(listener: Listener, service: Arc<S>, config: &Config) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        Ok(ScanLoop {
+            listener: Some(listener),
+            conns: Vec::new(),
+            ready: Vec::new(),
+            service,
+            config: config.clone(),
+            draining_until: None,
+            accept_paused_until: None,
+        })
+    }
+
+    /// Whether the wait should watch [`ScanLoop::listener`] now (it is open and
+    /// accepting is not paused).
+    pub(crate) fn watches_listener(&self, now: Instant) -> bool {
+        self.listener.is_some() && self.accept_paused_until.is_none_or(|t| now >= t)
+    }
+
+    /// Whether the wait should watch the shutdown descriptor (only until it fired:
+    /// nobody reads the pipe, so it stays readable).
+    pub(crate) fn watches_shutdown(&self) -> bool {
+        self.draining_until.is_none()
+    }
+
+    /// How long the wait may sleep: until the nearest connection deadline, the
+    /// end of an accept pause, or the end of the grace period. This scan of
+    /// every connection is the readiness loops' O(n) per wake-up.
+    pub(crate) fn timeout(&self, now: Instant) -> Option<Duration> {
+        let conns = self.conns.iter().filter_map(|c| c.deadline()).min();
+        let pause = self.accept_paused_until.filter(|&t| t > now);
+        earliest(earliest(conns, pause), self.draining_until)
+            .map(|t| t.saturating_duration_since(now))
+    }
+
+    /// Acts on what the wait reported; `admit` may refuse a new connection (the
+    /// select model's FD_SETSIZE guard). Returns true when the loop should end:
+    /// draining, and every connection finished or the grace period is over.
+    pub(crate) fn dispatch(
+        &mut self,
+        listener_ready: bool,
+        shutdown_ready: bool,
+        admit: impl Fn(&Conn) -> bool,
+    ) -> io::Result<bool> {
+        let now = Instant::now();
+        for (c, r) in self.conns.iter_mut().zip(&self.ready) {
+            if r.hangup {
+                c.on_hangup(now);
+            } else if r.write {
+                c.on_writable(now);
+            } else if r.read {
+                c.on_readable(now);
+            }
+        }
+        for c in &mut self.conns {
+            if c.deadline().is_some_and(|d| d <= now) {
+                c.on_timeout(now);
+            }
+        }
+        if shutdown_ready && self.draining_until.is_none() {
+            // Closing the listener makes new clients see a refusal at once.
+            self.listener = None;
+            self.draining_until = Some(now + self.config.grace);
+            for c in &mut self.conns {
+                c.on_shutdown(now);
+            }
+        }
+        if let (true, Some(listener)) = (listener_ready, &self.listener) {
+            let (conns, service, send_timeout) =
+                (&mut self.conns, &self.service, self.config.send_timeout);
+            let accepted = accept_batch(listener, |conn, peer| {
+                if admit(&conn) {
+                    let session = service.new_session(peer, now);
+                    match Connection::new(conn, peer, session, send_timeout, now) {
+                        Ok(c) if !c.is_finished() => conns.push(c),
+                        Ok(_) => {}
+                        Err(e) => tracing::debug!(?peer, "cannot set up connection: {e}"),
+                    }
+                }
+            })?;
+            if accepted == Accepted::Exhausted {
+                self.accept_paused_until = Some(now + ACCEPT_PAUSE);
+            }
+        }
+        self.conns.retain(|c| !c.is_finished());
+        match self.draining_until {
+            Some(until) if self.conns.is_empty() || now >= until => {
+                abort_all(self.conns.iter_mut());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// The earlier of two optional instants.
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Closes, with one warning, whatever is still open when a loop ends.
+pub(crate) fn abort_all<'a, S: Session>(conns: impl Iterator<Item = &'a mut Connection<S>>) {
+    let mut left = 0;
+    for c in conns.filter(|c| !c.is_finished()) {
+        c.abort();
+        left += 1;
+    }
+    if left > 0 {
+        tracing::warn!("{left} connection(s) still open after the grace period");
+    }
+}
