@@ -78,7 +78,6 @@ pub(crate) fn shutdown_on_signals() -> Result<Shutdown> {
 }
 
 /// Resolves `host:port`, or `host` alone with `default_port`.
-#[allow(dead_code)] // used by nc and broadcast, next
 pub(crate) fn resolve(addr: &str, default_port: u16) -> Result<SocketAddr> {
     let with_port = if addr.parse::<IpAddr>().is_ok() || !addr.contains(':') {
         // A bare IPv6 address or host name: add the port.

@@ -1,0 +1,490 @@
+//! The tools against programs nobody here wrote: OpenBSD netcat and socat talk
+//! to `netkit echo serve` (TCP, UDP, Unix), `netkit nc` talks to socat echo
+//! servers, and `netkit broadcast` sends to its own listeners on loopback.
+//!
+//! `nc` (netcat-openbsd) and `socat` must be installed: these tests fail, never
+//! skip, without them (`apt-get install -y netcat-openbsd socat`).
+
+mod common;
+
+use common::{netkit, signal, spawn_line_reader, wait_bounded, Server};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+/// Bound on every client run and every awaited line.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Fails the test (not skips it) when an outside tool is missing.
+fn tool(name: &str) -> Command {
+    if let Err(e) = Command::new(name)
+        .arg("-h")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        panic!("`{name}` is required ({e}): apt-get install -y netcat-openbsd socat");
+    }
+    Command::new(name)
+}
+
+/// Deterministic pseudo-random bytes (xorshift64), so no byte pattern hides a bug.
+fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.extend_from_slice(&seed.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Runs `cmd` with `input` on stdin (then closed) and returns its exit code and
+/// stdout, killing it after [`LIMIT`].
+fn run_piped(mut cmd: Command, input: Vec<u8>) -> (Option<i32>, Vec<u8>) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn client");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let writer = std::thread::spawn(move || {
+        // A client that exits early closes the pipe; its exit code tells the rest.
+        let _ = stdin.write_all(&input);
+    });
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let code = wait_bounded(&mut child, LIMIT);
+    writer.join().expect("writer thread");
+    (code, reader.join().expect("reader thread"))
+}
+
+/// A line-oriented client: write a line, wait for the reply line.
+struct Interactive {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Interactive {
+    fn start(mut cmd: Command) -> Interactive {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn client");
+        let stdin = child.stdin.take();
+        let lines = spawn_line_reader(child.stdout.take().expect("piped stdout"));
+        Interactive {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write to client");
+        stdin.flush().expect("flush to client");
+    }
+
+    fn expect(&self, want: &str) {
+        let got = self.lines.recv_timeout(LIMIT).expect("a reply line");
+        assert_eq!(got, want);
+    }
+
+    /// Closes stdin and returns the exit code.
+    fn finish(mut self) -> Option<i32> {
+        drop(self.stdin.take());
+        wait_bounded(&mut self.child, LIMIT)
+    }
+}
+
+impl Drop for Interactive {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A socat echo server, killed when dropped.
+struct Socat(Child);
+
+impl Drop for Socat {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Socat {
+    /// Starts `socat LISTEN EXEC:cat` and waits (bounded) until `ready` succeeds.
+    fn echo(listen: &str, ready: impl Fn() -> bool) -> Socat {
+        let child = tool("socat")
+            .args([listen, "EXEC:cat"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn socat");
+        let mut socat = Socat(child);
+        for _ in 0..400 {
+            if let Ok(Some(status)) = socat.0.try_wait() {
+                panic!("socat {listen} exited early: {status}");
+            }
+            if ready() {
+                return socat;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("socat {listen} never became ready");
+    }
+}
+
+/// A port that was free a moment ago (socat cannot report the one it picks).
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind probe");
+    l.local_addr().expect("probe addr").port()
+}
+
+fn udp_echoes(addr: SocketAddr) -> bool {
+    let Ok(sock) = UdpSocket::bind("127.0.0.1:0") else {
+        return false;
+    };
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut buf = [0u8; 64];
+    sock.send_to(b"probe\n", addr).is_ok()
+        && matches!(sock.recv_from(&mut buf), Ok((6, from)) if from == addr && &buf[..6] == b"probe\n")
+}
+
+fn echo_server(extra: &[&str]) -> Server {
+    let mut args = vec!["echo", "serve", "--bind", "127.0.0.1", "--port", "0"];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+fn lines_sorted(bytes: &[u8]) -> Vec<String> {
+    let mut lines: Vec<String> = String::from_utf8_lossy(bytes)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+// ── outside clients against `netkit echo serve` ─────────────────────────────
+
+#[test]
+fn openbsd_nc_and_socat_talk_to_echo_over_tcp() {
+    let server = echo_server(&[]);
+    let addr = server.addr();
+    let mut nc = tool("nc");
+    nc.args(["-N", "127.0.0.1", &addr.port().to_string()]);
+    let (code, out) = run_piped(nc, b"hello\nworld\n".to_vec());
+    assert_eq!(code, Some(0));
+    assert_eq!(out, b"hello\nworld\n");
+
+    let payload = random_bytes(256 * 1024, 7);
+    let mut socat = tool("socat");
+    socat.args(["-t", "30", "-", &format!("TCP:{addr}")]);
+    let (code, out) = run_piped(socat, payload.clone());
+    assert_eq!(code, Some(0));
+    assert!(
+        out == payload,
+        "socat got {} of {} bytes back",
+        out.len(),
+        payload.len()
+    );
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn openbsd_nc_and_socat_talk_to_echo_over_udp() {
+    let server = echo_server(&["--udp"]);
+    let addr = server.addr();
+    let mut nc = tool("nc");
+    nc.args(["-u", "-q", "0", "127.0.0.1", &addr.port().to_string()]);
+    let mut nc = Interactive::start(nc);
+    for line in ["ping", "second datagram"] {
+        nc.say(line);
+        nc.expect(line);
+    }
+    assert_eq!(nc.finish(), Some(0));
+
+    let mut socat = tool("socat");
+    socat.args(["-t", "0", "-", &format!("UDP:{addr}")]);
+    let mut socat = Interactive::start(socat);
+    socat.say("from socat");
+    socat.expect("from socat");
+    assert_eq!(socat.finish(), Some(0));
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn openbsd_nc_and_socat_talk_to_echo_over_unix_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("echo.sock");
+    let path_str = path.to_str().expect("utf-8 temp path");
+    let server = Server::start(&["echo", "serve", "--unix", path_str]);
+    assert_eq!(server.url, format!("unix://{path_str}"));
+
+    let mut nc = tool("nc");
+    nc.args(["-N", "-U", path_str]);
+    let (code, out) = run_piped(nc, b"over a unix socket\n".to_vec());
+    assert_eq!(code, Some(0));
+    assert_eq!(out, b"over a unix socket\n");
+
+    let payload = random_bytes(200_000, 11);
+    let mut socat = tool("socat");
+    socat.args(["-t", "30", "-", &format!("UNIX-CONNECT:{path_str}")]);
+    let (code, out) = run_piped(socat, payload.clone());
+    assert_eq!(code, Some(0));
+    assert!(
+        out == payload,
+        "socat got {} of {} bytes back",
+        out.len(),
+        payload.len()
+    );
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn echo_unix_socket_file_is_removed_at_exit_and_a_stale_one_replaced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("stale.sock");
+    // A server that died leaves its socket file behind, with nobody accepting.
+    drop(UnixListener::bind(&path).expect("bind the stale socket"));
+    assert!(path.exists());
+
+    let server = Server::start(&["echo", "serve", "--unix", path.to_str().expect("utf-8")]);
+    let mut conn = UnixStream::connect(&path).expect("connect to the new server");
+    conn.write_all(b"fresh").expect("write");
+    conn.shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
+    let mut back = Vec::new();
+    conn.read_to_end(&mut back).expect("read echo");
+    assert_eq!(back, b"fresh");
+
+    assert_eq!(server.terminate(), Some(0));
+    assert!(
+        !path.exists(),
+        "socket file left behind at {}",
+        path.display()
+    );
+}
+
+// ── `netkit nc` against socat echo servers ──────────────────────────────────
+
+#[test]
+fn netkit_nc_talks_to_socat_over_tcp() {
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let _socat = Socat::echo(
+        &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+        || TcpStream::connect(addr).is_ok(),
+    );
+    let payload = random_bytes(300_000, 3);
+    let (code, out) = run_piped(netkit(&["nc", &addr.to_string()]), payload.clone());
+    assert_eq!(code, Some(0));
+    assert!(
+        out == payload,
+        "got {} of {} bytes back",
+        out.len(),
+        payload.len()
+    );
+}
+
+#[test]
+fn netkit_nc_talks_to_socat_over_udp() {
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let _socat = Socat::echo(&format!("UDP-RECVFROM:{port},bind=127.0.0.1,fork"), || {
+        udp_echoes(addr)
+    });
+    // socat forks a child per datagram, so replies may come back in any order.
+    let cmd = netkit(&["nc", "--udp", "--wait", "2", &addr.to_string()]);
+    let (code, out) = run_piped(cmd, b"one\ntwo\nthree\n".to_vec());
+    assert_eq!(code, Some(0));
+    assert_eq!(lines_sorted(&out), ["one", "three", "two"]);
+}
+
+#[test]
+fn netkit_nc_talks_to_socat_over_unix_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("socat.sock");
+    let path_str = path.to_str().expect("utf-8 temp path").to_owned();
+    let _socat = Socat::echo(&format!("UNIX-LISTEN:{path_str},fork"), || {
+        UnixStream::connect(&path).is_ok()
+    });
+    let (code, out) = run_piped(
+        netkit(&["nc", "--unix", &path_str]),
+        b"unix\nlines\n".to_vec(),
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(out, b"unix\nlines\n");
+}
+
+// ── `netkit nc` against `netkit echo serve` ─────────────────────────────────
+
+#[test]
+fn netkit_nc_round_trips_a_mebibyte_with_half_close() {
+    let payload = random_bytes(1 << 20, 42);
+    let server = echo_server(&[]);
+    let (code, out) = run_piped(netkit(&["nc", &server.addr().to_string()]), payload.clone());
+    assert_eq!(code, Some(0));
+    assert!(
+        out == payload,
+        "tcp: got {} of {} bytes back",
+        out.len(),
+        payload.len()
+    );
+    assert_eq!(server.terminate(), Some(0));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.sock");
+    let path_str = path.to_str().expect("utf-8 temp path");
+    let server = Server::start(&["echo", "serve", "--model", "async", "--unix", path_str]);
+    let (code, out) = run_piped(netkit(&["nc", "--unix", path_str]), payload.clone());
+    assert_eq!(code, Some(0));
+    assert!(
+        out == payload,
+        "unix: got {} of {} bytes back",
+        out.len(),
+        payload.len()
+    );
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn netkit_nc_udp_prints_every_reply() {
+    let server = echo_server(&["--udp"]);
+    let (code, out) = run_piped(
+        netkit(&["nc", "--udp", "--wait", "2", &server.addr().to_string()]),
+        b"alpha\nbeta\n".to_vec(),
+    );
+    assert_eq!(code, Some(0));
+    // One socket, one server thread: the echoes come back in order.
+    assert_eq!(out, b"alpha\nbeta\n");
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn netkit_nc_fails_with_one_line_when_refused() {
+    let port = free_port(); // nothing listens on it any more
+    for args in [vec!["nc"], vec!["nc", "--udp", "--wait", "1"]] {
+        let mut cmd = netkit(&args);
+        cmd.arg(format!("127.0.0.1:{port}"));
+        cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn netkit nc");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let _ = stdin.write_all(b"anyone?\n");
+        drop(stdin);
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err)
+            .expect("stderr");
+        assert_eq!(wait_bounded(&mut child, LIMIT), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains("refused"), "{args:?}: {err}");
+    }
+}
+
+// ── `netkit broadcast` ──────────────────────────────────────────────────────
+
+fn broadcast_listener(bind: &str, port: u16, extra: &[&str]) -> Server {
+    let port = port.to_string();
+    let mut args = vec!["broadcast", "listen", "--bind", bind, "--port", &port];
+    args.extend_from_slice(extra);
+    Server::start(&args)
+}
+
+fn broadcast_send(to: &str, port: u16, msg: &str) {
+    let mut cmd = netkit(&[
+        "broadcast",
+        "send",
+        "--to",
+        to,
+        "--port",
+        &port.to_string(),
+        msg,
+    ]);
+    let mut child = cmd.spawn().expect("spawn sender");
+    assert_eq!(wait_bounded(&mut child, LIMIT), Some(0));
+}
+
+/// `<ip:port> <message>` from a listener, with the sender's address checked.
+fn next_message(listener: &Server) -> String {
+    let line = listener.lines.recv_timeout(LIMIT).expect("a datagram line");
+    let (from, msg) = line.split_once(' ').expect("sender and message");
+    let from: SocketAddr = from.parse().expect("sender is ip:port");
+    assert_eq!(from.ip().to_string(), "127.0.0.1");
+    msg.to_owned()
+}
+
+#[test]
+fn broadcast_reaches_every_listener_sharing_the_port() {
+    let first = broadcast_listener("127.255.255.255", 0, &[]);
+    assert!(
+        first.url.starts_with("udp://127.255.255.255:"),
+        "{}",
+        first.url
+    );
+    let port = first.addr().port();
+    assert_ne!(port, 0, "the ready line shows the real port");
+    let second = broadcast_listener("127.255.255.255", port, &[]);
+
+    broadcast_send("127.255.255.255", port, "hello, everyone");
+    assert_eq!(next_message(&first), "hello, everyone");
+    assert_eq!(next_message(&second), "hello, everyone");
+    assert_eq!(first.terminate(), Some(0));
+    assert_eq!(second.terminate(), Some(0));
+}
+
+#[test]
+fn broadcast_listener_escapes_hostile_text() {
+    let listener = broadcast_listener("127.0.0.1", 0, &[]);
+    let port = listener.addr().port();
+    broadcast_send("127.0.0.1", port, "plain words");
+    assert_eq!(next_message(&listener), "plain words");
+
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    sock.send_to(b"a\x1b[2J\rb\xffc\n", listener.addr())
+        .expect("send");
+    assert_eq!(next_message(&listener), "a\\u{1b}[2J\\rb\u{fffd}c");
+    assert_eq!(listener.terminate(), Some(0));
+
+    let json = broadcast_listener("127.0.0.1", 0, &["--json"]);
+    let from = sock.local_addr().expect("local addr");
+    sock.send_to(b"say \"hi\"\x07", json.addr()).expect("send");
+    let line = json.lines.recv_timeout(LIMIT).expect("a json line");
+    assert_eq!(
+        line,
+        format!(r#"{{"from":"{from}","message":"say \"hi\"\u0007"}}"#)
+    );
+    // SIGINT is as graceful as SIGTERM.
+    let mut json = json;
+    signal(&json.child, "INT");
+    assert_eq!(wait_bounded(&mut json.child, LIMIT), Some(0));
+}
+
+#[test]
+fn broadcast_send_needs_a_port_and_message() {
+    let mut child = netkit(&["broadcast", "send", "--to", "127.0.0.1", "no port"])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    assert_eq!(wait_bounded(&mut child, LIMIT), Some(2));
+}
