@@ -21,11 +21,13 @@
 //!
 //! Modules: [`echo`] (the echo service), [`relay`] (line assembly and log records
 //! for `netkit relay`), [`testing`] (drive a session without a socket, with a fake
-//! clock).
+//! clock), [`root`] (the served directory: safe names, opening beneath it,
+//! listings, atomic uploads).
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod echo;
 pub mod relay;
+pub mod root;
 pub mod testing;
 
 use std::fs::File;

@@ -1,0 +1,253 @@
+//! The served directory: the only code that opens, lists, creates or removes
+//! files under a directory a server shares (HTTP, the files protocol, TFTP).
+//!
+//! Security lives in one place so it can be read, tested and fuzzed in one place.
+//! A request's name goes through two gates:
+//!
+//! ```text
+//!   "docs/../../etc"  ──▶ RelPath::parse ──▶ PathError (pure: `..`, `/x`, `\`, NUL…)
+//!   "docs/a.txt"      ──▶ RelPath ["docs", "a.txt"]
+//!                          │
+//!                          ▼
+//!   Root (an open directory fd) ── openat2(RESOLVE_BENEATH) or a no-follow walk ──▶ fd
+//!                          │            symlink leading out ──▶ RootError::Forbidden
+//!                          ▼
+//!   File + Metadata, a listing, or an AtomicFile (temp + fsync + rename)
+//! ```
+//!
+//! The first gate ([`RelPath::parse`]) makes names well formed; the second (the
+//! [`Root`] methods) makes sure the kernel never leaves the directory while
+//! following them, in the same system call that opens the file, so there is no
+//! check-then-open race. Nothing here joins strings onto a directory path.
+//!
+//! Errors come back as [`RootError`], whose variants map one to one onto protocol
+//! replies (404, 403, 409, 507…), each keeping the [`io::Error`] it came from.
+//!
+//! Submodules: `path` (the pure name check), `resolve` (opening beneath),
+//! `list` (directory listings), `atomic` (uploads).
+
+mod atomic;
+mod list;
+mod path;
+mod resolve;
+
+pub use atomic::AtomicFile;
+pub use list::{Entry, EntryKind};
+pub use path::{PathError, RelPath, MAX_COMPONENT, MAX_PATH};
+pub use resolve::Resolver;
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{unlinkat, UnlinkatFlags};
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+/// Why a file operation under the root failed. Every variant keeps the
+/// underlying [`io::Error`] as its source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RootError {
+    /// No such file or directory.
+    #[error("not found")]
+    NotFound(#[source] io::Error),
+    /// The name leads outside the root (through a symlink), or permission was
+    /// denied.
+    #[error("forbidden")]
+    Forbidden(#[source] io::Error),
+    /// The name is taken and overwriting was not allowed.
+    #[error("already exists")]
+    Exists(#[source] io::Error),
+    /// A file was wanted, the name is a directory.
+    #[error("is a directory")]
+    IsADirectory(#[source] io::Error),
+    /// A directory was wanted (or a path went through a file).
+    #[error("not a directory")]
+    NotADirectory(#[source] io::Error),
+    /// A regular file was wanted, the name is a device, FIFO or socket.
+    #[error("not a regular file")]
+    NotAFile(#[source] io::Error),
+    /// The file system is full, or a quota was reached.
+    #[error("no space left")]
+    NoSpace(#[source] io::Error),
+    /// Any other I/O error.
+    #[error("I/O error")]
+    Io(#[source] io::Error),
+}
+
+impl RootError {
+    /// The underlying I/O error.
+    pub fn io_error(&self) -> &io::Error {
+        match self {
+            RootError::NotFound(e)
+            | RootError::Forbidden(e)
+            | RootError::Exists(e)
+            | RootError::IsADirectory(e)
+            | RootError::NotADirectory(e)
+            | RootError::NotAFile(e)
+            | RootError::NoSpace(e)
+            | RootError::Io(e) => e,
+        }
+    }
+
+    fn not_a_file() -> Self {
+        RootError::NotAFile(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    }
+}
+
+impl From<Errno> for RootError {
+    fn from(errno: Errno) -> Self {
+        let e = io::Error::from(errno);
+        match errno {
+            Errno::ENOENT => RootError::NotFound(e),
+            // EXDEV: the lookup would have left the root; ELOOP: too many links
+            // (or a loop), which is also how an escape attempt can end.
+            Errno::EXDEV | Errno::ELOOP | Errno::EACCES | Errno::EPERM => RootError::Forbidden(e),
+            Errno::EEXIST | Errno::ENOTEMPTY => RootError::Exists(e),
+            Errno::EISDIR => RootError::IsADirectory(e),
+            Errno::ENOTDIR => RootError::NotADirectory(e),
+            Errno::ENXIO | Errno::ENODEV => RootError::NotAFile(e),
+            Errno::ENOSPC | Errno::EDQUOT => RootError::NoSpace(e),
+            _ => RootError::Io(e),
+        }
+    }
+}
+
+impl From<io::Error> for RootError {
+    fn from(e: io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(code) => RootError::from(Errno::from_raw(code)),
+            None => RootError::Io(e),
+        }
+    }
+}
+
+impl From<RootError> for io::Error {
+    fn from(e: RootError) -> Self {
+        match e {
+            RootError::NotFound(e)
+            | RootError::Forbidden(e)
+            | RootError::Exists(e)
+            | RootError::IsADirectory(e)
+            | RootError::NotADirectory(e)
+            | RootError::NotAFile(e)
+            | RootError::NoSpace(e)
+            | RootError::Io(e) => e,
+        }
+    }
+}
+
+/// A served directory, held open by file descriptor.
+///
+/// Holding a descriptor (not a path) means a rename or a symlink swap of the
+/// directory's own path after start-up cannot redirect the server. `Root` is
+/// `Send + Sync` and every method takes `&self`: one is shared by all workers.
+#[derive(Debug)]
+pub struct Root {
+    /// Opened `O_RDONLY | O_DIRECTORY` (not `O_PATH`): listing and `fsync` of
+    /// the root itself need a readable descriptor.
+    dir: OwnedFd,
+    resolver: Resolver,
+}
+
+impl Root {
+    /// Opens `dir`, using `openat2` where the kernel has it and the
+    /// component walk otherwise.
+    pub fn open(dir: &Path) -> io::Result<Root> {
+        let fd = open_dir(dir)?;
+        let resolver = if resolve::openat2_available(fd.as_fd()) {
+            Resolver::Openat2
+        } else {
+            Resolver::Walk
+        };
+        Ok(Root { dir: fd, resolver })
+    }
+
+    /// Opens `dir` with a chosen resolver (tests run everything under both).
+    /// Asking for [`Resolver::Openat2`] where it is missing is `Unsupported`.
+    pub fn open_with(dir: &Path, resolver: Resolver) -> io::Result<Root> {
+        let fd = open_dir(dir)?;
+        if resolver == Resolver::Openat2 && !resolve::openat2_available(fd.as_fd()) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "openat2 is not available on this kernel",
+            ));
+        }
+        Ok(Root { dir: fd, resolver })
+    }
+
+    /// The resolver in use.
+    pub fn resolver(&self) -> Resolver {
+        self.resolver
+    }
+
+    /// Opens `rel` beneath the root; every other method goes through here.
+    fn open_beneath(&self, rel: &RelPath, flags: OFlag, mode: Mode) -> Result<OwnedFd, RootError> {
+        Ok(resolve::open_beneath(
+            self.dir.as_fd(),
+            self.resolver,
+            rel,
+            flags,
+            mode,
+        )?)
+    }
+
+    /// Opens a regular file for reading, with its metadata (size for
+    /// `Content-Length`, mtime for `Last-Modified`).
+    ///
+    /// A directory is [`RootError::IsADirectory`] (HTTP then lists or redirects);
+    /// a FIFO, socket or device is [`RootError::NotAFile`]. The open uses
+    /// `O_NONBLOCK` so that a FIFO planted in the directory cannot block the
+    /// server waiting for a writer; it is cleared again for the regular file.
+    pub fn open_file(&self, rel: &RelPath) -> Result<(File, Metadata), RootError> {
+        let fd = self.open_beneath(rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())?;
+        let file = File::from(fd);
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            return Err(RootError::from(Errno::EISDIR));
+        }
+        if !meta.is_file() {
+            return Err(RootError::not_a_file());
+        }
+        fcntl(file.as_fd(), FcntlArg::F_SETFL(OFlag::empty()))?;
+        Ok((file, meta))
+    }
+
+    /// The metadata of `rel`, following symlinks only while they stay beneath the
+    /// root. Opens with `O_PATH`, so it reads nothing and never blocks.
+    pub fn metadata(&self, rel: &RelPath) -> Result<Metadata, RootError> {
+        let fd = self.open_beneath(rel, OFlag::O_PATH, Mode::empty())?;
+        Ok(File::from(fd).metadata()?)
+    }
+
+    /// Removes a file (HTTP `DELETE`). A symlink is removed itself, never its
+    /// target; a directory is [`RootError::IsADirectory`].
+    pub fn remove_file(&self, rel: &RelPath) -> Result<(), RootError> {
+        let (parent, name) = self.open_parent(rel)?;
+        unlinkat(&parent, name, UnlinkatFlags::NoRemoveDir)?;
+        Ok(())
+    }
+
+    /// Opens the directory containing `rel` (resolved beneath the root) and
+    /// returns it with `rel`'s last component, for the `*at` calls that act on a
+    /// name rather than follow it (unlink, rename, create).
+    fn open_parent<'a>(&self, rel: &'a RelPath) -> Result<(OwnedFd, &'a str), RootError> {
+        let (Some(name), Some(parent)) = (rel.file_name(), rel.parent()) else {
+            // The root itself has no name to create or remove.
+            return Err(RootError::from(Errno::EISDIR));
+        };
+        let dir =
+            self.open_beneath(&parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())?;
+        Ok((dir, name))
+    }
+}
+
+fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    Ok(nix::fcntl::open(dir, flags, Mode::empty())?)
+}
