@@ -12,3 +12,4 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod cli;
+pub mod relay;

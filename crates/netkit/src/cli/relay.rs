@@ -1,12 +1,51 @@
-//! `netkit relay` (being written).
+//! `netkit relay`: flags, opening the log and the listener, the ready line;
+//! the one-thread loop itself is in [`crate::relay`].
 
-use anyhow::Result;
+use super::common::{announce, shutdown_on_signals, ServerArgs};
+use anyhow::{Context, Result};
+use netkit_drivers::Listener;
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+/// The relay's default port.
+pub const DEFAULT_PORT: u16 = 7070;
 
 /// `netkit relay` arguments.
 #[derive(Debug, clap::Args)]
-pub struct RelayArgs {}
+pub struct RelayArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// File every line is appended to (created if missing, never truncated).
+    #[arg(long, value_name = "FILE", default_value = "relay.log")]
+    log: PathBuf,
+}
 
 /// Runs the command.
-pub fn run(_args: RelayArgs) -> Result<()> {
-    anyhow::bail!("netkit relay is not written yet")
+pub fn run(args: RelayArgs) -> Result<()> {
+    let shutdown = shutdown_on_signals()?;
+    let mut log = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&args.log)
+        .with_context(|| format!("cannot open log {}", args.log.display()))?;
+    let addr = args.server.addr(DEFAULT_PORT);
+    // The shared listener helper, for the same SO_REUSEADDR as every server.
+    let listener = match Listener::bind_tcp(addr) {
+        Ok(Listener::Tcp(l)) => l,
+        Ok(Listener::Unix(..)) => anyhow::bail!("expected a TCP listener for {addr}"),
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on tcp {addr}")),
+    };
+    // A duplicate of fd 0, read without std's buffer (poll must see every byte
+    // still unread); none if the process was started with stdin closed.
+    let stdin = match std::io::stdin().as_fd().try_clone_to_owned() {
+        Ok(fd) => Some(File::from(fd)),
+        Err(e) => {
+            tracing::warn!("stdin unavailable ({e}); serving clients only");
+            None
+        }
+    };
+    announce("relay", &format!("tcp://{}", listener.local_addr()?))?;
+    crate::relay::serve(&listener, stdin, &mut log, &shutdown)
+        .with_context(|| format!("relay failed (log {})", args.log.display()))
 }
