@@ -99,7 +99,12 @@ async fn run<S: Service>(
             // Nobody reads the pipe, so once readable it stays readable.
             ready = stop_pipe.readable() => break ready,
             // Reap finished tasks so the set does not grow with every connection served.
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = joined {
+                    // A panic in one session ends only that connection.
+                    tracing::error!("connection task failed: {e}");
+                }
+            }
         }
     };
     drop(listener);
@@ -307,5 +312,71 @@ impl AsFd for Stream {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netkit_proto::echo::EchoService;
+    use std::io::Read;
+    use std::net::TcpStream;
+
+    #[test]
+    fn echoes_with_half_close_then_stops_on_shutdown() {
+        let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new().unwrap();
+        let config = Config {
+            workers: 2,
+            // Far longer than the test waits: shutdown must close idle clients itself.
+            grace: Duration::from_secs(300),
+            ..Config::default()
+        };
+        let (done_tx, done) = std::sync::mpsc::channel();
+        {
+            let shutdown = shutdown.clone();
+            let service = Arc::new(EchoService::new(None));
+            std::thread::spawn(move || {
+                let _ = done_tx.send(serve(listener, service, &config, &shutdown));
+            });
+        }
+        let clients: Vec<_> = (0..8u8)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let payload: Vec<u8> = (0..200_000u32).map(|n| (n as u8) ^ i).collect();
+                    let mut conn = TcpStream::connect(addr).unwrap();
+                    let writer = {
+                        let (mut conn, payload) = (conn.try_clone().unwrap(), payload.clone());
+                        std::thread::spawn(move || {
+                            conn.write_all(&payload).unwrap();
+                            conn.shutdown(HowShutdown::Write).unwrap();
+                        })
+                    };
+                    let mut back = Vec::new();
+                    conn.read_to_end(&mut back).unwrap();
+                    writer.join().unwrap();
+                    assert!(back == payload, "client {i}: {} bytes back", back.len());
+                })
+            })
+            .collect();
+        for c in clients {
+            c.join().unwrap();
+        }
+        // An idle client is closed by shutdown, not waited for until the grace ends.
+        let mut idle = TcpStream::connect(addr).unwrap();
+        idle.write_all(b"x").unwrap();
+        let mut one = [0u8; 1];
+        idle.read_exact(&mut one).unwrap();
+        shutdown.trigger();
+        let result = done.recv_timeout(Duration::from_secs(30));
+        result
+            .expect("serve returned before the grace period")
+            .unwrap();
+        assert_eq!(
+            idle.read(&mut one).unwrap(),
+            0,
+            "server closed the idle client"
+        );
     }
 }
