@@ -1,13 +1,13 @@
 //! `--model poll`: one thread multiplexing every socket with poll(2).
 //!
-//! The same loop as `select` (both are [`ScanLoop`]s), with the interest set
+//! The same loop as `select` (both are `readiness::ScanLoop`s), with the interest set
 //! passed as an array of `pollfd {fd, events, revents}` instead of bitmaps. That
 //! removes select's FD_SETSIZE ceiling — any descriptor number works — and the
 //! kernel reports hang-ups and errors (`POLLHUP`, `POLLERR`) even on sockets
 //! nobody asked about.
 //!
 //! What it does not remove is the O(n): every turn rebuilds the whole array from
-//! each connection's [`interest`](crate::readiness), hands all of it to the
+//! each connection's `interest`, hands all of it to the
 //! kernel, which walks it and registers a wait on every socket, and then walks
 //! it again to find the few that are ready. With 10,000 mostly idle clients that
 //! is 10,000 entries copied and checked to serve one request. epoll keeps the

@@ -1,5 +1,6 @@
 //! The non-blocking connection every readiness loop (`select`, `poll`, `epoll`)
-//! drives, and the accept helper they share.
+//! drives, the accept helper they share ([`accept_batch`]), and the scan-every-
+//! connection loop body that `select` and `poll` have in common ([`ScanLoop`]).
 //!
 //! A blocking model can write `read; handle; write` as straight-line code because
 //! the thread waits inside each call. A readiness loop cannot wait: it serves
@@ -23,6 +24,8 @@
 //! and drain `poll_transmit` after every `handle_*` call. Output is written
 //! straight away rather than after the next readiness report, since the socket
 //! buffer is almost always free: one fewer trip through the loop per reply.
+//! Connection errors (a reset, a broken pipe) end that connection with a debug
+//! log; they are never the server's error.
 
 use crate::io::{is_resource_exhaustion, is_transient_accept_error, send_file, InputBuffer};
 use crate::listener::{Conn, Listener};

@@ -3,7 +3,7 @@
 //!
 //! Each turn of the loop builds two bitmaps (`fd_set`s) — sockets to watch for
 //! reading and for writing — from what every connection says it wants
-//! ([`Connection::interest`](crate::readiness)), sleeps in `select` until one is
+//! (`Connection::interest` in `readiness.rs`), sleeps in `select` until one is
 //! ready or the nearest deadline passes, then scans every connection to see which
 //! bits the kernel left set. Building and scanning are O(n) per wake-up, and the
 //! kernel does the same walk inside `select`: fine for a hundred clients, the
