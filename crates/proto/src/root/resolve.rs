@@ -12,13 +12,21 @@
 //!   `EXDEV`; absolute symlinks are refused) and `RESOLVE_NO_MAGICLINKS` (no
 //!   `/proc/self/fd/N` style jumps). Linux 5.6 and later.
 //! - [`Resolver::Walk`]: for kernels without `openat2` (or where a seccomp filter
-//!   hides it). We open one component at a time with `O_NOFOLLOW`, keeping a stack
-//!   of the directory fds we descended through. A symlink is read with
-//!   `readlinkat` and its target spliced into the components still to walk; `..`
-//!   pops our own stack (never the file system's `..`), and popping past the root
-//!   is `EXDEV`, exactly as `openat2` reports it. Absolute targets are `EXDEV`;
-//!   more than [`MAX_SYMLINKS`] links is `ELOOP`. So symlinks inside the root that
-//!   point inside work under both resolvers, and the tests run under both.
+//!   hides it). We open one component at a time with `O_PATH | O_NOFOLLOW`, so the
+//!   kernel never follows a symlink for us, and look at what we got with `fstat`
+//!   on that descriptor (not by name, which could change in between). A
+//!   directory is pushed on a stack of descriptors we descended through. A
+//!   symlink is read through its own descriptor (`readlinkat(fd, "")`) and its
+//!   target spliced in front of the components still to walk; `..` pops our own
+//!   stack (never the file system's `..`), and popping past the root is `EXDEV`,
+//!   exactly as `openat2` reports it. Absolute targets are `EXDEV`; more than
+//!   [`MAX_SYMLINKS`] links is `ELOOP`. So symlinks inside the root that point
+//!   inside work under both resolvers, and the tests run everything under both.
+//!
+//! Both can only be as safe as the descriptors they start from: a directory
+//! moved out of the root *while* a lookup holds it is outside the kernel's view
+//! of "beneath" too. Moving directories around requires write access to the
+//! served tree, which is the administrator's, not a client's.
 
 use super::path::RelPath;
 use nix::errno::Errno;
@@ -67,7 +75,12 @@ pub(crate) fn open_beneath(
     mode: Mode,
 ) -> nix::Result<OwnedFd> {
     // O_NOCTTY: opening a terminal device must never make it our controlling tty.
-    let flags = flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY;
+    // openat2 refuses it (EINVAL) beside O_PATH, which opens nothing anyway.
+    let flags = if flags.contains(OFlag::O_PATH) {
+        flags | OFlag::O_CLOEXEC
+    } else {
+        flags | OFlag::O_CLOEXEC | OFlag::O_NOCTTY
+    };
     match resolver {
         Resolver::Openat2 => open_openat2(root, rel, flags, mode),
         Resolver::Walk => open_walk(root, rel, flags, mode),
@@ -125,40 +138,61 @@ fn open_walk(
             continue;
         }
         let last = pending.is_empty();
-        // O_NOFOLLOW on every step: a symlink is never followed by the kernel, only
-        // by the code below, which keeps it beneath the root. Intermediate steps
-        // use O_PATH, which needs only search permission, like a real lookup.
-        let step_flags = if last {
-            flags | OFlag::O_NOFOLLOW
+        let link = if last && !flags.contains(OFlag::O_PATH) {
+            // O_NOFOLLOW: the kernel never follows a symlink for us; we do, below.
+            match openat(here, name.as_os_str(), flags | OFlag::O_NOFOLLOW, mode) {
+                Ok(fd) => return Ok(fd),
+                // ELOOP: it is a symlink. ENOTDIR (with O_DIRECTORY): it may be one.
+                Err(e @ (Errno::ELOOP | Errno::ENOTDIR)) => match open_symlink(here, &name)? {
+                    Some(link) => link,
+                    None if e == Errno::ELOOP => {
+                        // It was a symlink a moment ago and was replaced since:
+                        // look again (counted, so a flapping name cannot spin us).
+                        pending.push_front(name);
+                        links += 1;
+                        if links > MAX_SYMLINKS {
+                            return Err(Errno::ELOOP);
+                        }
+                        continue;
+                    }
+                    None => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
         } else {
-            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
-        };
-        let step_mode = if last { mode } else { Mode::empty() };
-        let opened = match openat(here, name.as_os_str(), step_flags, step_mode) {
-            // With O_PATH, O_NOFOLLOW opens the link itself instead of failing.
-            Ok(fd) if step_flags.contains(OFlag::O_PATH) && is_symlink(&fd)? => None,
-            Ok(fd) => Some(fd),
-            // A symlink refused by O_NOFOLLOW (ELOOP), or by O_DIRECTORY (ENOTDIR).
-            Err(e @ (Errno::ELOOP | Errno::ENOTDIR)) => {
-                if !is_symlink_at(here, &name)? {
-                    return Err(e);
+            // Intermediate steps (and O_PATH opens) take the name as it is, link or
+            // not, with O_PATH (search permission only, like a real lookup), then
+            // look at what they got: no window between looking and using.
+            let step = openat(
+                here,
+                name.as_os_str(),
+                OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )?;
+            let kind = file_kind(&step)?;
+            if kind == SFlag::S_IFLNK {
+                step
+            } else if last {
+                // An O_PATH open was asked for: this descriptor is the answer.
+                if flags.contains(OFlag::O_DIRECTORY) && kind != SFlag::S_IFDIR {
+                    return Err(Errno::ENOTDIR);
                 }
-                None
+                return Ok(step);
+            } else if kind == SFlag::S_IFDIR {
+                stack.push(step);
+                continue;
+            } else {
+                return Err(Errno::ENOTDIR);
             }
-            Err(e) => return Err(e),
         };
-        match opened {
-            Some(fd) if last => return Ok(fd),
-            Some(fd) => stack.push(fd),
-            None => {
-                links += 1;
-                if links > MAX_SYMLINKS {
-                    return Err(Errno::ELOOP);
-                }
-                let target = readlinkat(here, name.as_os_str())?;
-                splice_target(&mut pending, &target)?;
-            }
+        links += 1;
+        if links > MAX_SYMLINKS {
+            return Err(Errno::ELOOP);
         }
+        // Read the very link we opened (empty path: the fd itself), not the name,
+        // which may have changed since.
+        let target = readlinkat(&link, "")?;
+        splice_target(&mut pending, &target)?;
     }
 }
 
@@ -176,13 +210,18 @@ fn splice_target(pending: &mut VecDeque<OsString>, target: &OsStr) -> nix::Resul
     Ok(())
 }
 
-fn is_symlink(fd: &OwnedFd) -> nix::Result<bool> {
-    let st = fstat(fd)?;
-    Ok(SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
+/// The `S_IFMT` bits of an open descriptor.
+fn file_kind(fd: &OwnedFd) -> nix::Result<SFlag> {
+    Ok(SFlag::from_bits_truncate(fstat(fd)?.st_mode) & SFlag::S_IFMT)
 }
 
-fn is_symlink_at(dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<bool> {
-    use nix::fcntl::AtFlags;
-    let st = nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
-    Ok(SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFLNK)
+/// Opens `name` itself if it is a symlink right now.
+fn open_symlink(dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<Option<OwnedFd>> {
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok((file_kind(&fd)? == SFlag::S_IFLNK).then_some(fd))
 }
