@@ -379,4 +379,84 @@ mod tests {
             "server closed the idle client"
         );
     }
+
+    /// Greets with a header, then one file range, then closes: the sendfile path.
+    struct FileService(Arc<std::fs::File>);
+
+    struct FileSession {
+        file: Option<Arc<std::fs::File>>,
+    }
+
+    impl Service for FileService {
+        type Session = FileSession;
+        fn new_session(&self, _: Option<SocketAddr>, _: Instant) -> FileSession {
+            FileSession {
+                file: Some(Arc::clone(&self.0)),
+            }
+        }
+    }
+
+    impl Session for FileSession {
+        fn handle_input(&mut self, _: Instant, _: &[u8]) -> usize {
+            0
+        }
+        fn handle_eof(&mut self, _: Instant) {}
+        fn handle_timeout(&mut self, _: Instant) {}
+        fn handle_shutdown(&mut self, _: Instant) {}
+        fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<netkit_proto::FileChunk> {
+            let file = self.file.take()?;
+            out.extend_from_slice(b"HDR\n");
+            Some(netkit_proto::FileChunk {
+                file,
+                offset: 10,
+                len: 1 << 20,
+            })
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+        fn wants_read(&self) -> bool {
+            false
+        }
+        fn is_done(&self) -> bool {
+            self.file.is_none()
+        }
+    }
+
+    #[test]
+    fn file_chunks_go_out_with_sendfile_after_the_bytes() {
+        let path = std::env::temp_dir().join(format!("netkit-tokio-{}", std::process::id()));
+        let content: Vec<u8> = (0..(1u32 << 20) + 100).map(|n| (n % 251) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = Arc::new(std::fs::File::open(&path).unwrap());
+        std::fs::remove_file(&path).unwrap();
+
+        let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new().unwrap();
+        let server = {
+            let shutdown = shutdown.clone();
+            std::thread::spawn(move || {
+                serve(
+                    listener,
+                    Arc::new(FileService(file)),
+                    &Config::default(),
+                    &shutdown,
+                )
+            })
+        };
+        let mut back = Vec::new();
+        TcpStream::connect(addr)
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
+        shutdown.trigger();
+        server.join().unwrap().unwrap();
+        assert_eq!(&back[..4], b"HDR\n");
+        assert!(
+            back[4..] == content[10..10 + (1 << 20)],
+            "{} bytes",
+            back.len()
+        );
+    }
 }
