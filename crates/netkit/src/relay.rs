@@ -200,8 +200,15 @@ fn wait(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Option<
                 .iter()
                 .map(|p| {
                     p.revents().is_some_and(|r| {
-                        // Hang-up and error are "readable": the read reports them.
-                        r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+                        // Hang-up, error and a bad descriptor are "readable": the
+                        // read reports them and the source is dropped, rather than
+                        // poll returning at once forever.
+                        r.intersects(
+                            PollFlags::POLLIN
+                                | PollFlags::POLLHUP
+                                | PollFlags::POLLERR
+                                | PollFlags::POLLNVAL,
+                        )
                     })
                 })
                 .collect(),
