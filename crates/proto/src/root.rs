@@ -20,8 +20,34 @@
 //! following them, in the same system call that opens the file, so there is no
 //! check-then-open race. Nothing here joins strings onto a directory path.
 //!
-//! Errors come back as [`RootError`], whose variants map one to one onto protocol
-//! replies (404, 403, 409, 507…), each keeping the [`io::Error`] it came from.
+//! Errors come back as [`RootError`], each keeping the [`io::Error`] it came
+//! from, and chosen so a protocol can answer without looking at errno:
+//!
+//! | error                          | HTTP | TFTP error code          |
+//! |--------------------------------|------|--------------------------|
+//! | [`PathError`] (bad name)       | 400  | 2 access violation       |
+//! | `NotFound`, `NotADirectory`    | 404  | 1 file not found         |
+//! | `Forbidden`                    | 403  | 2 access violation       |
+//! | `IsADirectory`                 | list, or redirect to `dir/` | 2 |
+//! | `NotAFile`                     | 403  | 2 access violation       |
+//! | `Exists`                       | 409  | 6 file already exists    |
+//! | `NoSpace`                      | 507  | 3 disk full              |
+//! | `Io`                           | 500  | 0 not defined            |
+//!
+//! ```
+//! use netkit_proto::root::{RelPath, Root, RootError};
+//! # let dir = tempfile::tempdir()?;
+//! # std::fs::write(dir.path().join("hello.txt"), "hi")?;
+//! let root = Root::open(dir.path())?; // once, at start-up; shared by all sessions
+//! let name = RelPath::parse("hello.txt")?; // a PathError would be a 400
+//! match root.open_file(&name) {
+//!     Ok((_file, meta)) => assert_eq!(meta.len(), 2), // send `_file` with sendfile
+//!     Err(RootError::IsADirectory(_)) => { /* root.list(&name) */ }
+//!     Err(RootError::NotFound(_) | RootError::NotADirectory(_)) => { /* 404 */ }
+//!     Err(e) => return Err(e.into()),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! Submodules: `path` (the pure name check), `resolve` (opening beneath),
 //! `list` (directory listings), `atomic` (uploads).
@@ -204,6 +230,8 @@ impl Root {
     /// a FIFO, socket or device is [`RootError::NotAFile`]. The open uses
     /// `O_NONBLOCK` so that a FIFO planted in the directory cannot block the
     /// server waiting for a writer; it is cleared again for the regular file.
+    /// (A device is refused only after it was opened, and opening some devices
+    /// has effects of its own: serve directories, not `/dev`.)
     pub fn open_file(&self, rel: &RelPath) -> Result<(File, Metadata), RootError> {
         let fd = self.open_beneath(rel, OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty())?;
         let file = File::from(fd);
