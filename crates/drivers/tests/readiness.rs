@@ -311,3 +311,110 @@ fn fd_setsize_child() {
     select.stop().unwrap();
     poll.stop().unwrap();
 }
+
+/// A service that answers each line with a short header and then a whole file
+/// as a `FileChunk`, to exercise the sendfile path (partial sends, header
+/// before body, pipelined requests) that echo never takes.
+struct FileReplies {
+    file: Arc<std::fs::File>,
+    len: u64,
+}
+
+struct FileReplySession {
+    file: Arc<std::fs::File>,
+    len: u64,
+    pending: usize,
+    eof: bool,
+}
+
+impl netkit_proto::Service for FileReplies {
+    type Session = FileReplySession;
+
+    fn new_session(&self, _: Option<SocketAddr>, _: std::time::Instant) -> FileReplySession {
+        FileReplySession {
+            file: Arc::clone(&self.file),
+            len: self.len,
+            pending: 0,
+            eof: false,
+        }
+    }
+}
+
+impl netkit_proto::Session for FileReplySession {
+    fn handle_input(&mut self, _: std::time::Instant, input: &[u8]) -> usize {
+        self.pending += input.iter().filter(|&&b| b == b'\n').count();
+        input.len()
+    }
+    fn handle_eof(&mut self, _: std::time::Instant) {
+        self.eof = true;
+    }
+    fn handle_timeout(&mut self, _: std::time::Instant) {}
+    fn handle_shutdown(&mut self, _: std::time::Instant) {
+        self.eof = true;
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<netkit_proto::FileChunk> {
+        if self.pending == 0 {
+            return None;
+        }
+        self.pending -= 1;
+        out.extend_from_slice(b"HDR\n");
+        Some(netkit_proto::FileChunk {
+            file: Arc::clone(&self.file),
+            offset: 0,
+            len: self.len,
+        })
+    }
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        None
+    }
+    fn wants_read(&self) -> bool {
+        !self.eof
+    }
+    fn is_done(&self) -> bool {
+        self.eof && self.pending == 0
+    }
+}
+
+#[test]
+fn file_chunks_follow_their_header_bytes_in_order() {
+    let path = std::env::temp_dir().join(format!("netkit-readiness-{}", std::process::id()));
+    let body = payload(15, 3_000_000);
+    std::fs::write(&path, &body).unwrap();
+    let file = Arc::new(std::fs::File::open(&path).unwrap());
+    std::fs::remove_file(&path).unwrap();
+    let mut expected = Vec::new();
+    for _ in 0..2 {
+        expected.extend_from_slice(b"HDR\n");
+        expected.extend_from_slice(&body);
+    }
+    for model in MODELS {
+        let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new().unwrap();
+        let service = Arc::new(FileReplies {
+            file: Arc::clone(&file),
+            len: body.len() as u64,
+        });
+        let (tx, done) = mpsc::channel();
+        let signal = shutdown.clone();
+        thread::spawn(move || {
+            let _ = tx.send(netkit_drivers::serve(
+                model,
+                listener,
+                service,
+                &config(1),
+                &signal,
+            ));
+        });
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        // Two pipelined requests, then EOF: both replies, then the close.
+        s.write_all(b"one\ntwo\n").unwrap();
+        s.shutdown(How::Write).unwrap();
+        let got = read_until_closed(&mut s).unwrap();
+        assert_eq!(got.len(), expected.len(), "{model}");
+        assert!(got == expected, "{model}: replies differ");
+        shutdown.trigger();
+        done.recv_timeout(BOUND).unwrap().unwrap();
+    }
+}
