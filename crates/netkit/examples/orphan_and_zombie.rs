@@ -21,7 +21,6 @@
 
 use std::io::Read;
 
-use nix::errno::Errno;
 use nix::sys::signal::{signal, SigHandler, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, getpid, getppid, pipe, read, write, ForkResult, Pid};
@@ -65,25 +64,25 @@ fn children_left() -> usize {
         .count()
 }
 
+/// Asks `check` up to 500 times, 10 ms apart, until it has an answer.
+fn poll<T>(mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    (0..500).find_map(|_| {
+        check().or_else(|| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            None
+        })
+    })
+}
+
 fn main() {
     // 1. Zombie: the child exits, we do not wait, the kernel keeps it as `Z`.
     let zombie = spawn(|| {});
-    let state = (0..500)
-        .find_map(|_| match proc_stat(zombie.as_raw()) {
-            Some(('Z', _)) => Some('Z'),
-            _ => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-                None
-            }
-        })
-        .unwrap_or('?');
-    println!("zombie pid={zombie} state={state}");
+    let state = poll(|| proc_stat(zombie.as_raw()).filter(|s| s.0 == 'Z'));
+    println!("zombie pid={zombie} state={}", state.map_or('?', |s| s.0));
     // Cure 1: waitpid collects the status and the entry disappears.
     let status = waitpid(zombie, None).unwrap_or_else(|e| fail("waitpid", e));
-    println!(
-        "waitpid reaped pid={zombie} status={status:?} gone={}",
-        proc_stat(zombie.as_raw()).is_none()
-    );
+    let gone = proc_stat(zombie.as_raw()).is_none();
+    println!("waitpid reaped pid={zombie} status={status:?} gone={gone}");
 
     // 2. Orphan, which is also cure 4, the double fork: the middle child exits
     // at once, the grandchild reports its parent before and after.
@@ -91,18 +90,9 @@ fn main() {
     let middle = spawn(|| {
         let middle = getpid();
         spawn(|| {
-            // Bounded wait for the kernel to re-parent us.
-            for _ in 0..500 {
-                if getppid() != middle {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            let line = format!(
-                "orphan pid={} old_ppid={middle} new_ppid={}\n",
-                getpid(),
-                getppid()
-            );
+            let adopted = poll(|| Some(getppid()).filter(|&p| p != middle));
+            let new = adopted.map_or(-1, |p| p.as_raw());
+            let line = format!("orphan pid={} old_ppid={middle} new_ppid={new}\n", getpid());
             let _ = write(&wr, line.as_bytes());
         });
     });
@@ -121,29 +111,18 @@ fn main() {
     let first = waitpid(busy, Some(WaitPidFlag::WNOHANG));
     println!("WNOHANG while running: {first:?}");
     let _ = write(&wr, b"g"); // now the child may exit
-    let mut polls = 0;
-    let done = loop {
-        polls += 1;
-        match waitpid(busy, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) if polls < 5000 => {
-                std::thread::sleep(std::time::Duration::from_millis(1))
-            }
-            other => break other,
-        }
-    };
+    let done = poll(|| match waitpid(busy, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) => None, // meanwhile the parent could do other work
+        other => Some(other),
+    });
     println!("WNOHANG after exit: {done:?}");
 
     // 4. SIGCHLD ignored: the kernel reaps at once, there is nothing to wait for.
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }.unwrap_or_else(|e| fail("signal", e));
     let ignored = spawn(|| {});
-    let res = waitpid(ignored, None);
     println!(
-        "SIG_IGN: waitpid -> {} (kernel reaped it)",
-        if res == Err(Errno::ECHILD) {
-            "ECHILD".to_string()
-        } else {
-            format!("{res:?}")
-        }
+        "SIG_IGN: waitpid -> {:?} (kernel reaped it)",
+        waitpid(ignored, None)
     );
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }.unwrap_or_else(|e| fail("signal", e));
 

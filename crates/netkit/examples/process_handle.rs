@@ -31,13 +31,14 @@ struct Process {
 
 impl Process {
     fn new(name: &str, target: impl FnOnce() -> i32 + 'static) -> Process {
-        let target = Some(Box::new(target) as Box<dyn FnOnce() -> i32>);
+        let (name, target) = (name.into(), Some(Box::new(target) as Box<_>));
+        let (daemon, pid, status) = (false, None, None);
         Process {
-            name: name.into(),
-            daemon: false,
+            name,
+            daemon,
             target,
-            pid: None,
-            status: None,
+            pid,
+            status,
         }
     }
 
@@ -52,10 +53,7 @@ impl Process {
         let parent = getpid();
         // SAFETY: single-threaded, so the child may run arbitrary code.
         match unsafe { fork() }? {
-            ForkResult::Parent { child } => {
-                self.pid = Some(child);
-                Ok(child)
-            }
+            ForkResult::Parent { child } => Ok(*self.pid.insert(child)),
             ForkResult::Child => {
                 // If the parent is already gone, the death signal would never come.
                 if self.daemon && (set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent) {
@@ -68,17 +66,15 @@ impl Process {
     }
 
     fn is_alive(&mut self) -> bool {
-        let Some(pid) = self.pid else { return false };
-        if self.status.is_some() {
+        let (Some(pid), None) = (self.pid, self.status) else {
             return false;
-        }
+        };
         match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => true,
-            Ok(status) => {
-                self.status = Some(status);
+            other => {
+                self.status = other.ok();
                 false
             }
-            Err(_) => false,
         }
     }
 
@@ -92,10 +88,11 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        if self.daemon && self.is_alive() {
-            if let Some(pid) = self.pid {
-                let _ = kill(pid, Signal::SIGKILL);
-            }
+        if let (true, true, Some(pid)) = (self.daemon, self.is_alive(), self.pid) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        if self.pid.is_none() {
+            return; // never started
         }
         let status = self.join();
         println!(
@@ -105,20 +102,26 @@ impl Drop for Process {
     }
 }
 
+/// A daemon's job: run until killed.
+fn forever() -> i32 {
+    loop {
+        pause();
+    }
+}
+
+fn die(e: nix::Error) -> ! {
+    eprintln!("process_handle: {e}");
+    std::process::exit(1)
+}
+
 fn main() {
     // A normal child: its return value is its exit code.
-    let (rd, wr) = nix::unistd::pipe().unwrap_or_else(|e| {
-        eprintln!("process_handle: pipe: {e}");
-        std::process::exit(1)
-    });
+    let (rd, wr) = nix::unistd::pipe().unwrap_or_else(|e| die(e));
     let mut worker = Process::new("Process-1", move || {
         let _ = nix::unistd::read(&rd, &mut [0u8; 1]); // stay alive until the parent says go
         7
     });
-    let pid = worker.start().unwrap_or_else(|e| {
-        eprintln!("process_handle: start: {e}");
-        std::process::exit(1)
-    });
+    let pid = worker.start().unwrap_or_else(|e| die(e));
     let alive = worker.is_alive();
     println!("{}: pid={pid} alive={alive}", worker.name);
     let _ = nix::unistd::write(&wr, b"g");
@@ -126,21 +129,15 @@ fn main() {
     println!("{}: join={status:?} alive={alive}", worker.name);
 
     // A daemon child that would run forever: dropping its handle kills it.
-    let mut ticker = Process::new("ticker", || loop {
-        pause()
-    })
-    .daemon(true);
-    let pid = ticker.start().unwrap_or_else(|_| std::process::exit(1));
+    let mut ticker = Process::new("ticker", forever).daemon(true);
+    let pid = ticker.start().unwrap_or_else(|e| die(e));
     println!("ticker: pid={pid} alive={}", ticker.is_alive());
     drop(ticker);
 
     // A daemon whose handle is never dropped: process::exit skips Drop, and
     // the kernel's parent-death signal kills it instead.
-    let mut orphan = Process::new("left-behind", || loop {
-        pause()
-    })
-    .daemon(true);
-    let pid = orphan.start().unwrap_or_else(|_| std::process::exit(1));
+    let mut orphan = Process::new("left-behind", forever).daemon(true);
+    let pid = orphan.start().unwrap_or_else(|e| die(e));
     println!("left-behind: pid={pid} alive={}", orphan.is_alive());
     std::process::exit(0);
 }

@@ -149,7 +149,11 @@ fn orphan_and_zombie_shows_both_and_leaves_no_child() {
         "{}",
         r.out
     );
-    assert!(r.out.contains("SIG_IGN: waitpid -> ECHILD"), "{}", r.out);
+    assert!(
+        r.out.contains("SIG_IGN: waitpid -> Err(ECHILD)"),
+        "{}",
+        r.out
+    );
     assert_eq!(r.num("children left=", "left"), 0, "no zombie left behind");
     assert!(stops_running(r.num("orphan pid=", "pid")));
 }
