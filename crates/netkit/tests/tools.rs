@@ -130,8 +130,9 @@ impl Drop for Socat {
 }
 
 impl Socat {
-    /// Starts `socat LISTEN EXEC:cat` and waits (bounded) until `ready` succeeds.
-    fn echo(listen: &str, ready: impl Fn() -> bool) -> Socat {
+    /// Starts `socat LISTEN EXEC:cat` and waits (bounded) until `ready` succeeds;
+    /// `None` if socat exited, e.g. because someone took the port first.
+    fn try_echo(listen: &str, ready: impl Fn() -> bool) -> Option<Socat> {
         let child = tool("socat")
             .args([listen, "EXEC:cat"])
             .stdin(Stdio::null())
@@ -140,18 +141,36 @@ impl Socat {
         let mut socat = Socat(child);
         for _ in 0..400 {
             if let Ok(Some(status)) = socat.0.try_wait() {
-                panic!("socat {listen} exited early: {status}");
+                eprintln!("socat {listen} exited early: {status}");
+                return None;
             }
             if ready() {
-                return socat;
+                return Some(socat);
             }
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("socat {listen} never became ready");
     }
+
+    /// An echo server on a free 127.0.0.1 port: socat cannot report the port it
+    /// picks, so we pick one that was free a moment ago, retrying if it was taken.
+    fn echo_on_port(
+        listen: impl Fn(u16) -> String,
+        ready: impl Fn(SocketAddr) -> bool,
+    ) -> (Socat, SocketAddr) {
+        for _ in 0..5 {
+            let probe = TcpListener::bind("127.0.0.1:0").expect("bind probe");
+            let addr = probe.local_addr().expect("probe addr");
+            drop(probe);
+            if let Some(socat) = Socat::try_echo(&listen(addr.port()), || ready(addr)) {
+                return (socat, addr);
+            }
+        }
+        panic!("no free port for socat after 5 tries");
+    }
 }
 
-/// A port that was free a moment ago (socat cannot report the one it picks).
+/// A port nothing listens on (it was free a moment ago).
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind probe");
     l.local_addr().expect("probe addr").port()
@@ -287,11 +306,9 @@ fn echo_unix_socket_file_is_removed_at_exit_and_a_stale_one_replaced() {
 
 #[test]
 fn netkit_nc_talks_to_socat_over_tcp() {
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let _socat = Socat::echo(
-        &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-        || TcpStream::connect(addr).is_ok(),
+    let (_socat, addr) = Socat::echo_on_port(
+        |port| format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+        |addr| TcpStream::connect(addr).is_ok(),
     );
     let payload = random_bytes(300_000, 3);
     let (code, out) = run_piped(netkit(&["nc", &addr.to_string()]), payload.clone());
@@ -306,11 +323,10 @@ fn netkit_nc_talks_to_socat_over_tcp() {
 
 #[test]
 fn netkit_nc_talks_to_socat_over_udp() {
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let _socat = Socat::echo(&format!("UDP-RECVFROM:{port},bind=127.0.0.1,fork"), || {
-        udp_echoes(addr)
-    });
+    let (_socat, addr) = Socat::echo_on_port(
+        |port| format!("UDP-RECVFROM:{port},bind=127.0.0.1,fork"),
+        udp_echoes,
+    );
     // socat forks a child per datagram, so replies may come back in any order.
     let cmd = netkit(&["nc", "--udp", "--wait", "2", &addr.to_string()]);
     let (code, out) = run_piped(cmd, b"one\ntwo\nthree\n".to_vec());
@@ -323,9 +339,10 @@ fn netkit_nc_talks_to_socat_over_unix_socket() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("socat.sock");
     let path_str = path.to_str().expect("utf-8 temp path").to_owned();
-    let _socat = Socat::echo(&format!("UNIX-LISTEN:{path_str},fork"), || {
+    let _socat = Socat::try_echo(&format!("UNIX-LISTEN:{path_str},fork"), || {
         UnixStream::connect(&path).is_ok()
-    });
+    })
+    .expect("socat on a fresh unix path");
     let (code, out) = run_piped(
         netkit(&["nc", "--unix", &path_str]),
         b"unix\nlines\n".to_vec(),
