@@ -28,7 +28,10 @@ pub fn netkit_bin() -> &'static str {
 /// A `netkit` command with stdin null and stderr inherited (so failures show logs).
 pub fn netkit(args: &[&str]) -> Command {
     let mut cmd = Command::new(netkit_bin());
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     cmd
 }
 
@@ -58,7 +61,8 @@ impl Server {
     /// The TCP/UDP address from the ready line.
     pub fn addr(&self) -> SocketAddr {
         let rest = self.url.split("://").nth(1).expect("url has a scheme");
-        rest.parse().unwrap_or_else(|_| panic!("not an ip:port url: {}", self.url))
+        rest.parse()
+            .unwrap_or_else(|_| panic!("not an ip:port url: {}", self.url))
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status code.
@@ -131,6 +135,10 @@ pub fn example_bin(name: &str) -> std::path::PathBuf {
         .expect("binary has a directory")
         .join("examples")
         .join(name);
-    assert!(path.exists(), "example {name} not built at {}", path.display());
+    assert!(
+        path.exists(),
+        "example {name} not built at {}",
+        path.display()
+    );
     path
 }
