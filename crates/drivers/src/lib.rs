@@ -37,6 +37,7 @@ pub mod select;
 pub mod thread;
 pub mod tokio;
 pub mod udp;
+pub mod udp_transfers;
 
 pub use listener::{Conn, Listener};
 pub use shutdown::Shutdown;

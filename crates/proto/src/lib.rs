@@ -25,10 +25,14 @@
 //! listings, atomic uploads).
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod chat;
 pub mod echo;
+pub mod files;
+pub mod http;
 pub mod relay;
 pub mod root;
 pub mod testing;
+pub mod tftp;
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -97,6 +101,22 @@ pub trait Session: Send + 'static {
 
     /// Whether the connection should be closed once its output is flushed.
     fn is_done(&self) -> bool;
+
+    /// Hands the session a waker, once, right after it is created. A session whose
+    /// output can appear without input from its own peer (an IRC member receiving
+    /// a chat room message) keeps it and calls `wake_by_ref()` from any thread; the
+    /// driver then calls [`Session::handle_wake`] on its own thread and drains
+    /// [`Session::poll_transmit`] as after any other `handle_*` call. Sessions that
+    /// only answer their peer ignore it.
+    fn set_waker(&mut self, waker: std::task::Waker) {
+        let _ = waker;
+    }
+
+    /// Something woke the session through the waker from [`Session::set_waker`].
+    /// Wake-ups may be merged (one call for several wakes) or spurious.
+    fn handle_wake(&mut self, now: Instant) {
+        let _ = now;
+    }
 }
 
 /// The largest input a driver buffers for a session that has not consumed it.

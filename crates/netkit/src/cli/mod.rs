@@ -2,10 +2,14 @@
 //! This module only declares the commands and dispatches.
 
 pub mod broadcast;
+pub mod chat;
 mod common;
 pub mod echo;
+pub mod files;
+pub mod http;
 pub mod nc;
 pub mod relay;
+pub mod tftp;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +28,18 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// HTTP/1.1 static-file server.
+    #[command(subcommand)]
+    Http(http::HttpCommand),
+    /// File server (its own TCP protocol) and its client.
+    #[command(subcommand)]
+    Files(files::FilesCommand),
+    /// TFTP server and client.
+    #[command(subcommand)]
+    Tftp(tftp::TftpCommand),
+    /// Chat room over UDP (and IRC), and its client.
+    #[command(subcommand)]
+    Chat(chat::ChatCommand),
     /// Echo server (TCP by default, or UDP, or a Unix socket).
     #[command(subcommand)]
     Echo(echo::EchoCommand),
@@ -40,6 +56,10 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     common::init_logging();
     let result = match cli.command {
+        Command::Http(cmd) => http::run(cmd),
+        Command::Files(cmd) => files::run(cmd),
+        Command::Tftp(cmd) => tftp::run(cmd),
+        Command::Chat(cmd) => chat::run(cmd),
         Command::Echo(cmd) => echo::run(cmd),
         Command::Nc(args) => nc::run(args),
         Command::Broadcast(cmd) => broadcast::run(cmd),

@@ -1,0 +1,1 @@
+//! The chat room and its fronts (UDP datagrams, IRC lines). Not yet built.
