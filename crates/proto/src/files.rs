@@ -1,2 +1,70 @@
-//! The files protocol (`netkit files serve`): LIST, GET, PUT, QUIT over TCP with
-//! byte-counted payloads. Not yet built.
+//! The files protocol (`netkit files serve`): LIST, GET, PUT and QUIT over TCP,
+//! every payload counted in bytes, so one connection carries any number of
+//! commands however TCP splits or joins them.
+//!
+//! ```text
+//!   driver bytes ──▶ FilesSession::handle_input ──▶ wire::split_line / Command::parse
+//!                         │                                │
+//!                         │ PUT body: hash + write        ├ LIST ─▶ Root::list
+//!                         ▼                                ├ GET  ─▶ Root::open_file ─▶ FileChunk (sendfile)
+//!                    AtomicFile ── commit (fsync+rename)   └ PUT  ─▶ Root::create_atomic
+//!                         │
+//!   driver ◀── poll_transmit: "OK …\n", "ERR <code> …\n", file ranges
+//! ```
+//!
+//! [`wire`] holds the byte format (parse and emit, both directions, shared with
+//! the client), [`session`] the per-connection state machine. Names go through
+//! [`crate::root`], the only code that touches the served directory.
+
+pub mod session;
+pub mod wire;
+
+pub use session::FilesSession;
+
+use crate::root::Root;
+use crate::Service;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The default TCP port of `netkit files serve`.
+pub const DEFAULT_PORT: u16 = 8888;
+
+/// What a files server allows.
+#[derive(Debug, Clone, Default)]
+pub struct FilesConfig {
+    /// Whether PUT is allowed at all (otherwise ERR 403).
+    pub upload: bool,
+    /// Whether PUT may replace an existing file (otherwise ERR 409).
+    pub overwrite: bool,
+    /// Largest PUT accepted, in bytes (otherwise ERR 413).
+    pub max_upload: Option<u64>,
+    /// Close a connection that sends nothing for this long.
+    pub idle_timeout: Option<Duration>,
+}
+
+/// Makes a [`FilesSession`] per connection, all sharing one [`Root`].
+#[derive(Debug, Clone)]
+pub struct FilesService {
+    root: Arc<Root>,
+    config: Arc<FilesConfig>,
+}
+
+impl FilesService {
+    /// A service over `root`. Call [`Root::remove_stale_temporaries`] first,
+    /// once, at start-up.
+    pub fn new(root: Arc<Root>, config: FilesConfig) -> Self {
+        FilesService {
+            root,
+            config: Arc::new(config),
+        }
+    }
+}
+
+impl Service for FilesService {
+    type Session = FilesSession;
+
+    fn new_session(&self, _peer: Option<SocketAddr>, now: Instant) -> FilesSession {
+        FilesSession::new(self.root.clone(), self.config.clone(), now)
+    }
+}

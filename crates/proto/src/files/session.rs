@@ -1,0 +1,411 @@
+//! One files-protocol connection as a state machine.
+//!
+//! ```text
+//!            ┌──────────── LIST / GET / bad line: reply, stay ───────────┐
+//!            ▼                                                           │
+//!   ──▶  Commands ──── PUT ok: READY ───▶ Receiving ── size bytes ──▶ commit: OK <sha>
+//!         │   │                              │  write failed: ERR 507/500
+//!         │   └ line > MAX_LINE: ERR 400 ─▶ SkipLine (to the next \n)   ▼
+//!         │                                                     Discarding (rest of body)
+//!         └ QUIT: BYE · EOF · idle timeout · shutdown ──▶ Closing (flush, then done)
+//! ```
+//!
+//! `handle_input` works through every complete command in what it is offered
+//! (several commands in one segment all get answers) and takes PUT body bytes
+//! as they come: each slice is hashed and written to the upload's temporary
+//! file at once, so memory stays at the driver's input buffer whatever the file
+//! size. A GET's bytes are never read here: the reply is a header and a
+//! [`FileChunk`] that the driver sends with `sendfile(2)`.
+//!
+//! An upload that does not finish (EOF, reset, timeout, a dropped session)
+//! drops its [`AtomicFile`], which removes the temporary; nothing partial is
+//! ever visible under the real name.
+
+use super::wire::{self, Command, ErrCode, Line, ListEntry};
+use super::FilesConfig;
+use crate::root::{AtomicFile, EntryKind, PathError, RelPath, Root, RootError};
+use crate::{FileChunk, Session};
+use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::time::{Instant, UNIX_EPOCH};
+
+/// At most this many GET replies (each an open file) wait to be sent; past it
+/// the session stops taking commands until the driver has drained them.
+const MAX_QUEUED_FILES: usize = 64;
+
+/// One connection of the files protocol.
+#[derive(Debug)]
+pub struct FilesSession {
+    root: Arc<Root>,
+    config: Arc<FilesConfig>,
+    state: State,
+    /// Reply bytes not yet handed to the driver, after every queued file.
+    out: Vec<u8>,
+    /// Replies that end in a file range: (bytes before it, the range).
+    files: VecDeque<(Vec<u8>, FileChunk)>,
+    /// When the connection has been idle too long.
+    deadline: Option<Instant>,
+    /// The server is stopping: finish the current upload, take no new command.
+    shutting_down: bool,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Reading command lines.
+    Commands,
+    /// Throwing away the rest of an over-long line.
+    SkipLine,
+    /// Taking a PUT body.
+    Receiving(Box<Upload>),
+    /// Throwing away the rest of a PUT body that could not be stored.
+    Discarding { remaining: u64 },
+    /// No more input: flush and close.
+    Closing,
+}
+
+#[derive(Debug)]
+struct Upload {
+    file: AtomicFile,
+    remaining: u64,
+    hasher: Sha256,
+}
+
+impl FilesSession {
+    pub(super) fn new(root: Arc<Root>, config: Arc<FilesConfig>, now: Instant) -> Self {
+        let deadline = config.idle_timeout.map(|t| now + t);
+        FilesSession {
+            root,
+            config,
+            state: State::Commands,
+            out: Vec::new(),
+            files: VecDeque::new(),
+            deadline,
+            shutting_down: false,
+        }
+    }
+
+    /// Handles one command line.
+    fn command(&mut self, line: &[u8]) {
+        match Command::parse(line) {
+            Ok(Command::List) => self.list(),
+            Ok(Command::Get { name, offset }) => self.get(&name, offset),
+            Ok(Command::Put { name, size }) => self.put(&name, size),
+            Ok(Command::Quit) => {
+                self.out.extend_from_slice(b"BYE\n");
+                self.state = State::Closing;
+            }
+            Err(e) => self.err(ErrCode::BadRequest, &e.to_string()),
+        }
+    }
+
+    fn err(&mut self, code: ErrCode, message: &str) {
+        wire::emit_err(&mut self.out, code, message);
+    }
+
+    fn list(&mut self) {
+        let entries = match self.root.list(&RelPath::root()) {
+            Ok(entries) => entries,
+            Err(e) => return self.root_err(&e, ""),
+        };
+        let files: Vec<ListEntry> = entries
+            .into_iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| ListEntry {
+                size: e.size,
+                mtime: e
+                    .modified
+                    .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs()),
+                name: e.name,
+            })
+            .collect();
+        wire::emit_ok(&mut self.out, files.len());
+        for entry in &files {
+            wire::emit_entry(&mut self.out, entry);
+        }
+    }
+
+    fn get(&mut self, name: &str, offset: u64) {
+        let Some(rel) = self.name(name) else { return };
+        let (file, meta) = match self.root.open_file(&rel) {
+            Ok(opened) => opened,
+            Err(e) => return self.root_err(&e, name),
+        };
+        let size = meta.len();
+        if offset > size {
+            let msg = format!("offset {offset} is past the end of {rel} ({size} bytes)");
+            return self.err(ErrCode::BadRequest, &msg);
+        }
+        let len = size - offset;
+        wire::emit_ok(&mut self.out, len);
+        if len > 0 {
+            let chunk = FileChunk {
+                file: Arc::new(file),
+                offset,
+                len,
+            };
+            self.files.push_back((std::mem::take(&mut self.out), chunk));
+        }
+    }
+
+    fn put(&mut self, name: &str, size: u64) {
+        if !self.config.upload {
+            return self.err(
+                ErrCode::Forbidden,
+                "uploads are off (start the server with --upload)",
+            );
+        }
+        let Some(rel) = self.name(name) else { return };
+        if let Some(max) = self.config.max_upload.filter(|&max| size > max) {
+            let msg = format!("{size} bytes is more than this server accepts ({max})");
+            return self.err(ErrCode::TooLarge, &msg);
+        }
+        let file = match self.root.create_atomic(&rel, self.config.overwrite) {
+            Ok(file) => file,
+            Err(e) => return self.root_err(&e, name),
+        };
+        if free_space(&file).is_some_and(|free| free < size) {
+            let msg = format!("not enough space for {size} bytes");
+            return self.err(ErrCode::NoSpace, &msg);
+        }
+        self.out.extend_from_slice(b"READY\n");
+        let upload = Upload {
+            file,
+            remaining: size,
+            hasher: Sha256::new(),
+        };
+        if size == 0 {
+            self.finish(upload);
+        } else {
+            self.state = State::Receiving(Box::new(upload));
+        }
+    }
+
+    /// Takes body bytes; returns how many were used.
+    fn receive(&mut self, mut upload: Box<Upload>, input: &[u8]) -> usize {
+        let take = input
+            .len()
+            .min(usize::try_from(upload.remaining).unwrap_or(usize::MAX));
+        let body = &input[..take];
+        upload.remaining -= take as u64;
+        if let Err(e) = upload.file.write_all(body) {
+            // The temporary goes with `upload`; the rest of the body is skipped.
+            let remaining = upload.remaining;
+            drop(upload);
+            self.io_err(&e);
+            self.state = State::Discarding { remaining };
+            self.after_body();
+            return take;
+        }
+        upload.hasher.update(body);
+        if upload.remaining == 0 {
+            self.state = State::Commands;
+            self.finish(*upload);
+        } else {
+            self.state = State::Receiving(upload);
+        }
+        take
+    }
+
+    fn finish(&mut self, upload: Upload) {
+        let digest = upload.hasher.finalize();
+        match upload.file.commit() {
+            Ok(()) => wire::emit_ok(&mut self.out, hex(&digest)),
+            Err(e) => self.root_err(&e, ""),
+        }
+        self.after_body();
+    }
+
+    /// After a body: back to commands (or to closing, if the server stops).
+    fn after_body(&mut self) {
+        if matches!(self.state, State::Discarding { remaining: 0 }) {
+            self.state = State::Commands;
+        }
+        if self.shutting_down && matches!(self.state, State::Commands) {
+            self.state = State::Closing;
+        }
+    }
+
+    /// Validates a client name; on failure replies and returns `None`.
+    fn name(&mut self, name: &str) -> Option<RelPath> {
+        match RelPath::parse(name) {
+            Ok(rel) if rel.is_root() => {
+                self.err(ErrCode::BadRequest, "a file name is needed");
+                None
+            }
+            Ok(rel) => Some(rel),
+            Err(e @ (PathError::Absolute | PathError::ParentDir | PathError::Reserved)) => {
+                self.err(ErrCode::Forbidden, &e.to_string());
+                None
+            }
+            Err(e) => {
+                self.err(ErrCode::BadRequest, &e.to_string());
+                None
+            }
+        }
+    }
+
+    fn root_err(&mut self, e: &RootError, name: &str) {
+        let name = wire::printable(name, 256);
+        let (code, msg) = match e {
+            _ if is_no_space(e.io_error()) => {
+                (ErrCode::NoSpace, "no space left on the server".into())
+            }
+            RootError::NotFound(_) | RootError::NotADirectory(_) => {
+                (ErrCode::NotFound, format!("{name}: not found"))
+            }
+            RootError::Exists(_) => (ErrCode::Exists, format!("{name}: already exists")),
+            RootError::IsADirectory(_) => (ErrCode::Forbidden, format!("{name}: is a directory")),
+            RootError::NotAFile(_) => (ErrCode::Forbidden, format!("{name}: not a regular file")),
+            RootError::Forbidden(_) => (ErrCode::Forbidden, format!("{name}: forbidden")),
+            _ => (ErrCode::Internal, format!("{name}: {}", e.io_error())),
+        };
+        self.err(code, &msg);
+    }
+
+    fn io_err(&mut self, e: &io::Error) {
+        if is_no_space(e) {
+            self.err(
+                ErrCode::NoSpace,
+                "no space left on the server; upload discarded",
+            );
+        } else {
+            self.err(ErrCode::Internal, &format!("upload failed: {e}"));
+        }
+    }
+
+    fn take_commands(&mut self, input: &[u8]) -> usize {
+        let mut used = 0;
+        while used < input.len() {
+            let rest = &input[used..];
+            match std::mem::replace(&mut self.state, State::Closing) {
+                State::Commands if self.shutting_down => return used,
+                State::Commands if self.files.len() >= MAX_QUEUED_FILES => {
+                    self.state = State::Commands;
+                    return used;
+                }
+                State::Commands => match wire::split_line(rest) {
+                    Line::Complete(line, n) => {
+                        self.state = State::Commands;
+                        used += n;
+                        self.command(line);
+                    }
+                    Line::Incomplete => {
+                        self.state = State::Commands;
+                        return used;
+                    }
+                    Line::TooLong => {
+                        self.state = State::SkipLine;
+                        self.err(
+                            ErrCode::BadRequest,
+                            &wire::CommandError::TooLong.to_string(),
+                        );
+                    }
+                },
+                State::SkipLine => match rest.iter().position(|&b| b == b'\n') {
+                    Some(end) => {
+                        used += end + 1;
+                        self.state = State::Commands;
+                    }
+                    None => {
+                        self.state = State::SkipLine;
+                        return input.len();
+                    }
+                },
+                State::Receiving(upload) => used += self.receive(upload, rest),
+                State::Discarding { remaining } => {
+                    let take = rest
+                        .len()
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    used += take;
+                    self.state = State::Discarding {
+                        remaining: remaining - take as u64,
+                    };
+                    self.after_body();
+                }
+                State::Closing => return used,
+            }
+        }
+        used
+    }
+}
+
+impl Session for FilesSession {
+    fn handle_input(&mut self, now: Instant, input: &[u8]) -> usize {
+        if !input.is_empty() {
+            self.deadline = self.config.idle_timeout.map(|t| now + t);
+        }
+        self.take_commands(input)
+    }
+
+    fn handle_eof(&mut self, _now: Instant) {
+        // An unfinished upload is dropped here, and its temporary with it.
+        self.state = State::Closing;
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.deadline.is_some_and(|d| now >= d) {
+            self.state = State::Closing;
+            self.deadline = None;
+        }
+    }
+
+    fn handle_shutdown(&mut self, _now: Instant) {
+        self.shutting_down = true;
+        if matches!(self.state, State::Commands | State::SkipLine) {
+            self.state = State::Closing;
+        }
+    }
+
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        match self.files.pop_front() {
+            Some((mut bytes, chunk)) => {
+                out.append(&mut bytes);
+                Some(chunk)
+            }
+            None => {
+                out.append(&mut self.out);
+                None
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    fn wants_read(&self) -> bool {
+        !matches!(self.state, State::Closing)
+    }
+
+    fn is_done(&self) -> bool {
+        matches!(self.state, State::Closing) && self.files.is_empty() && self.out.is_empty()
+    }
+}
+
+/// ENOSPC, EDQUOT, and EFBIG (a file-size limit such as RLIMIT_FSIZE): the
+/// storage cannot take the upload.
+fn is_no_space(e: &io::Error) -> bool {
+    use nix::errno::Errno;
+    matches!(
+        e.raw_os_error().map(Errno::from_raw),
+        Some(Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG)
+    )
+}
+
+/// Bytes an unprivileged writer may still use on the upload's file system.
+fn free_space(file: &AtomicFile) -> Option<u64> {
+    let st = nix::sys::statvfs::fstatvfs(file.file()).ok()?;
+    #[allow(clippy::unnecessary_cast)] // the field types differ between targets
+    Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
