@@ -1,22 +1,45 @@
-//! `netkit files …`. Not yet built.
+//! `netkit files …`: the file server and its clients, one file per command.
+//!
+//! ```text
+//!   serve  FilesService (netkit_proto::files) under any --model
+//!   ls · get · put · shell ──▶ client (one blocking connection, many commands)
+//! ```
+
+mod client;
+mod get;
+mod ls;
+mod progress;
+mod put;
+mod serve;
+mod shell;
+
+pub use client::{Client, ServerError};
 
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 
 /// `netkit files …`
 #[derive(Debug, Subcommand)]
 pub enum FilesCommand {
-    /// Serve (not yet built).
-    Serve(ServeArgs),
+    /// Serve a directory over the files protocol (default port 8888).
+    Serve(serve::ServeArgs),
+    /// List the regular files a server shares.
+    Ls(ls::LsArgs),
+    /// Download a file (`--resume` continues a partial local copy).
+    Get(get::GetArgs),
+    /// Upload a file; the server's SHA-256 is checked against ours.
+    Put(put::PutArgs),
+    /// Interactive prompt: ls, get, put, help, quit.
+    Shell(shell::ShellArgs),
 }
-
-/// `netkit files serve` flags.
-#[derive(Debug, Args)]
-pub struct ServeArgs {}
 
 /// Runs a `files` command.
 pub fn run(cmd: FilesCommand) -> Result<()> {
     match cmd {
-        FilesCommand::Serve(ServeArgs {}) => anyhow::bail!("files is not built yet"),
+        FilesCommand::Serve(args) => serve::run(args),
+        FilesCommand::Ls(args) => ls::run(args),
+        FilesCommand::Get(args) => get::run(args),
+        FilesCommand::Put(args) => put::run(args),
+        FilesCommand::Shell(args) => shell::run(args),
     }
 }

@@ -1,0 +1,203 @@
+//! A blocking files-protocol client: one TCP connection, any number of
+//! commands, used by `ls`, `get`, `put` and `shell` (and by tests).
+//!
+//! Reply lines are read through one large buffer that the file bodies are then
+//! copied out of, so a GET moves megabytes per system call and nothing is lost
+//! between a header and the payload that follows it.
+
+use anyhow::{bail, Context, Result};
+use indicatif::ProgressBar;
+use netkit_proto::files::wire::{Command, ListEntry, Reply, MAX_LINE};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// Bytes moved per read or write of a file body.
+const BUF_SIZE: usize = 1 << 20;
+
+/// How long a reply may take (a large upload's fsync included).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// An `ERR <code> <message>` from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// The code (400, 403, 404, 409, 413, 500, 507).
+    pub code: u16,
+    /// The server's explanation.
+    pub message: String,
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "server refused (ERR {}): {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// A connection to a files server.
+#[derive(Debug)]
+pub struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    /// Connects to `addr`.
+    pub fn connect(addr: SocketAddr) -> Result<Client> {
+        let stream =
+            TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
+        stream.set_nodelay(true)?;
+        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        Ok(Client {
+            reader: BufReader::with_capacity(BUF_SIZE, stream),
+        })
+    }
+
+    fn send(&mut self, cmd: &Command) -> Result<()> {
+        let mut line = Vec::new();
+        cmd.emit(&mut line);
+        self.reader
+            .get_mut()
+            .write_all(&line)
+            .context("sending a command")
+    }
+
+    /// Reads one reply line; an `ERR` becomes a [`ServerError`].
+    fn reply(&mut self) -> Result<Reply> {
+        let line = self.line()?;
+        match Reply::parse(&line) {
+            Some(Reply::Err { code, message }) => Err(ServerError { code, message }.into()),
+            Some(reply) => Ok(reply),
+            None => bail!("unexpected reply from the server: {line:?}"),
+        }
+    }
+
+    fn line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        let limit = (MAX_LINE + 1) as u64;
+        (&mut self.reader)
+            .take(limit)
+            .read_line(&mut line)
+            .context("reading a reply")?;
+        match line.strip_suffix('\n') {
+            Some(l) => Ok(l.to_owned()),
+            None if line.is_empty() => bail!("the server closed the connection"),
+            None => bail!("reply line too long or cut short"),
+        }
+    }
+
+    fn ok_number(&mut self) -> Result<u64> {
+        match self.reply()? {
+            Reply::Ok(n) => n.parse().with_context(|| format!("bad count {n:?}")),
+            other => bail!("expected OK <number>, got {other:?}"),
+        }
+    }
+
+    /// `LIST`: the regular files in the server's root.
+    pub fn list(&mut self) -> Result<Vec<ListEntry>> {
+        self.send(&Command::List)?;
+        let n = self.ok_number()?;
+        let mut entries = Vec::new();
+        for _ in 0..n {
+            let line = self.line()?;
+            entries.push(ListEntry::parse(&line).with_context(|| format!("bad entry {line:?}"))?);
+        }
+        Ok(entries)
+    }
+
+    /// Sends `GET name offset`; returns the number of bytes that follow. Call
+    /// [`Client::get_body`] next (with that count) unless it is 0.
+    pub fn get_start(&mut self, name: &str, offset: u64) -> Result<u64> {
+        self.send(&Command::Get {
+            name: name.to_owned(),
+            offset,
+        })?;
+        self.ok_number()
+    }
+
+    /// Copies the next `len` bytes of the connection into `sink`.
+    pub fn get_body(&mut self, len: u64, sink: &mut impl Write, bar: &ProgressBar) -> Result<()> {
+        let mut remaining = len;
+        while remaining > 0 {
+            let buf = self.reader.fill_buf().context("receiving the file")?;
+            if buf.is_empty() {
+                bail!("the server closed the connection {remaining} bytes early");
+            }
+            let n = buf
+                .len()
+                .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            sink.write_all(&buf[..n])
+                .context("writing the local file")?;
+            self.reader.consume(n);
+            remaining -= n as u64;
+            bar.inc(n as u64);
+        }
+        Ok(())
+    }
+
+    /// Uploads `size` bytes from `source` as `name`; returns the SHA-256 (hex)
+    /// the server computed, after checking it equals the one computed here.
+    pub fn put(
+        &mut self,
+        name: &str,
+        source: &mut impl Read,
+        size: u64,
+        bar: &ProgressBar,
+    ) -> Result<String> {
+        self.send(&Command::Put {
+            name: name.to_owned(),
+            size,
+        })?;
+        match self.reply()? {
+            Reply::Ready => {}
+            other => bail!("expected READY, got {other:?}"),
+        }
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0; BUF_SIZE];
+        let mut remaining = size;
+        while remaining > 0 {
+            let want = buf
+                .len()
+                .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+            let n = source
+                .read(&mut buf[..want])
+                .context("reading the local file")?;
+            if n == 0 {
+                bail!("the local file shrank while being sent ({remaining} bytes missing)");
+            }
+            hasher.update(&buf[..n]);
+            self.reader
+                .get_mut()
+                .write_all(&buf[..n])
+                .context("sending the file")?;
+            remaining -= n as u64;
+            bar.inc(n as u64);
+        }
+        let ours: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        match self.reply()? {
+            Reply::Ok(theirs) if theirs == ours => Ok(theirs),
+            Reply::Ok(theirs) => {
+                bail!("checksum mismatch: sent {ours}, the server stored {theirs}")
+            }
+            other => bail!("expected OK <sha256>, got {other:?}"),
+        }
+    }
+
+    /// `QUIT`, then waits for `BYE` (best effort: the connection closes anyway).
+    pub fn quit(mut self) {
+        if self.send(&Command::Quit).is_ok() {
+            let _ = self.reply();
+        }
+    }
+}
+
+/// The server's error behind `e`, if it is one.
+pub(crate) fn server_error(e: &anyhow::Error) -> Option<&ServerError> {
+    e.chain().find_map(|c| c.downcast_ref::<ServerError>())
+}

@@ -1,0 +1,46 @@
+//! `netkit files ls ADDR [--json]`: the server's regular files.
+
+use super::client::Client;
+use super::progress::{date, size};
+use crate::cli::common::resolve;
+use anyhow::Result;
+use clap::Args;
+use netkit_proto::files::DEFAULT_PORT;
+use std::io::Write;
+
+/// `netkit files ls` arguments.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// The server, `host[:port]` (default port 8888).
+    addr: String,
+    /// Print one JSON array of {size, mtime, name} instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(args: LsArgs) -> Result<()> {
+    let mut client = Client::connect(resolve(&args.addr, DEFAULT_PORT)?)?;
+    let entries = client.list()?;
+    client.quit();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &entries)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let width = entries
+        .iter()
+        .map(|e| size(e.size).len())
+        .max()
+        .unwrap_or(0);
+    for e in &entries {
+        writeln!(
+            out,
+            "{:>width$}  {}  {}",
+            size(e.size),
+            date(e.mtime),
+            e.name
+        )?;
+    }
+    Ok(())
+}

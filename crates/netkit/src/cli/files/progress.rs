@@ -1,0 +1,85 @@
+//! Transfer progress on a terminal, silence elsewhere; plus the small
+//! formatting helpers the client commands share (sizes, rates, dates).
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// A progress bar with rate and ETA when stdout is a terminal; a hidden one
+/// (which costs nothing) when it is not.
+pub(crate) fn bar(total: u64, label: &str) -> ProgressBar {
+    if !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(style);
+    bar.set_message(label.to_owned());
+    bar
+}
+
+/// Whether human-readable summaries should be printed.
+pub(crate) fn chatty() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// `1.5 MiB`.
+pub(crate) fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `… in 1.20 s (85.3 MB/s)`.
+pub(crate) fn rate(bytes: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-6);
+    format!("in {secs:.2} s ({:.1} MB/s)", bytes as f64 / secs / 1e6)
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC).
+pub(crate) fn date(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_sizes() {
+        assert_eq!(date(0), "1970-01-01 00:00");
+        assert_eq!(date(1_700_000_000), "2023-11-14 22:13");
+        assert_eq!(date(951_782_400), "2000-02-29 00:00");
+        assert_eq!(size(10), "10 B");
+        assert_eq!(size(1536), "1.5 KiB");
+    }
+}
