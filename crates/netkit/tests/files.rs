@@ -1,0 +1,425 @@
+//! `netkit files serve` spoken to with a raw socket, under every `--model`:
+//! every command and every ERR code, commands written one byte at a time and
+//! several in one write, a full disk (ERR 507), and uploads interrupted by the
+//! client vanishing or the server being SIGKILLed.
+//!
+//! One macro stamps out a module per model, so `cargo test --test files poll::`
+//! runs one model.
+
+mod common;
+
+use common::{netkit, Server};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A served directory: `a.txt`, `b c.txt`, `sub/n.txt`, and `out`, a symlink
+/// to a file outside it.
+struct Dir {
+    base: TempDir,
+}
+
+impl Dir {
+    fn new() -> Dir {
+        let base = tempfile::tempdir().expect("tempdir");
+        let served = base.path().join("served");
+        std::fs::create_dir_all(served.join("sub")).unwrap();
+        std::fs::write(served.join("a.txt"), b"hello world").unwrap();
+        std::fs::write(served.join("b c.txt"), b"spaced").unwrap();
+        std::fs::write(served.join("sub/n.txt"), b"nested").unwrap();
+        std::fs::write(base.path().join("secret"), b"SECRET").unwrap();
+        std::os::unix::fs::symlink(base.path().join("secret"), served.join("out")).unwrap();
+        Dir { base }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.base.path().join("served")
+    }
+
+    fn temporaries(&self) -> Vec<String> {
+        std::fs::read_dir(self.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".netkit-upload-"))
+            .collect()
+    }
+
+    /// Size of the (single) upload temporary, if there is one.
+    fn temporary_size(&self) -> Option<u64> {
+        let name = self.temporaries().into_iter().next()?;
+        std::fs::metadata(self.path().join(name))
+            .ok()
+            .map(|m| m.len())
+    }
+}
+
+fn serve_args<'a>(model: &'a str, dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "files",
+        "serve",
+        dir.to_str().expect("utf-8 temp path"),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--model",
+        model,
+        "--grace",
+        "5",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn start(model: &str, dir: &Path, extra: &[&str]) -> Server {
+    Server::start(&serve_args(model, dir, extra))
+}
+
+/// A raw protocol conversation.
+struct Conv {
+    reader: BufReader<TcpStream>,
+}
+
+impl Conv {
+    fn open(addr: SocketAddr) -> Conv {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        s.set_nodelay(true).unwrap();
+        Conv {
+            reader: BufReader::new(s),
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).expect("write");
+    }
+
+    /// Writes every byte in its own write call.
+    fn trickle(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.send(&[*b]);
+        }
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("read a reply line");
+        assert!(line.ends_with('\n'), "connection closed mid-line: {line:?}");
+        line.pop();
+        line
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        self.reader.read_exact(&mut buf).expect("read payload");
+        buf
+    }
+
+    /// Expects `ERR <code> …`.
+    fn expect_err(&mut self, cmd: &[u8], code: u16) {
+        self.send(cmd);
+        let line = self.line();
+        assert!(
+            line.starts_with(&format!("ERR {code} ")),
+            "{:?} → {line:?}, expected ERR {code}",
+            String::from_utf8_lossy(cmd)
+        );
+    }
+
+    fn get(&mut self, cmd: &[u8]) -> Vec<u8> {
+        self.send(cmd);
+        let n = ok_number(&self.line());
+        self.bytes(n as usize)
+    }
+
+    fn expect_eof(&mut self) {
+        let mut rest = Vec::new();
+        self.reader.read_to_end(&mut rest).expect("read to EOF");
+        assert!(rest.is_empty(), "bytes after BYE: {rest:?}");
+    }
+}
+
+fn ok_number(line: &str) -> u64 {
+    line.strip_prefix("OK ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("expected OK <n>, got {line:?}"))
+}
+
+fn sha(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// Waits (bounded) until `cond` holds; polling a file system has no event to
+/// wait on.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < IO_TIMEOUT, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn every_command(model: &str) {
+    let dir = Dir::new();
+    let server = start(model, &dir.path(), &["--upload", "--max-upload", "100000"]);
+    let mut c = Conv::open(server.addr());
+
+    c.send(b"LIST\n");
+    assert_eq!(
+        c.line(),
+        "OK 2",
+        "regular files only: no sub/, no escaping link"
+    );
+    let first = c.line();
+    assert!(
+        first.starts_with("11 ") && first.ends_with(" a.txt"),
+        "{first}"
+    );
+    assert!(c.line().ends_with(" b c.txt"));
+
+    assert_eq!(c.get(b"GET a.txt\n"), b"hello world");
+    assert_eq!(c.get(b"GET a.txt 6\n"), b"world");
+    assert_eq!(c.get(b"GET a.txt 11\n"), b"");
+    assert_eq!(c.get(b"GET b c.txt 0\n"), b"spaced");
+    assert_eq!(c.get(b"GET sub/n.txt\n"), b"nested");
+
+    let body = pattern(70_000, 1);
+    c.send(b"PUT up.bin 70000\n");
+    assert_eq!(c.line(), "READY");
+    c.send(&body);
+    assert_eq!(c.line(), format!("OK {}", sha(&body)));
+    assert_eq!(std::fs::read(dir.path().join("up.bin")).unwrap(), body);
+    assert_eq!(c.get(b"GET up.bin 69990\n"), &body[69_990..]);
+
+    // Every ERR code this server can give without a full disk.
+    for (cmd, code) in [
+        (&b"GET ../secret\n"[..], 403),
+        (b"GET /etc/passwd\n", 403),
+        (b"GET out\n", 403),
+        (b"GET sub\n", 403),
+        (b"GET .netkit-upload-0.tmp\n", 403),
+        (b"GET a\\b\n", 400),
+        (b"GET a\x01b\n", 400),
+        (b"GET a\x00b\n", 400),
+        (b"GET a.txt 12\n", 400),
+        (b"GET nope\n", 404),
+        (b"PUT a.txt 3\n", 409),
+        (b"PUT big 100001\n", 413),
+        (b"PUT ../x 3\n", 403),
+        (b"PUT nodir/x 3\n", 404),
+        (b"PUT x many\n", 400),
+        (b"DELETE a.txt\n", 400),
+        (b"\n", 400),
+    ] {
+        c.expect_err(cmd, code);
+    }
+    assert_eq!(c.get(b"GET a.txt\n"), b"hello world", "served after errors");
+    c.send(b"QUIT\n");
+    assert_eq!(c.line(), "BYE");
+    c.expect_eof();
+    assert!(dir.temporaries().is_empty());
+
+    let off = Dir::new();
+    let server2 = start(model, &off.path(), &[]);
+    let mut c = Conv::open(server2.addr());
+    c.expect_err(b"PUT x 1\n", 403);
+    assert_eq!(c.get(b"GET a.txt 10\n"), b"d");
+    assert_eq!(server2.terminate(), Some(0));
+    assert_eq!(server.terminate(), Some(0));
+}
+
+fn split_and_joined_commands(model: &str) {
+    let dir = Dir::new();
+    let server = start(model, &dir.path(), &["--upload"]);
+
+    // Several commands, a PUT body included, in one write.
+    let mut c = Conv::open(server.addr());
+    c.send(b"LIST\nGET a.txt 6\nPUT p.txt 3\nabcGET p.txt\nGET nope\nQUIT\n");
+    assert_eq!(c.line(), "OK 2");
+    c.line();
+    c.line();
+    assert_eq!(c.line(), "OK 5");
+    assert_eq!(c.bytes(5), b"world");
+    assert_eq!(c.line(), "READY");
+    assert_eq!(c.line(), format!("OK {}", sha(b"abc")));
+    assert_eq!(c.line(), "OK 3");
+    assert_eq!(c.bytes(3), b"abc");
+    assert!(c.line().starts_with("ERR 404 "));
+    assert_eq!(c.line(), "BYE");
+    c.expect_eof();
+
+    // The same kind of conversation, one byte per write.
+    let mut c = Conv::open(server.addr());
+    c.trickle(b"GET a.txt 6\n");
+    assert_eq!(c.line(), "OK 5");
+    assert_eq!(c.bytes(5), b"world");
+    c.trickle(b"PUT q.txt 4\n");
+    assert_eq!(c.line(), "READY");
+    c.trickle(b"wxyz");
+    assert_eq!(c.line(), format!("OK {}", sha(b"wxyz")));
+    c.trickle(b"GET q.txt\r\n");
+    assert_eq!(c.line(), "OK 4");
+    assert_eq!(c.bytes(4), b"wxyz");
+    c.trickle(b"QUIT\n");
+    assert_eq!(c.line(), "BYE");
+    assert_eq!(server.terminate(), Some(0));
+}
+
+/// A file-size limit on the server process (RLIMIT_FSIZE, which needs no
+/// privilege) makes writes past it fail with EFBIG, as a full disk fails
+/// with ENOSPC: the upload gets ERR 507, its temporary is removed, and the
+/// connection goes on.
+fn full_disk_is_507(model: &str) {
+    use std::os::unix::process::CommandExt;
+    let dir = Dir::new();
+    let mut cmd = netkit(&serve_args(model, &dir.path(), &["--upload"]));
+    // Logs must not count against the limit if stderr is a file.
+    cmd.stderr(std::process::Stdio::null());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = nix::libc::rlimit {
+                rlim_cur: 65536,
+                rlim_max: 65536,
+            };
+            if nix::libc::setrlimit(nix::libc::RLIMIT_FSIZE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let server = Server::start_cmd(cmd);
+    let mut c = Conv::open(server.addr());
+    let body = pattern(300_000, 7);
+    c.send(b"PUT huge.bin 300000\n");
+    assert_eq!(c.line(), "READY");
+    c.send(&body);
+    let reply = c.line();
+    assert!(reply.starts_with("ERR 507 "), "{reply}");
+    assert!(!dir.path().join("huge.bin").exists());
+    assert!(dir.temporaries().is_empty(), "{:?}", dir.temporaries());
+    c.send(b"PUT small.bin 5\n");
+    assert_eq!(c.line(), "READY");
+    c.send(b"hello");
+    assert_eq!(c.line(), format!("OK {}", sha(b"hello")));
+    assert_eq!(c.get(b"GET small.bin\n"), b"hello");
+    assert_eq!(server.terminate(), Some(0));
+}
+
+/// Starts an upload over an existing file (with --overwrite) and returns the
+/// conversation once part of the body has reached the server's temporary.
+fn half_an_upload(dir: &Dir, server: &Server) -> Conv {
+    let mut c = Conv::open(server.addr());
+    c.send(b"PUT target.bin 10000000\n");
+    assert_eq!(c.line(), "READY");
+    c.send(&pattern(1 << 20, 3));
+    eventually("part of the upload on disk", || {
+        dir.temporary_size().is_some_and(|n| n >= 1 << 20)
+    });
+    c
+}
+
+fn client_vanishes_mid_upload(model: &str) {
+    let dir = Dir::new();
+    std::fs::write(dir.path().join("target.bin"), b"OLD").unwrap();
+    let server = start(model, &dir.path(), &["--upload", "--overwrite"]);
+    // Once closed cleanly (EOF), once reset.
+    for reset in [false, true] {
+        let c = half_an_upload(&dir, &server);
+        if reset {
+            socket2::SockRef::from(c.reader.get_ref())
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+        }
+        drop(c);
+        eventually("the temporary removed", || dir.temporaries().is_empty());
+        assert_eq!(
+            std::fs::read(dir.path().join("target.bin")).unwrap(),
+            b"OLD"
+        );
+    }
+    let mut c = Conv::open(server.addr());
+    assert_eq!(c.get(b"GET target.bin\n"), b"OLD");
+    assert_eq!(server.terminate(), Some(0));
+}
+
+fn server_killed_mid_upload(model: &str) {
+    let dir = Dir::new();
+    std::fs::write(dir.path().join("target.bin"), b"OLD").unwrap();
+    let mut server = start(model, &dir.path(), &["--upload", "--overwrite"]);
+    let _c = half_an_upload(&dir, &server);
+    common::signal(&server.child, "KILL");
+    let _ = server.child.wait();
+    if model == "fork" {
+        // The connection's own process outlives its parent and still holds
+        // the upload; it ends (and cleans up) when its client goes.
+        drop(_c);
+    } else {
+        assert_eq!(dir.temporaries().len(), 1, "the crash left its temporary");
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("target.bin")).unwrap(),
+        b"OLD"
+    );
+    let restarted = start(model, &dir.path(), &["--upload", "--overwrite"]);
+    assert!(dir.temporaries().is_empty(), "{:?}", dir.temporaries());
+    let mut c = Conv::open(restarted.addr());
+    assert_eq!(c.get(b"GET target.bin\n"), b"OLD");
+    c.send(b"LIST\n");
+    assert_eq!(c.line(), "OK 3", "no temporary is listed");
+    assert_eq!(restarted.terminate(), Some(0));
+}
+
+macro_rules! every_model {
+    ($($module:ident => $model:literal),* $(,)?) => {$(
+        mod $module {
+            #[test]
+            fn every_command() {
+                super::every_command($model)
+            }
+            #[test]
+            fn split_and_joined_commands() {
+                super::split_and_joined_commands($model)
+            }
+            #[test]
+            fn full_disk_is_507() {
+                super::full_disk_is_507($model)
+            }
+            #[test]
+            fn client_vanishes_mid_upload() {
+                super::client_vanishes_mid_upload($model)
+            }
+            #[test]
+            fn server_killed_mid_upload() {
+                super::server_killed_mid_upload($model)
+            }
+        }
+    )*};
+}
+
+every_model! {
+    iterative => "iterative",
+    thread => "thread",
+    pool => "pool",
+    fork => "fork",
+    select => "select",
+    poll => "poll",
+    epoll => "epoll",
+    r#async => "async",
+}
