@@ -11,6 +11,7 @@ declare -A needs=(
   [socat]=/usr/bin/socat
   [curl]=/usr/bin/curl
   [procps]=/usr/bin/pkill
+  [tmux]=/usr/bin/tmux
 )
 missing=()
 for pkg in "${!needs[@]}"; do
