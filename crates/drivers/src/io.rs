@@ -49,6 +49,9 @@ pub(crate) fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
 pub(crate) struct InputBuffer {
     buf: Box<[u8]>,
     filled: usize,
+    /// The last offer consumed something and left bytes: offer them again
+    /// without waiting for the peer (they may hold a whole pipelined request).
+    reoffer: bool,
 }
 
 impl InputBuffer {
@@ -56,6 +59,7 @@ impl InputBuffer {
         Self {
             buf: vec![0; MAX_INPUT].into_boxed_slice(),
             filled: 0,
+            reoffer: false,
         }
     }
 
@@ -76,11 +80,20 @@ impl InputBuffer {
         Ok(n)
     }
 
-    /// Drops the first `n` bytes, which the session consumed.
-    pub(crate) fn consume(&mut self, n: usize) {
-        let n = n.min(self.filled);
+    /// Offers the unconsumed bytes to `handle_input` and drops what it consumed.
+    pub(crate) fn offer(&mut self, handle_input: impl FnOnce(&[u8]) -> usize) {
+        let n = handle_input(self.data()).min(self.filled);
         self.buf.copy_within(n..self.filled, 0);
         self.filled -= n;
+        self.reoffer = n > 0 && self.filled > 0;
+    }
+
+    /// Whether leftover bytes should be offered again now (if the session
+    /// wants input): the last offer made progress. An offer that consumes
+    /// nothing waits for new bytes, so a session that cannot use its leftover
+    /// is never spun on.
+    pub(crate) fn wants_reoffer(&self) -> bool {
+        self.reoffer
     }
 }
 
@@ -142,13 +155,17 @@ mod tests {
         let mut buf = InputBuffer::new();
         let mut src: &[u8] = b"hello world";
         assert_eq!(buf.read_from(&mut src).unwrap(), 11);
-        buf.consume(6);
+        buf.offer(|_| 6);
         assert_eq!(buf.data(), b"world");
+        assert!(buf.wants_reoffer(), "progress made, bytes left");
         let mut more: &[u8] = b"!";
         buf.read_from(&mut more).unwrap();
         assert_eq!(buf.data(), b"world!");
-        buf.consume(100);
+        buf.offer(|_| 0);
+        assert!(!buf.wants_reoffer(), "no progress: wait for the peer");
+        buf.offer(|_| 100);
         assert!(buf.data().is_empty());
+        assert!(!buf.wants_reoffer());
     }
 
     #[test]

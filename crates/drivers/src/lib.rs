@@ -19,7 +19,8 @@
 //! Shared pieces: [`listener`] (binding and accepting on TCP or Unix sockets),
 //! [`shutdown`] (SIGINT/SIGTERM as a readable file descriptor), and the
 //! connection loops every model reuses (`blocking` for the one-connection-per-
-//! flow models, `readiness` for the event loops).
+//! flow models, `readiness` for the event loops), and `wake` (how a session's
+//! `Waker`, called from any thread, reaches the connection's thread or loop).
 #![warn(missing_docs, unreachable_pub)]
 
 mod blocking;
@@ -38,6 +39,7 @@ pub mod thread;
 pub mod tokio;
 pub mod udp;
 pub mod udp_transfers;
+mod wake;
 
 pub use listener::{Conn, Listener};
 pub use shutdown::Shutdown;

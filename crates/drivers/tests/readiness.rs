@@ -282,6 +282,12 @@ fn select_refuses_descriptors_past_fd_setsize_and_poll_serves_them() {
 fn fd_setsize_child() {
     let select = Server::start(Model::Select, None, config(1));
     let poll = Server::start(Model::Poll, None, config(1));
+    // Both loops are up (their own descriptors, such as the wake-up eventfd,
+    // are open) before the low descriptor numbers are used up.
+    for server in [&select, &poll] {
+        let data = payload(12, 1000);
+        assert!(echo_round_trip(server.connect(), data.clone()) == data);
+    }
     // Occupy every descriptor below 1030, so the next accept gets a higher one.
     let mut fillers = Vec::new();
     while fillers
