@@ -80,8 +80,9 @@ pub(crate) struct Connection<S> {
 }
 
 impl<S: Session> Connection<S> {
-    /// Takes over an accepted connection: makes it non-blocking, hands the
-    /// session its waker and lets it send its greeting, if it has one.
+    /// Takes over a connection accepted non-blocking
+    /// ([`Listener::accept_nonblocking`]): hands the session its waker and lets
+    /// it send its greeting, if it has one.
     pub(crate) fn new(
         conn: Conn,
         peer: Option<SocketAddr>,
@@ -91,7 +92,6 @@ impl<S: Session> Connection<S> {
         send_timeout: Duration,
         now: Instant,
     ) -> io::Result<Self> {
-        conn.set_nonblocking(true)?;
         session.set_waker(wakes.waker(token));
         let mut c = Connection {
             conn,
@@ -390,7 +390,7 @@ pub(crate) fn accept_batch(
     mut on_conn: impl FnMut(Conn, Option<SocketAddr>),
 ) -> io::Result<Accepted> {
     for _ in 0..ACCEPT_BATCH {
-        match listener.accept() {
+        match listener.accept_nonblocking() {
             Ok((conn, peer)) => on_conn(conn, peer),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if is_resource_exhaustion(&e) => {
