@@ -106,11 +106,9 @@ fn drive<S: Session>(
                         "session left a full input buffer unconsumed",
                     ));
                 }
-                if input.read_from(conn)? == 0 {
+                if input.read_and_offer(conn, |data| session.handle_input(now, data))? == 0 {
                     eof = true;
                     session.handle_eof(now);
-                } else {
-                    input.offer(|data| session.handle_input(now, data));
                 }
             }
             Some(Source::Shutdown) => {

@@ -45,8 +45,10 @@ use std::time::{Duration, Instant};
 const GATHER_LIMIT: usize = 256 * 1024;
 
 /// An output buffer larger than this is given back after it drains, so one big
-/// reply does not pin its memory for the life of an idle keep-alive connection.
-const KEEP_OUT_CAPACITY: usize = 1024 * 1024;
+/// reply does not pin its memory for the life of an idle keep-alive connection
+/// (small replies, such as response headers, keep theirs: no allocation per
+/// request).
+const KEEP_OUT_CAPACITY: usize = 16 * 1024;
 
 /// How many connections one readiness report of the listener may accept: enough
 /// to drain a burst, few enough that established connections are not starved.
@@ -161,14 +163,16 @@ impl<S: Session> Connection<S> {
         if self.input.is_full() {
             return self.close("the session left a full input buffer unconsumed");
         }
-        match self.input.read_from(&mut self.conn) {
+        let session = &mut self.session;
+        let read = self
+            .input
+            .read_and_offer(&mut self.conn, |data| session.handle_input(now, data));
+        match read {
             Ok(0) => {
                 self.eof = true;
                 self.session.handle_eof(now);
             }
             Ok(_) => {
-                let session = &mut self.session;
-                self.input.offer(|data| session.handle_input(now, data));
                 if self.input.is_full() && self.session.wants_read() && !self.session.is_done() {
                     return self.close("the session left a full input buffer unconsumed");
                 }

@@ -179,15 +179,13 @@ async fn drive<S: Session>(
             ));
         }
         tokio::select! {
-            read = stream.io(Interest::READABLE, |mut sock| input.read_from(&mut sock)),
-                if reading =>
-            {
+            read = stream.io(Interest::READABLE, |mut sock| {
                 let now = Instant::now();
+                input.read_and_offer(&mut sock, |data| session.handle_input(now, data))
+            }), if reading => {
                 if read? == 0 {
                     eof = true;
-                    session.handle_eof(now);
-                } else {
-                    input.offer(|data| session.handle_input(now, data));
+                    session.handle_eof(Instant::now());
                 }
             }
             () = stopped(&mut stop), if !shutdown_seen => {

@@ -220,6 +220,10 @@ fn shutdown_closes_idle_clients_refuses_new_ones_and_returns_ok() {
         s.write_all(b"ping").unwrap();
         let mut buf = [0; 4];
         s.read_exact(&mut buf).unwrap();
+        // Make sure `idle` was accepted (not still queued in the backlog, which
+        // closing the listener resets), then leave it idle.
+        idle.write_all(b"ping").unwrap();
+        idle.read_exact(&mut buf).unwrap();
         let addr = server.addr;
         server.stop().unwrap();
         assert_eq!(read_until_closed(&mut idle).unwrap(), b"", "{model}");
