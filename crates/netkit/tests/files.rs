@@ -263,6 +263,16 @@ fn split_and_joined_commands(model: &str) {
     assert_eq!(c.line(), "BYE");
     c.expect_eof();
 
+    // More pipelined GETs than the session queues at once (each an open
+    // file): the driver re-offers the rest once the replies are out.
+    let mut c = Conv::open(server.addr());
+    c.send(&b"GET a.txt 10\n".repeat(300));
+    for _ in 0..300 {
+        assert_eq!(c.line(), "OK 1");
+        assert_eq!(c.bytes(1), b"d");
+    }
+    drop(c); // iterative serves the next connection only after this one
+
     // The same kind of conversation, one byte per write.
     let mut c = Conv::open(server.addr());
     c.trickle(b"GET a.txt 6\n");
