@@ -144,6 +144,14 @@ fn ls_get_put_resume_and_refusals() {
     assert!(get.stdout.is_empty(), "quiet when stdout is not a terminal");
     assert_eq!(std::fs::read(d.local.join("copy.bin")).unwrap(), data);
 
+    std::fs::create_dir(d.local.join("into")).unwrap();
+    let get = client(&["files", "get", &a, "hello.txt", "into"], &d.local);
+    assert!(get.status.success(), "{}", stderr(&get));
+    assert_eq!(
+        std::fs::read(d.local.join("into/hello.txt")).unwrap(),
+        b"hello\n"
+    );
+
     std::fs::write(d.local.join("part.bin"), &data[..1_000_000]).unwrap();
     let resume = client(
         &[

@@ -23,7 +23,8 @@ pub struct GetArgs {
     addr: String,
     /// The remote name.
     name: String,
-    /// Where to save it (default: the remote name's last component, here).
+    /// Where to save it: a file, or a directory to save it in (default: the
+    /// remote name's last component, here).
     local: Option<PathBuf>,
     /// Continue a partial LOCAL instead of starting over.
     #[arg(long)]
@@ -46,6 +47,8 @@ pub(crate) struct Downloaded {
 pub(crate) fn run(args: GetArgs) -> Result<()> {
     let mut client = Client::connect(resolve(&args.addr, DEFAULT_PORT)?)?;
     let local = match args.local {
+        // Into a directory: under the remote name's last component.
+        Some(dir) if dir.is_dir() => dir.join(default_local(&args.name)?),
         Some(local) => local,
         None => default_local(&args.name)?,
     };
