@@ -70,7 +70,14 @@ struct Upload {
     file: AtomicFile,
     remaining: u64,
     hasher: Sha256,
+    /// Bytes written so far, and the first not yet handed to write-back.
+    written: u64,
+    flushed: u64,
 }
+
+/// Write-back of an upload is started every this many bytes, so the disk
+/// works while the network does and the final fsync has little left to do.
+const WRITE_BEHIND: u64 = 8 << 20;
 
 impl FilesSession {
     pub(super) fn new(root: Arc<Root>, config: Arc<FilesConfig>, now: Instant) -> Self {
@@ -175,6 +182,8 @@ impl FilesSession {
             file,
             remaining: size,
             hasher: Sha256::new(),
+            written: 0,
+            flushed: 0,
         };
         if size == 0 {
             self.finish(upload);
@@ -200,6 +209,15 @@ impl FilesSession {
             return take;
         }
         upload.hasher.update(body);
+        upload.written += take as u64;
+        if upload.written - upload.flushed >= WRITE_BEHIND {
+            start_write_back(
+                upload.file.file(),
+                upload.flushed,
+                upload.written - upload.flushed,
+            );
+            upload.flushed = upload.written;
+        }
         if upload.remaining == 0 {
             self.state = State::Commands;
             self.finish(*upload);
@@ -393,6 +411,30 @@ fn is_no_space(e: &io::Error) -> bool {
         e.raw_os_error().map(Errno::from_raw),
         Some(Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG)
     )
+}
+
+/// Asks the kernel to start writing a range of the file to disk, without
+/// waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)`). Only a hint: the
+/// commit's fsync is what makes the upload durable, so failures are ignored.
+fn start_write_back(file: &std::fs::File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+            return;
+        };
+        // SAFETY: a plain system call on a descriptor we own; no memory is passed.
+        unsafe {
+            nix::libc::sync_file_range(
+                file.as_raw_fd(),
+                offset,
+                len,
+                nix::libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
 }
 
 /// Bytes an unprivileged writer may still use on the upload's file system.
