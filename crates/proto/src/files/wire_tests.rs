@@ -144,3 +144,31 @@ fn every_code_round_trips() {
     }
     assert_eq!(ErrCode::from_code(200), None);
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_bytes_parse_without_panicking(input in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+        if let Line::Complete(line, used) = split_line(&input) {
+            proptest::prop_assert!(used <= input.len());
+            let _ = Command::parse(line);
+        }
+        let _ = Command::parse(&input);
+        let _ = Reply::parse(&String::from_utf8_lossy(&input));
+    }
+
+    #[test]
+    fn any_name_and_number_round_trip(name in "[^\\x00-\\x1f\\x7f]{1,40}", n in proptest::num::u64::ANY) {
+        proptest::prop_assume!(!name.starts_with(' ') || name.trim() != "");
+        for cmd in [
+            Command::Get { name: name.clone(), offset: n },
+            Command::Put { name: name.clone(), size: n },
+        ] {
+            let mut out = Vec::new();
+            cmd.emit(&mut out);
+            let Line::Complete(line, _) = split_line(&out) else {
+                return Err(proptest::test_runner::TestCaseError::fail("incomplete"));
+            };
+            proptest::prop_assert_eq!(Command::parse(line), Ok(cmd));
+        }
+    }
+}
