@@ -6,7 +6,7 @@
 //! connection, polled together with the socket, so a session blocked on a
 //! silent peer still hears from another thread).
 
-use crate::io::{send_file, wait_readable, InputBuffer};
+use crate::io::{discard, discard_received, send_file, wait_readable, InputBuffer, LINGER};
 use crate::listener::{Conn, Listener};
 use crate::shutdown::Shutdown;
 use crate::wake::WakeQueue;
@@ -37,11 +37,43 @@ pub(crate) fn serve_connection<S: Service>(
         tracing::debug!(?peer, "set_write_timeout: {e}");
     }
     match drive(&mut conn, session, &wakes, shutdown) {
-        Ok(()) => {
-            // Half-close first so the peer reads everything before it sees EOF.
+        Ok(true) => {
+            // The peer has sent everything and we read it: a plain close is clean.
             let _ = conn.shutdown(HowShutdown::Write);
         }
+        Ok(false) => linger(&mut conn, shutdown),
         Err(e) => tracing::debug!(?peer, "connection ended: {e}"),
+    }
+}
+
+/// A lingering close. Closing a socket with unread input makes the kernel send
+/// a reset, and a reset makes the peer's kernel throw away reply bytes its
+/// application has not read yet. So: half-close (the peer reads the reply,
+/// then EOF), read and discard until the peer's EOF or [`LINGER`] passes, and
+/// only then close. Blocking this connection's own thread is fine here; a
+/// stopping server only throws away what has already arrived.
+fn linger(conn: &mut Conn, shutdown: &Shutdown) {
+    let _ = conn.shutdown(HowShutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match wait_readable(&[conn.as_fd(), shutdown.fd()], Some(left)) {
+            Ok(Some(0)) => {}
+            Ok(Some(_)) => {
+                if conn.set_nonblocking(true).is_ok() {
+                    discard_received(conn);
+                }
+                return;
+            }
+            Ok(None) => continue, // timed out or interrupted: the deadline decides
+            Err(_) => return,
+        }
+        if !matches!(discard(conn), Ok(n) if n > 0) {
+            return; // EOF or an error: nothing more can arrive
+        }
     }
 }
 
@@ -53,12 +85,13 @@ enum Source {
     Wake,
 }
 
+/// Runs the session to its end; returns whether the peer's EOF was seen.
 fn drive<S: Session>(
     conn: &mut Conn,
     mut session: S,
     wakes: &WakeQueue,
     shutdown: &Shutdown,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let mut input = InputBuffer::new();
     let mut out = Vec::new();
     let mut shutdown_seen = false;
@@ -67,7 +100,7 @@ fn drive<S: Session>(
     loop {
         flush(conn, &mut session, &mut out)?;
         if session.is_done() {
-            return Ok(());
+            return Ok(eof);
         }
         let reading = session.wants_read() && !eof;
         let timeout = session
@@ -76,7 +109,7 @@ fn drive<S: Session>(
         if !reading && timeout.is_none() && shutdown_seen {
             // Nothing can make progress any more: neither input, time nor shutdown
             // (a wake-up after shutdown must not keep the server waiting).
-            return Ok(());
+            return Ok(eof);
         }
         if reading && input.wants_reoffer() {
             // Leftover input (a pipelined request) goes in before waiting again.

@@ -130,6 +130,29 @@ impl InputBuffer {
     }
 }
 
+/// How long a lingering close keeps reading after the reply was sent: long
+/// enough for a peer to read the reply and close, short enough that a peer
+/// that never closes ties nothing up for long (nginx's lingering_close).
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
+/// Reads and throws away whatever `source` has, once, through the scratch
+/// buffer (a lingering close); returns the byte count (0 = EOF).
+pub(crate) fn discard(source: &mut impl io::Read) -> io::Result<usize> {
+    SCRATCH.with_borrow_mut(|scratch| source.read(scratch))
+}
+
+/// The end of a lingering close when the server is stopping: throws away what
+/// a non-blocking `source` has already received (the usual cause of a reset)
+/// without waiting for more, so shutdown is not held up by idle peers.
+pub(crate) fn discard_received(source: &mut impl io::Read) {
+    // Bounded: a peer sending flat out cannot keep a stopping server here.
+    for _ in 0..16 {
+        if !matches!(discard(source), Ok(n) if n > 0) {
+            return;
+        }
+    }
+}
+
 /// Sends as much of `chunk` (starting `sent` bytes in) as the socket takes in
 /// one sendfile(2) call; returns how many bytes went out (0 means the file
 /// ended early, e.g. it was truncated while being served).

@@ -27,7 +27,10 @@
 //! Connection errors (a reset, a broken pipe) end that connection with a debug
 //! log; they are never the server's error.
 
-use crate::io::{is_resource_exhaustion, is_transient_accept_error, send_file, InputBuffer};
+use crate::io::{
+    discard, discard_received, is_resource_exhaustion, is_transient_accept_error, send_file,
+    InputBuffer, LINGER,
+};
 use crate::listener::{Conn, Listener};
 use crate::wake::WakeQueue;
 use crate::Config;
@@ -76,8 +79,11 @@ pub(crate) struct Connection<S> {
     send_timeout: Duration,
     /// The loop's name for this connection in its wake queue.
     token: u64,
-    // Closing: the server is stopping; the connection is over.
+    // Closing: the server is stopping; the session is done and the reply sent,
+    // so input is read and discarded until this instant (a lingering close);
+    // the connection is over.
     shutdown_seen: bool,
+    lingering_until: Option<Instant>,
     finished: bool,
 }
 
@@ -108,6 +114,7 @@ impl<S: Session> Connection<S> {
             send_timeout,
             token,
             shutdown_seen: false,
+            lingering_until: None,
             finished: false,
         };
         c.advance(now);
@@ -129,6 +136,9 @@ impl<S: Session> Connection<S> {
         if self.finished {
             return (false, false);
         }
+        if self.lingering_until.is_some() {
+            return (true, false);
+        }
         (self.can_read(), !self.flushed())
     }
 
@@ -137,6 +147,9 @@ impl<S: Session> Connection<S> {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         if self.finished {
             return None;
+        }
+        if self.lingering_until.is_some() {
+            return self.lingering_until;
         }
         earliest(self.session.poll_timeout(), self.stall_deadline)
     }
@@ -159,6 +172,9 @@ impl<S: Session> Connection<S> {
     pub(crate) fn on_readable(&mut self, now: Instant) {
         if !self.interest().0 {
             return;
+        }
+        if self.lingering_until.is_some() {
+            return self.discard_input();
         }
         if self.input.is_full() {
             return self.close("the session left a full input buffer unconsumed");
@@ -213,6 +229,12 @@ impl<S: Session> Connection<S> {
         if self.finished {
             return;
         }
+        if let Some(until) = self.lingering_until {
+            if now >= until {
+                self.finished = true;
+            }
+            return;
+        }
         if self.stall_deadline.is_some_and(|d| now >= d) {
             return self.close("the peer stopped reading for longer than the send timeout");
         }
@@ -224,7 +246,7 @@ impl<S: Session> Connection<S> {
 
     /// The session's waker was called (perhaps several times, merged).
     pub(crate) fn on_wake(&mut self, now: Instant) {
-        if self.finished {
+        if self.finished || self.lingering_until.is_some() {
             return;
         }
         self.session.handle_wake(now);
@@ -233,6 +255,11 @@ impl<S: Session> Connection<S> {
 
     /// The server is stopping: the session finishes what is in flight.
     pub(crate) fn on_shutdown(&mut self, now: Instant) {
+        if self.lingering_until.is_some() {
+            // Lingering is a courtesy a stopping server cuts short.
+            discard_received(&mut self.conn);
+            self.finished = true;
+        }
         if self.finished || self.shutdown_seen {
             return;
         }
@@ -267,9 +294,17 @@ impl<S: Session> Connection<S> {
                 return;
             }
             if self.session.is_done() {
-                // Half-close first so the peer reads everything before it sees EOF.
+                // Half-close first so the peer reads everything before it sees
+                // EOF; unless its EOF was read, linger (see `discard_input`).
                 let _ = self.conn.shutdown(HowShutdown::Write);
-                self.finished = true;
+                if self.eof {
+                    self.finished = true;
+                } else if self.shutdown_seen {
+                    discard_received(&mut self.conn);
+                    self.finished = true;
+                } else {
+                    self.lingering_until = Some(now + LINGER);
+                }
             } else if self.can_read() && self.input.wants_reoffer() {
                 let session = &mut self.session;
                 self.input.offer(|data| session.handle_input(now, data));
@@ -349,6 +384,19 @@ impl<S: Session> Connection<S> {
                 self.stall_deadline = None;
                 return Ok(());
             }
+        }
+    }
+
+    /// A lingering close: closing with unread input would send a reset, which
+    /// makes the peer's kernel drop reply bytes it has not read yet. So input
+    /// is read and thrown away until the peer's EOF (or an error, or [`LINGER`]
+    /// from `on_timeout`), in the loop like any other event, and only then is
+    /// the socket closed.
+    fn discard_input(&mut self) {
+        match discard(&mut self.conn) {
+            Ok(n) if n > 0 => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            _ => self.finished = true,
         }
     }
 

@@ -29,7 +29,10 @@
 //! the tasks get `config.grace` to finish; the runtime then drops whatever is
 //! left.
 
-use crate::io::{is_resource_exhaustion, is_transient_accept_error, send_file, InputBuffer};
+use crate::io::{
+    discard, discard_received, is_resource_exhaustion, is_transient_accept_error, send_file,
+    InputBuffer, LINGER,
+};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::{Service, Session};
 use socket2::{SockRef, Socket};
@@ -136,12 +139,32 @@ async fn serve_connection<S: Service>(
     let mut session = service.new_session(peer, Instant::now());
     let wake = Arc::new(TaskWake(Notify::new()));
     session.set_waker(Waker::from(Arc::clone(&wake)));
-    match drive(&stream, session, &wake, send_timeout, stop).await {
+    match drive(&stream, session, &wake, send_timeout, stop.clone()).await {
         // Half-close first so the peer reads everything before it sees EOF.
-        Ok(()) => {
+        Ok(eof) => {
             let _ = SockRef::from(&stream).shutdown(HowShutdown::Write);
+            if !eof {
+                linger(&stream, stop).await;
+            }
         }
         Err(e) => tracing::debug!(?peer, "connection ended: {e}"),
+    }
+}
+
+/// A lingering close (see `blocking::linger`): input left unread would turn
+/// the close into a reset that destroys the reply in flight, so read and
+/// discard until the peer's EOF or [`LINGER`] passes; a stopping server only
+/// throws away what has already arrived.
+async fn linger(stream: &Stream, mut stop: watch::Receiver<bool>) {
+    let read_to_eof = async {
+        while matches!(
+            stream.io(Interest::READABLE, |mut sock| discard(&mut sock)).await,
+            Ok(n) if n > 0
+        ) {}
+    };
+    tokio::select! {
+        _ = tokio::time::timeout(LINGER, read_to_eof) => {}
+        () = stopped(&mut stop) => discard_received(&mut &*SockRef::from(stream)),
     }
 }
 
@@ -152,7 +175,7 @@ async fn drive<S: Session>(
     wake: &TaskWake,
     send_timeout: Duration,
     mut stop: watch::Receiver<bool>,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let mut input = InputBuffer::new();
     let mut out = Vec::new();
     let mut shutdown_seen = false;
@@ -160,13 +183,13 @@ async fn drive<S: Session>(
     loop {
         flush(stream, &mut session, &mut out, send_timeout).await?;
         if session.is_done() {
-            return Ok(());
+            return Ok(eof);
         }
         let reading = session.wants_read() && !eof;
         let deadline = session.poll_timeout();
         if !reading && deadline.is_none() && shutdown_seen {
             // Nothing can make progress any more: neither input, time nor shutdown.
-            return Ok(());
+            return Ok(eof);
         }
         if reading && input.wants_reoffer() {
             // Leftover input (a pipelined request) goes in before waiting again.

@@ -18,9 +18,9 @@ mod services;
 
 use netkit_drivers::{Config, Listener, Model, Shutdown};
 use netkit_proto::Service;
-use services::{Hub, OneLine};
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use services::{AnswerFirst, Hub, OneLine};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown as How, SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use std::time::Duration;
@@ -157,6 +157,36 @@ fn leftover_input_is_offered_again(model: Model) {
     server.stop();
 }
 
+/// The session answers its first line with 256 KiB and is done while the
+/// client is still sending a megabyte: the client must read the whole answer
+/// and then EOF, not a reset.
+fn answer_survives_unread_input(model: Model) {
+    let server = Server::start(model, AnswerFirst);
+    for round in 0..3 {
+        let mut client = server.connect();
+        let mut writer = client.try_clone().unwrap();
+        let sending = std::thread::spawn(move || {
+            let mut data = b"go\n".to_vec();
+            data.resize(1 << 20, b'x');
+            // Errors are the point of failure being tested, reported by the reader.
+            let _ = writer.write_all(&data);
+            let _ = writer.shutdown(How::Write);
+        });
+        let mut got = Vec::new();
+        let result = client.read_to_end(&mut got);
+        let _ = sending.join();
+        if let Err(e) = result {
+            panic!("{model} round {round}: {e} after {} bytes", got.len());
+        }
+        assert!(
+            got == services::answer(),
+            "{model} round {round}: got {} bytes",
+            got.len()
+        );
+    }
+    server.stop();
+}
+
 macro_rules! every_model {
     ($($module:ident => $model:expr),* $(,)?) => {$(
         mod $module {
@@ -168,6 +198,10 @@ macro_rules! every_model {
             #[test]
             fn leftover_input_is_offered_again() {
                 super::leftover_input_is_offered_again($model)
+            }
+            #[test]
+            fn answer_survives_unread_input() {
+                super::answer_survives_unread_input($model)
             }
         }
     )*};

@@ -182,3 +182,57 @@ impl Session for OneLineSession {
         self.eof
     }
 }
+
+/// What [`AnswerFirst`] answers: 256 KiB of a fixed pattern.
+pub fn answer() -> Vec<u8> {
+    (0..256 * 1024u32).map(|i| (i % 251) as u8).collect()
+}
+
+/// Answers the first line, then is done with input still arriving.
+pub struct AnswerFirst;
+
+pub struct AnswerFirstSession {
+    answered: bool,
+    out: Vec<u8>,
+}
+
+impl Service for AnswerFirst {
+    type Session = AnswerFirstSession;
+    fn new_session(&self, _: Option<SocketAddr>, _: Instant) -> AnswerFirstSession {
+        AnswerFirstSession {
+            answered: false,
+            out: Vec::new(),
+        }
+    }
+}
+
+impl Session for AnswerFirstSession {
+    fn handle_input(&mut self, _: Instant, input: &[u8]) -> usize {
+        let Some(end) = input.iter().position(|&b| b == b'\n') else {
+            return 0;
+        };
+        self.answered = true;
+        self.out = answer();
+        end + 1
+    }
+    fn handle_eof(&mut self, _: Instant) {
+        self.answered = true;
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn handle_shutdown(&mut self, _: Instant) {
+        self.answered = true;
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        out.append(&mut self.out);
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn wants_read(&self) -> bool {
+        !self.answered
+    }
+    fn is_done(&self) -> bool {
+        self.answered && self.out.is_empty()
+    }
+}
