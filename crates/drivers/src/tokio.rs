@@ -319,9 +319,9 @@ impl AsyncListener {
     async fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
         match self {
             AsyncListener::Tcp(l) => {
+                // Non-blocking and TCP_NODELAY already: mio accepts with
+                // accept4(SOCK_NONBLOCK) and the listener passes TCP_NODELAY on.
                 let (s, peer) = l.accept().await?;
-                // Responses are written whole; Nagle would only delay the last segment.
-                s.set_nodelay(true)?;
                 Ok((Stream::Tcp(s), Some(peer)))
             }
             AsyncListener::Unix(l) => Ok((Stream::Unix(l.accept().await?.0), None)),
