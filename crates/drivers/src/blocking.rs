@@ -116,14 +116,23 @@ fn drive<S: Session>(
             input.offer(|data| session.handle_input(Instant::now(), data));
             continue;
         }
+        if wakes.is_pending() {
+            // Checked here too, so a peer that keeps the socket busy cannot
+            // starve wake-ups (poll reports only the first ready descriptor).
+            woken.clear();
+            wakes.take(&mut woken);
+            session.handle_wake(Instant::now());
+            continue;
+        }
         // The socket only while reading (backpressure), shutdown until seen, and
         // always the wake-ups: a session blocked on a silent peer can still talk.
         let mut sources = [Source::Wake; 3];
         let mut fds = [wakes.fd(); 3];
-        let mut n = 1;
+        let mut n = 0;
         for (on, source, fd) in [
             (reading, Source::Socket, conn.as_fd()),
             (!shutdown_seen, Source::Shutdown, shutdown.fd()),
+            (true, Source::Wake, wakes.fd()),
         ] {
             if on {
                 (sources[n], fds[n]) = (source, fd);
