@@ -95,9 +95,17 @@ fn line(r: &mut impl BufRead, what: &str) -> String {
 }
 
 /// An idle member hears what another connection says, promptly and in order,
-/// even when many lines arrive at once (wakes merged, nothing lost).
+/// even when many lines arrive at once (wakes merged, nothing lost), and the
+/// wakers of members who left reach nobody.
 fn hub_pushes_to_an_idle_client(model: Model) {
     let server = Server::start(model, Hub::default());
+    // Members who joined and left: their wakers stay in the hub and are called
+    // for every line, after their connections (and slots) are gone.
+    for _ in 0..3 {
+        let mut ghost = BufReader::new(server.connect());
+        ghost.get_mut().write_all(b"join\n").unwrap();
+        assert_eq!(line(&mut ghost, "ghost join"), "joined");
+    }
     let mut idle = BufReader::new(server.connect());
     idle.get_mut().write_all(b"join\n").unwrap();
     assert_eq!(line(&mut idle, "join"), "joined");

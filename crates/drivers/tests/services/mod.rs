@@ -10,7 +10,7 @@
 
 use netkit_proto::{FileChunk, Service, Session};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -19,9 +19,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A broadcast hub: what one member says reaches the others through wakes.
+/// Members are never removed, so wakers of closed connections keep being
+/// called: a driver must ignore those, whatever now uses their slot.
 #[derive(Default)]
 pub struct Hub {
-    members: Arc<Mutex<Vec<Weak<Member>>>>,
+    members: Arc<Mutex<Vec<Arc<Member>>>>,
 }
 
 #[derive(Default)]
@@ -41,7 +43,7 @@ impl Member {
 }
 
 pub struct HubSession {
-    members: Arc<Mutex<Vec<Weak<Member>>>>,
+    members: Arc<Mutex<Vec<Arc<Member>>>>,
     me: Arc<Member>,
     out: Vec<u8>,
     eof: bool,
@@ -62,13 +64,13 @@ impl Service for Hub {
 impl HubSession {
     fn command(&mut self, line: &[u8]) {
         if line == b"join" {
-            lock(&self.members).push(Arc::downgrade(&self.me));
+            lock(&self.members).push(Arc::clone(&self.me));
             self.out.extend_from_slice(b"joined\n");
         } else if let Some(text) = line.strip_prefix(b"say ") {
             let mut said = text.to_vec();
             said.push(b'\n');
-            for m in lock(&self.members).iter().filter_map(Weak::upgrade) {
-                if !Arc::ptr_eq(&m, &self.me) {
+            for m in lock(&self.members).iter() {
+                if !Arc::ptr_eq(m, &self.me) {
                     m.push(&said);
                 }
             }
