@@ -6,15 +6,17 @@
 //! connection, polled together with the socket, so a session blocked on a
 //! silent peer still hears from another thread).
 
-use crate::io::{discard, discard_received, send_file, wait_readable, InputBuffer, LINGER};
+use crate::io::{discard, discard_received, gather, send_file, wait_readable, InputBuffer, LINGER};
 use crate::listener::{Conn, Listener};
 use crate::shutdown::Shutdown;
 use crate::wake::WakeQueue;
 use crate::Config;
 use netkit_proto::{Service, Session};
-use std::io::{self, Write};
+use nix::errno::Errno;
+use nix::sys::socket::{send, MsgFlags};
+use std::io;
 use std::net::{Shutdown as HowShutdown, SocketAddr};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 /// Serves one accepted connection until its session is done, the peer goes
@@ -174,12 +176,16 @@ fn drive<S: Session>(
 /// Sends everything the session has to send, in order.
 fn flush<S: Session>(conn: &mut Conn, session: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
     loop {
-        let chunk = session.poll_transmit(out);
+        let chunk = gather(session, out);
+        if out.is_empty() && chunk.is_none() {
+            return Ok(());
+        }
         if !out.is_empty() {
-            conn.write_all(out)?;
+            // MSG_MORE when a file range follows: header and body share a packet.
+            send_all(conn, out, chunk.is_some())?;
             out.clear();
         }
-        let Some(chunk) = chunk else { return Ok(()) };
+        let Some(chunk) = chunk else { continue };
         let mut sent = 0;
         while sent < chunk.len {
             match send_file(&*conn, &chunk, sent)? {
@@ -193,6 +199,29 @@ fn flush<S: Session>(conn: &mut Conn, session: &mut S, out: &mut Vec<u8>) -> io:
             }
         }
     }
+}
+
+/// Writes all of `buf` to a blocking socket; `more` says more data follows at
+/// once (MSG_MORE). A write that stalls past SO_SNDTIMEO fails with `TimedOut`.
+fn send_all(conn: &Conn, mut buf: &[u8], more: bool) -> io::Result<()> {
+    let mut flags = MsgFlags::MSG_NOSIGNAL;
+    if more {
+        flags |= MsgFlags::from_bits_retain(nix::libc::MSG_MORE);
+    }
+    while !buf.is_empty() {
+        match send(conn.as_raw_fd(), buf, flags) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "peer stopped reading",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Runs `on_conn` for each accepted connection until shutdown starts. The

@@ -29,8 +29,8 @@
 //! log; they are never the server's error.
 
 use crate::io::{
-    discard, discard_received, is_resource_exhaustion, is_transient_accept_error, send_file,
-    InputBuffer, LINGER,
+    discard, discard_received, gather, is_resource_exhaustion, is_transient_accept_error,
+    send_file, InputBuffer, LINGER,
 };
 use crate::listener::{Conn, Listener};
 use crate::wake::WakeQueue;
@@ -42,10 +42,6 @@ use std::net::{Shutdown as HowShutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Output gathered from several `poll_transmit` calls before writing (pipelined
-/// replies go out in one `send`), bounded so a chatty session cannot grow it.
-const GATHER_LIMIT: usize = 256 * 1024;
 
 /// An output buffer larger than this is given back after it drains, so one big
 /// reply does not pin its memory for the life of an idle keep-alive connection
@@ -370,16 +366,7 @@ impl<S: Session> Connection<S> {
             }
             // Gather replies until a file range must follow them or the session
             // has nothing more.
-            loop {
-                let before = self.out.len();
-                if let Some(chunk) = self.session.poll_transmit(&mut self.out) {
-                    self.file = Some((chunk, 0));
-                    break;
-                }
-                if self.out.len() == before || self.out.len() >= GATHER_LIMIT {
-                    break;
-                }
-            }
+            self.file = gather(&mut self.session, &mut self.out).map(|chunk| (chunk, 0));
             if self.flushed() {
                 self.stall_deadline = None;
                 return Ok(());

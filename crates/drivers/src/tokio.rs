@@ -30,8 +30,8 @@
 //! left.
 
 use crate::io::{
-    discard, discard_received, is_resource_exhaustion, is_transient_accept_error, send_file,
-    InputBuffer, LINGER,
+    discard, discard_received, gather, is_resource_exhaustion, is_transient_accept_error,
+    send_file, InputBuffer, LINGER,
 };
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::{Service, Session};
@@ -261,7 +261,10 @@ async fn flush<S: Session>(
     send_timeout: Duration,
 ) -> io::Result<()> {
     loop {
-        let chunk = session.poll_transmit(out);
+        let chunk = gather(session, out);
+        if out.is_empty() && chunk.is_none() {
+            return Ok(());
+        }
         let mut written = 0;
         while written < out.len() {
             let pending = &out[written..];
@@ -269,7 +272,7 @@ async fn flush<S: Session>(
             written += bounded(send_timeout, write).await?;
         }
         out.clear();
-        let Some(chunk) = chunk else { return Ok(()) };
+        let Some(chunk) = chunk else { continue };
         let mut sent = 0;
         while sent < chunk.len {
             let send = stream.io(Interest::WRITABLE, |sock| send_file(sock, &chunk, sent));

@@ -7,7 +7,9 @@
 //!   reading while its reply is unsent still answers every pipelined line, and
 //!   the driver does not spin on an incomplete one;
 //! - lingering close: a session that answers and finishes while the client is
-//!   still sending must not have its answer destroyed by a reset.
+//!   still sending must not have its answer destroyed by a reset;
+//! - output a session hands out over several `poll_transmit` calls is all
+//!   sent before the driver waits for the peer.
 //!
 //! Under `fork` the services run in child processes: the hub is per process,
 //! so only the wake from the session's own thread is tested there (the
@@ -18,7 +20,7 @@ mod services;
 
 use netkit_drivers::{Config, Listener, Model, Shutdown};
 use netkit_proto::Service;
-use services::{AnswerFirst, Hub, OneLine};
+use services::{AnswerFirst, Hub, OneLine, Pieces};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown as How, SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
@@ -195,6 +197,24 @@ fn answer_survives_unread_input(model: Model) {
     server.stop();
 }
 
+/// Output produced over several `poll_transmit` calls (one line each) is all
+/// sent before the driver waits for the peer again.
+fn output_in_several_calls_is_all_sent(model: Model) {
+    let server = Server::start(model, Pieces);
+    let mut client = BufReader::new(server.connect());
+    for round in [3, 1000] {
+        client
+            .get_mut()
+            .write_all(format!("{round}\n").as_bytes())
+            .unwrap();
+        for i in 0..round {
+            assert_eq!(line(&mut client, model.name()), format!("piece {i}"));
+        }
+    }
+    drop(client);
+    server.stop();
+}
+
 macro_rules! every_model {
     ($($module:ident => $model:expr),* $(,)?) => {$(
         mod $module {
@@ -206,6 +226,10 @@ macro_rules! every_model {
             #[test]
             fn leftover_input_is_offered_again() {
                 super::leftover_input_is_offered_again($model)
+            }
+            #[test]
+            fn output_in_several_calls_is_all_sent() {
+                super::output_in_several_calls_is_all_sent($model)
             }
             #[test]
             fn answer_survives_unread_input() {

@@ -6,7 +6,8 @@
 //! - [`OneLine`]: answers one line per `handle_input` call and reads only while
 //!   its reply is unsent; `stats` reports how many calls consumed nothing;
 //! - [`AnswerFirst`]: answers the first line with [`answer()`] and is done,
-//!   leaving whatever else the client sent unread.
+//!   leaving whatever else the client sent unread;
+//! - [`Pieces`]: answers a line `N` with N lines, one per `poll_transmit` call.
 
 use netkit_proto::{FileChunk, Service, Session};
 use std::net::SocketAddr;
@@ -236,5 +237,59 @@ impl Session for AnswerFirstSession {
     }
     fn is_done(&self) -> bool {
         self.answered && self.out.is_empty()
+    }
+}
+
+/// Output that comes out of `poll_transmit` one piece per call.
+pub struct Pieces;
+
+pub struct PiecesSession {
+    queued: std::ops::Range<u32>,
+    eof: bool,
+}
+
+impl Service for Pieces {
+    type Session = PiecesSession;
+    fn new_session(&self, _: Option<SocketAddr>, _: Instant) -> PiecesSession {
+        PiecesSession {
+            queued: 0..0,
+            eof: false,
+        }
+    }
+}
+
+impl Session for PiecesSession {
+    fn handle_input(&mut self, _: Instant, input: &[u8]) -> usize {
+        let Some(end) = input.iter().position(|&b| b == b'\n') else {
+            return 0;
+        };
+        let n: u32 = std::str::from_utf8(&input[..end])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        self.queued = 0..n;
+        end + 1
+    }
+    fn handle_eof(&mut self, _: Instant) {
+        self.eof = true;
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn handle_shutdown(&mut self, _: Instant) {
+        self.eof = true;
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        if let Some(i) = self.queued.next() {
+            out.extend_from_slice(format!("piece {i}\n").as_bytes());
+        }
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn wants_read(&self) -> bool {
+        !self.eof && self.queued.is_empty()
+    }
+    fn is_done(&self) -> bool {
+        self.eof && self.queued.is_empty()
     }
 }
