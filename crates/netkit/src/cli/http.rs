@@ -71,8 +71,8 @@ pub fn run(cmd: HttpCommand) -> Result<()> {
 fn serve(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     let config = args.model.config()?;
-    let root = Root::open(&args.dir)
-        .with_context(|| format!("cannot serve {}", args.dir.display()))?;
+    let root =
+        Root::open(&args.dir).with_context(|| format!("cannot serve {}", args.dir.display()))?;
     if args.upload {
         let removed = root.remove_stale_temporaries().unwrap_or(0);
         if removed > 0 {
@@ -92,7 +92,8 @@ fn serve(args: ServeArgs) -> Result<()> {
         ..HttpConfig::default()
     };
     let addr = args.server.addr(DEFAULT_PORT);
-    let listener = Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
+    let listener =
+        Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
     // A forked child exits without running a flusher, so it writes each line
     // straight away; every other model buffers.
     let log = (!args.quiet).then(|| Arc::new(StderrLog::new(args.model.model != Model::Fork)));
@@ -119,7 +120,10 @@ fn seconds(secs: f64, flag: &str) -> Result<Duration> {
 /// `10`, `512K`, `100M`, `2G` (powers of 1024; `B` and `iB` suffixes allowed).
 fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim().to_ascii_uppercase();
-    let t = t.strip_suffix("IB").or_else(|| t.strip_suffix('B')).unwrap_or(&t);
+    let t = t
+        .strip_suffix("IB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(&t);
     let (digits, shift) = match t.chars().last() {
         Some('K') => (&t[..t.len() - 1], 10),
         Some('M') => (&t[..t.len() - 1], 20),
