@@ -32,6 +32,7 @@
 //!   with Transfer-Encoding it is a 400. Transfer-Encoding must be exactly
 //!   `chunked` (HTTP/1.1 only). Every framing error closes the connection.
 
+mod cache;
 mod listing;
 mod request;
 mod response;
@@ -116,6 +117,8 @@ pub struct Stats {
 
 /// State shared by every session.
 pub(crate) struct Shared {
+    /// Unique per service, for the per-worker file cache.
+    pub(crate) id: u64,
     pub(crate) root: Root,
     pub(crate) config: HttpConfig,
     pub(crate) stats: Stats,
@@ -124,6 +127,8 @@ pub(crate) struct Shared {
     /// `Allow` header value for this configuration.
     pub(crate) allow: &'static str,
 }
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Makes HTTP sessions; shared by every worker.
 pub struct HttpService {
@@ -154,6 +159,7 @@ impl HttpService {
         };
         Self {
             shared: Arc::new(Shared {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 root,
                 config,
                 stats: Stats::default(),

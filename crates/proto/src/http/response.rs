@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::fs::File;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What a handler answers; the session adds the common headers and sends it.
@@ -23,8 +24,18 @@ pub(crate) enum Body {
     None,
     /// Bytes built in memory.
     Bytes(Vec<u8>),
-    /// A range of an open file; `total` is the file's size.
-    File { file: File, offset: u64, len: u64 },
+    /// A range of a file held in memory (a small cached file).
+    Shared {
+        bytes: Arc<[u8]>,
+        offset: usize,
+        len: usize,
+    },
+    /// A range of an open file.
+    File {
+        file: Arc<File>,
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl Body {
@@ -33,6 +44,7 @@ impl Body {
         match self {
             Body::None => None,
             Body::Bytes(b) => Some(b.len() as u64),
+            Body::Shared { len, .. } => Some(*len as u64),
             Body::File { len, .. } => Some(*len),
         }
     }

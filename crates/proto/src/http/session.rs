@@ -169,7 +169,7 @@ impl HttpSession {
                 Err(reply) => reply,
             },
             ("GET" | "HEAD", Some(target)) if target.raw_path == "/api/stats" => self.stats(now),
-            ("GET" | "HEAD", Some(target)) => static_files::get(&shared, &head, target),
+            ("GET" | "HEAD", Some(target)) => static_files::get(&shared, &head, target, now),
             ("DELETE", Some(target)) => upload::delete(&shared, target),
             ("OPTIONS", _) => self.options(&head),
             _ => {
@@ -257,6 +257,16 @@ impl HttpSession {
                     sent_body = bytes.len() as u64;
                     self.out.extend_from_slice(&bytes);
                 }
+                Body::Shared { bytes, offset, len } => {
+                    match bytes.get(offset..offset.saturating_add(len)) {
+                        Some(part) => self.out.extend_from_slice(part),
+                        None => {
+                            self.out.truncate(start);
+                            return self.finish(now, Reply::fatal(500), meta);
+                        }
+                    }
+                    sent_body = len as u64;
+                }
                 Body::File { file, offset, len } if len <= INLINE_MAX => {
                     let at = self.out.len();
                     self.out.resize(at + len as usize, 0);
@@ -269,11 +279,7 @@ impl HttpSession {
                 }
                 Body::File { file, offset, len } => {
                     sent_body = len;
-                    let chunk = FileChunk {
-                        file: Arc::new(file),
-                        offset,
-                        len,
-                    };
+                    let chunk = FileChunk { file, offset, len };
                     self.chunks.push_back((self.out.len(), chunk));
                 }
             }

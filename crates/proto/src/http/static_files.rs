@@ -10,14 +10,17 @@
 //! a symlink lead outside; a link that tries is answered 404 like a missing
 //! file, so nothing about the outside is revealed.
 
+use super::cache::{self, FileEntry};
 use super::listing;
 use super::request::{trim, Head};
 use super::response::{Body, Reply};
+use super::session::INLINE_MAX;
 use super::Shared;
 use crate::root::{RelPath, RootError};
 use percent_encoding::percent_decode_str;
-use std::fs::{File, Metadata};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// A request target, decoded and checked.
 #[derive(Debug)]
@@ -68,13 +71,13 @@ pub(crate) fn parse_target(target: &str) -> Result<Target<'_>, u16> {
 }
 
 /// Answers GET or HEAD for a file or directory.
-pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Reply {
+pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: Instant) -> Reply {
     if target.hidden && !shared.config.hidden {
         return Reply::error(404);
     }
-    match shared.root.open_file(&target.rel) {
+    match open_entry(shared, &target.rel, now) {
         Ok(_) if target.dir => Reply::error(404), // `file.txt/` is not a directory
-        Ok((file, meta)) => serve(shared, head, &target.rel, file, meta),
+        Ok(entry) => serve(shared, head, &target.rel, entry, now),
         Err(RootError::IsADirectory(_)) if !target.dir => {
             let mut reply = Reply::error(301);
             reply.header(
@@ -88,8 +91,8 @@ pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Repl
                 Ok(index) => index,
                 Err(_) => return Reply::error(404),
             };
-            match shared.root.open_file(&index) {
-                Ok((file, meta)) => serve(shared, head, &index, file, meta),
+            match open_entry(shared, &index, now) {
+                Ok(entry) => serve(shared, head, &index, entry, now),
                 Err(RootError::NotFound(_)) => listing::reply(shared, head, target),
                 Err(e) => error_reply(&e),
             }
@@ -115,70 +118,92 @@ pub(crate) fn error_reply(e: &RootError) -> Reply {
     Reply::error(status)
 }
 
-/// Serves an open regular file (or its precompressed sibling).
-fn serve(shared: &Shared, head: &Head<'_>, rel: &RelPath, file: File, meta: Metadata) -> Reply {
-    let (file, meta, encoding) = match head.accept_encoding {
-        Some(ae) => {
-            precompressed(shared, rel, ae).map_or((file, meta, None), |(f, m, e)| (f, m, Some(e)))
-        }
-        None => (file, meta, None),
+/// A regular file's cache entry: from this worker's cache, or opened now.
+fn open_entry(shared: &Shared, rel: &RelPath, now: Instant) -> Result<Arc<FileEntry>, RootError> {
+    if let Some(entry) = cache::lookup(shared.id, rel, now) {
+        return Ok(entry);
+    }
+    let (file, meta) = shared.root.open_file(rel)?;
+    let entry = Arc::new(FileEntry::new(file, &meta, rel, INLINE_MAX, now)?);
+    cache::insert(shared.id, rel, Arc::clone(&entry));
+    Ok(entry)
+}
+
+/// Serves a regular file (or its precompressed sibling).
+fn serve(
+    shared: &Shared,
+    head: &Head<'_>,
+    rel: &RelPath,
+    entry: Arc<FileEntry>,
+    now: Instant,
+) -> Reply {
+    let (entry, encoding) = match head.accept_encoding {
+        Some(ae) => match precompressed(shared, rel, ae, now) {
+            Some((sibling, coding)) => (sibling, Some(coding)),
+            None => (entry, None),
+        },
+        None => (entry, None),
     };
-    let len = meta.len();
-    let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-    let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let suffix = encoding.map_or("", |e| if e == "br" { "-br" } else { "-gz" });
-    let etag = format!("\"{:x}-{:x}{suffix}\"", since_epoch.as_nanos() as u64, len);
-    let last_modified = httpdate::fmt_http_date(modified);
+    let len = entry.len;
+    let etag: Cow<'_, str> = match encoding {
+        // The compressed bytes are another representation: another tag.
+        Some(coding) => Cow::Owned(format!("{}-{coding}\"", entry.etag.trim_end_matches('"'))),
+        None => Cow::Borrowed(&entry.etag),
+    };
     let mut validators = String::with_capacity(96);
     validators.push_str("Last-Modified: ");
-    validators.push_str(&last_modified);
+    validators.push_str(&entry.last_modified);
     validators.push_str("\r\nETag: ");
     validators.push_str(&etag);
     validators.push_str("\r\n");
     if encoding.is_some() {
         validators.push_str("Vary: Accept-Encoding\r\n");
     }
-    if not_modified(head, &etag, since_epoch.as_secs()) {
+    if not_modified(head, &etag, entry.mtime_secs) {
         let mut reply = Reply::new(304, Body::None);
         reply.headers = validators;
         return reply;
     }
     let range = match head.range {
-        Some(r) if if_range_holds(head.if_range, &etag, &last_modified) => parse_range(r, len),
+        Some(r) if if_range_holds(head.if_range, &etag, &entry.last_modified) => {
+            parse_range(r, len)
+        }
         _ => RangeSpec::Full,
     };
-    let mut reply = match range {
-        RangeSpec::Full => Reply::new(
-            200,
-            Body::File {
-                file,
-                offset: 0,
-                len,
-            },
-        ),
+    let (status, offset, part_len) = match range {
+        RangeSpec::Full => (200, 0, len),
         RangeSpec::Unsatisfiable => {
             let mut reply = Reply::error(416);
             reply.header("Content-Range", format_args!("bytes */{len}"));
             return reply;
         }
-        RangeSpec::Part(start, end) => {
-            let mut reply = Reply::new(
-                206,
-                Body::File {
-                    file,
-                    offset: start,
-                    len: end - start + 1,
-                },
-            );
-            reply.header("Content-Range", format_args!("bytes {start}-{end}/{len}"));
-            reply
-        }
+        RangeSpec::Part(start, end) => (206, start, end - start + 1),
     };
-    reply.headers.push_str("Content-Type: ");
-    reply.headers.push_str(&content_type(rel));
-    reply.headers.push_str("\r\n");
-    if let Some(e) = encoding {
-        reply.header("Content-Encoding", e);
+    let body = match &entry.content {
+        Some(bytes) => Body::Shared {
+            bytes: Arc::clone(bytes),
+            offset: offset as usize,
+            len: part_len as usize,
+        },
+        None => Body::File {
+            file: Arc::clone(&entry.file),
+            offset,
+            len: part_len,
+        },
+    };
+    let mut reply = Reply::new(status, body);
+    if status == 206 {
+        reply.header(
+            "Content-Range",
+            format_args!("bytes {offset}-{}/{len}", offset + part_len - 1),
+        );
+    }
+    match encoding {
+        Some(e) => {
+            reply.header("Content-Type", content_type(rel));
+            reply.header("Content-Encoding", e);
+        }
+        None => reply.header("Content-Type", &entry.content_type),
     }
     reply.headers.push_str(&validators);
     reply.headers.push_str("Accept-Ranges: bytes\r\n");
@@ -190,7 +215,8 @@ fn precompressed(
     shared: &Shared,
     rel: &RelPath,
     accept_encoding: &[u8],
-) -> Option<(File, Metadata, &'static str)> {
+    now: Instant,
+) -> Option<(Arc<FileEntry>, &'static str)> {
     let name = rel.file_name()?;
     let parent = rel.parent()?;
     for (coding, ext) in [("br", "br"), ("gzip", "gz")] {
@@ -200,8 +226,8 @@ fn precompressed(
         let Ok(sibling) = parent.join(&format!("{name}.{ext}")) else {
             continue;
         };
-        if let Ok((file, meta)) = shared.root.open_file(&sibling) {
-            return Some((file, meta, coding));
+        if let Ok(entry) = open_entry(shared, &sibling, now) {
+            return Some((entry, coding));
         }
     }
     None

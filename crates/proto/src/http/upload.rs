@@ -8,11 +8,12 @@
 //! be taken for the next request. An upload cut short (EOF, timeout) drops the
 //! [`AtomicFile`], which removes the temporary: nothing is left behind.
 
+use super::cache;
 use super::request::{Framing, Head};
 use super::response::{Body, Reply};
 use super::static_files::{error_reply, Target};
 use super::Shared;
-use crate::root::{AtomicFile, RootError};
+use crate::root::{AtomicFile, RelPath, RootError};
 use std::io::Write;
 
 /// Longest chunk-size line or trailer line we wait for.
@@ -32,6 +33,9 @@ pub(crate) struct Upload {
     created: bool,
     location: String,
     trailer_bytes: usize,
+    /// For dropping the worker's cache entry once replaced.
+    rel: RelPath,
+    service: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +100,8 @@ pub(crate) fn start(
         created: !existed,
         location: target.raw_path.to_owned(),
         trailer_bytes: 0,
+        rel: target.rel.clone(),
+        service: shared.id,
     })
 }
 
@@ -108,7 +114,10 @@ pub(crate) fn delete(shared: &Shared, target: &Target<'_>) -> Reply {
         return Reply::error(403);
     }
     match shared.root.remove_file(&target.rel) {
-        Ok(()) => Reply::new(204, Body::None),
+        Ok(()) => {
+            cache::forget(shared.id, &target.rel);
+            Reply::new(204, Body::None)
+        }
         Err(e) => error_reply(&e),
     }
 }
@@ -218,7 +227,9 @@ impl Upload {
         let Some(file) = self.file.take() else {
             return Progress::Done(Reply::fatal(500));
         };
-        Progress::Done(match file.commit() {
+        let committed = file.commit();
+        cache::forget(self.service, &self.rel);
+        Progress::Done(match committed {
             Ok(()) if self.created => {
                 let mut reply = Reply::new(201, Body::Bytes(Vec::new()));
                 reply.header("Location", &self.location);
