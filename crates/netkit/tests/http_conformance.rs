@@ -198,6 +198,24 @@ fn keep_alive_and_pipelining(model: &str) {
     assert_eq!(all[3].text(), "<p>index</p>");
     assert_eq!(all[5].header("Connection"), Some("close"));
 
+    // A long burst: more replies than the session queues at once (it takes
+    // the rest once the first ones are sent).
+    let mut burst = String::new();
+    for i in 0..120 {
+        let path = if i % 2 == 0 {
+            "/data.bin"
+        } else {
+            "/hello.txt"
+        };
+        burst.push_str(&format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"));
+    }
+    let all = parse_all(&exchange(addr, burst.as_bytes()), &[]);
+    assert_eq!(all.len(), 120, "{model}: every pipelined request answered");
+    for (i, r) in all.iter().enumerate() {
+        let want = if i % 2 == 0 { 200_000 } else { 13 };
+        assert_eq!((r.status, r.body.len()), (200, want), "{model}: reply {i}");
+    }
+
     // Keep-alive: a second request on the same connection after the first reply.
     let mut s = connect(addr);
     for _ in 0..2 {
