@@ -212,6 +212,11 @@ fn fork_curl_and_wget() {
 }
 
 #[test]
+fn fork_max_connections() {
+    max_connections("fork")
+}
+
+#[test]
 fn default_model_serves_100_mib_to_curl_and_wget() {
     curl_and_wget("epoll", true)
 }

@@ -562,10 +562,12 @@ fn stats_cors_and_precompressed(model: &str) {
         assert!(v[key].is_number(), "{model}: {key} in {v}");
     }
     assert_eq!(v["model"], model);
-    if model != "fork" {
-        // A forked child counts only its own connection.
-        assert!(v["requests"].as_u64().unwrap() >= 4, "{model}: {v}");
-    }
+    // Counted across every worker, forked children included.
+    assert!(v["requests"].as_u64().unwrap() >= 4, "{model}: {v}");
+    assert!(
+        v["connections_total"].as_u64().unwrap() >= 5,
+        "{model}: {v}"
+    );
     assert_eq!(server.terminate(), Some(0));
 }
 

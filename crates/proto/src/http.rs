@@ -38,17 +38,19 @@ mod request;
 mod response;
 mod session;
 mod static_files;
+mod stats;
 mod upload;
 
 #[cfg(test)]
 mod tests;
 
 pub use session::HttpSession;
+pub use stats::Stats;
 
 use crate::root::Root;
 use crate::Service;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -102,26 +104,13 @@ pub trait AccessLog: Send + Sync + 'static {
     fn record(&self, line: &[u8]);
 }
 
-/// Counters shared by every connection of every worker (`GET /api/stats`).
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Connections open now.
-    pub connections_open: AtomicUsize,
-    /// Connections accepted since start.
-    pub connections_total: AtomicU64,
-    /// Requests answered.
-    pub requests: AtomicU64,
-    /// Bytes of responses (heads and bodies) queued for sending.
-    pub bytes_sent: AtomicU64,
-}
-
 /// State shared by every session.
 pub(crate) struct Shared {
     /// Unique per service, for the per-worker file cache.
     pub(crate) id: u64,
     pub(crate) root: Root,
     pub(crate) config: HttpConfig,
-    pub(crate) stats: Stats,
+    pub(crate) stats: stats::SharedStats,
     pub(crate) log: Option<Arc<dyn AccessLog>>,
     pub(crate) started: Instant,
     /// `Allow` header value for this configuration.
@@ -162,7 +151,7 @@ impl HttpService {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 root,
                 config,
-                stats: Stats::default(),
+                stats: stats::SharedStats::new(),
                 log,
                 started,
                 allow,
