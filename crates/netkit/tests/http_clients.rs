@@ -183,11 +183,33 @@ fn max_connections(model: &str) {
     assert_eq!(server.terminate(), Some(0));
 }
 
+/// SIGTERM while a download is in flight: the transfer finishes, then the
+/// server exits 0.
+fn sigterm_lets_a_download_finish(model: &str) {
+    let dir = fixture();
+    std::fs::write(dir.path().join("20m.bin"), http::pattern(20 << 20)).unwrap();
+    let server = start(model, dir.path(), &[]);
+    let mut s = connect(server.addr());
+    s.write_all(b"GET /20m.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut first = [0u8; 1024];
+    s.read_exact(&mut first).expect("the download started");
+    common::signal(&server.child, "TERM");
+    let mut rest = read_to_close(&mut s);
+    let mut all = first.to_vec();
+    all.append(&mut rest);
+    let r = parse_all(&all, &[]).pop().expect("a reply");
+    assert_eq!((r.status, r.body.len()), (200, 20 << 20), "{model}");
+    assert!(r.body == http::pattern(20 << 20), "{model}: byte-exact");
+    assert_eq!(server.terminate(), Some(0));
+}
+
 macro_rules! clients {
     ($($module:ident => $model:literal),* $(,)?) => {$(
         mod $module {
             #[test] fn curl_and_wget() { super::curl_and_wget($model, false) }
             #[test] fn max_connections() { super::max_connections($model) }
+            #[test] fn sigterm_lets_a_download_finish() { super::sigterm_lets_a_download_finish($model) }
         }
     )*};
 }
@@ -209,6 +231,16 @@ fn iterative_curl_and_wget() {
 #[test]
 fn fork_curl_and_wget() {
     curl_and_wget("fork", true)
+}
+
+#[test]
+fn fork_sigterm_lets_a_download_finish() {
+    sigterm_lets_a_download_finish("fork")
+}
+
+#[test]
+fn iterative_sigterm_lets_a_download_finish() {
+    sigterm_lets_a_download_finish("iterative")
 }
 
 #[test]

@@ -264,3 +264,60 @@ fn stats_count_requests() {
     assert_eq!(v["connections_open"], 1);
     assert!(v["bytes_sent"].as_u64().unwrap() > 5);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes, in any pieces: no panic, and whatever comes out is a response.
+        #[test]
+        fn arbitrary_input_never_panics(
+            prefix in 0usize..4,
+            tail in proptest::collection::vec(any::<u8>(), 0..2048),
+            cuts in proptest::collection::vec(0usize..2048, 0..8),
+        ) {
+            // Random bytes alone rarely get past the request line: also start
+            // them inside a head, a chunked body and a Range header.
+            let heads: [&[u8]; 4] = [
+                b"",
+                b"GET /a.txt HTTP/1.1\r\nHost: x\r\n",
+                b"PUT /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=",
+            ];
+            let mut data = heads[prefix].to_vec();
+            data.extend_from_slice(&tail);
+            let f = fixture(|c| c.upload = true);
+            let mut h = f.session();
+            let mut out = Vec::new();
+            let mut last = 0;
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            for cut in cuts.into_iter().chain([data.len()]) {
+                let cut = cut.min(data.len());
+                if cut >= last {
+                    out.extend(h.send(&data[last..cut]));
+                    last = cut;
+                }
+            }
+            out.extend(h.eof());
+            prop_assert!(out.is_empty() || out.starts_with(b"HTTP/1.1 "));
+        }
+
+        /// A valid pipeline split anywhere gets the same answer as in one piece.
+        #[test]
+        fn splitting_does_not_change_the_answer(cut in 0usize..120) {
+            let f = fixture(|_| {});
+            let req = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nHEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
+            let cut = cut.min(req.len());
+            let mut whole = f.session();
+            let want = whole.send(req);
+            let mut split = f.session();
+            let mut got = split.send(&req[..cut]);
+            got.extend(split.send(&req[cut..]));
+            prop_assert_eq!(text(&got), text(&want));
+        }
+    }
+}
