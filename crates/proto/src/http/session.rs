@@ -68,8 +68,12 @@ pub struct HttpSession {
     receiving_since: Option<Instant>,
     /// When the connection last became idle.
     idle_since: Instant,
-    /// A file range went out since `idle_since`: re-arm the idle timer once.
-    long_send: bool,
+    /// A file range was handed to the driver and not yet confirmed sent (the
+    /// driver calls `poll_transmit` again once it is).
+    chunk_out: bool,
+    /// The last file range finished sending at an instant we were not told:
+    /// the idle clock restarts at the next `handle_timeout`, asked for at once.
+    stamp_idle: bool,
     requests: u64,
     eof: bool,
     closing: bool,
@@ -102,7 +106,8 @@ impl HttpSession {
             dates: DateCache::new(),
             receiving_since: None,
             idle_since: now,
-            long_send: false,
+            chunk_out: false,
+            stamp_idle: false,
             requests: 0,
             eof: false,
             closing: false,
@@ -326,8 +331,12 @@ impl HttpSession {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        if self.closing || self.eof || !self.out.is_empty() || !self.chunks.is_empty() {
+        let sending = self.chunk_out || !self.out.is_empty() || !self.chunks.is_empty();
+        if self.closing || self.eof || sending {
             return None;
+        }
+        if self.stamp_idle {
+            return Some(self.idle_since);
         }
         let config = &self.shared.config;
         if let Some(since) = self.receiving_since {
@@ -412,11 +421,11 @@ impl Session for HttpSession {
         if now < deadline {
             return;
         }
-        if self.long_send && self.receiving_since.is_none() {
-            // The idle clock started when a long file transfer was queued;
-            // give the client its full idle time from now.
-            self.long_send = false;
-            self.idle_since = now;
+        if self.stamp_idle {
+            // A long file transfer just ended: the client is idle from now,
+            // not from when the reply was queued.
+            self.stamp_idle = false;
+            self.idle_since = self.idle_since.max(now);
             return;
         }
         if self.receiving_since.is_some() {
@@ -443,6 +452,9 @@ impl Session for HttpSession {
     }
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        if std::mem::take(&mut self.chunk_out) && self.chunks.is_empty() {
+            self.stamp_idle = true;
+        }
         let Some((at, chunk)) = self.chunks.pop_front() else {
             if out.is_empty() {
                 *out = std::mem::take(&mut self.out);
@@ -456,7 +468,7 @@ impl Session for HttpSession {
         for (pos, _) in &mut self.chunks {
             *pos -= at;
         }
-        self.long_send = true;
+        self.chunk_out = true;
         Some(chunk)
     }
 

@@ -145,6 +145,39 @@ fn slow_head_gets_408_and_idle_keep_alive_is_closed() {
 }
 
 #[test]
+fn idle_clock_restarts_when_a_long_transfer_ends() {
+    let f = fixture(|c| c.keepalive_timeout = Duration::from_secs(20));
+    let mut h = f.session();
+    h.session
+        .handle_input(f.t0, b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut out = Vec::new();
+    assert!(h.session.poll_transmit(&mut out).is_some());
+    assert_eq!(
+        h.session.poll_timeout(),
+        None,
+        "no idle timer while sending"
+    );
+    // The driver spends 30 s on sendfile, then asks again.
+    h.now += Duration::from_secs(30);
+    assert!(h.session.poll_transmit(&mut out).is_none());
+    assert!(
+        h.session.poll_timeout().is_some_and(|at| at <= h.now),
+        "restamp now"
+    );
+    h.session.handle_timeout(h.now);
+    assert!(
+        !h.session.is_done(),
+        "not closed for the time spent sending"
+    );
+    assert_eq!(
+        h.session.poll_timeout(),
+        Some(h.now + Duration::from_secs(20))
+    );
+    assert!(h.advance(Duration::from_secs(20)).is_empty());
+    assert!(h.session.is_done());
+}
+
+#[test]
 fn chunked_upload_with_expect_continue_is_committed_when_complete() {
     let f = fixture(|c| c.upload = true);
     let mut h = f.session();
