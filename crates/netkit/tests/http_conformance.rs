@@ -558,6 +558,19 @@ fn stats_cors_and_precompressed(model: &str) {
     );
     assert_eq!(gz.header("Content-Type"), Some("text/css; charset=utf-8"));
     assert_eq!(gz.header("Vary"), Some("Accept-Encoding"));
+    let br = get(addr, "/app.js", "Accept-Encoding: gzip, deflate, br\r\n");
+    assert_eq!(
+        (br.text().as_str(), br.header("Content-Encoding")),
+        ("BROTLI", Some("br"))
+    );
+    let gz_only = get(addr, "/app.js", "Accept-Encoding: gzip\r\n");
+    assert_eq!(gz_only.text(), "GZ");
+    assert_ne!(
+        gz_only.header("ETag"),
+        br.header("ETag"),
+        "{model}: one tag per encoding"
+    );
+    assert_eq!(get(addr, "/app.js", "").text(), "plain()");
     let plain = get(addr, "/style.css", "Accept-Encoding: gzip;q=0\r\n");
     assert_eq!(
         (plain.text().as_str(), plain.header("Content-Encoding")),

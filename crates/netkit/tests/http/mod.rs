@@ -21,6 +21,9 @@ pub fn fixture() -> tempfile::TempDir {
     std::fs::write(p.join("data.bin"), pattern(200_000)).unwrap();
     std::fs::write(p.join("style.css"), "body{}").unwrap();
     std::fs::write(p.join("style.css.gz"), "GZIPPED").unwrap();
+    std::fs::write(p.join("app.js"), "plain()").unwrap();
+    std::fs::write(p.join("app.js.gz"), "GZ").unwrap();
+    std::fs::write(p.join("app.js.br"), "BROTLI").unwrap();
     std::fs::write(p.join(".secret"), "dotfile").unwrap();
     std::fs::write(p.join("<b>&x y.txt"), "odd name").unwrap();
     std::fs::create_dir(p.join("site")).unwrap();
