@@ -13,6 +13,7 @@
 
 pub mod hub;
 pub mod irc;
+pub mod irc_wire;
 pub mod room;
 pub mod udp;
 pub mod wire;

@@ -291,7 +291,7 @@ impl Room {
                 refilled: now,
             },
         );
-        self.to_others(id, Event::Joined { name });
+        self.tell_others(id, Event::Joined { name });
         self.welcome(id);
         Ok(())
     }
@@ -339,7 +339,7 @@ impl Room {
             }
             self.history.push_back((name.clone(), text.clone()));
         }
-        self.to_others(id, Event::Message { name, text });
+        self.tell_others(id, Event::Message { name, text });
         Ok(())
     }
 
@@ -375,7 +375,7 @@ impl Room {
             name: member.name,
             reason,
         };
-        self.to_others(id, event);
+        self.tell_others(id, event);
         true
     }
 
@@ -452,7 +452,7 @@ impl Room {
         self.deliveries.push(Delivery { to, event });
     }
 
-    fn to_others(&mut self, from: MemberId, event: Event) {
+    fn tell_others(&mut self, from: MemberId, event: Event) {
         let event = Arc::new(event);
         for id in self.members.keys().filter(|id| **id != from) {
             self.deliveries.push(Delivery {
