@@ -1,12 +1,15 @@
 //! One connection served start to finish by the calling thread or process,
 //! with blocking reads and writes: the loop the iterative, thread, pool and fork
 //! models share. It is the seed's `while True: data = c.recv(1024) ...` loop,
-//! plus the three things a real server needs: timeouts, graceful shutdown and
-//! backpressure (read again only after the replies are written).
+//! plus what a real server needs: timeouts, graceful shutdown, backpressure
+//! (read again only after the replies are written) and wake-ups (an eventfd per
+//! connection, polled together with the socket, so a session blocked on a
+//! silent peer still hears from another thread).
 
 use crate::io::{send_file, wait_readable, InputBuffer};
 use crate::listener::{Conn, Listener};
 use crate::shutdown::Shutdown;
+use crate::wake::WakeQueue;
 use crate::Config;
 use netkit_proto::{Service, Session};
 use std::io::{self, Write};
@@ -24,11 +27,16 @@ pub(crate) fn serve_connection<S: Service>(
     config: &Config,
     shutdown: &Shutdown,
 ) {
-    let session = service.new_session(peer, Instant::now());
+    let mut session = service.new_session(peer, Instant::now());
+    let wakes = match WakeQueue::new() {
+        Ok(wakes) => wakes,
+        Err(e) => return tracing::warn!(?peer, "eventfd: {e}; connection closed"),
+    };
+    session.set_waker(wakes.waker(0));
     if let Err(e) = conn.set_write_timeout(Some(config.send_timeout)) {
         tracing::debug!(?peer, "set_write_timeout: {e}");
     }
-    match drive(&mut conn, session, shutdown) {
+    match drive(&mut conn, session, &wakes, shutdown) {
         Ok(()) => {
             // Half-close first so the peer reads everything before it sees EOF.
             let _ = conn.shutdown(HowShutdown::Write);
@@ -37,11 +45,25 @@ pub(crate) fn serve_connection<S: Service>(
     }
 }
 
-fn drive<S: Session>(conn: &mut Conn, mut session: S, shutdown: &Shutdown) -> io::Result<()> {
+/// What the connection waits on; `wait_readable` reports an index into this.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Socket,
+    Shutdown,
+    Wake,
+}
+
+fn drive<S: Session>(
+    conn: &mut Conn,
+    mut session: S,
+    wakes: &WakeQueue,
+    shutdown: &Shutdown,
+) -> io::Result<()> {
     let mut input = InputBuffer::new();
     let mut out = Vec::new();
     let mut shutdown_seen = false;
     let mut eof = false;
+    let mut woken = Vec::new();
     loop {
         flush(conn, &mut session, &mut out)?;
         if session.is_done() {
@@ -52,36 +74,57 @@ fn drive<S: Session>(conn: &mut Conn, mut session: S, shutdown: &Shutdown) -> io
             .poll_timeout()
             .map(|at| at.saturating_duration_since(Instant::now()));
         if !reading && timeout.is_none() && shutdown_seen {
-            // Nothing can make progress any more: neither input, time nor shutdown.
+            // Nothing can make progress any more: neither input, time nor shutdown
+            // (a wake-up after shutdown must not keep the server waiting).
             return Ok(());
         }
-        let fds: Vec<_> = reading
-            .then(|| conn.as_fd())
-            .into_iter()
-            .chain((!shutdown_seen).then(|| shutdown.fd()))
-            .collect();
-        let ready = wait_readable(&fds, timeout)?;
+        if reading && input.wants_reoffer() {
+            // Leftover input (a pipelined request) goes in before waiting again.
+            input.offer(|data| session.handle_input(Instant::now(), data));
+            continue;
+        }
+        // The socket only while reading (backpressure), shutdown until seen, and
+        // always the wake-ups: a session blocked on a silent peer can still talk.
+        let mut sources = [Source::Wake; 3];
+        let mut fds = [wakes.fd(); 3];
+        let mut n = 1;
+        for (on, source, fd) in [
+            (reading, Source::Socket, conn.as_fd()),
+            (!shutdown_seen, Source::Shutdown, shutdown.fd()),
+        ] {
+            if on {
+                (sources[n], fds[n]) = (source, fd);
+                n += 1;
+            }
+        }
+        let ready = wait_readable(&fds[..n], timeout)?.map(|i| sources[i]);
         let now = Instant::now();
         match ready {
-            Some(0) if reading => {
+            Some(Source::Socket) => {
                 if input.is_full() {
                     return Err(io::Error::other(
                         "session left a full input buffer unconsumed",
                     ));
                 }
-                if input.read_from(conn)? == 0 {
+                if input.read_and_offer(conn, |data| session.handle_input(now, data))? == 0 {
                     eof = true;
                     session.handle_eof(now);
-                } else {
-                    let used = session.handle_input(now, input.data());
-                    input.consume(used);
                 }
             }
-            Some(_) => {
+            Some(Source::Shutdown) => {
                 shutdown_seen = true;
                 session.handle_shutdown(now);
             }
-            None => session.handle_timeout(now),
+            Some(Source::Wake) => {
+                woken.clear();
+                wakes.take(&mut woken);
+                session.handle_wake(now);
+            }
+            None => {
+                if session.poll_timeout().is_some_and(|at| at <= now) {
+                    session.handle_timeout(now);
+                }
+            }
         }
     }
 }

@@ -29,6 +29,7 @@
 
 use crate::io::{is_resource_exhaustion, is_transient_accept_error, send_file, InputBuffer};
 use crate::listener::{Conn, Listener};
+use crate::wake::WakeQueue;
 use crate::Config;
 use netkit_proto::{FileChunk, Service, Session};
 use nix::errno::Errno;
@@ -44,8 +45,10 @@ use std::time::{Duration, Instant};
 const GATHER_LIMIT: usize = 256 * 1024;
 
 /// An output buffer larger than this is given back after it drains, so one big
-/// reply does not pin its memory for the life of an idle keep-alive connection.
-const KEEP_OUT_CAPACITY: usize = 1024 * 1024;
+/// reply does not pin its memory for the life of an idle keep-alive connection
+/// (small replies, such as response headers, keep theirs: no allocation per
+/// request).
+const KEEP_OUT_CAPACITY: usize = 16 * 1024;
 
 /// How many connections one readiness report of the listener may accept: enough
 /// to drain a burst, few enough that established connections are not starved.
@@ -71,22 +74,27 @@ pub(crate) struct Connection<S> {
     file: Option<(FileChunk, u64)>,
     stall_deadline: Option<Instant>,
     send_timeout: Duration,
+    /// The loop's name for this connection in its wake queue.
+    token: u64,
     // Closing: the server is stopping; the connection is over.
     shutdown_seen: bool,
     finished: bool,
 }
 
 impl<S: Session> Connection<S> {
-    /// Takes over an accepted connection: makes it non-blocking and lets the
-    /// session send its greeting, if it has one.
+    /// Takes over a connection accepted non-blocking
+    /// ([`Listener::accept_nonblocking`]): hands the session its waker and lets
+    /// it send its greeting, if it has one.
     pub(crate) fn new(
         conn: Conn,
         peer: Option<SocketAddr>,
-        session: S,
+        mut session: S,
+        wakes: &Arc<WakeQueue>,
+        token: u64,
         send_timeout: Duration,
         now: Instant,
     ) -> io::Result<Self> {
-        conn.set_nonblocking(true)?;
+        session.set_waker(wakes.waker(token));
         let mut c = Connection {
             conn,
             peer,
@@ -98,6 +106,7 @@ impl<S: Session> Connection<S> {
             file: None,
             stall_deadline: None,
             send_timeout,
+            token,
             shutdown_seen: false,
             finished: false,
         };
@@ -132,6 +141,11 @@ impl<S: Session> Connection<S> {
         earliest(self.session.poll_timeout(), self.stall_deadline)
     }
 
+    /// The token its waker queues.
+    pub(crate) fn token(&self) -> u64 {
+        self.token
+    }
+
     /// Whether the connection is over; the loop drops it, which closes the socket.
     pub(crate) fn is_finished(&self) -> bool {
         self.finished
@@ -149,14 +163,16 @@ impl<S: Session> Connection<S> {
         if self.input.is_full() {
             return self.close("the session left a full input buffer unconsumed");
         }
-        match self.input.read_from(&mut self.conn) {
+        let session = &mut self.session;
+        let read = self
+            .input
+            .read_and_offer(&mut self.conn, |data| session.handle_input(now, data));
+        match read {
             Ok(0) => {
                 self.eof = true;
                 self.session.handle_eof(now);
             }
             Ok(_) => {
-                let used = self.session.handle_input(now, self.input.data());
-                self.input.consume(used);
                 if self.input.is_full() && self.session.wants_read() && !self.session.is_done() {
                     return self.close("the session left a full input buffer unconsumed");
                 }
@@ -206,6 +222,15 @@ impl<S: Session> Connection<S> {
         }
     }
 
+    /// The session's waker was called (perhaps several times, merged).
+    pub(crate) fn on_wake(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        self.session.handle_wake(now);
+        self.advance(now);
+    }
+
     /// The server is stopping: the session finishes what is in flight.
     pub(crate) fn on_shutdown(&mut self, now: Instant) {
         if self.finished || self.shutdown_seen {
@@ -231,20 +256,29 @@ impl<S: Session> Connection<S> {
 
     /// Drains the session's output to the socket until it is all sent or the
     /// socket is full, then closes the connection if the session is done.
+    /// Leftover input a session left while busy is offered again here, once
+    /// its output is out (bounded: each extra round consumed something).
     fn advance(&mut self, now: Instant) {
-        if let Err(e) = self.flush(now) {
-            return self.fail(&e);
-        }
-        if !self.flushed() {
+        loop {
+            if let Err(e) = self.flush(now) {
+                return self.fail(&e);
+            }
+            if !self.flushed() {
+                return;
+            }
+            if self.session.is_done() {
+                // Half-close first so the peer reads everything before it sees EOF.
+                let _ = self.conn.shutdown(HowShutdown::Write);
+                self.finished = true;
+            } else if self.can_read() && self.input.wants_reoffer() {
+                let session = &mut self.session;
+                self.input.offer(|data| session.handle_input(now, data));
+                continue;
+            } else if self.shutdown_seen && !self.can_read() && self.deadline().is_none() {
+                // Neither input, time nor output can move this session any more.
+                self.close("nothing left to wait for after shutdown");
+            }
             return;
-        }
-        if self.session.is_done() {
-            // Half-close first so the peer reads everything before it sees EOF.
-            let _ = self.conn.shutdown(HowShutdown::Write);
-            self.finished = true;
-        } else if self.shutdown_seen && !self.can_read() && self.deadline().is_none() {
-            // Neither input, time nor output can move this session any more.
-            self.close("nothing left to wait for after shutdown");
         }
     }
 
@@ -360,7 +394,7 @@ pub(crate) fn accept_batch(
     mut on_conn: impl FnMut(Conn, Option<SocketAddr>),
 ) -> io::Result<Accepted> {
     for _ in 0..ACCEPT_BATCH {
-        match listener.accept() {
+        match listener.accept_nonblocking() {
             Ok((conn, peer)) => on_conn(conn, peer),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if is_resource_exhaustion(&e) => {
@@ -391,6 +425,9 @@ pub(crate) struct ScanLoop<S: Service> {
     pub(crate) ready: Vec<Ready>,
     service: Arc<S>,
     config: Config,
+    wakes: Arc<WakeQueue>,
+    woken: Vec<u64>,
+    next_token: u64,
     /// `Some(t)`: draining after shutdown until `t` (the grace period).
     draining_until: Option<Instant>,
     accept_paused_until: Option<Instant>,
@@ -413,6 +450,9 @@ impl<S: Service> ScanLoop<S> {
             ready: Vec::new(),
             service,
             config: config.clone(),
+            wakes: WakeQueue::new()?,
+            woken: Vec::new(),
+            next_token: 0,
             draining_until: None,
             accept_paused_until: None,
         })
@@ -422,6 +462,11 @@ impl<S: Service> ScanLoop<S> {
     /// accepting is not paused).
     pub(crate) fn watches_listener(&self, now: Instant) -> bool {
         self.listener.is_some() && self.accept_paused_until.is_none_or(|t| now >= t)
+    }
+
+    /// The loop's wake-up queue, whose eventfd the wait always watches.
+    pub(crate) fn wakes(&self) -> Arc<WakeQueue> {
+        Arc::clone(&self.wakes)
     }
 
     /// Whether the wait should watch the shutdown descriptor (only until it fired:
@@ -440,16 +485,29 @@ impl<S: Service> ScanLoop<S> {
             .map(|t| t.saturating_duration_since(now))
     }
 
-    /// Acts on what the wait reported; `admit` may refuse a new connection (the
+    /// Acts on what the wait reported (`wake_ready`: the wake eventfd was
+    /// readable); `admit` may refuse a new connection (the
     /// select model's FD_SETSIZE guard). Returns true when the loop should end:
     /// draining, and every connection finished or the grace period is over.
     pub(crate) fn dispatch(
         &mut self,
         listener_ready: bool,
         shutdown_ready: bool,
+        wake_ready: bool,
         admit: impl Fn(&Conn) -> bool,
     ) -> io::Result<bool> {
         let now = Instant::now();
+        if wake_ready {
+            self.woken.clear();
+            self.wakes.take(&mut self.woken);
+            self.woken.sort_unstable();
+            // A scan, like everything else in these loops; epoll looks the token up.
+            for c in &mut self.conns {
+                if self.woken.binary_search(&c.token()).is_ok() {
+                    c.on_wake(now);
+                }
+            }
+        }
         for (c, r) in self.conns.iter_mut().zip(&self.ready) {
             if r.hangup {
                 c.on_hangup(now);
@@ -473,12 +531,19 @@ impl<S: Service> ScanLoop<S> {
             }
         }
         if let (true, Some(listener)) = (listener_ready, &self.listener) {
-            let (conns, service, send_timeout) =
-                (&mut self.conns, &self.service, self.config.send_timeout);
+            let (conns, service, send_timeout, wakes, next_token) = (
+                &mut self.conns,
+                &self.service,
+                self.config.send_timeout,
+                &self.wakes,
+                &mut self.next_token,
+            );
             let accepted = accept_batch(listener, |conn, peer| {
                 if admit(&conn) {
                     let session = service.new_session(peer, now);
-                    match Connection::new(conn, peer, session, send_timeout, now) {
+                    *next_token += 1;
+                    let token = *next_token;
+                    match Connection::new(conn, peer, session, wakes, token, send_timeout, now) {
                         Ok(c) if !c.is_finished() => conns.push(c),
                         Ok(_) => {}
                         Err(e) => tracing::debug!(?peer, "cannot set up connection: {e}"),

@@ -18,7 +18,8 @@
 //!
 //! The code reads like the blocking loop in `blocking.rs`, with `.await` where
 //! that loop would block, and `tokio::select!` where it would `poll(2)` on the
-//! socket, the session's deadline and the shutdown pipe at once.
+//! socket, the session's deadline, the shutdown pipe and the wake-up eventfd at
+//! once (here a tokio `Notify` stands in for the eventfd).
 //!
 //! # Shutdown
 //!
@@ -36,11 +37,12 @@ use std::io::{self, Write};
 use std::net::{Shutdown as HowShutdown, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
+use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::net::unix::pipe;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 /// Serves each connection as a task on a runtime of `config.workers` threads.
@@ -131,8 +133,10 @@ async fn serve_connection<S: Service>(
     send_timeout: Duration,
     stop: watch::Receiver<bool>,
 ) {
-    let session = service.new_session(peer, Instant::now());
-    match drive(&stream, session, send_timeout, stop).await {
+    let mut session = service.new_session(peer, Instant::now());
+    let wake = Arc::new(TaskWake(Notify::new()));
+    session.set_waker(Waker::from(Arc::clone(&wake)));
+    match drive(&stream, session, &wake, send_timeout, stop).await {
         // Half-close first so the peer reads everything before it sees EOF.
         Ok(()) => {
             let _ = SockRef::from(&stream).shutdown(HowShutdown::Write);
@@ -145,6 +149,7 @@ async fn serve_connection<S: Service>(
 async fn drive<S: Session>(
     stream: &Stream,
     mut session: S,
+    wake: &TaskWake,
     send_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
@@ -163,22 +168,24 @@ async fn drive<S: Session>(
             // Nothing can make progress any more: neither input, time nor shutdown.
             return Ok(());
         }
+        if reading && input.wants_reoffer() {
+            // Leftover input (a pipelined request) goes in before waiting again.
+            input.offer(|data| session.handle_input(Instant::now(), data));
+            continue;
+        }
         if reading && input.is_full() {
             return Err(io::Error::other(
                 "session left a full input buffer unconsumed",
             ));
         }
         tokio::select! {
-            read = stream.io(Interest::READABLE, |mut sock| input.read_from(&mut sock)),
-                if reading =>
-            {
+            read = stream.io(Interest::READABLE, |mut sock| {
                 let now = Instant::now();
+                input.read_and_offer(&mut sock, |data| session.handle_input(now, data))
+            }), if reading => {
                 if read? == 0 {
                     eof = true;
-                    session.handle_eof(now);
-                } else {
-                    let used = session.handle_input(now, input.data());
-                    input.consume(used);
+                    session.handle_eof(Instant::now());
                 }
             }
             () = stopped(&mut stop), if !shutdown_seen => {
@@ -188,7 +195,23 @@ async fn drive<S: Session>(
             () = sleep_until(deadline), if deadline.is_some() => {
                 session.handle_timeout(Instant::now());
             }
+            // A wake while the task was busy left a permit: no wake is lost.
+            () = wake.0.notified() => session.handle_wake(Instant::now()),
         }
+    }
+}
+
+/// A session's waker under this model: wakes the connection's task. Several
+/// wakes before the task runs are one (Notify keeps a single permit).
+struct TaskWake(Notify);
+
+impl Wake for TaskWake {
+    fn wake(self: Arc<Self>) {
+        self.0.notify_one();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.notify_one();
     }
 }
 
