@@ -1,5 +1,6 @@
 //! `netkit chat …`: the chat room server ([`serve`]) and its client ([`join`]).
 
+pub mod fanout;
 pub mod join;
 pub mod serve;
 
@@ -16,6 +17,9 @@ pub enum ChatCommand {
     Serve(serve::ServeArgs),
     /// Join a room: stdin lines are said, what others say is printed.
     Join(join::JoinArgs),
+    /// Measure fan-out deliveries per second (bench/chat-fanout.sh).
+    #[command(hide = true)]
+    FanoutBench(fanout::FanoutArgs),
 }
 
 /// Runs a `chat` command.
@@ -23,5 +27,6 @@ pub fn run(cmd: ChatCommand) -> Result<()> {
     match cmd {
         ChatCommand::Serve(args) => serve::run(args),
         ChatCommand::Join(args) => join::run(args),
+        ChatCommand::FanoutBench(args) => fanout::run(args),
     }
 }
