@@ -10,8 +10,8 @@
 //! room's idle timeout is PINGed, and closed if it stays quiet as long again.
 
 use super::hub::Hub;
-use super::irc_wire::{split_text, Line, Out, MAX_LINE};
-use super::room::{Event, JoinError, LeaveReason, MemberId, SayError};
+use super::irc_wire::{Line, Out, MAX_LINE};
+use super::room::{JoinError, LeaveReason, MemberId, SayError};
 use crate::{FileChunk, Service, Session};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -376,75 +376,6 @@ impl IrcSession {
             self.numeric("502", &[&target], "Can't change mode for other users");
         }
     }
-
-    /// Turns what the room sent this connection into lines.
-    fn take_events(&mut self) {
-        let taken = self.hub.take_irc(self.id);
-        for event in taken.events {
-            self.render(&event);
-        }
-        if taken.overflowed {
-            self.quit(LeaveReason::Quit("SendQ exceeded".into()), "SendQ exceeded");
-        }
-    }
-
-    fn render(&mut self, event: &Event) {
-        match event {
-            Event::Welcome { members } => {
-                self.in_channel = true;
-                let from = Self::prefix(self.me());
-                self.out.line(&[&from, "JOIN", CHANNEL], None);
-                self.names_reply(members);
-            }
-            Event::History { name, text } if self.in_channel => {
-                for piece in split_text(text, TEXT_PIECE) {
-                    self.out.line(
-                        &[":netkit", "NOTICE", CHANNEL],
-                        Some(&format!("[history] <{name}> {piece}")),
-                    );
-                }
-            }
-            Event::Joined { name } if self.in_channel => {
-                self.out.line(&[&Self::prefix(name), "JOIN", CHANNEL], None);
-            }
-            Event::Message { name, text } if self.in_channel => {
-                for piece in split_text(text, TEXT_PIECE) {
-                    self.out
-                        .line(&[&Self::prefix(name), "PRIVMSG", CHANNEL], Some(piece));
-                }
-            }
-            Event::Left { name, reason } if self.in_channel => {
-                let from = Self::prefix(name);
-                match reason {
-                    LeaveReason::Left => self.out.line(&[&from, "PART", CHANNEL], None),
-                    LeaveReason::Quit(msg) => self
-                        .out
-                        .line(&[&from, "QUIT"], Some(&format!("Quit: {msg}"))),
-                    LeaveReason::TimedOut => self.out.line(&[&from, "QUIT"], Some("Ping timeout")),
-                    LeaveReason::Kicked => self.out.line(
-                        &[":netkit", "KICK", CHANNEL, name],
-                        Some("kicked by the operator"),
-                    ),
-                }
-            }
-            Event::Admin { text } => {
-                let me = self.me().to_owned();
-                self.out.line(
-                    &[":netkit", "NOTICE", &me],
-                    Some(&format!("[admin] {text}")),
-                );
-            }
-            Event::Kicked => {
-                self.in_channel = false;
-                let me = self.me().to_owned();
-                self.out.line(
-                    &[":netkit", "KICK", CHANNEL, &me],
-                    Some("kicked by the operator"),
-                );
-            }
-            _ => {}
-        }
-    }
 }
 
 impl Session for IrcSession {
@@ -554,6 +485,9 @@ impl Drop for IrcSession {
         }
     }
 }
+
+#[path = "irc_events.rs"]
+mod events;
 
 #[cfg(test)]
 #[path = "irc_tests.rs"]
