@@ -299,9 +299,13 @@ fn a_joining_member_gets_the_last_50_messages() {
     let bob = Member::new(&server);
     bob.send("JOIN bob");
     assert_eq!(bob.recv(), "OK alice bob");
+    // History follows the member's next datagram, which proves the address is
+    // really its own (a forged JOIN gets one OK, not fifty messages).
+    bob.send("PING");
     for i in 10..60 {
         assert_eq!(bob.recv(), format!("HISTORY alice message {i}"));
     }
+    assert_eq!(bob.recv(), "PONG");
     bob.nothing_pending();
 }
 

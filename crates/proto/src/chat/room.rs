@@ -180,6 +180,9 @@ struct Member {
     expires: Option<Instant>,
     tokens: f64,
     refilled: Instant,
+    /// A datagram member gets the history as it was when it joined (messages
+    /// numbered below this) with its first datagram after JOIN.
+    history_owed: Option<u64>,
 }
 
 /// The room. See the module documentation.
@@ -191,7 +194,9 @@ pub struct Room {
     names: HashMap<String, MemberId>,
     /// Names held by connections whether or not they are members (IRC nicks).
     claims: HashMap<MemberId, Arc<str>>,
-    history: VecDeque<(Arc<str>, Arc<str>)>,
+    /// The last messages, each with its number (counted since the room began).
+    history: VecDeque<(u64, Arc<str>, Arc<str>)>,
+    said: u64,
     deliveries: Vec<Delivery>,
     /// No heartbeat expires before this (a sweep may come early, never late).
     next_sweep: Option<Instant>,
@@ -210,6 +215,7 @@ impl Room {
             names: HashMap::new(),
             claims: HashMap::new(),
             history: VecDeque::new(),
+            said: 0,
             deliveries: Vec::new(),
             next_sweep: None,
         }
@@ -251,8 +257,11 @@ impl Room {
     }
 
     /// `id` joins as `name`. A heartbeat member is dropped when silent for the
-    /// idle timeout. Joining again under the same name just repeats the welcome
-    /// (a UDP client whose `OK` was lost); under another name, it leaves first.
+    /// idle timeout, and gets the history only with its next datagram (a SAY,
+    /// PING or WHO): its address may be forged, and a forged JOIN must not turn
+    /// a few bytes into fifty messages sent to someone else. Joining again under
+    /// the same name repeats the welcome alone (a UDP client whose `OK` was
+    /// lost); under another name, it leaves first.
     pub fn join(
         &mut self,
         now: Instant,
@@ -268,7 +277,8 @@ impl Room {
         }
         match self.members.get(&id) {
             Some(m) if *m.name == *name => {
-                self.welcome(id);
+                let members = self.sorted_names();
+                self.deliver(id, Arc::new(Event::Welcome { members }));
                 return Ok(());
             }
             Some(_) => {
@@ -289,17 +299,34 @@ impl Room {
                 expires,
                 tokens: f64::from(self.config.burst),
                 refilled: now,
+                history_owed: heartbeat.then_some(self.said),
             },
         );
         self.tell_others(id, Event::Joined { name });
-        self.welcome(id);
+        let members = self.sorted_names();
+        self.deliver(id, Arc::new(Event::Welcome { members }));
+        if !heartbeat {
+            self.replay_history(id, self.said);
+        }
         Ok(())
     }
 
-    fn welcome(&mut self, id: MemberId) {
-        let members = self.sorted_names();
-        self.deliver(id, Arc::new(Event::Welcome { members }));
-        for (name, text) in &self.history {
+    /// A sign of life from `id`: its heartbeat is renewed, and history still
+    /// owed to it is sent.
+    fn touch(&mut self, now: Instant, id: MemberId) -> Result<&mut Member, NotJoined> {
+        let idle = self.config.idle_timeout;
+        let member = self.members.get_mut(&id).ok_or(NotJoined)?;
+        if let Some(exp) = &mut member.expires {
+            *exp = now + idle;
+        }
+        if let Some(until) = member.history_owed.take() {
+            self.replay_history(id, until);
+        }
+        self.members.get_mut(&id).ok_or(NotJoined)
+    }
+
+    fn replay_history(&mut self, id: MemberId, until: u64) {
+        for (_, name, text) in self.history.iter().take_while(|(n, _, _)| *n < until) {
             let event = Event::History {
                 name: name.clone(),
                 text: text.clone(),
@@ -313,12 +340,10 @@ impl Room {
 
     /// `id` says `text` to everyone else (never to itself). Counts as a heartbeat.
     pub fn say(&mut self, now: Instant, id: MemberId, text: &str) -> Result<(), SayError> {
-        let idle = self.config.idle_timeout;
         let (rate, burst) = (self.config.rate, f64::from(self.config.burst));
-        let member = self.members.get_mut(&id).ok_or(SayError::NotJoined)?;
-        if let Some(exp) = &mut member.expires {
-            *exp = now + idle;
-        }
+        let member = self
+            .touch(now, id)
+            .map_err(|NotJoined| SayError::NotJoined)?;
         if text.len() > MAX_TEXT_BYTES {
             return Err(SayError::TooLong);
         }
@@ -337,27 +362,22 @@ impl Room {
             if self.history.len() == self.config.history {
                 self.history.pop_front();
             }
-            self.history.push_back((name.clone(), text.clone()));
+            self.history
+                .push_back((self.said, name.clone(), text.clone()));
         }
+        self.said += 1;
         self.tell_others(id, Event::Message { name, text });
         Ok(())
     }
 
     /// A heartbeat from `id`.
     pub fn ping(&mut self, now: Instant, id: MemberId) -> Result<(), NotJoined> {
-        let idle = self.config.idle_timeout;
-        let member = self.members.get_mut(&id).ok_or(NotJoined)?;
-        if let Some(exp) = &mut member.expires {
-            *exp = now + idle;
-        }
-        Ok(())
+        self.touch(now, id).map(|_| ())
     }
 
-    /// `id` asks for the member list.
-    pub fn who(&mut self, id: MemberId) -> Result<(), NotJoined> {
-        if !self.members.contains_key(&id) {
-            return Err(NotJoined);
-        }
+    /// `id` asks for the member list (a sign of life, like PING).
+    pub fn who(&mut self, now: Instant, id: MemberId) -> Result<(), NotJoined> {
+        self.touch(now, id)?;
         let names = self.sorted_names();
         self.deliver(id, Arc::new(Event::Members { names }));
         Ok(())

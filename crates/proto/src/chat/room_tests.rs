@@ -166,20 +166,50 @@ fn history_replays_the_last_messages_oldest_first() {
     let b = udp(2);
     room.join(t, b, "bob", true).unwrap();
     let ev = to(&drain(&mut room), b);
-    assert_eq!(ev.len(), 51);
-    assert!(matches!(ev[0], Event::Welcome { .. }));
     assert_eq!(
-        ev[1],
+        ev.len(),
+        1,
+        "a datagram member gets history only once it speaks again"
+    );
+    assert!(matches!(ev[0], Event::Welcome { .. }));
+    room.join(t, b, "bob", true).unwrap();
+    assert_eq!(
+        to(&drain(&mut room), b).len(),
+        1,
+        "a repeated JOIN repeats only OK"
+    );
+    room.say(t, a, "after bob joined").unwrap();
+    drain(&mut room);
+    room.ping(t, b).unwrap();
+    let ev = to(&drain(&mut room), b);
+    // What was said before the join, less m10 (pushed out by the newer message,
+    // which bob received live).
+    assert_eq!(ev.len(), 49, "the history as it was when bob joined");
+    assert_eq!(
+        ev[0],
         Event::History {
             name: "alice".into(),
-            text: "m10".into()
+            text: "m11".into()
         }
     );
+    assert_eq!(
+        ev[48],
+        Event::History {
+            name: "alice".into(),
+            text: "m59".into()
+        }
+    );
+    room.ping(t, b).unwrap();
+    assert!(drain(&mut room).is_empty(), "history is sent once");
+    // A connection member (IRC) gets it at once.
+    room.join(t, MemberId::Irc(1), "carol", false).unwrap();
+    let ev = to(&drain(&mut room), MemberId::Irc(1));
+    assert_eq!(ev.len(), 51);
     assert_eq!(
         ev[50],
         Event::History {
             name: "alice".into(),
-            text: "m59".into()
+            text: "after bob joined".into()
         }
     );
 }
@@ -277,7 +307,7 @@ fn admin_kick_and_who() {
         == Event::Admin {
             text: "hello".into()
         }));
-    room.who(a).unwrap();
+    room.who(t, a).unwrap();
     assert_eq!(
         drain(&mut room),
         vec![(
@@ -287,7 +317,7 @@ fn admin_kick_and_who() {
             }
         )]
     );
-    assert_eq!(room.who(udp(9)), Err(NotJoined));
+    assert_eq!(room.who(t, udp(9)), Err(NotJoined));
     assert_eq!(room.kick("BOB"), Some(b));
     let ev = drain(&mut room);
     assert_eq!(to(&ev, b), vec![Event::Kicked]);

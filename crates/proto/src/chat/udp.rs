@@ -98,12 +98,14 @@ impl DatagramService for UdpFront {
                     Err(_) => Reply::Err(ErrorReason::NotJoined),
                 }),
                 Ok(Request::Who) => room
-                    .who(id)
+                    .who(now, id)
                     .err()
                     .map(|_| Reply::Err(ErrorReason::NotJoined)),
             };
             (joined, reply)
         });
+        // Room deliveries first: history owed to this member precedes its PONG.
+        self.flush(out);
         if let Some(reply) = reply {
             let bytes = reply.to_bytes();
             if joined || bytes.len() <= data.len() {
@@ -113,7 +115,6 @@ impl DatagramService for UdpFront {
                 });
             }
         }
-        self.flush(out);
     }
 
     fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Datagram>) {
@@ -165,7 +166,11 @@ mod tests {
         );
         assert_eq!(send(&mut front, 2, b"LEAVE"), [(1, "LEFT bob".into())]);
         let three = send(&mut front, 3, b"JOIN carol");
-        assert_eq!(three[2], (3, "HISTORY bob hi".into()));
+        assert_eq!(three.len(), 2, "JOINED carol to alice, OK to carol");
+        assert_eq!(
+            send(&mut front, 3, b"PING"),
+            [(3, "HISTORY bob hi".into()), (3, "PONG".into())]
+        );
     }
 
     #[test]

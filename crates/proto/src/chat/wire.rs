@@ -6,7 +6,10 @@
 //! - `WHO` (client → server) asks for the member list; the reply is
 //!   `MEMBERS <name> <name> …`.
 //! - `HISTORY <name> <text>` (server → client) replays one earlier message to a
-//!   member who just joined, oldest first, right after its `OK`.
+//!   member who just joined, oldest first: the last 50 messages said before the
+//!   join, sent when the member's next datagram after `OK` arrives (the `join`
+//!   client PINGs at once), so that a JOIN from a forged address is answered
+//!   with one `OK`, never with fifty messages.
 //!
 //! A command without text (`JOIN`, `LEAVE`, `PING`, `WHO`) may carry trailing
 //! spaces as padding: a client pads a datagram so that an error to a not-yet-

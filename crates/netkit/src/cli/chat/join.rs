@@ -104,6 +104,8 @@ fn join(socket: &UdpSocket, name: &str, server: SocketAddr) -> Result<()> {
                         "joined as {name}; members: {}",
                         members.join(", ")
                     ));
+                    // The room replays its history once we send again.
+                    send(socket, &Request::Ping)?;
                     return Ok(());
                 }
                 Ok(Reply::Err(ErrorReason::NameTaken)) => bail!("the name {name} is taken"),
