@@ -186,3 +186,26 @@ fn admin_kick_and_idle_ping() {
     assert!(r.starts_with("ERROR :Ping timeout"), "{r}");
     assert!(h.session.is_done());
 }
+
+proptest::proptest! {
+    /// Whatever bytes a client sends, in whatever pieces, the session neither
+    /// panics nor leaves input unconsumed past one line, and every line it
+    /// sends fits IRC's 512 bytes.
+    #[test]
+    fn arbitrary_input_never_panics(chunks in proptest::collection::vec(
+        proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700), 0..8)
+    ) {
+        let (hub, svc, t) = setup();
+        let mut front = UdpFront::new(hub);
+        udp(&mut front, 5, "JOIN other");
+        let mut h = Harness::new(svc.new_session(None, t), t);
+        h.send(b"NICK fuzz\r\nUSER u 0 * :x\r\nJOIN #netkit\r\n");
+        for chunk in &chunks {
+            let out = h.send(chunk);
+            for line in out.split(|b| *b == b'\n') {
+                proptest::prop_assert!(line.len() < MAX_LINE);
+            }
+            proptest::prop_assert!(h.unconsumed().len() < MAX_LINE);
+        }
+    }
+}

@@ -201,3 +201,28 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::chat::room::RoomConfig;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No datagram from an address that has not joined gets an answer
+        /// longer than itself, whatever it holds.
+        #[test]
+        fn no_amplification(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut front = UdpFront::new(Hub::new(RoomConfig::default()));
+            let from = SocketAddr::from(([127, 0, 0, 1], 9));
+            let mut out = Vec::new();
+            front.handle_datagram(Instant::now(), from, &data, &mut out);
+            let joined = data.starts_with(b"JOIN ") && out.iter().any(|d| d.data.starts_with(b"OK "));
+            if !joined {
+                for d in &out {
+                    prop_assert!(d.data.len() <= data.len(), "{:?} → {:?}", data, d.data);
+                }
+            }
+        }
+    }
+}

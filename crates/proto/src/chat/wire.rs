@@ -347,3 +347,27 @@ mod tests {
         assert!(Reply::parse(b"WHAT").is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parsers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            let _ = Request::parse(&data);
+            let _ = Reply::parse(&data);
+        }
+
+        #[test]
+        fn say_and_msg_round_trip(text in "\\PC{0,200}", name in "[a-zA-Z0-9_é]{1,32}") {
+            let mut out = Vec::new();
+            Request::Say(&text).emit(&mut out);
+            prop_assert_eq!(Request::parse(&out), Ok(Request::Say(&text)));
+            let msg = Reply::Msg { name: &name, text: &text };
+            let bytes = msg.to_bytes();
+            prop_assert_eq!(Reply::parse(&bytes), Ok(msg));
+        }
+    }
+}
