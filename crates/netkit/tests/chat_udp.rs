@@ -74,10 +74,12 @@ fn serve_with_stdin(extra: &[&str]) -> (Server, ChildStdin) {
 }
 
 #[test]
-fn ready_line_names_udp() {
+fn ready_line_names_udp_and_members_hear_the_shutdown() {
     let server = serve(&[]);
     assert!(server.url.starts_with("udp://127.0.0.1:"), "{}", server.url);
+    let alice = Member::joined(&server, "alice");
     assert_eq!(server.terminate(), Some(0));
+    assert_eq!(alice.recv(), "ADMIN the server is shutting down");
 }
 
 #[test]

@@ -185,6 +185,24 @@ struct Member {
     history_owed: Option<u64>,
 }
 
+impl Member {
+    /// The token bucket: refills at `rate` per second up to `burst`; whether a
+    /// token was there to take (always, when `rate` is 0: no flood control).
+    fn take_token(&mut self, now: Instant, rate: f64, burst: u32) -> bool {
+        if rate <= 0.0 {
+            return true;
+        }
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(f64::from(burst));
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
 /// The room. See the module documentation.
 #[derive(Debug)]
 pub struct Room {
@@ -275,10 +293,15 @@ impl Room {
         if self.name_taken(name, id) {
             return Err(JoinError::NameTaken);
         }
-        match self.members.get(&id) {
+        let (rate, burst) = (self.config.rate, self.config.burst);
+        match self.members.get_mut(&id) {
             Some(m) if *m.name == *name => {
-                let members = self.sorted_names();
-                self.deliver(id, Arc::new(Event::Welcome { members }));
+                // Repeats share the flood limit, so forged JOINs cannot draw a
+                // stream of member lists towards someone else's address.
+                if m.take_token(now, rate, burst) {
+                    let members = self.sorted_names();
+                    self.deliver(id, Arc::new(Event::Welcome { members }));
+                }
                 return Ok(());
             }
             Some(_) => {
@@ -340,21 +363,15 @@ impl Room {
 
     /// `id` says `text` to everyone else (never to itself). Counts as a heartbeat.
     pub fn say(&mut self, now: Instant, id: MemberId, text: &str) -> Result<(), SayError> {
-        let (rate, burst) = (self.config.rate, f64::from(self.config.burst));
+        let (rate, burst) = (self.config.rate, self.config.burst);
         let member = self
             .touch(now, id)
             .map_err(|NotJoined| SayError::NotJoined)?;
         if text.len() > MAX_TEXT_BYTES {
             return Err(SayError::TooLong);
         }
-        if rate > 0.0 {
-            let elapsed = now.saturating_duration_since(member.refilled).as_secs_f64();
-            member.tokens = (member.tokens + elapsed * rate).min(burst);
-            member.refilled = now;
-            if member.tokens < 1.0 {
-                return Err(SayError::RateLimited);
-            }
-            member.tokens -= 1.0;
+        if !member.take_token(now, rate, burst) {
+            return Err(SayError::RateLimited);
         }
         let name = member.name.clone();
         let text: Arc<str> = text.into();

@@ -252,6 +252,25 @@ fn flood_control_is_a_token_bucket() {
 }
 
 #[test]
+fn repeated_joins_share_the_flood_limit() {
+    let t = Instant::now();
+    let config = RoomConfig {
+        rate: 1.0,
+        burst: 3,
+        ..RoomConfig::default()
+    };
+    let mut room = Room::new(config);
+    let a = udp(1);
+    room.join(t, a, "alice", true).unwrap();
+    drain(&mut room);
+    for _ in 0..10 {
+        room.join(t, a, "alice", true).unwrap();
+    }
+    assert_eq!(drain(&mut room).len(), 3, "three repeats of OK, then none");
+    assert_eq!(room.say(t, a, "x"), Err(SayError::RateLimited));
+}
+
+#[test]
 fn too_long_text_is_refused() {
     let t = Instant::now();
     let mut room = Room::new(RoomConfig::default());

@@ -16,6 +16,7 @@ use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::irc::IrcService;
 use netkit_proto::chat::room::RoomConfig;
 use netkit_proto::chat::udp::UdpFront;
+use netkit_proto::DatagramService;
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -90,7 +91,15 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let operator = hub.clone();
     std::thread::spawn(move || operate(&operator));
 
-    netkit_drivers::udp::serve_woken(&socket, &mut UdpFront::new(hub), &shutdown, &waker)?;
+    let mut front = UdpFront::new(hub.clone());
+    netkit_drivers::udp::serve_woken(&socket, &mut front, &shutdown, &waker)?;
+    // Tell the UDP members (IRC members get an ERROR line from their session).
+    hub.act(None, |room| room.admin("the server is shutting down"));
+    let mut farewell = Vec::new();
+    front.handle_timeout(std::time::Instant::now(), &mut farewell);
+    for d in farewell {
+        let _ = socket.send_to(&d.data, d.to);
+    }
     if let Some(irc) = irc {
         match irc.join() {
             Ok(result) => result.context("IRC front")?,
