@@ -1,7 +1,7 @@
 //! Small I/O building blocks shared by the models: waiting on descriptors,
 //! the per-connection input buffer, and sending a file range with sendfile(2).
 
-use netkit_proto::{FileChunk, MAX_INPUT};
+use netkit_proto::{FileChunk, Session, MAX_INPUT};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::cell::RefCell;
@@ -127,6 +127,50 @@ impl InputBuffer {
     #[cfg(test)]
     fn capacity(&self) -> usize {
         self.pending.capacity()
+    }
+}
+
+/// Output gathered from several `poll_transmit` calls before writing (pipelined
+/// replies go out in one `send`), bounded so a chatty session cannot grow it.
+const GATHER_LIMIT: usize = 256 * 1024;
+
+/// Collects the session's output into `out` (call order step 4): calls
+/// `poll_transmit` until it returns a file chunk (which must follow the bytes
+/// gathered so far: it is returned), appends nothing, or `out` holds
+/// [`GATHER_LIMIT`] bytes. The caller sends, then gathers again until a call
+/// yields neither bytes nor a chunk.
+pub(crate) fn gather<S: Session>(session: &mut S, out: &mut Vec<u8>) -> Option<FileChunk> {
+    loop {
+        let before = out.len();
+        if let Some(chunk) = session.poll_transmit(out) {
+            return Some(chunk);
+        }
+        if out.len() == before || out.len() >= GATHER_LIMIT {
+            return None;
+        }
+    }
+}
+
+/// How long a lingering close keeps reading after the reply was sent: long
+/// enough for a peer to read the reply and close, short enough that a peer
+/// that never closes ties nothing up for long (nginx's lingering_close).
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
+/// Reads and throws away whatever `source` has, once, through the scratch
+/// buffer (a lingering close); returns the byte count (0 = EOF).
+pub(crate) fn discard(source: &mut impl io::Read) -> io::Result<usize> {
+    SCRATCH.with_borrow_mut(|scratch| source.read(scratch))
+}
+
+/// The end of a lingering close when the server is stopping: throws away what
+/// a non-blocking `source` has already received (the usual cause of a reset)
+/// without waiting for more, so shutdown is not held up by idle peers.
+pub(crate) fn discard_received(source: &mut impl io::Read) {
+    // Bounded: a peer sending flat out cannot keep a stopping server here.
+    for _ in 0..16 {
+        if !matches!(discard(source), Ok(n) if n > 0) {
+            return;
+        }
     }
 }
 

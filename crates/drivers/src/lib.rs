@@ -34,6 +34,7 @@ pub mod iterative;
 pub mod poll;
 pub mod pool;
 mod readiness;
+mod scan;
 pub mod select;
 pub mod thread;
 pub mod tokio;

@@ -3,8 +3,10 @@
 //! Drivers are written against [`Listener`] and [`Conn`], so every model serves a
 //! Unix stream socket (`echo serve --unix PATH`) exactly as it serves TCP.
 //! TCP listeners are bound with SO_REUSEADDR (restart without waiting for
-//! TIME_WAIT) and SO_REUSEPORT (so the epoll model can open one listener per
-//! worker on the same port and let the kernel spread connections).
+//! TIME_WAIT), SO_REUSEPORT (so the epoll model can open one listener per
+//! worker on the same port and let the kernel spread connections) and
+//! TCP_NODELAY, which accepted sockets inherit. Accepting is one `accept4`
+//! call that also sets close-on-exec and, for the readiness loops, O_NONBLOCK.
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use std::io::{self, Read, Write};
@@ -83,12 +85,8 @@ impl Listener {
     fn accept4(&self, flags: i32) -> io::Result<(Conn, Option<SocketAddr>)> {
         let (socket, peer) = SockRef::from(self).accept4(flags | nix::libc::SOCK_CLOEXEC)?;
         match self {
-            Listener::Tcp(_) => {
-                // Sessions hand over whole replies; Nagle would only hold back
-                // their last segment until the previous one is acknowledged.
-                socket.set_tcp_nodelay(true)?;
-                Ok((Conn::Tcp(socket.into()), peer.as_socket()))
-            }
+            // TCP_NODELAY comes from the listener (see `reuseport_listener`).
+            Listener::Tcp(_) => Ok((Conn::Tcp(socket.into()), peer.as_socket())),
             Listener::Unix(..) => Ok((Conn::Unix(OwnedFd::from(socket).into()), None)),
         }
     }
@@ -194,6 +192,10 @@ fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
+    // Sessions hand over whole replies; Nagle would only hold back their last
+    // segment until the previous one is acknowledged. Set on the listener,
+    // Linux gives it to every accepted socket: no setsockopt per connection.
+    socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())

@@ -1,6 +1,6 @@
 //! `--model poll`: one thread multiplexing every socket with poll(2).
 //!
-//! The same loop as `select` (both are `readiness::ScanLoop`s), with the interest set
+//! The same loop as `select` (both are `scan::ScanLoop`s), with the interest set
 //! passed as an array of `pollfd {fd, events, revents}` instead of bitmaps. That
 //! removes select's FD_SETSIZE ceiling — any descriptor number works — and the
 //! kernel reports hang-ups and errors (`POLLHUP`, `POLLERR`) even on sockets
@@ -14,7 +14,7 @@
 //! interest set inside the kernel and reports only ready sockets — the lesson of
 //! the next model.
 
-use crate::readiness::{Ready, ScanLoop};
+use crate::scan::{Ready, ScanLoop};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use nix::errno::Errno;

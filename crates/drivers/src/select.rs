@@ -20,7 +20,7 @@
 //! itself never touches such a descriptor.
 
 use crate::listener::Conn;
-use crate::readiness::{Ready, ScanLoop};
+use crate::scan::{Ready, ScanLoop};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use nix::errno::Errno;

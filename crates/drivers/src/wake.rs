@@ -37,6 +37,8 @@ use std::task::{Wake, Waker};
 pub(crate) struct WakeQueue {
     fd: EventFd,
     woken: Mutex<Vec<Arc<ConnWaker>>>,
+    /// Whether `woken` is non-empty, readable without a lock or a syscall.
+    pending: AtomicBool,
 }
 
 impl WakeQueue {
@@ -45,6 +47,7 @@ impl WakeQueue {
         Ok(Arc::new(WakeQueue {
             fd,
             woken: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
         }))
     }
 
@@ -62,12 +65,19 @@ impl WakeQueue {
         self.fd.as_fd()
     }
 
+    /// Whether a wake is waiting to be taken (a cheap check a loop can make
+    /// between other work, so a busy socket cannot starve wake-ups).
+    pub(crate) fn is_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
     /// Resets the eventfd and moves the woken tokens into `into`. A connection
     /// woken again from now on is queued again.
     pub(crate) fn take(&self, into: &mut Vec<u64>) {
         // EAGAIN just means another wake was already taken with the queue.
         let _ = self.fd.read();
         let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
+        self.pending.store(false, Ordering::Release);
         for w in woken.drain(..) {
             w.queued.store(false, Ordering::Release);
             into.push(w.token);
@@ -78,6 +88,7 @@ impl WakeQueue {
         let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
         let was_empty = woken.is_empty();
         woken.push(waker);
+        self.pending.store(true, Ordering::Release);
         drop(woken);
         if was_empty {
             // Fails only if the counter would overflow, which means it is readable.
@@ -119,14 +130,17 @@ mod tests {
         let (a, b) = (queue.waker(7), queue.waker(9));
         let ready = |q: &WakeQueue| wait_readable(&[q.fd()], Some(Duration::ZERO)).unwrap();
         assert_eq!(ready(&queue), None);
+        assert!(!queue.is_pending());
         a.wake_by_ref();
         a.wake_by_ref();
         std::thread::spawn(move || b.wake()).join().unwrap();
         assert_eq!(ready(&queue), Some(0));
+        assert!(queue.is_pending());
         let mut tokens = Vec::new();
         queue.take(&mut tokens);
         assert_eq!(tokens, [7, 9]);
         assert_eq!(ready(&queue), None);
+        assert!(!queue.is_pending());
         a.wake_by_ref(); // taken, so it queues again
         tokens.clear();
         queue.take(&mut tokens);

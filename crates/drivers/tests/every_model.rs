@@ -7,7 +7,10 @@
 //!   reading while its reply is unsent still answers every pipelined line, and
 //!   the driver does not spin on an incomplete one;
 //! - lingering close: a session that answers and finishes while the client is
-//!   still sending must not have its answer destroyed by a reset.
+//!   still sending must not have its answer destroyed by a reset;
+//! - output a session hands out over several `poll_transmit` calls is all
+//!   sent before the driver waits for the peer, and file ranges (sendfile)
+//!   follow their header bytes, pipelined requests answered in order.
 //!
 //! Under `fork` the services run in child processes: the hub is per process,
 //! so only the wake from the session's own thread is tested there (the
@@ -18,9 +21,9 @@ mod services;
 
 use netkit_drivers::{Config, Listener, Model, Shutdown};
 use netkit_proto::Service;
-use services::{Hub, OneLine};
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use services::{AnswerFirst, FileRanges, Hub, OneLine, Pieces};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown as How, SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 
 use std::time::Duration;
@@ -95,9 +98,17 @@ fn line(r: &mut impl BufRead, what: &str) -> String {
 }
 
 /// An idle member hears what another connection says, promptly and in order,
-/// even when many lines arrive at once (wakes merged, nothing lost).
+/// even when many lines arrive at once (wakes merged, nothing lost), and the
+/// wakers of members who left reach nobody.
 fn hub_pushes_to_an_idle_client(model: Model) {
     let server = Server::start(model, Hub::default());
+    // Members who joined and left: their wakers stay in the hub and are called
+    // for every line, after their connections (and slots) are gone.
+    for _ in 0..3 {
+        let mut ghost = BufReader::new(server.connect());
+        ghost.get_mut().write_all(b"join\n").unwrap();
+        assert_eq!(line(&mut ghost, "ghost join"), "joined");
+    }
     let mut idle = BufReader::new(server.connect());
     idle.get_mut().write_all(b"join\n").unwrap();
     assert_eq!(line(&mut idle, "join"), "joined");
@@ -157,6 +168,93 @@ fn leftover_input_is_offered_again(model: Model) {
     server.stop();
 }
 
+/// The session answers its first line with 256 KiB and is done while the
+/// client is still sending a megabyte: the client must read the whole answer
+/// and then EOF, not a reset.
+fn answer_survives_unread_input(model: Model) {
+    let server = Server::start(model, AnswerFirst);
+    for round in 0..3 {
+        let mut client = server.connect();
+        let mut writer = client.try_clone().unwrap();
+        let sending = std::thread::spawn(move || {
+            let mut data = b"go\n".to_vec();
+            data.resize(1 << 20, b'x');
+            // Errors are the point of failure being tested, reported by the reader.
+            let _ = writer.write_all(&data);
+            let _ = writer.shutdown(How::Write);
+        });
+        let mut got = Vec::new();
+        let result = client.read_to_end(&mut got);
+        let _ = sending.join();
+        if let Err(e) = result {
+            panic!("{model} round {round}: {e} after {} bytes", got.len());
+        }
+        assert!(
+            got == services::answer(),
+            "{model} round {round}: got {} bytes",
+            got.len()
+        );
+    }
+    server.stop();
+}
+
+/// Output produced over several `poll_transmit` calls (one line each) is all
+/// sent before the driver waits for the peer again.
+fn output_in_several_calls_is_all_sent(model: Model) {
+    let server = Server::start(model, Pieces);
+    let mut client = BufReader::new(server.connect());
+    for round in [3, 1000] {
+        client
+            .get_mut()
+            .write_all(format!("{round}\n").as_bytes())
+            .unwrap();
+        for i in 0..round {
+            assert_eq!(line(&mut client, model.name()), format!("piece {i}"));
+        }
+    }
+    drop(client);
+    server.stop();
+}
+
+/// Pipelined requests for file ranges, answered one at a time, each a header
+/// then the range through sendfile, byte-exact and in order.
+fn file_ranges_follow_their_headers_pipelined(model: Model) {
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let path = std::env::temp_dir().join(format!(
+        "netkit-every-model-{}-{}",
+        std::process::id(),
+        model.name()
+    ));
+    std::fs::write(&path, &content).unwrap();
+    let file = Arc::new(std::fs::File::open(&path).unwrap());
+    std::fs::remove_file(&path).unwrap();
+    let server = Server::start(model, FileRanges(file));
+    let ranges = [(0, 10), (5, 250_000), (100, 0), (299_000, 1000), (7, 1)];
+    let mut expected = Vec::new();
+    let mut requests = String::new();
+    for (offset, len) in ranges {
+        requests.push_str(&format!("{offset} {len}\n"));
+        expected.extend_from_slice(format!("range {offset} {len}\n").as_bytes());
+        expected.extend_from_slice(&content[offset..offset + len]);
+    }
+    let mut client = server.connect();
+    let mut writer = client.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        writer.write_all(requests.as_bytes())?;
+        writer.shutdown(How::Write)
+    });
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    sending.join().unwrap().unwrap();
+    assert!(
+        got == expected,
+        "{model}: got {} bytes, want {}",
+        got.len(),
+        expected.len()
+    );
+    server.stop();
+}
+
 macro_rules! every_model {
     ($($module:ident => $model:expr),* $(,)?) => {$(
         mod $module {
@@ -168,6 +266,18 @@ macro_rules! every_model {
             #[test]
             fn leftover_input_is_offered_again() {
                 super::leftover_input_is_offered_again($model)
+            }
+            #[test]
+            fn output_in_several_calls_is_all_sent() {
+                super::output_in_several_calls_is_all_sent($model)
+            }
+            #[test]
+            fn file_ranges_follow_their_headers_pipelined() {
+                super::file_ranges_follow_their_headers_pipelined($model)
+            }
+            #[test]
+            fn answer_survives_unread_input() {
+                super::answer_survives_unread_input($model)
             }
         }
     )*};

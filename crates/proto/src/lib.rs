@@ -83,10 +83,12 @@ pub struct FileChunk {
 ///    calls [`Session::handle_wake`] on the connection's own thread or loop;
 ///    several wakes may be merged into one call.
 /// 8. When [`Session::is_done`] is true and all output is flushed, the driver
-///    half-closes the connection (so the peer reads every byte, then EOF), reads
-///    and discards whatever the peer still sends for up to 2 seconds or until
-///    its EOF (a lingering close: closing with unread input would send a reset
-///    that can destroy the reply in flight), then closes and drops the session.
+///    half-closes the connection (so the peer reads every byte, then EOF). Unless
+///    the peer's EOF was already read, it then reads and discards whatever the
+///    peer still sends for up to 2 seconds or until its EOF (a lingering close:
+///    closing with unread input would send a reset that can destroy the reply
+///    in flight; a stopping server only discards what has already arrived),
+///    then closes. The session is dropped; it gets no more calls once done.
 pub trait Session: Send + 'static {
     /// Offers the bytes received so far and not yet consumed; returns how many
     /// were consumed. Incomplete input is simply left unconsumed.

@@ -6,11 +6,15 @@
 //! - [`OneLine`]: answers one line per `handle_input` call and reads only while
 //!   its reply is unsent; `stats` reports how many calls consumed nothing;
 //! - [`AnswerFirst`]: answers the first line with [`answer()`] and is done,
-//!   leaving whatever else the client sent unread.
+//!   leaving whatever else the client sent unread;
+//! - [`Pieces`]: answers a line `N` with N lines, one per `poll_transmit` call;
+//! - [`FileRanges`]: answers a line `OFFSET LEN` with a header line and that
+//!   range of a file as a `FileChunk` (sendfile), one request at a time like an
+//!   HTTP session: it reads nothing more until the chunk was handed out.
 
 use netkit_proto::{FileChunk, Service, Session};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -19,9 +23,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A broadcast hub: what one member says reaches the others through wakes.
+/// Members are never removed, so wakers of closed connections keep being
+/// called: a driver must ignore those, whatever now uses their slot.
 #[derive(Default)]
 pub struct Hub {
-    members: Arc<Mutex<Vec<Weak<Member>>>>,
+    members: Arc<Mutex<Vec<Arc<Member>>>>,
 }
 
 #[derive(Default)]
@@ -41,7 +47,7 @@ impl Member {
 }
 
 pub struct HubSession {
-    members: Arc<Mutex<Vec<Weak<Member>>>>,
+    members: Arc<Mutex<Vec<Arc<Member>>>>,
     me: Arc<Member>,
     out: Vec<u8>,
     eof: bool,
@@ -62,13 +68,13 @@ impl Service for Hub {
 impl HubSession {
     fn command(&mut self, line: &[u8]) {
         if line == b"join" {
-            lock(&self.members).push(Arc::downgrade(&self.me));
+            lock(&self.members).push(Arc::clone(&self.me));
             self.out.extend_from_slice(b"joined\n");
         } else if let Some(text) = line.strip_prefix(b"say ") {
             let mut said = text.to_vec();
             said.push(b'\n');
-            for m in lock(&self.members).iter().filter_map(Weak::upgrade) {
-                if !Arc::ptr_eq(&m, &self.me) {
+            for m in lock(&self.members).iter() {
+                if !Arc::ptr_eq(m, &self.me) {
                     m.push(&said);
                 }
             }
@@ -180,5 +186,170 @@ impl Session for OneLineSession {
     }
     fn is_done(&self) -> bool {
         self.eof
+    }
+}
+
+/// What [`AnswerFirst`] answers: 256 KiB of a fixed pattern.
+pub fn answer() -> Vec<u8> {
+    (0..256 * 1024u32).map(|i| (i % 251) as u8).collect()
+}
+
+/// Answers the first line, then is done with input still arriving.
+pub struct AnswerFirst;
+
+pub struct AnswerFirstSession {
+    answered: bool,
+    out: Vec<u8>,
+}
+
+impl Service for AnswerFirst {
+    type Session = AnswerFirstSession;
+    fn new_session(&self, _: Option<SocketAddr>, _: Instant) -> AnswerFirstSession {
+        AnswerFirstSession {
+            answered: false,
+            out: Vec::new(),
+        }
+    }
+}
+
+impl Session for AnswerFirstSession {
+    fn handle_input(&mut self, _: Instant, input: &[u8]) -> usize {
+        let Some(end) = input.iter().position(|&b| b == b'\n') else {
+            return 0;
+        };
+        self.answered = true;
+        self.out = answer();
+        end + 1
+    }
+    fn handle_eof(&mut self, _: Instant) {
+        self.answered = true;
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn handle_shutdown(&mut self, _: Instant) {
+        self.answered = true;
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        out.append(&mut self.out);
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn wants_read(&self) -> bool {
+        !self.answered
+    }
+    fn is_done(&self) -> bool {
+        self.answered && self.out.is_empty()
+    }
+}
+
+/// Output that comes out of `poll_transmit` one piece per call.
+pub struct Pieces;
+
+pub struct PiecesSession {
+    queued: std::ops::Range<u32>,
+    eof: bool,
+}
+
+impl Service for Pieces {
+    type Session = PiecesSession;
+    fn new_session(&self, _: Option<SocketAddr>, _: Instant) -> PiecesSession {
+        PiecesSession {
+            queued: 0..0,
+            eof: false,
+        }
+    }
+}
+
+impl Session for PiecesSession {
+    fn handle_input(&mut self, _: Instant, input: &[u8]) -> usize {
+        let Some(end) = input.iter().position(|&b| b == b'\n') else {
+            return 0;
+        };
+        let n: u32 = std::str::from_utf8(&input[..end])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        self.queued = 0..n;
+        end + 1
+    }
+    fn handle_eof(&mut self, _: Instant) {
+        self.eof = true;
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn handle_shutdown(&mut self, _: Instant) {
+        self.eof = true;
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        if let Some(i) = self.queued.next() {
+            out.extend_from_slice(format!("piece {i}\n").as_bytes());
+        }
+        None
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn wants_read(&self) -> bool {
+        !self.eof && self.queued.is_empty()
+    }
+    fn is_done(&self) -> bool {
+        self.eof && self.queued.is_empty()
+    }
+}
+
+/// Serves ranges of one open file, one request at a time.
+pub struct FileRanges(pub Arc<std::fs::File>);
+
+pub struct FileRangesSession {
+    file: Arc<std::fs::File>,
+    next: Option<(u64, u64)>,
+    eof: bool,
+}
+
+impl Service for FileRanges {
+    type Session = FileRangesSession;
+    fn new_session(&self, _: Option<SocketAddr>, _: Instant) -> FileRangesSession {
+        FileRangesSession {
+            file: Arc::clone(&self.0),
+            next: None,
+            eof: false,
+        }
+    }
+}
+
+impl Session for FileRangesSession {
+    fn handle_input(&mut self, _: Instant, input: &[u8]) -> usize {
+        let Some(end) = input.iter().position(|&b| b == b'\n') else {
+            return 0;
+        };
+        let text = String::from_utf8_lossy(&input[..end]);
+        let mut numbers = text.split(' ').filter_map(|n| n.parse().ok());
+        self.next = Some((numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)));
+        end + 1
+    }
+    fn handle_eof(&mut self, _: Instant) {
+        self.eof = true;
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn handle_shutdown(&mut self, _: Instant) {
+        self.eof = true;
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        let (offset, len) = self.next.take()?;
+        out.extend_from_slice(format!("range {offset} {len}\n").as_bytes());
+        Some(FileChunk {
+            file: Arc::clone(&self.file),
+            offset,
+            len,
+        })
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn wants_read(&self) -> bool {
+        !self.eof && self.next.is_none()
+    }
+    fn is_done(&self) -> bool {
+        self.eof && self.next.is_none()
     }
 }
