@@ -131,6 +131,16 @@ fn a_taken_name_is_refused() {
 }
 
 #[test]
+fn a_bad_name_is_a_usage_error() {
+    let out = common::netkit(&["chat", "join", "127.0.0.1:9", "two words"])
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid name"));
+}
+
+#[test]
 fn a_dead_server_is_noticed() {
     let server = Server::start(&["chat", "serve", "--bind", "127.0.0.1", "--port", "0"]);
     let addr = server.addr().to_string();

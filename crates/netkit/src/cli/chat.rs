@@ -30,3 +30,11 @@ pub fn run(cmd: ChatCommand) -> Result<()> {
         ChatCommand::FanoutBench(args) => fanout::run(args),
     }
 }
+
+/// Prints a usage error the way clap does and exits with status 2.
+fn usage_error(message: &str) -> ! {
+    use clap::CommandFactory;
+    crate::cli::Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}

@@ -6,11 +6,11 @@
 //! PING every 20 s. When nothing at all has come back for two PINGs in a row,
 //! the server is taken for dead and the client exits with status 1.
 
-use super::DEFAULT_PORT;
+use super::{usage_error, DEFAULT_PORT};
 use crate::cli::common::resolve;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use netkit_proto::chat::wire::{ErrorReason, Reply, Request};
+use netkit_proto::chat::wire::{valid_name, ErrorReason, Reply, Request};
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
@@ -38,6 +38,12 @@ pub struct JoinArgs {
 
 /// Runs `netkit chat join`.
 pub fn run(args: JoinArgs) -> Result<()> {
+    if !valid_name(&args.name) {
+        usage_error(&format!(
+            "{:?} is not a valid name (1-32 characters; no spaces, control characters or , * ? ! @; not starting with : # &)",
+            args.name
+        ));
+    }
     let server = resolve(&args.addr, DEFAULT_PORT)?;
     let interval = Duration::try_from_secs_f64(args.ping_interval)
         .ok()

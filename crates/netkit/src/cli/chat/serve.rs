@@ -6,7 +6,7 @@
 //! child could not share the room), and a stdin thread turns each line into an
 //! ADMIN announcement or an operator command (`/kick NAME`, `/list`).
 
-use super::DEFAULT_PORT;
+use super::{usage_error, DEFAULT_PORT};
 use crate::cli::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -107,14 +107,6 @@ pub fn run(args: ServeArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Prints a usage error the way clap does and exits with status 2.
-fn usage_error(message: &str) -> ! {
-    use clap::CommandFactory;
-    crate::cli::Cli::command()
-        .error(clap::error::ErrorKind::ArgumentConflict, message)
-        .exit()
 }
 
 /// The operator's stdin: every line is an announcement, except the commands.
