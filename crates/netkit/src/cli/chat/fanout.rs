@@ -114,7 +114,9 @@ pub fn run(args: FanoutArgs) -> Result<()> {
     }
     let seconds = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    let _ = receiver.join();
+    if let Ok(listeners) = receiver.join() {
+        leave(&speaker, &listeners);
+    }
     let missed = (0..args.members)
         .filter(|i| counts[*i].load(Ordering::Relaxed) < sent)
         .count();
@@ -132,7 +134,8 @@ fn setup_udp(server: SocketAddr, members: usize) -> Result<(Vec<Listener>, Speak
         let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(1 << 20);
         socket.connect(server)?;
         socket.set_read_timeout(Some(Duration::from_secs(5)))?;
-        socket.send(format!("JOIN {name}").as_bytes())?;
+        // Padded so that an error (a name left over from another run) is heard.
+        socket.send(format!("JOIN {name:<40}").as_bytes())?;
         let mut buf = [0u8; 65_536];
         loop {
             let n = socket.recv(&mut buf).context("no answer to JOIN")?;
@@ -144,10 +147,12 @@ fn setup_udp(server: SocketAddr, members: usize) -> Result<(Vec<Listener>, Speak
             }
         }
     };
-    let speaker = join("speaker")?;
+    // Names unique to this run: an earlier run's members may still be in the room.
+    let run = std::process::id();
+    let speaker = join(&format!("s{run}"))?;
     let mut listeners = Vec::new();
     for i in 0..members {
-        let socket = join(&format!("m{i}"))?;
+        let socket = join(&format!("m{run}_{i}"))?;
         socket.set_nonblocking(true)?;
         listeners.push(Listener::Udp(socket));
     }
@@ -218,7 +223,19 @@ fn speak(speaker: &mut Speaker, seq: u64, scratch: &mut Vec<u8>) -> Result<()> {
     Ok(())
 }
 
-fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool) {
+/// UDP members leave, so the room is empty for the next run.
+fn leave(speaker: &Speaker, listeners: &[Listener]) {
+    if let Speaker::Udp(socket) = speaker {
+        let _ = socket.send(b"LEAVE");
+    }
+    for l in listeners {
+        if let Listener::Udp(socket) = l {
+            let _ = socket.send(b"LEAVE");
+        }
+    }
+}
+
+fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool) -> Vec<Listener> {
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
         let ready: Vec<usize> = {
@@ -242,7 +259,7 @@ fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool
             match &mut listeners[i] {
                 Listener::Udp(socket) => {
                     while let Ok(n) = socket.recv(&mut buf) {
-                        if buf[..n].starts_with(b"MSG speaker ") {
+                        if buf[..n].starts_with(b"MSG s") {
                             counts[i].fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -263,4 +280,5 @@ fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool
             }
         }
     }
+    listeners
 }
