@@ -146,7 +146,7 @@ fn say_reaches_every_other_member_once_and_never_the_sender() {
 
 #[test]
 fn leave_and_silence_are_announced() {
-    let server = serve(&["--idle-timeout", "0.5"]);
+    let server = serve(&["--idle-timeout", "2"]);
     let alice = Member::joined(&server, "alice");
     let bob = Member::joined(&server, "bob");
     let carol = Member::joined(&server, "carol");
