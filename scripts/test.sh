@@ -13,6 +13,7 @@ declare -A needs=(
   [wget]=/usr/bin/wget
   [procps]=/usr/bin/pkill
   [tmux]=/usr/bin/tmux
+  [irssi]=/usr/bin/irssi
 )
 missing=()
 for pkg in "${!needs[@]}"; do
@@ -25,6 +26,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
 fi
+
+# Python packages the tests drive (skipped when already importable): irc for chat_irc.
+python3 -c "import irc.client" 2>/dev/null || python3 -m pip install --quiet irc >&2 \
+  || python3 -m pip install --quiet --break-system-packages irc >&2
 
 # Plain `cargo test` (not --all-targets) builds every example as a program at
 # target/debug/examples/NAME, which the example tests run; it also runs doc tests.

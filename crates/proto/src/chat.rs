@@ -1,1 +1,19 @@
-//! The chat room and its fronts (UDP datagrams, IRC lines). Not yet built.
+//! The chat room and its fronts.
+//!
+//! ```text
+//!   UDP datagrams ──▶ udp::UdpFront ─┐                     ┌─▶ UDP outbox ─▶ UDP loop (woken)
+//!   IRC lines ─────▶ irc::IrcSession ┼─▶ hub::Hub ─▶ room::Room ─┤
+//!   operator stdin ─▶ hub::Hub ──────┘   (one Mutex)        └─▶ IRC outboxes ─▶ session wakers
+//! ```
+//!
+//! [`wire`] parses and emits the UDP datagrams; [`room`] is the sans-IO room
+//! every front drives; [`hub`] shares one room between threads and routes its
+//! deliveries to the front that owns each member; [`udp`] and [`irc`] are the
+//! two fronts.
+
+pub mod hub;
+pub mod irc;
+pub mod irc_wire;
+pub mod room;
+pub mod udp;
+pub mod wire;

@@ -1,22 +1,40 @@
-//! `netkit chat …`. Not yet built.
+//! `netkit chat …`: the chat room server ([`serve`]) and its client ([`join`]).
+
+pub mod fanout;
+pub mod join;
+pub mod serve;
 
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::Subcommand;
+
+/// The chat room's default UDP port.
+pub const DEFAULT_PORT: u16 = 9999;
 
 /// `netkit chat …`
 #[derive(Debug, Subcommand)]
 pub enum ChatCommand {
-    /// Serve (not yet built).
-    Serve(ServeArgs),
+    /// Run the room: UDP (and IRC with --irc-port); stdin lines are admin announcements.
+    Serve(serve::ServeArgs),
+    /// Join a room: stdin lines are said, what others say is printed.
+    Join(join::JoinArgs),
+    /// Measure fan-out deliveries per second (bench/chat-fanout.sh).
+    #[command(hide = true)]
+    FanoutBench(fanout::FanoutArgs),
 }
-
-/// `netkit chat serve` flags.
-#[derive(Debug, Args)]
-pub struct ServeArgs {}
 
 /// Runs a `chat` command.
 pub fn run(cmd: ChatCommand) -> Result<()> {
     match cmd {
-        ChatCommand::Serve(ServeArgs {}) => anyhow::bail!("chat is not built yet"),
+        ChatCommand::Serve(args) => serve::run(args),
+        ChatCommand::Join(args) => join::run(args),
+        ChatCommand::FanoutBench(args) => fanout::run(args),
     }
+}
+
+/// Prints a usage error the way clap does and exits with status 2.
+fn usage_error(message: &str) -> ! {
+    use clap::CommandFactory;
+    crate::cli::Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Chat fan-out: one speaker, MEMBERS listeners, deliveries per second received by
+# all of them (lock-step and pipelined) — through `netkit chat serve` (UDP, flood control off) and through
+# redis-server PUBLISH to as many SUBSCRIBErs, measured by the same client code
+# (`netkit chat fanout-bench`). Then, at the default flood limit (5 msg/s, burst
+# 10), a paced speaker must reach every member with every message.
+#
+#   bench/chat-fanout.sh [MEMBERS] [MESSAGES] [PACED_MESSAGES]
+#   bench/chat-fanout.sh 100 20000 50      # the real run (about a minute)
+#   bench/chat-fanout.sh 5 200 5           # a quick check that it works
+#
+# Needs redis-server (Debian package redis-server). Run it on a quiet machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+members=${1:-100}
+messages=${2:-20000}
+paced=${3:-50}
+
+command -v redis-server >/dev/null || { echo "needs redis-server (apt-get install redis-server)" >&2; exit 2; }
+cargo build --release -q -p netkit
+netkit=target/release/netkit
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Starts `netkit chat serve ARGS` and prints its UDP address (from the ready line).
+start_chat() {
+  local out="$work/chat-$RANDOM.out"
+  "$netkit" chat serve --bind 127.0.0.1 --port 0 "$@" >"$out" 2>/dev/null </dev/null &
+  pids+=($!)
+  for _ in $(seq 100); do
+    if grep -q 'listening on udp://' "$out"; then
+      sed -n 's#^chat listening on udp://##p' "$out"; return
+    fi
+    sleep 0.05
+  done
+  echo "chat server did not start" >&2; exit 1
+}
+
+field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p"; }
+
+redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  --client-output-buffer-limit 'pubsub 0 0 0' --daemonize no >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+  sleep 0.05
+done
+
+chat=$(start_chat --rate 0)
+echo "fan-out: 1 speaker, $members members, $messages messages"
+# window 1: each message reaches every member before the next is sent (lock-step);
+# window 32: the speaker runs up to 32 messages ahead of the slowest member, which
+# lets Redis write many messages to a subscriber with one write(2).
+for window in 1 32; do
+  netkit_line=$("$netkit" chat fanout-bench --udp "$chat" --members "$members" --messages "$messages" --window "$window")
+  redis_line=$("$netkit" chat fanout-bench --redis "127.0.0.1:$redis_port" --members "$members" --messages "$messages" --window "$window")
+  echo " window $window"
+  echo "  netkit chat (UDP): $netkit_line"
+  echo "  redis pub/sub:     $redis_line"
+  n=$(field deliveries_per_sec <<<"$netkit_line")
+  r=$(field deliveries_per_sec <<<"$redis_line")
+  python3 -c "import sys; n,r=float(sys.argv[1]),float(sys.argv[2]); print(f'  window {sys.argv[3]}: netkit {n:,.0f}/s vs redis {r:,.0f}/s: ratio {n/r:.2f}x (target >= 1.0x)')" "$n" "$r" "$window"
+done
+
+limited=$(start_chat)
+echo "default flood limit (5/s, burst 10): $paced messages paced at 4.5/s"
+paced_line=$("$netkit" chat fanout-bench --udp "$limited" --members "$members" --messages "$paced" --pace 4.5)
+echo "  $paced_line"
+missing=$(field members_missing_messages <<<"$paced_line")
+if [ "$missing" = 0 ]; then echo "  every member got every message"; else echo "  $missing members missed messages"; exit 1; fi

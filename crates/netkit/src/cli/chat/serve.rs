@@ -1,0 +1,151 @@
+//! `netkit chat serve`: the room on UDP, optionally IRC on TCP, and the
+//! operator's stdin.
+//!
+//! Three kinds of thread share one [`Hub`]: this thread runs the UDP loop, a
+//! driver serves IRC connections under `--model` (threaded models only: a forked
+//! child could not share the room), and a stdin thread turns each line into an
+//! ADMIN announcement or an operator command (`/kick NAME`, `/list`).
+
+use super::{usage_error, DEFAULT_PORT};
+use crate::cli::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use anyhow::{Context, Result};
+use clap::Args;
+use netkit_drivers::udp::UdpWaker;
+use netkit_drivers::{Listener, Model};
+use netkit_proto::chat::hub::Hub;
+use netkit_proto::chat::irc::IrcService;
+use netkit_proto::chat::room::RoomConfig;
+use netkit_proto::chat::udp::UdpFront;
+use netkit_proto::DatagramService;
+use std::io::{BufRead, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `netkit chat serve` flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Also accept IRC clients on this TCP port, in channel #netkit (0 picks one).
+    #[arg(long, value_name = "N")]
+    irc_port: Option<u16>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Messages per second each member may keep up (0 turns flood control off).
+    #[arg(long, default_value_t = 5.0)]
+    rate: f64,
+    /// Messages a member may send at once.
+    #[arg(long, default_value_t = 10)]
+    burst: u32,
+    /// Seconds of silence before a member is dropped (tests shorten it).
+    #[arg(long, default_value_t = 60.0, hide = true)]
+    idle_timeout: f64,
+}
+
+/// Runs `netkit chat serve`.
+pub fn run(args: ServeArgs) -> Result<()> {
+    if args.irc_port.is_some() && args.model.model == Model::Fork {
+        usage_error("--model fork cannot serve IRC: forked children cannot share the room; use a threaded model (the default, epoll, or thread, pool, poll, select, async)");
+    }
+    if !(args.rate >= 0.0 && args.rate.is_finite()) {
+        usage_error("--rate must be a number of messages per second, 0 or more");
+    }
+    if args.burst == 0 {
+        usage_error("--burst must be at least 1");
+    }
+    let Ok(idle_timeout) = Duration::try_from_secs_f64(args.idle_timeout) else {
+        usage_error("--idle-timeout must be a number of seconds");
+    };
+    let shutdown = shutdown_on_signals()?;
+    let config = RoomConfig {
+        rate: args.rate,
+        burst: args.burst,
+        idle_timeout,
+        ..RoomConfig::default()
+    };
+    let hub = Hub::new(config);
+    let waker = UdpWaker::new().context("creating the UDP loop's waker")?;
+    hub.set_udp_waker(waker.waker());
+
+    let addr = args.server.addr(DEFAULT_PORT);
+    let socket = UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
+    announce("chat", &format!("udp://{}", socket.local_addr()?))?;
+
+    let irc = match args.irc_port {
+        Some(port) => {
+            let addr = SocketAddr::new(args.server.bind, port);
+            let listener =
+                Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
+            announce("irc", &listener.url("tcp")?)?;
+            let service = Arc::new(IrcService::new(hub.clone()));
+            let (model, config, shutdown) =
+                (args.model.model, args.model.config()?, shutdown.clone());
+            Some(std::thread::spawn(move || {
+                netkit_drivers::serve(model, listener, service, &config, &shutdown)
+            }))
+        }
+        None => None,
+    };
+
+    let operator = hub.clone();
+    std::thread::spawn(move || operate(&operator));
+
+    let mut front = UdpFront::new(hub.clone());
+    netkit_drivers::udp::serve_woken(&socket, &mut front, &shutdown, &waker)?;
+    // Tell the UDP members (IRC members get an ERROR line from their session).
+    hub.act(None, |room| room.admin("the server is shutting down"));
+    let mut farewell = Vec::new();
+    front.handle_timeout(std::time::Instant::now(), &mut farewell);
+    for d in farewell {
+        let _ = socket.send_to(&d.data, d.to);
+    }
+    if let Some(irc) = irc {
+        match irc.join() {
+            Ok(result) => result.context("IRC front")?,
+            Err(_) => anyhow::bail!("the IRC front panicked"),
+        }
+    }
+    Ok(())
+}
+
+/// The operator's stdin: every line is an announcement, except the commands.
+fn operate(hub: &Hub) {
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { return };
+        let line = line.trim_end();
+        let reply = match line.split_once(' ').unwrap_or((line, "")) {
+            ("", _) => continue,
+            ("/list", _) => {
+                let members = hub.with_room(|room| room.members());
+                let list: Vec<String> = members
+                    .iter()
+                    .map(|(id, name)| format!("{name} ({id})"))
+                    .collect();
+                format!("{} members: {}", list.len(), list.join(", "))
+            }
+            ("/kick", name) if !name.trim().is_empty() => {
+                let name = name.trim();
+                match hub.act(None, |room| room.kick(name)) {
+                    Some(id) => format!("kicked {name} ({id})"),
+                    None => format!("no member named {name}"),
+                }
+            }
+            (cmd, _) if cmd.starts_with('/') => {
+                format!("unknown command {cmd} (commands: /kick NAME, /list; other lines are announced)")
+            }
+            _ => {
+                hub.act(None, |room| room.admin(line));
+                continue;
+            }
+        };
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, "{reply}")
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! The chat room as a state machine: members, names, history, flood control and
+//! heartbeats, with no socket inside.
+//!
+//! Every front (UDP datagrams, IRC connections, later a browser or a backplane)
+//! calls the same verbs — [`Room::join`], [`Room::say`], [`Room::ping`],
+//! [`Room::leave`], [`Room::who`], [`Room::admin`], [`Room::kick`] — and then
+//! collects [`Delivery`]s with [`Room::poll_deliveries`]: one [`Event`] for one
+//! [`MemberId`]. The front that owns that member turns the event into bytes
+//! (`MSG bob hi` for UDP, `:bob!bob@netkit PRIVMSG #netkit :hi` for IRC). An event
+//! that goes to many members is one `Arc`, so a front can encode it once.
+//!
+//! ```text
+//!   front ── join/say/leave/ping(now, id, …) ──▶ Room ── Delivery{to, event} ──▶ fronts
+//!   clock ── handle_timeout(now) ─────────────▶ Room   (heartbeat evictions)
+//! ```
+//!
+//! Names are unique case-insensitively across fronts. An IRC connection holds
+//! its nick with [`Room::claim_name`] before it joins the channel, so a UDP
+//! member cannot take a nick in use. Members that may vanish silently (UDP)
+//! carry a heartbeat: silent for longer than the idle timeout, they are dropped
+//! as if they had left.
+
+use super::wire::{valid_name, MAX_TEXT_BYTES};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Who a member is, and so which front delivers to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MemberId {
+    /// A UDP member, known by its source address.
+    Udp(SocketAddr),
+    /// An IRC connection, numbered by the IRC front.
+    Irc(u64),
+}
+
+impl fmt::Display for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemberId::Udp(addr) => write!(f, "udp {addr}"),
+            MemberId::Irc(n) => write!(f, "irc #{n}"),
+        }
+    }
+}
+
+/// Room settings.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// Messages replayed to a joining member.
+    pub history: usize,
+    /// Messages per second a member may keep up (0: no flood control).
+    pub rate: f64,
+    /// Messages a member may send at once after being quiet.
+    pub burst: u32,
+    /// Heartbeat members silent for longer than this are dropped.
+    pub idle_timeout: Duration,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        Self {
+            history: 50,
+            rate: 5.0,
+            burst: 10,
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a member is no longer in the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaveReason {
+    /// It left (UDP `LEAVE`, IRC `PART`).
+    Left,
+    /// Its connection ended (IRC `QUIT` or a closed connection), with a message.
+    Quit(Arc<str>),
+    /// It was silent for longer than the idle timeout.
+    TimedOut,
+    /// The operator kicked it.
+    Kicked,
+}
+
+/// Something a member is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// To the joiner: the join succeeded; every member's name, its own included.
+    Welcome {
+        /// Names, sorted case-insensitively.
+        members: Vec<Arc<str>>,
+    },
+    /// To the joiner, after `Welcome`: an earlier message, oldest first.
+    History {
+        /// Who said it.
+        name: Arc<str>,
+        /// What was said.
+        text: Arc<str>,
+    },
+    /// To the others: someone joined.
+    Joined {
+        /// The new member.
+        name: Arc<str>,
+    },
+    /// To the others: someone said something.
+    Message {
+        /// The speaker.
+        name: Arc<str>,
+        /// The text.
+        text: Arc<str>,
+    },
+    /// To the others: someone is gone.
+    Left {
+        /// The member who left.
+        name: Arc<str>,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// To everyone: the operator speaks.
+    Admin {
+        /// The announcement.
+        text: Arc<str>,
+    },
+    /// To one member, who asked: the member list.
+    Members {
+        /// Names, sorted case-insensitively.
+        names: Vec<Arc<str>>,
+    },
+    /// To the kicked member itself.
+    Kicked,
+}
+
+/// One event for one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The member to tell.
+    pub to: MemberId,
+    /// What to tell it (shared by every recipient of the same event).
+    pub event: Arc<Event>,
+}
+
+/// Why a join failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The name is not 1–32 characters without spaces or control characters.
+    #[error("bad name")]
+    BadName,
+    /// Another member (or IRC connection) has that name, case-insensitively.
+    #[error("name taken")]
+    NameTaken,
+}
+
+/// Why a message was not forwarded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SayError {
+    /// The sender has not joined.
+    #[error("not joined")]
+    NotJoined,
+    /// Over [`MAX_TEXT_BYTES`].
+    #[error("too long")]
+    TooLong,
+    /// Over the sender's flood limit.
+    #[error("rate limited")]
+    RateLimited,
+}
+
+/// The sender has not joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not joined")]
+pub struct NotJoined;
+
+#[derive(Debug)]
+struct Member {
+    name: Arc<str>,
+    /// When a heartbeat member is dropped; `None` for members whose connection
+    /// tells us when they go (IRC).
+    expires: Option<Instant>,
+    tokens: f64,
+    refilled: Instant,
+    /// A datagram member gets the history as it was when it joined (messages
+    /// numbered below this) with its first datagram after JOIN.
+    history_owed: Option<u64>,
+}
+
+impl Member {
+    /// The token bucket: refills at `rate` per second up to `burst`; whether a
+    /// token was there to take (always, when `rate` is 0: no flood control).
+    fn take_token(&mut self, now: Instant, rate: f64, burst: u32) -> bool {
+        if rate <= 0.0 {
+            return true;
+        }
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(f64::from(burst));
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+/// The room. See the module documentation.
+#[derive(Debug)]
+pub struct Room {
+    config: RoomConfig,
+    members: HashMap<MemberId, Member>,
+    /// Lower-cased name → its holder (a member, or an IRC connection's claim).
+    names: HashMap<String, MemberId>,
+    /// Names held by connections whether or not they are members (IRC nicks).
+    claims: HashMap<MemberId, Arc<str>>,
+    /// The last messages, each with its number (counted since the room began).
+    history: VecDeque<(u64, Arc<str>, Arc<str>)>,
+    said: u64,
+    deliveries: Vec<Delivery>,
+    /// No heartbeat expires before this (a sweep may come early, never late).
+    next_sweep: Option<Instant>,
+}
+
+fn fold(name: &str) -> String {
+    name.to_lowercase()
+}
+
+impl Room {
+    /// An empty room.
+    pub fn new(config: RoomConfig) -> Room {
+        Room {
+            config,
+            members: HashMap::new(),
+            names: HashMap::new(),
+            claims: HashMap::new(),
+            history: VecDeque::new(),
+            said: 0,
+            deliveries: Vec::new(),
+            next_sweep: None,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RoomConfig {
+        &self.config
+    }
+
+    /// Whether `name` is held by anyone but `by`.
+    pub fn name_taken(&self, name: &str, by: MemberId) -> bool {
+        self.names
+            .get(&fold(name))
+            .is_some_and(|holder| *holder != by)
+    }
+
+    /// Holds `name` for `id` without joining (an IRC nick), releasing the name it
+    /// held before. Fails while `id` is a member (rename by leaving first).
+    pub fn claim_name(&mut self, id: MemberId, name: &str) -> Result<(), JoinError> {
+        if !valid_name(name) {
+            return Err(JoinError::BadName);
+        }
+        if self.name_taken(name, id) || self.members.contains_key(&id) {
+            return Err(JoinError::NameTaken);
+        }
+        self.release_name(id);
+        self.names.insert(fold(name), id);
+        self.claims.insert(id, name.into());
+        Ok(())
+    }
+
+    /// Gives up the name claimed with [`Room::claim_name`] (leaving first, if a member).
+    pub fn release_name(&mut self, id: MemberId) {
+        self.leave(id, LeaveReason::Quit("".into()));
+        if let Some(old) = self.claims.remove(&id) {
+            self.names.remove(&fold(&old));
+        }
+    }
+
+    /// `id` joins as `name`. A heartbeat member is dropped when silent for the
+    /// idle timeout, and gets the history only with its next datagram (a SAY,
+    /// PING or WHO): its address may be forged, and a forged JOIN must not turn
+    /// a few bytes into fifty messages sent to someone else. Joining again under
+    /// the same name repeats the welcome alone (a UDP client whose `OK` was
+    /// lost); under another name, it leaves first.
+    pub fn join(
+        &mut self,
+        now: Instant,
+        id: MemberId,
+        name: &str,
+        heartbeat: bool,
+    ) -> Result<(), JoinError> {
+        if !valid_name(name) {
+            return Err(JoinError::BadName);
+        }
+        if self.name_taken(name, id) {
+            return Err(JoinError::NameTaken);
+        }
+        let (rate, burst) = (self.config.rate, self.config.burst);
+        match self.members.get_mut(&id) {
+            Some(m) if *m.name == *name => {
+                // Repeats share the flood limit, so forged JOINs cannot draw a
+                // stream of member lists towards someone else's address.
+                if m.take_token(now, rate, burst) {
+                    let members = self.sorted_names();
+                    self.deliver(id, Arc::new(Event::Welcome { members }));
+                }
+                return Ok(());
+            }
+            Some(_) => {
+                self.leave(id, LeaveReason::Left);
+            }
+            None => {}
+        }
+        let name: Arc<str> = name.into();
+        let expires = heartbeat.then(|| now + self.config.idle_timeout);
+        if let Some(at) = expires {
+            self.next_sweep = Some(self.next_sweep.map_or(at, |s| s.min(at)));
+        }
+        self.names.insert(fold(&name), id);
+        self.members.insert(
+            id,
+            Member {
+                name: name.clone(),
+                expires,
+                tokens: f64::from(self.config.burst),
+                refilled: now,
+                history_owed: heartbeat.then_some(self.said),
+            },
+        );
+        self.tell_others(id, Event::Joined { name });
+        let members = self.sorted_names();
+        self.deliver(id, Arc::new(Event::Welcome { members }));
+        if !heartbeat {
+            self.replay_history(id, self.said);
+        }
+        Ok(())
+    }
+
+    /// A sign of life from `id`: its heartbeat is renewed, and history still
+    /// owed to it is sent.
+    fn touch(&mut self, now: Instant, id: MemberId) -> Result<&mut Member, NotJoined> {
+        let idle = self.config.idle_timeout;
+        let member = self.members.get_mut(&id).ok_or(NotJoined)?;
+        if let Some(exp) = &mut member.expires {
+            *exp = now + idle;
+        }
+        if let Some(until) = member.history_owed.take() {
+            self.replay_history(id, until);
+        }
+        self.members.get_mut(&id).ok_or(NotJoined)
+    }
+
+    fn replay_history(&mut self, id: MemberId, until: u64) {
+        for (_, name, text) in self.history.iter().take_while(|(n, _, _)| *n < until) {
+            let event = Event::History {
+                name: name.clone(),
+                text: text.clone(),
+            };
+            self.deliveries.push(Delivery {
+                to: id,
+                event: Arc::new(event),
+            });
+        }
+    }
+
+    /// `id` says `text` to everyone else (never to itself). Counts as a heartbeat.
+    pub fn say(&mut self, now: Instant, id: MemberId, text: &str) -> Result<(), SayError> {
+        let (rate, burst) = (self.config.rate, self.config.burst);
+        let member = self
+            .touch(now, id)
+            .map_err(|NotJoined| SayError::NotJoined)?;
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(SayError::TooLong);
+        }
+        if !member.take_token(now, rate, burst) {
+            return Err(SayError::RateLimited);
+        }
+        let name = member.name.clone();
+        let text: Arc<str> = text.into();
+        if self.config.history > 0 {
+            if self.history.len() == self.config.history {
+                self.history.pop_front();
+            }
+            self.history
+                .push_back((self.said, name.clone(), text.clone()));
+        }
+        self.said += 1;
+        self.tell_others(id, Event::Message { name, text });
+        Ok(())
+    }
+
+    /// A heartbeat from `id`.
+    pub fn ping(&mut self, now: Instant, id: MemberId) -> Result<(), NotJoined> {
+        self.touch(now, id).map(|_| ())
+    }
+
+    /// `id` asks for the member list (a sign of life, like PING).
+    pub fn who(&mut self, now: Instant, id: MemberId) -> Result<(), NotJoined> {
+        self.touch(now, id)?;
+        let names = self.sorted_names();
+        self.deliver(id, Arc::new(Event::Members { names }));
+        Ok(())
+    }
+
+    /// `id` leaves; the others are told. Returns whether it was a member.
+    pub fn leave(&mut self, id: MemberId, reason: LeaveReason) -> bool {
+        let Some(member) = self.members.remove(&id) else {
+            return false;
+        };
+        if !self.claims.contains_key(&id) {
+            self.names.remove(&fold(&member.name));
+        }
+        let event = Event::Left {
+            name: member.name,
+            reason,
+        };
+        self.tell_others(id, event);
+        true
+    }
+
+    /// The operator speaks to every member.
+    pub fn admin(&mut self, text: &str) {
+        let event = Arc::new(Event::Admin { text: text.into() });
+        for id in self.members.keys() {
+            self.deliveries.push(Delivery {
+                to: *id,
+                event: event.clone(),
+            });
+        }
+    }
+
+    /// The operator removes the member called `name` (any case). Returns who it was.
+    pub fn kick(&mut self, name: &str) -> Option<MemberId> {
+        let id = *self.names.get(&fold(name))?;
+        if !self.members.contains_key(&id) {
+            return None;
+        }
+        self.deliver(id, Arc::new(Event::Kicked));
+        self.leave(id, LeaveReason::Kicked);
+        Some(id)
+    }
+
+    /// Every member and its name, sorted by name (for the operator's `/list`).
+    pub fn members(&self) -> Vec<(MemberId, Arc<str>)> {
+        let mut list: Vec<_> = self
+            .members
+            .iter()
+            .map(|(id, m)| (*id, m.name.clone()))
+            .collect();
+        list.sort_by_key(|(_, name)| fold(name));
+        list
+    }
+
+    /// The name of member `id`.
+    pub fn name_of(&self, id: MemberId) -> Option<&Arc<str>> {
+        self.members.get(&id).map(|m| &m.name)
+    }
+
+    /// Drops heartbeat members silent for longer than the idle timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.next_sweep.is_none_or(|at| now < at) {
+            return;
+        }
+        let expired: Vec<MemberId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.expires.is_some_and(|at| at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.leave(id, LeaveReason::TimedOut);
+        }
+        self.next_sweep = self.members.values().filter_map(|m| m.expires).min();
+    }
+
+    /// When [`Room::handle_timeout`] next has work, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_sweep
+    }
+
+    /// Moves every pending delivery to `out`, in order.
+    pub fn poll_deliveries(&mut self, out: &mut Vec<Delivery>) {
+        out.append(&mut self.deliveries);
+    }
+
+    fn sorted_names(&self) -> Vec<Arc<str>> {
+        self.members().into_iter().map(|(_, name)| name).collect()
+    }
+
+    fn deliver(&mut self, to: MemberId, event: Arc<Event>) {
+        self.deliveries.push(Delivery { to, event });
+    }
+
+    fn tell_others(&mut self, from: MemberId, event: Event) {
+        let event = Arc::new(event);
+        for id in self.members.keys().filter(|id| **id != from) {
+            self.deliveries.push(Delivery {
+                to: *id,
+                event: event.clone(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "room_tests.rs"]
+mod tests;

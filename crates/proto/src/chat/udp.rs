@@ -1,0 +1,228 @@
+//! The UDP front: datagrams in, room actions, datagrams out.
+//!
+//! A member is its source address. Replies to the sender itself (`PONG`, `ERR …`)
+//! are made here; everything else comes from the room as deliveries and is
+//! encoded once per event, however many members receive it. An address that
+//! has not joined is never sent more bytes than it sent: an error that would be
+//! longer than the datagram that caused it is dropped (clients pad with spaces).
+
+use super::hub::{Hub, UdpDelivery};
+use super::room::{Event, JoinError, MemberId, SayError};
+use super::wire::{ErrorReason, Reply, Request};
+use crate::{Datagram, DatagramService};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The UDP side of a chat room.
+#[derive(Debug)]
+pub struct UdpFront {
+    hub: Arc<Hub>,
+    deliveries: Vec<UdpDelivery>,
+}
+
+impl UdpFront {
+    /// A front on `hub`'s room.
+    pub fn new(hub: Arc<Hub>) -> UdpFront {
+        UdpFront {
+            hub,
+            deliveries: Vec::new(),
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<Datagram>) {
+        // Deliveries of one event are adjacent; encode each event once.
+        let mut last: Option<(*const Event, Vec<u8>)> = None;
+        for (to, event) in self.deliveries.drain(..) {
+            let data = match &last {
+                Some((ptr, bytes)) if std::ptr::eq(*ptr, Arc::as_ptr(&event)) => bytes.clone(),
+                _ => {
+                    let bytes = encode(&event);
+                    last = Some((Arc::as_ptr(&event), bytes.clone()));
+                    bytes
+                }
+            };
+            out.push(Datagram { to, data });
+        }
+    }
+}
+
+/// The datagram for one room event.
+pub fn encode(event: &Event) -> Vec<u8> {
+    fn names(list: &[Arc<str>]) -> Vec<&str> {
+        list.iter().map(|n| &**n).collect()
+    }
+    match event {
+        Event::Welcome { members } => Reply::Ok(names(members)),
+        Event::History { name, text } => Reply::History { name, text },
+        Event::Joined { name } => Reply::Joined(name),
+        Event::Message { name, text } => Reply::Msg { name, text },
+        Event::Left { name, .. } => Reply::Left(name),
+        Event::Admin { text } => Reply::Admin(text),
+        Event::Members { names: list } => Reply::Members(names(list)),
+        Event::Kicked => Reply::Err(ErrorReason::Kicked),
+    }
+    .to_bytes()
+}
+
+impl DatagramService for UdpFront {
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+        out: &mut Vec<Datagram>,
+    ) {
+        let id = MemberId::Udp(from);
+        let (joined, reply) = self.hub.act(Some(&mut self.deliveries), |room| {
+            let joined = room.name_of(id).is_some();
+            let reply = match Request::parse(data) {
+                Err(_) => Some(Reply::Err(ErrorReason::BadCommand)),
+                Ok(Request::Join(name)) => match room.join(now, id, name, true) {
+                    Ok(()) => None,
+                    Err(JoinError::NameTaken) => Some(Reply::Err(ErrorReason::NameTaken)),
+                    Err(_) => Some(Reply::Err(ErrorReason::BadName)),
+                },
+                Ok(Request::Say(text)) => match room.say(now, id, text) {
+                    Ok(()) => None,
+                    Err(SayError::NotJoined) => Some(Reply::Err(ErrorReason::NotJoined)),
+                    Err(SayError::TooLong) => Some(Reply::Err(ErrorReason::TooLong)),
+                    Err(_) => Some(Reply::Err(ErrorReason::RateLimited)),
+                },
+                Ok(Request::Leave) => {
+                    let left = room.leave(id, super::room::LeaveReason::Left);
+                    (!left).then_some(Reply::Err(ErrorReason::NotJoined))
+                }
+                Ok(Request::Ping) => Some(match room.ping(now, id) {
+                    Ok(()) => Reply::Pong,
+                    Err(_) => Reply::Err(ErrorReason::NotJoined),
+                }),
+                Ok(Request::Who) => room
+                    .who(now, id)
+                    .err()
+                    .map(|_| Reply::Err(ErrorReason::NotJoined)),
+            };
+            (joined, reply)
+        });
+        // Room deliveries first: history owed to this member precedes its PONG.
+        self.flush(out);
+        if let Some(reply) = reply {
+            let bytes = reply.to_bytes();
+            if joined || bytes.len() <= data.len() {
+                out.push(Datagram {
+                    to: from,
+                    data: bytes,
+                });
+            }
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant, out: &mut Vec<Datagram>) {
+        self.hub
+            .act(Some(&mut self.deliveries), |room| room.handle_timeout(now));
+        self.hub.take_udp(&mut self.deliveries);
+        self.flush(out);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.hub.with_room(|room| room.poll_timeout())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::room::RoomConfig;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn send(front: &mut UdpFront, from: u16, data: &[u8]) -> Vec<(u16, String)> {
+        let mut out = Vec::new();
+        front.handle_datagram(Instant::now(), addr(from), data, &mut out);
+        out.into_iter()
+            .map(|d| (d.to.port(), String::from_utf8(d.data).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn datagrams_drive_the_room() {
+        let mut front = UdpFront::new(Hub::new(RoomConfig::default()));
+        assert_eq!(send(&mut front, 1, b"JOIN alice"), [(1, "OK alice".into())]);
+        assert_eq!(
+            send(&mut front, 2, b"JOIN bob"),
+            [(1, "JOINED bob".into()), (2, "OK alice bob".into())]
+        );
+        assert_eq!(send(&mut front, 2, b"SAY hi"), [(1, "MSG bob hi".into())]);
+        assert_eq!(send(&mut front, 1, b"PING"), [(1, "PONG".into())]);
+        assert_eq!(
+            send(&mut front, 1, b"WHO"),
+            [(1, "MEMBERS alice bob".into())]
+        );
+        assert_eq!(
+            send(&mut front, 1, b"bogus"),
+            [(1, "ERR bad-command".into())]
+        );
+        assert_eq!(send(&mut front, 2, b"LEAVE"), [(1, "LEFT bob".into())]);
+        let three = send(&mut front, 3, b"JOIN carol");
+        assert_eq!(three.len(), 2, "JOINED carol to alice, OK to carol");
+        assert_eq!(
+            send(&mut front, 3, b"PING"),
+            [(3, "HISTORY bob hi".into()), (3, "PONG".into())]
+        );
+    }
+
+    #[test]
+    fn unjoined_addresses_never_get_more_than_they_sent() {
+        let mut front = UdpFront::new(Hub::new(RoomConfig::default()));
+        assert!(send(&mut front, 9, b"PING").is_empty());
+        assert!(send(&mut front, 9, b"x").is_empty());
+        assert!(send(&mut front, 9, b"JOIN").is_empty());
+        assert_eq!(
+            send(&mut front, 9, b"PING          "),
+            [(9, "ERR not-joined".into())]
+        );
+        assert_eq!(
+            send(&mut front, 9, b"SAY hello there"),
+            [(9, "ERR not-joined".into())]
+        );
+        assert_eq!(
+            send(
+                &mut front,
+                9,
+                b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+            ),
+            [(9, "ERR bad-command".into())]
+        );
+        assert_eq!(
+            send(&mut front, 9, b"JOIN a b       "),
+            [(9, "ERR bad-name".into())]
+        );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::chat::room::RoomConfig;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No datagram from an address that has not joined gets an answer
+        /// longer than itself, whatever it holds.
+        #[test]
+        fn no_amplification(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut front = UdpFront::new(Hub::new(RoomConfig::default()));
+            let from = SocketAddr::from(([127, 0, 0, 1], 9));
+            let mut out = Vec::new();
+            front.handle_datagram(Instant::now(), from, &data, &mut out);
+            let joined = data.starts_with(b"JOIN ") && out.iter().any(|d| d.data.starts_with(b"OK "));
+            if !joined {
+                for d in &out {
+                    prop_assert!(d.data.len() <= data.len(), "{:?} → {:?}", data, d.data);
+                }
+            }
+        }
+    }
+}
