@@ -170,6 +170,8 @@ impl Inner {
                         self.udp.push((addr, d.event));
                     }
                 },
+                // Members elsewhere are told by their own server.
+                MemberId::Elsewhere => {}
                 MemberId::Irc(n) => {
                     let Some(outbox) = self.irc.get_mut(&n) else {
                         continue;

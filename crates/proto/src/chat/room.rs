@@ -19,7 +19,17 @@
 //! member cannot take a nick in use. Members that may vanish silently (UDP)
 //! carry a heartbeat: silent for longer than the idle timeout, they are dropped
 //! as if they had left.
+//!
+//! The room may be one of several that act as one (servers sharing a backplane).
+//! It then talks to the others through a [`Link`] only: names are claimed
+//! through it, and what everyone must hear ([`Shared`]: joins, messages, leaves,
+//! announcements) is offered to it. A link that takes an event hands it back
+//! later, in the one order every room agrees on, through [`Room::receive`], and
+//! only then do local members hear it; a link that does not (none installed, or
+//! the backplane is away) leaves the room to deliver at once. Either way each
+//! member hears each event once.
 
+pub use super::link::{Link, LinkStatus, Shared};
 use super::wire::{valid_name, MAX_TEXT_BYTES};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -35,6 +45,9 @@ pub enum MemberId {
     Udp(SocketAddr),
     /// An IRC connection, numbered by the IRC front.
     Irc(u64),
+    /// A member of the same room on another server (in member lists only;
+    /// nothing is ever delivered to it here).
+    Elsewhere,
 }
 
 impl fmt::Display for MemberId {
@@ -42,6 +55,7 @@ impl fmt::Display for MemberId {
         match self {
             MemberId::Udp(addr) => write!(f, "udp {addr}"),
             MemberId::Irc(n) => write!(f, "irc #{n}"),
+            MemberId::Elsewhere => write!(f, "on another server"),
         }
     }
 }
@@ -218,6 +232,8 @@ pub struct Room {
     deliveries: Vec<Delivery>,
     /// No heartbeat expires before this (a sweep may come early, never late).
     next_sweep: Option<Instant>,
+    /// The other rooms, if any.
+    link: Option<Box<dyn Link>>,
 }
 
 fn fold(name: &str) -> String {
@@ -236,6 +252,7 @@ impl Room {
             said: 0,
             deliveries: Vec::new(),
             next_sweep: None,
+            link: None,
         }
     }
 
@@ -260,6 +277,9 @@ impl Room {
         if self.name_taken(name, id) || self.members.contains_key(&id) {
             return Err(JoinError::NameTaken);
         }
+        if !self.claim_shared(id, name) {
+            return Err(JoinError::NameTaken);
+        }
         self.release_name(id);
         self.names.insert(fold(name), id);
         self.claims.insert(id, name.into());
@@ -271,6 +291,7 @@ impl Room {
         self.leave(id, LeaveReason::Quit("".into()));
         if let Some(old) = self.claims.remove(&id) {
             self.names.remove(&fold(&old));
+            self.release_shared(&old);
         }
     }
 
@@ -291,6 +312,10 @@ impl Room {
             return Err(JoinError::BadName);
         }
         if self.name_taken(name, id) {
+            return Err(JoinError::NameTaken);
+        }
+        let same = self.members.get(&id).is_some_and(|m| *m.name == *name);
+        if !same && !self.claim_shared(id, name) {
             return Err(JoinError::NameTaken);
         }
         let (rate, burst) = (self.config.rate, self.config.burst);
@@ -325,7 +350,9 @@ impl Room {
                 history_owed: heartbeat.then_some(self.said),
             },
         );
-        self.tell_others(id, Event::Joined { name });
+        if !self.publish(&Shared::Joined { name: name.clone() }) {
+            self.tell_others(id, Event::Joined { name });
+        }
         let members = self.sorted_names();
         self.deliver(id, Arc::new(Event::Welcome { members }));
         if !heartbeat {
@@ -375,6 +402,15 @@ impl Room {
         }
         let name = member.name.clone();
         let text: Arc<str> = text.into();
+        let event = Shared::Said { name, text };
+        if !self.publish(&event) {
+            self.receive(event);
+        }
+        Ok(())
+    }
+
+    /// Keeps a message in the history and tells every member but its speaker.
+    fn record_and_tell(&mut self, name: Arc<str>, text: Arc<str>) {
         if self.config.history > 0 {
             if self.history.len() == self.config.history {
                 self.history.pop_front();
@@ -383,8 +419,7 @@ impl Room {
                 .push_back((self.said, name.clone(), text.clone()));
         }
         self.said += 1;
-        self.tell_others(id, Event::Message { name, text });
-        Ok(())
+        self.tell_all_but(&name.clone(), Event::Message { name, text });
     }
 
     /// A heartbeat from `id`.
@@ -407,23 +442,23 @@ impl Room {
         };
         if !self.claims.contains_key(&id) {
             self.names.remove(&fold(&member.name));
+            self.release_shared(&member.name);
         }
-        let event = Event::Left {
+        let event = Shared::Left {
             name: member.name,
             reason,
         };
-        self.tell_others(id, event);
+        if !self.publish(&event) {
+            self.receive(event);
+        }
         true
     }
 
     /// The operator speaks to every member.
     pub fn admin(&mut self, text: &str) {
-        let event = Arc::new(Event::Admin { text: text.into() });
-        for id in self.members.keys() {
-            self.deliveries.push(Delivery {
-                to: *id,
-                event: event.clone(),
-            });
+        let event = Shared::Admin { text: text.into() };
+        if !self.publish(&event) {
+            self.receive(event);
         }
     }
 
@@ -438,13 +473,21 @@ impl Room {
         Some(id)
     }
 
-    /// Every member and its name, sorted by name (for the operator's `/list`).
+    /// Every member and its name, sorted by name (for the operator's `/list`),
+    /// members on other servers included.
     pub fn members(&self) -> Vec<(MemberId, Arc<str>)> {
         let mut list: Vec<_> = self
             .members
             .iter()
             .map(|(id, m)| (*id, m.name.clone()))
             .collect();
+        if let Some(link) = &self.link {
+            for name in link.elsewhere() {
+                if !self.names.contains_key(&fold(&name)) {
+                    list.push((MemberId::Elsewhere, name));
+                }
+            }
+        }
         list.sort_by_key(|(_, name)| fold(name));
         list
     }
@@ -489,6 +532,30 @@ impl Room {
         self.deliveries.push(Delivery { to, event });
     }
 
+    fn tell_all(&mut self, event: Event) {
+        let event = Arc::new(event);
+        for id in self.members.keys() {
+            self.deliveries.push(Delivery {
+                to: *id,
+                event: event.clone(),
+            });
+        }
+    }
+
+    /// Tells every member except the one called `name` (its own event).
+    fn tell_all_but(&mut self, name: &str, event: Event) {
+        let event = Arc::new(event);
+        let name = fold(name);
+        for (id, m) in &self.members {
+            if fold(&m.name) != name {
+                self.deliveries.push(Delivery {
+                    to: *id,
+                    event: event.clone(),
+                });
+            }
+        }
+    }
+
     fn tell_others(&mut self, from: MemberId, event: Event) {
         let event = Arc::new(event);
         for id in self.members.keys().filter(|id| **id != from) {
@@ -499,6 +566,9 @@ impl Room {
         }
     }
 }
+
+#[path = "room_link.rs"]
+mod link_impl;
 
 #[cfg(test)]
 #[path = "room_tests.rs"]

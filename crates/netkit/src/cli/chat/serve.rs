@@ -4,9 +4,12 @@
 //! Three kinds of thread share one [`Hub`]: this thread runs the UDP loop, a
 //! driver serves IRC connections under `--model` (threaded models only: a forked
 //! child could not share the room), and a stdin thread turns each line into an
-//! ADMIN announcement or an operator command (`/kick NAME`, `/list`).
+//! ADMIN announcement or an operator command (`/kick NAME`, `/list`, `/status`).
+//! With `--backplane redis://…`, every instance on that Redis with the same
+//! `--room` serves one room (see [`crate::backplane`]).
 
 use super::{usage_error, DEFAULT_PORT};
+use crate::backplane::{self, Backplane};
 use crate::cli::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -41,6 +44,16 @@ pub struct ServeArgs {
     /// Seconds of silence before a member is dropped (tests shorten it).
     #[arg(long, default_value_t = 60.0, hide = true)]
     idle_timeout: f64,
+    /// Share the room with every instance on this Redis: redis://HOST:PORT[/DB].
+    #[arg(long, value_name = "URL")]
+    backplane: Option<String>,
+    /// The shared room's name (instances on one Redis with one name are one room).
+    #[arg(long, value_name = "NAME", default_value = "netkit")]
+    room: String,
+    /// Seconds without a heartbeat before another instance's members are
+    /// announced as LEFT and their names freed (tests shorten it).
+    #[arg(long, default_value_t = 15.0, hide = true)]
+    backplane_timeout: f64,
 }
 
 /// Runs `netkit chat serve`.
@@ -57,6 +70,19 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let Ok(idle_timeout) = Duration::try_from_secs_f64(args.idle_timeout) else {
         usage_error("--idle-timeout must be a number of seconds");
     };
+    let Ok(liveness) = Duration::try_from_secs_f64(args.backplane_timeout) else {
+        usage_error("--backplane-timeout must be a number of seconds");
+    };
+    if !backplane::valid_room(&args.room) {
+        usage_error("--room must be 1-64 letters, digits, '-', '_' or '.'");
+    }
+    if args
+        .backplane
+        .as_deref()
+        .is_some_and(|url| !url.starts_with("redis://"))
+    {
+        usage_error("--backplane must be redis://HOST:PORT[/DB]");
+    }
     let shutdown = shutdown_on_signals()?;
     let config = RoomConfig {
         rate: args.rate,
@@ -64,7 +90,20 @@ pub fn run(args: ServeArgs) -> Result<()> {
         idle_timeout,
         ..RoomConfig::default()
     };
+    let history = config.history;
     let hub = Hub::new(config);
+    let backplane = match args.backplane {
+        Some(url) => {
+            let config = backplane::Config {
+                url,
+                room: args.room,
+                liveness,
+                history,
+            };
+            Some(Backplane::start(config, hub.clone())?)
+        }
+        None => None,
+    };
     let waker = UdpWaker::new().context("creating the UDP loop's waker")?;
     hub.set_udp_waker(waker.waker());
 
@@ -93,6 +132,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
 
     let mut front = UdpFront::new(hub.clone());
     netkit_drivers::udp::serve_woken(&socket, &mut front, &shutdown, &waker)?;
+    // Leave the shared room first, so the farewell stays on this server.
+    if let Some(backplane) = &backplane {
+        backplane.shutdown();
+    }
     // Tell the UDP members (IRC members get an ERROR line from their session).
     hub.act(None, |room| room.admin("the server is shutting down"));
     let mut farewell = Vec::new();
@@ -125,6 +168,11 @@ fn operate(hub: &Hub) {
                     .collect();
                 format!("{} members: {}", list.len(), list.join(", "))
             }
+            ("/status", _) => {
+                let (status, count) =
+                    hub.with_room(|room| (room.link_status(), room.members().len()));
+                format!("room {status}, {count} members")
+            }
             ("/kick", name) if !name.trim().is_empty() => {
                 let name = name.trim();
                 match hub.act(None, |room| room.kick(name)) {
@@ -133,7 +181,7 @@ fn operate(hub: &Hub) {
                 }
             }
             (cmd, _) if cmd.starts_with('/') => {
-                format!("unknown command {cmd} (commands: /kick NAME, /list; other lines are announced)")
+                format!("unknown command {cmd} (commands: /kick NAME, /list, /status; other lines are announced)")
             }
             _ => {
                 hub.act(None, |room| room.admin(line));

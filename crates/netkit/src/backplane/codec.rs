@@ -1,0 +1,181 @@
+//! Room events as Redis stream entries, and the Lua scripts that keep name
+//! claims atomic.
+//!
+//! An entry's fields: `o` the instance it came from, `t` its type (`j` joined,
+//! `s` said, `l` left, `a` admin, `h` here: a member re-announced after an
+//! outage, news to the others only), `n` the name, `x` the text or the reason.
+
+use netkit_proto::chat::room::{LeaveReason, Shared};
+use std::sync::Arc;
+
+/// Claims KEYS[1] for ARGV[1] for ARGV[2] ms, if free or already ARGV[1]'s.
+pub(super) const CLAIM: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+elseif v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"#;
+
+/// Deletes each of KEYS held by ARGV[1].
+pub(super) const RELEASE: &str = r#"
+for _, k in ipairs(KEYS) do
+  if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end
+end
+return 0
+"#;
+
+/// Refreshes (or re-takes, when free) each of KEYS for ARGV[1]; returns the
+/// keys someone else holds now.
+pub(super) const REFRESH: &str = r#"
+local lost = {}
+for _, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if not v then
+    redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
+  elseif v == ARGV[1] then
+    redis.call('PEXPIRE', k, ARGV[2])
+  else
+    table.insert(lost, k)
+  end
+end
+return lost
+"#;
+
+/// One decoded stream entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Entry {
+    /// The instance it came from.
+    pub origin: String,
+    /// What happened.
+    pub event: Shared,
+    /// A re-announcement after an outage (not news to its own instance).
+    pub here: bool,
+}
+
+/// The fields of the stream entry for `event`, from instance `origin`.
+pub(super) fn fields(origin: &str, event: &Shared, here: bool) -> Vec<(&'static str, String)> {
+    let (t, n, x) = match event {
+        Shared::Joined { name } if here => ("h", name.to_string(), String::new()),
+        Shared::Joined { name } => ("j", name.to_string(), String::new()),
+        Shared::Said { name, text } => ("s", name.to_string(), text.to_string()),
+        Shared::Left { name, reason } => ("l", name.to_string(), reason_text(reason)),
+        Shared::Admin { text } => ("a", String::new(), text.to_string()),
+    };
+    vec![
+        ("o", origin.to_owned()),
+        ("t", t.into()),
+        ("n", n),
+        ("x", x),
+    ]
+}
+
+fn reason_text(reason: &LeaveReason) -> String {
+    match reason {
+        LeaveReason::Left => "left".into(),
+        LeaveReason::Quit(msg) => format!("quit:{msg}"),
+        LeaveReason::TimedOut => "timeout".into(),
+        LeaveReason::Kicked => "kicked".into(),
+    }
+}
+
+fn reason_of(text: &str) -> LeaveReason {
+    match text {
+        "timeout" => LeaveReason::TimedOut,
+        "kicked" => LeaveReason::Kicked,
+        "left" => LeaveReason::Left,
+        other => LeaveReason::Quit(other.strip_prefix("quit:").unwrap_or(other).into()),
+    }
+}
+
+/// Decodes an entry's flat field list; `None` for anything malformed (another
+/// program writing to the key must not crash an instance).
+pub(super) fn decode(flat: &[String]) -> Option<Entry> {
+    let get = |key: &str| -> Option<String> {
+        flat.chunks_exact(2)
+            .find(|kv| kv[0] == key)
+            .map(|kv| kv[1].clone())
+    };
+    let origin = get("o")?;
+    let t = get("t")?;
+    let name: Arc<str> = get("n").unwrap_or_default().into();
+    let text = get("x").unwrap_or_default();
+    let named = !name.is_empty();
+    let event = match t.as_str() {
+        "j" | "h" if named => Shared::Joined { name },
+        "s" if named => Shared::Said {
+            name,
+            text: text.into(),
+        },
+        "l" if named => Shared::Left {
+            name,
+            reason: reason_of(&text),
+        },
+        "a" => Shared::Admin { text: text.into() },
+        _ => return None,
+    };
+    Some(Entry {
+        origin,
+        event,
+        here: t == "h",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(event: Shared, here: bool) -> Option<Entry> {
+        let flat: Vec<String> = fields("me", &event, here)
+            .into_iter()
+            .flat_map(|(k, v)| [k.to_owned(), v])
+            .collect();
+        decode(&flat)
+    }
+
+    #[test]
+    fn events_survive_the_stream() {
+        let events = [
+            Shared::Joined { name: "a".into() },
+            Shared::Said {
+                name: "a".into(),
+                text: "hi there".into(),
+            },
+            Shared::Left {
+                name: "a".into(),
+                reason: LeaveReason::Quit("bye: now".into()),
+            },
+            Shared::Left {
+                name: "a".into(),
+                reason: LeaveReason::TimedOut,
+            },
+            Shared::Admin { text: "x".into() },
+        ];
+        for event in events {
+            let entry = round(event.clone(), false).expect("decodes");
+            assert_eq!(entry.event, event);
+            assert_eq!(entry.origin, "me");
+            assert!(!entry.here);
+        }
+        let here = round(Shared::Joined { name: "b".into() }, true).expect("decodes");
+        assert!(here.here);
+    }
+
+    #[test]
+    fn malformed_entries_are_skipped() {
+        assert_eq!(decode(&[]), None);
+        assert_eq!(
+            decode(&["o".into(), "x".into(), "t".into(), "s".into()]),
+            None
+        );
+        assert_eq!(decode(&["o".into()]), None);
+        assert_eq!(
+            decode(&["t".into(), "q".into(), "o".into(), "i".into()]),
+            None
+        );
+    }
+}

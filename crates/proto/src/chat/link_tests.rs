@@ -1,0 +1,121 @@
+//! The room behind a fake link: nothing is delivered until the link hands an
+//! event back, then each member hears it once; claims and releases go through.
+
+use super::*;
+use crate::chat::room::{Event, JoinError, MemberId, Room, RoomConfig};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(Debug, Default)]
+struct Log {
+    published: Vec<Shared>,
+    claimed: Vec<String>,
+    released: Vec<String>,
+    refuse: Vec<String>,
+    shared: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Fake(Arc<Mutex<Log>>);
+
+impl Link for Fake {
+    fn claim(&mut self, name: &str) -> bool {
+        let mut log = self.0.lock().unwrap();
+        log.claimed.push(name.into());
+        !log.refuse.iter().any(|n| n == name)
+    }
+    fn release(&mut self, name: &str) {
+        self.0.lock().unwrap().released.push(name.into());
+    }
+    fn publish(&mut self, event: &Shared) -> bool {
+        let mut log = self.0.lock().unwrap();
+        log.published.push(event.clone());
+        log.shared
+    }
+    fn elsewhere(&self) -> Vec<Arc<str>> {
+        vec!["zed".into()]
+    }
+    fn status(&self) -> LinkStatus {
+        if self.0.lock().unwrap().shared {
+            LinkStatus::Whole
+        } else {
+            LinkStatus::Split
+        }
+    }
+}
+
+fn udp(port: u16) -> MemberId {
+    MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+fn drain(room: &mut Room) -> Vec<(MemberId, Event)> {
+    let mut out = Vec::new();
+    room.poll_deliveries(&mut out);
+    out.into_iter()
+        .map(|d| (d.to, (*d.event).clone()))
+        .collect()
+}
+
+#[test]
+fn shared_events_reach_members_only_when_handed_back() {
+    let t = Instant::now();
+    let fake = Fake::default();
+    fake.0.lock().unwrap().shared = true;
+    let mut room = Room::new(RoomConfig::default());
+    assert_eq!(room.link_status(), LinkStatus::Alone);
+    room.set_link(Box::new(fake.clone()));
+    assert_eq!(room.link_status(), LinkStatus::Whole);
+    let (a, b) = (udp(1), udp(2));
+    room.join(t, a, "alice", false).unwrap();
+    room.join(t, b, "bob", false).unwrap();
+    let welcome = drain(&mut room);
+    assert!(
+        welcome
+            .iter()
+            .all(|(_, e)| matches!(e, Event::Welcome { .. })),
+        "no JOINED yet: {welcome:?}"
+    );
+    assert!(matches!(&welcome[1].1, Event::Welcome { members } if members.len() == 3));
+    room.say(t, a, "hi").unwrap();
+    assert!(
+        drain(&mut room).is_empty(),
+        "nothing before the link hands it back"
+    );
+    let said = fake.0.lock().unwrap().published.last().cloned().unwrap();
+    room.receive(said);
+    let heard = drain(&mut room);
+    assert_eq!(heard.len(), 1, "bob once, alice never: {heard:?}");
+    assert_eq!(heard[0].0, b);
+    room.receive(Shared::Admin { text: "x".into() });
+    assert_eq!(drain(&mut room).len(), 2);
+    let names: Vec<_> = room
+        .members()
+        .into_iter()
+        .map(|(id, n)| (id, n.to_string()))
+        .collect();
+    assert!(names.contains(&(MemberId::Elsewhere, "zed".into())));
+    assert!(room.leave(b, LeaveReason::Left));
+    assert!(drain(&mut room).is_empty());
+    assert_eq!(fake.0.lock().unwrap().released, ["bob"]);
+}
+
+#[test]
+fn a_refused_claim_is_a_taken_name_and_a_split_link_delivers_at_once() {
+    let t = Instant::now();
+    let fake = Fake::default();
+    fake.0.lock().unwrap().refuse.push("carol".into());
+    let mut room = Room::new(RoomConfig::default());
+    room.set_link(Box::new(fake.clone()));
+    assert_eq!(room.link_status(), LinkStatus::Split);
+    let (a, b) = (udp(1), udp(2));
+    assert_eq!(room.join(t, a, "carol", false), Err(JoinError::NameTaken));
+    room.join(t, a, "alice", false).unwrap();
+    room.join(t, b, "bob", false).unwrap();
+    drain(&mut room);
+    room.say(t, a, "hi").unwrap();
+    assert_eq!(drain(&mut room).len(), 1, "split: bob hears it now");
+    assert_eq!(fake.0.lock().unwrap().published.len(), 3, "still offered");
+    room.unlink();
+    assert_eq!(room.link_status(), LinkStatus::Alone);
+}

@@ -1,0 +1,91 @@
+//! The room's side of the [`Link`] seam: installing a link, claiming and
+//! releasing names through it, publishing, and receiving events in the shared
+//! order.
+
+use super::{fold, Event, Link, LinkStatus, MemberId, Room, Shared};
+use std::sync::Arc;
+
+impl Room {
+    /// Shares this room with others through `link` (names, events, members).
+    pub fn set_link(&mut self, link: Box<dyn Link>) {
+        self.link = Some(link);
+    }
+
+    /// Stops sharing: from now on the room is alone (a server shutting down).
+    pub fn unlink(&mut self) {
+        self.link = None;
+    }
+
+    /// Whether the room is alone, whole with the others, or split from them.
+    pub fn link_status(&self) -> LinkStatus {
+        self.link.as_ref().map_or(LinkStatus::Alone, |l| l.status())
+    }
+
+    /// Local members' names (the backplane re-announces them after an outage).
+    pub fn local_names(&self) -> Vec<Arc<str>> {
+        self.members.values().map(|m| m.name.clone()).collect()
+    }
+
+    /// Names held here, by members or by connections that claimed them.
+    pub fn held_names(&self) -> Vec<Arc<str>> {
+        let mut names: Vec<Arc<str>> = self.claims.values().cloned().collect();
+        names.extend(
+            self.members
+                .iter()
+                .filter(|(id, _)| !self.claims.contains_key(id))
+                .map(|(_, m)| m.name.clone()),
+        );
+        names
+    }
+
+    /// Claims `name` in the other rooms too, unless `id` holds it already.
+    pub(super) fn claim_shared(&mut self, id: MemberId, name: &str) -> bool {
+        if self.names.get(&fold(name)) == Some(&id) {
+            return true;
+        }
+        self.link.as_mut().is_none_or(|l| l.claim(name))
+    }
+
+    pub(super) fn release_shared(&mut self, name: &str) {
+        if let Some(link) = self.link.as_mut() {
+            link.release(name);
+        }
+    }
+
+    /// Offers `event` to the link; true when the link will hand it back.
+    pub(super) fn publish(&mut self, event: &Shared) -> bool {
+        self.link.as_mut().is_some_and(|l| l.publish(event))
+    }
+
+    /// An event in the shared order, from the link: local members hear it
+    /// (a member never hears its own join or message).
+    pub fn receive(&mut self, event: Shared) {
+        match event {
+            Shared::Joined { name } => {
+                self.tell_all_but(&name, Event::Joined { name: name.clone() })
+            }
+            Shared::Said { name, text } => self.record_and_tell(name, text),
+            Shared::Left { name, reason } => self.tell_all_but(
+                &name,
+                Event::Left {
+                    name: name.clone(),
+                    reason,
+                },
+            ),
+            Shared::Admin { text } => self.tell_all(Event::Admin { text }),
+        }
+    }
+
+    /// Earlier messages from the shared history, oldest first, kept for
+    /// members who join later (only while this room has none of its own).
+    pub fn seed_history(&mut self, messages: Vec<(Arc<str>, Arc<str>)>) {
+        if !self.history.is_empty() || self.config.history == 0 {
+            return;
+        }
+        let skip = messages.len().saturating_sub(self.config.history);
+        for (name, text) in messages.into_iter().skip(skip) {
+            self.history.push_back((self.said, name, text));
+            self.said += 1;
+        }
+    }
+}
