@@ -14,6 +14,7 @@ declare -A needs=(
   [procps]=/usr/bin/pkill
   [tmux]=/usr/bin/tmux
   [irssi]=/usr/bin/irssi
+  [redis-server]=/usr/bin/redis-server
 )
 missing=()
 for pkg in "${!needs[@]}"; do

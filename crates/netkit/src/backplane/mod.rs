@@ -175,24 +175,28 @@ impl State {
         self.config.liveness.as_millis().max(1) as u64
     }
 
-    /// Claims `name` for this instance, if free or already ours.
+    /// Claims `name` for this instance, if free or already ours. A connection
+    /// that broke since its last use (Redis restarted) gets one fresh try.
     fn claim(&self, name: &str) -> redis::RedisResult<bool> {
         let mut guard = self.claims.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.connect()?);
-        }
-        let Some(con) = guard.as_mut() else {
-            return Ok(true);
-        };
-        let result = redis::cmd("EVAL")
-            .arg(codec::CLAIM)
-            .arg(1)
-            .arg(self.keys.name(name))
-            .arg(&self.me)
-            .arg(self.ttl_ms())
-            .query::<i64>(con);
-        if result.is_err() {
-            *guard = None;
+        let mut result = Ok(0_i64);
+        for _ in 0..2 {
+            let con = match guard.take() {
+                Some(con) => con,
+                None => self.connect()?,
+            };
+            let mut con = con;
+            result = redis::cmd("EVAL")
+                .arg(codec::CLAIM)
+                .arg(1)
+                .arg(self.keys.name(name))
+                .arg(&self.me)
+                .arg(self.ttl_ms())
+                .query::<i64>(&mut con);
+            if result.is_ok() {
+                *guard = Some(con);
+                break;
+            }
         }
         result.map(|won| won == 1)
     }
@@ -294,10 +298,14 @@ impl Backplane {
         std::thread::Builder::new()
             .name("backplane-writer".into())
             .spawn(move || writer.run())?;
-        let reader = reader::Reader::new(state.clone(), hub.clone());
+        let (synced, first_sync) = mpsc::channel();
+        let reader = reader::Reader::new(state.clone(), hub.clone(), synced);
         std::thread::Builder::new()
             .name("backplane-reader".into())
             .spawn(move || reader.run())?;
+        // Open once the history and the others' members are read (or Redis
+        // proved away), so no event said after the ready line is missed.
+        let _ = first_sync.recv_timeout(IO_TIMEOUT * 4);
         Ok(Backplane { state, hub, tx })
     }
 

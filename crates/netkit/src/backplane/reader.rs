@@ -9,6 +9,7 @@ use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::room::{LeaveReason, Shared};
 use redis::{Connection, RedisResult};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub(super) struct Reader {
     /// Whether the view has been read once (later reads tell the differences).
     viewed: bool,
     backoff: Duration,
+    /// Told once, after the first catch-up (or the first failure).
+    synced: Option<Sender<()>>,
 }
 
 fn fold(name: &str) -> String {
@@ -34,19 +37,23 @@ fn fold(name: &str) -> String {
 }
 
 impl Reader {
-    pub(super) fn new(state: Arc<State>, hub: Arc<Hub>) -> Reader {
+    pub(super) fn new(state: Arc<State>, hub: Arc<Hub>, synced: Sender<()>) -> Reader {
         Reader {
             state,
             hub,
             last: None,
             viewed: false,
             backoff: FIRST_BACKOFF,
+            synced: Some(synced),
         }
     }
 
     pub(super) fn run(mut self) {
         loop {
             if let Err(e) = self.follow() {
+                if let Some(synced) = self.synced.take() {
+                    let _ = synced.send(());
+                }
                 self.state
                     .lost(&self.state.reader_ok, "reading the room", &e);
                 // A background thread's retry pause, not a synchronisation.
@@ -88,6 +95,9 @@ impl Reader {
         self.resync(&mut con)?;
         self.backoff = FIRST_BACKOFF;
         self.state.regained(&self.state.reader_ok);
+        if let Some(synced) = self.synced.take() {
+            let _ = synced.send(());
+        }
         loop {
             let last = self.last.clone().unwrap_or_else(|| "0-0".into());
             let reply: Option<Vec<(String, Entries)>> = redis::cmd("XREAD")
@@ -134,15 +144,14 @@ impl Reader {
                 let (old, new) = (flat(&view), flat(&fresh));
                 for (key, name) in &old {
                     if !new.contains_key(key) {
-                        events.push(Shared::Left {
-                            name: name.clone(),
-                            reason: LeaveReason::TimedOut,
-                        });
+                        let reason = LeaveReason::TimedOut;
+                        let name = name.clone();
+                        events.push((false, Shared::Left { name, reason }));
                     }
                 }
                 for (key, name) in &new {
                     if !old.contains_key(key) {
-                        events.push(Shared::Joined { name: name.clone() });
+                        events.push((false, Shared::Joined { name: name.clone() }));
                     }
                 }
             }
@@ -164,7 +173,7 @@ impl Reader {
                 let Some(entry) = decode(&flat) else { continue };
                 if entry.origin == self.state.me {
                     if !entry.here {
-                        events.push(entry.event);
+                        events.push((true, entry.event));
                     }
                     continue;
                 }
@@ -181,7 +190,7 @@ impl Reader {
                     _ => true,
                 };
                 if news {
-                    events.push(entry.event);
+                    events.push((false, entry.event));
                 }
             }
             view.retain(|_, members| !members.is_empty());
@@ -189,13 +198,18 @@ impl Reader {
         self.deliver(events);
     }
 
-    fn deliver(&self, events: Vec<Shared>) {
+    /// Hands events to the room; `true` marks this instance's own.
+    fn deliver(&self, events: Vec<(bool, Shared)>) {
         if events.is_empty() {
             return;
         }
         self.hub.act(None, |room| {
-            for event in events {
-                room.receive(event);
+            for (own, event) in events {
+                if own {
+                    room.receive_own(event);
+                } else {
+                    room.receive(event);
+                }
             }
         });
     }

@@ -140,6 +140,10 @@ impl Writer {
 
     pub(super) fn run(mut self) {
         loop {
+            if self.con.is_some() && !self.state.writer_ok.load(Ordering::SeqCst) {
+                // A claim found Redis away: reconnect and register again.
+                self.con = None;
+            }
             if self.con.is_none() {
                 match self.rx.recv_timeout(self.backoff) {
                     Ok(cmd) => {
@@ -187,7 +191,7 @@ impl Writer {
     fn drop_while_split(&self, cmd: Command) -> bool {
         match cmd {
             Command::Publish(event) => {
-                self.hub.act(None, |room| room.receive(event));
+                self.hub.act(None, |room| room.receive_own(event));
                 false
             }
             Command::Release(_) => false, // the claim expires by itself
@@ -276,7 +280,7 @@ impl Writer {
             // Never sent (or not known to be): local members hear it now.
             self.hub.act(None, |room| {
                 for event in published {
-                    room.receive(event);
+                    room.receive_own(event);
                 }
             });
         }
@@ -295,7 +299,7 @@ impl Writer {
             return Ok(());
         };
         let result = (|| {
-            redis::pipe()
+            let (added,): (i64,) = redis::pipe()
                 .cmd("SET")
                 .arg(keys.alive(me))
                 .arg(1)
@@ -305,8 +309,15 @@ impl Writer {
                 .cmd("SADD")
                 .arg(keys.instances())
                 .arg(me)
-                .ignore()
-                .query::<()>(&mut con)?;
+                .query(&mut con)?;
+            if added == 1 {
+                // Taken for dead (a stall longer than the liveness timeout, or
+                // Redis lost its data): announce our members again.
+                tracing::warn!(
+                    "backplane: this instance was missing from Redis; registering again"
+                );
+                self.register(&mut con)?;
+            }
             self.refresh_names(&mut con)?;
             let instances: Vec<String> = redis::cmd("SMEMBERS")
                 .arg(keys.instances())

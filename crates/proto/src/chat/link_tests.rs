@@ -82,11 +82,26 @@ fn shared_events_reach_members_only_when_handed_back() {
         drain(&mut room).is_empty(),
         "nothing before the link hands it back"
     );
-    let said = fake.0.lock().unwrap().published.last().cloned().unwrap();
-    room.receive(said);
+    let published = fake.0.lock().unwrap().published.clone();
+    assert_eq!(published.len(), 3, "two joins and a message");
+    for event in published {
+        room.receive_own(event);
+    }
     let heard = drain(&mut room);
-    assert_eq!(heard.len(), 1, "bob once, alice never: {heard:?}");
-    assert_eq!(heard[0].0, b);
+    assert_eq!(
+        heard,
+        [
+            (a, Event::Joined { name: "bob".into() }),
+            (
+                b,
+                Event::Message {
+                    name: "alice".into(),
+                    text: "hi".into()
+                }
+            )
+        ],
+        "alice hears bob join (bob does not: he joined later); bob hears alice once"
+    );
     room.receive(Shared::Admin { text: "x".into() });
     assert_eq!(drain(&mut room).len(), 2);
     let names: Vec<_> = room

@@ -197,6 +197,9 @@ struct Member {
     /// A datagram member gets the history as it was when it joined (messages
     /// numbered below this) with its first datagram after JOIN.
     history_owed: Option<u64>,
+    /// Events this room published after this number (see [`Room::receive_own`])
+    /// are news to this member; earlier ones were in its welcome or history.
+    since: u64,
 }
 
 impl Member {
@@ -234,6 +237,9 @@ pub struct Room {
     next_sweep: Option<Instant>,
     /// The other rooms, if any.
     link: Option<Box<dyn Link>>,
+    /// Events the link took from this room, and events it handed back.
+    published: u64,
+    echoed: u64,
 }
 
 fn fold(name: &str) -> String {
@@ -253,6 +259,8 @@ impl Room {
             deliveries: Vec::new(),
             next_sweep: None,
             link: None,
+            published: 0,
+            echoed: 0,
         }
     }
 
@@ -340,6 +348,7 @@ impl Room {
             self.next_sweep = Some(self.next_sweep.map_or(at, |s| s.min(at)));
         }
         self.names.insert(fold(&name), id);
+        let shared = self.publish(&Shared::Joined { name: name.clone() });
         self.members.insert(
             id,
             Member {
@@ -348,9 +357,10 @@ impl Room {
                 tokens: f64::from(self.config.burst),
                 refilled: now,
                 history_owed: heartbeat.then_some(self.said),
+                since: self.published,
             },
         );
-        if !self.publish(&Shared::Joined { name: name.clone() }) {
+        if !shared {
             self.tell_others(id, Event::Joined { name });
         }
         let members = self.sorted_names();
@@ -403,7 +413,13 @@ impl Room {
         let name = member.name.clone();
         let text: Arc<str> = text.into();
         let event = Shared::Said { name, text };
-        if !self.publish(&event) {
+        if self.publish(&event) {
+            // Kept now, so a member who joins before it comes back has it
+            // in its history (and does not hear it live: see receive_own).
+            if let Shared::Said { name, text } = event {
+                self.record(name, text);
+            }
+        } else {
             self.receive(event);
         }
         Ok(())
@@ -411,15 +427,18 @@ impl Room {
 
     /// Keeps a message in the history and tells every member but its speaker.
     fn record_and_tell(&mut self, name: Arc<str>, text: Arc<str>) {
+        self.record(name.clone(), text.clone());
+        self.tell_all_but(&name.clone(), Event::Message { name, text });
+    }
+
+    fn record(&mut self, name: Arc<str>, text: Arc<str>) {
         if self.config.history > 0 {
             if self.history.len() == self.config.history {
                 self.history.pop_front();
             }
-            self.history
-                .push_back((self.said, name.clone(), text.clone()));
+            self.history.push_back((self.said, name, text));
         }
         self.said += 1;
-        self.tell_all_but(&name.clone(), Event::Message { name, text });
     }
 
     /// A heartbeat from `id`.
@@ -544,10 +563,16 @@ impl Room {
 
     /// Tells every member except the one called `name` (its own event).
     fn tell_all_but(&mut self, name: &str, event: Event) {
+        self.tell_newer(Some(name), u64::MAX, event);
+    }
+
+    /// Tells every member except the one called `except`, if any, that joined
+    /// before this room's event number `number`.
+    fn tell_newer(&mut self, except: Option<&str>, number: u64, event: Event) {
         let event = Arc::new(event);
-        let name = fold(name);
+        let except = except.map(fold);
         for (id, m) in &self.members {
-            if fold(&m.name) != name {
+            if m.since < number && except.as_ref().is_none_or(|n| fold(&m.name) != *n) {
                 self.deliveries.push(Delivery {
                     to: *id,
                     event: event.clone(),

@@ -54,11 +54,15 @@ impl Room {
 
     /// Offers `event` to the link; true when the link will hand it back.
     pub(super) fn publish(&mut self, event: &Shared) -> bool {
-        self.link.as_mut().is_some_and(|l| l.publish(event))
+        let taken = self.link.as_mut().is_some_and(|l| l.publish(event));
+        if taken {
+            self.published += 1;
+        }
+        taken
     }
 
-    /// An event in the shared order, from the link: local members hear it
-    /// (a member never hears its own join or message).
+    /// An event in the shared order from another room: local members hear
+    /// it (a member never hears its own join or message).
     pub fn receive(&mut self, event: Shared) {
         match event {
             Shared::Joined { name } => {
@@ -73,6 +77,35 @@ impl Room {
                 },
             ),
             Shared::Admin { text } => self.tell_all(Event::Admin { text }),
+        }
+    }
+
+    /// An event this room published, handed back by the link in the shared
+    /// order. Members who joined after it was published do not hear it (it
+    /// was in their welcome or history already), nor does the member it is about.
+    pub fn receive_own(&mut self, event: Shared) {
+        self.echoed += 1;
+        let number = self.echoed;
+        match event {
+            Shared::Joined { name } => {
+                self.tell_newer(Some(&name), number, Event::Joined { name: name.clone() })
+            }
+            Shared::Said { name, text } => self.tell_newer(
+                Some(&name),
+                number,
+                Event::Message {
+                    name: name.clone(),
+                    text,
+                },
+            ),
+            Shared::Left { name, reason } => {
+                let event = Event::Left {
+                    name: name.clone(),
+                    reason,
+                };
+                self.tell_newer(Some(&name), number, event)
+            }
+            Shared::Admin { text } => self.tell_newer(None, number, Event::Admin { text }),
         }
     }
 
