@@ -1,5 +1,6 @@
 //! `netkit chat …`: the chat room server ([`serve`]) and its client ([`join`]).
 
+pub mod backplane_bench;
 pub mod fanout;
 pub mod join;
 pub mod serve;
@@ -20,6 +21,9 @@ pub enum ChatCommand {
     /// Measure fan-out deliveries per second (bench/chat-fanout.sh).
     #[command(hide = true)]
     FanoutBench(fanout::FanoutArgs),
+    /// Measure deliveries per second and latency across instances (bench/chat-backplane.sh).
+    #[command(hide = true)]
+    BackplaneBench(backplane_bench::BackplaneBenchArgs),
 }
 
 /// Runs a `chat` command.
@@ -28,6 +32,7 @@ pub fn run(cmd: ChatCommand) -> Result<()> {
         ChatCommand::Serve(args) => serve::run(args),
         ChatCommand::Join(args) => join::run(args),
         ChatCommand::FanoutBench(args) => fanout::run(args),
+        ChatCommand::BackplaneBench(args) => backplane_bench::run(args),
     }
 }
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Chat across instances: one speaker, MEMBERS listeners spread over the
+# instances, deliveries per second and SAY→MSG latency (p50, p99) for
+#   1 instance, no backplane | 1 instance on Redis | 3 instances on one Redis
+# with the same total members (`netkit chat backplane-bench`, flood control off).
+#
+#   bench/chat-backplane.sh [MEMBERS] [MESSAGES]
+#   bench/chat-backplane.sh 99 5000      # the real run
+#   bench/chat-backplane.sh 6 100        # a quick check that it works
+#
+# Needs redis-server (Debian package redis-server). Run it on a quiet machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+members=${1:-99}
+messages=${2:-5000}
+
+command -v redis-server >/dev/null || { echo "needs redis-server (apt-get install redis-server)" >&2; exit 2; }
+cargo build --release -q -p netkit
+netkit=target/release/netkit
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Starts `netkit chat serve ARGS`; prints its UDP address (from the ready line).
+start_chat() {
+  local out="$work/chat-$RANDOM.out"
+  "$netkit" chat serve --bind 127.0.0.1 --port 0 --rate 0 "$@" >"$out" 2>>"$work/chat.log" </dev/null &
+  pids+=($!)
+  for _ in $(seq 200); do
+    if grep -q 'listening on udp://' "$out"; then
+      sed -n 's#^chat listening on udp://##p' "$out"; return
+    fi
+    sleep 0.05
+  done
+  echo "chat server did not start" >&2; exit 1
+}
+
+stop_chats() {
+  for pid in "${pids[@]:1}"; do kill "$pid" 2>/dev/null || true; done
+  pids=("${pids[0]}")
+}
+
+redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  --daemonize no >"$work/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+  sleep 0.05
+done
+backplane="redis://127.0.0.1:$redis_port"
+
+echo "chat across instances: 1 speaker, $members members, $messages messages, window 32"
+a=$(start_chat)
+echo "1 instance, no backplane:  $("$netkit" chat backplane-bench --udp "$a" --members "$members" --messages "$messages")"
+stop_chats
+a=$(start_chat --backplane "$backplane" --room bench1)
+echo "1 instance on Redis:       $("$netkit" chat backplane-bench --udp "$a" --members "$members" --messages "$messages")"
+stop_chats
+a=$(start_chat --backplane "$backplane" --room bench3)
+b=$(start_chat --backplane "$backplane" --room bench3)
+c=$(start_chat --backplane "$backplane" --room bench3)
+echo "3 instances on one Redis:  $("$netkit" chat backplane-bench --udp "$a,$b,$c" --members "$members" --messages "$messages")"
