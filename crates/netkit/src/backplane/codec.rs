@@ -1,9 +1,11 @@
 //! Room events as Redis stream entries, and the Lua scripts that keep name
 //! claims atomic.
 //!
-//! An entry's fields: `o` the instance it came from, `t` its type (`j` joined,
-//! `s` said, `l` left, `a` admin, `h` here: a member re-announced after an
-//! outage, news to the others only), `n` the name, `x` the text or the reason.
+//! An entry's fields: `o` the instance it came from, `q` that instance's room's
+//! event number (0: news to the other instances only — a member re-announced
+//! after an outage, a farewell, a dead instance's members), `t` its type (`j`
+//! joined, `s` said, `l` left, `a` admin), `n` the name, `x` the text or the
+//! reason.
 
 use netkit_proto::chat::room::{LeaveReason, Shared};
 use std::sync::Arc;
@@ -53,14 +55,13 @@ pub(super) struct Entry {
     pub origin: String,
     /// What happened.
     pub event: Shared,
-    /// A re-announcement after an outage (not news to its own instance).
-    pub here: bool,
+    /// Its room's event number (0: not news to its own instance).
+    pub number: u64,
 }
 
 /// The fields of the stream entry for `event`, from instance `origin`.
-pub(super) fn fields(origin: &str, event: &Shared, here: bool) -> Vec<(&'static str, String)> {
+pub(super) fn fields(origin: &str, number: u64, event: &Shared) -> Vec<(&'static str, String)> {
     let (t, n, x) = match event {
-        Shared::Joined { name } if here => ("h", name.to_string(), String::new()),
         Shared::Joined { name } => ("j", name.to_string(), String::new()),
         Shared::Said { name, text } => ("s", name.to_string(), text.to_string()),
         Shared::Left { name, reason } => ("l", name.to_string(), reason_text(reason)),
@@ -68,6 +69,7 @@ pub(super) fn fields(origin: &str, event: &Shared, here: bool) -> Vec<(&'static 
     };
     vec![
         ("o", origin.to_owned()),
+        ("q", number.to_string()),
         ("t", t.into()),
         ("n", n),
         ("x", x),
@@ -101,12 +103,13 @@ pub(super) fn decode(flat: &[String]) -> Option<Entry> {
             .map(|kv| kv[1].clone())
     };
     let origin = get("o")?;
+    let number = get("q").and_then(|q| q.parse().ok()).unwrap_or(0);
     let t = get("t")?;
     let name: Arc<str> = get("n").unwrap_or_default().into();
     let text = get("x").unwrap_or_default();
     let named = !name.is_empty();
     let event = match t.as_str() {
-        "j" | "h" if named => Shared::Joined { name },
+        "j" if named => Shared::Joined { name },
         "s" if named => Shared::Said {
             name,
             text: text.into(),
@@ -121,7 +124,7 @@ pub(super) fn decode(flat: &[String]) -> Option<Entry> {
     Some(Entry {
         origin,
         event,
-        here: t == "h",
+        number,
     })
 }
 
@@ -129,8 +132,8 @@ pub(super) fn decode(flat: &[String]) -> Option<Entry> {
 mod tests {
     use super::*;
 
-    fn round(event: Shared, here: bool) -> Option<Entry> {
-        let flat: Vec<String> = fields("me", &event, here)
+    fn round(event: Shared, number: u64) -> Option<Entry> {
+        let flat: Vec<String> = fields("me", number, &event)
             .into_iter()
             .flat_map(|(k, v)| [k.to_owned(), v])
             .collect();
@@ -156,13 +159,11 @@ mod tests {
             Shared::Admin { text: "x".into() },
         ];
         for event in events {
-            let entry = round(event.clone(), false).expect("decodes");
+            let entry = round(event.clone(), 7).expect("decodes");
             assert_eq!(entry.event, event);
             assert_eq!(entry.origin, "me");
-            assert!(!entry.here);
+            assert_eq!(entry.number, 7);
         }
-        let here = round(Shared::Joined { name: "b".into() }, true).expect("decodes");
-        assert!(here.here);
     }
 
     #[test]

@@ -98,7 +98,8 @@ impl Keys {
 /// What the link asks of the writer thread.
 #[derive(Debug)]
 enum Command {
-    Publish(Shared),
+    /// The room's own event number, and the event.
+    Publish(u64, Shared),
     Release(String),
     /// Leave the room for good (clean shutdown); acknowledged on the sender.
     Goodbye(Vec<Arc<str>>, Sender<()>),
@@ -227,9 +228,12 @@ impl Link for RedisLink {
         let _ = self.tx.send(Command::Release(name.to_owned()));
     }
 
-    fn publish(&mut self, event: &Shared) -> bool {
+    fn publish(&mut self, number: u64, event: &Shared) -> bool {
         self.state.writer_ok.load(Ordering::SeqCst)
-            && self.tx.send(Command::Publish(event.clone())).is_ok()
+            && self
+                .tx
+                .send(Command::Publish(number, event.clone()))
+                .is_ok()
     }
 
     fn elsewhere(&self) -> Vec<Arc<str>> {

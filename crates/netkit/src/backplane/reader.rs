@@ -146,12 +146,12 @@ impl Reader {
                     if !new.contains_key(key) {
                         let reason = LeaveReason::TimedOut;
                         let name = name.clone();
-                        events.push((false, Shared::Left { name, reason }));
+                        events.push((None, Shared::Left { name, reason }));
                     }
                 }
                 for (key, name) in &new {
                     if !old.contains_key(key) {
-                        events.push((false, Shared::Joined { name: name.clone() }));
+                        events.push((None, Shared::Joined { name: name.clone() }));
                     }
                 }
             }
@@ -172,8 +172,8 @@ impl Reader {
                 self.last = Some(id);
                 let Some(entry) = decode(&flat) else { continue };
                 if entry.origin == self.state.me {
-                    if !entry.here {
-                        events.push((true, entry.event));
+                    if entry.number > 0 {
+                        events.push((Some(entry.number), entry.event));
                     }
                     continue;
                 }
@@ -190,7 +190,7 @@ impl Reader {
                     _ => true,
                 };
                 if news {
-                    events.push((false, entry.event));
+                    events.push((None, entry.event));
                 }
             }
             view.retain(|_, members| !members.is_empty());
@@ -198,17 +198,16 @@ impl Reader {
         self.deliver(events);
     }
 
-    /// Hands events to the room; `true` marks this instance's own.
-    fn deliver(&self, events: Vec<(bool, Shared)>) {
+    /// Hands events to the room; this instance's own carry their number.
+    fn deliver(&self, events: Vec<(Option<u64>, Shared)>) {
         if events.is_empty() {
             return;
         }
         self.hub.act(None, |room| {
             for (own, event) in events {
-                if own {
-                    room.receive_own(event);
-                } else {
-                    room.receive(event);
+                match own {
+                    Some(number) => room.receive_own(number, event),
+                    None => room.receive(event),
                 }
             }
         });

@@ -5,7 +5,7 @@
 use super::codec::{self, fields};
 use super::{Command, State};
 use netkit_proto::chat::hub::Hub;
-use netkit_proto::chat::room::{LeaveReason, Shared};
+use netkit_proto::chat::room::{LeaveReason, MemberId, Shared};
 use redis::{Connection, RedisResult};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -97,13 +97,14 @@ impl Writer {
                 .arg(&**name)
                 .arg(1)
                 .ignore();
-            self.xadd(&mut pipe, me, &Shared::Joined { name: name.clone() }, true);
+            // Number 0: news to the others only.
+            self.xadd(&mut pipe, me, 0, &Shared::Joined { name: name.clone() });
         }
         pipe.query::<()>(con)?;
         self.refresh_names(con)
     }
 
-    fn xadd(&self, pipe: &mut redis::Pipeline, origin: &str, event: &Shared, here: bool) {
+    fn xadd(&self, pipe: &mut redis::Pipeline, origin: &str, number: u64, event: &Shared) {
         let cap = stream_cap(self.state.config.history);
         let cmd = pipe
             .cmd("XADD")
@@ -112,7 +113,7 @@ impl Writer {
             .arg("~")
             .arg(cap)
             .arg("*");
-        for (k, v) in fields(origin, event, here) {
+        for (k, v) in fields(origin, number, event) {
             cmd.arg(k).arg(v);
         }
         cmd.ignore();
@@ -190,8 +191,8 @@ impl Writer {
     /// outage is delivered here, locally. True when the thread should end.
     fn drop_while_split(&self, cmd: Command) -> bool {
         match cmd {
-            Command::Publish(event) => {
-                self.hub.act(None, |room| room.receive_own(event));
+            Command::Publish(number, event) => {
+                self.hub.act(None, |room| room.receive_own(number, event));
                 false
             }
             Command::Release(_) => false, // the claim expires by itself
@@ -216,7 +217,7 @@ impl Writer {
         let mut goodbye = None;
         for cmd in batch {
             match cmd {
-                Command::Publish(event) => {
+                Command::Publish(number, event) => {
                     match &event {
                         Shared::Joined { name } => {
                             pipe.cmd("HSET")
@@ -233,10 +234,18 @@ impl Writer {
                         }
                         _ => {}
                     }
-                    self.xadd(&mut pipe, &me, &event, false);
-                    published.push(event);
+                    self.xadd(&mut pipe, &me, number, &event);
+                    published.push((number, event));
                 }
                 Command::Release(name) => {
+                    // Held here again meanwhile (released, then re-claimed
+                    // before this ran): keep the claim.
+                    let held = self
+                        .hub
+                        .with_room(|room| room.name_taken(&name, MemberId::Elsewhere));
+                    if held {
+                        continue;
+                    }
                     pipe.cmd("EVAL")
                         .arg(codec::RELEASE)
                         .arg(1)
@@ -251,7 +260,7 @@ impl Writer {
                             name: name.clone(),
                             reason,
                         };
-                        self.xadd(&mut pipe, &me, &left, false);
+                        self.xadd(&mut pipe, &me, 0, &left);
                         pipe.cmd("EVAL")
                             .arg(codec::RELEASE)
                             .arg(1)
@@ -279,8 +288,8 @@ impl Writer {
             self.fail("publishing", &e);
             // Never sent (or not known to be): local members hear it now.
             self.hub.act(None, |room| {
-                for event in published {
-                    room.receive_own(event);
+                for (number, event) in published {
+                    room.receive_own(number, event);
                 }
             });
         }
@@ -358,7 +367,7 @@ impl Writer {
                 name: name.as_str().into(),
                 reason: LeaveReason::TimedOut,
             };
-            self.xadd(&mut pipe, dead, &left, false);
+            self.xadd(&mut pipe, dead, 0, &left);
         }
         if !names.is_empty() {
             let release = pipe.cmd("EVAL").arg(codec::RELEASE).arg(names.len());

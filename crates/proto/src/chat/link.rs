@@ -4,6 +4,8 @@
 //! not know what is behind a link; `netkit`'s Redis backplane is one.
 
 use super::room::LeaveReason;
+#[cfg(doc)]
+use super::room::Room;
 use std::fmt;
 use std::sync::Arc;
 
@@ -65,10 +67,11 @@ pub trait Link: Send + fmt::Debug {
     fn claim(&mut self, name: &str) -> bool;
     /// Gives `name` up everywhere.
     fn release(&mut self, name: &str);
-    /// Offers `event` to every room. True: it comes back through
-    /// [`Room::receive`] (in the shared order), so the room delivers nothing
-    /// now. False: the room delivers it to its own members at once.
-    fn publish(&mut self, event: &Shared) -> bool;
+    /// Offers `event`, this room's event number `number` (counting from 1),
+    /// to every room. True: it comes back, with its number, through
+    /// [`Room::receive_own`] (in the shared order), so the room delivers
+    /// nothing now. False: the room delivers it to its own members at once.
+    fn publish(&mut self, number: u64, event: &Shared) -> bool;
     /// Members on other servers.
     fn elsewhere(&self) -> Vec<Arc<str>>;
     /// Whether the room is whole or split.

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 #[derive(Debug, Default)]
 struct Log {
-    published: Vec<Shared>,
+    published: Vec<(u64, Shared)>,
     claimed: Vec<String>,
     released: Vec<String>,
     refuse: Vec<String>,
@@ -28,9 +28,9 @@ impl Link for Fake {
     fn release(&mut self, name: &str) {
         self.0.lock().unwrap().released.push(name.into());
     }
-    fn publish(&mut self, event: &Shared) -> bool {
+    fn publish(&mut self, number: u64, event: &Shared) -> bool {
         let mut log = self.0.lock().unwrap();
-        log.published.push(event.clone());
+        log.published.push((number, event.clone()));
         log.shared
     }
     fn elsewhere(&self) -> Vec<Arc<str>> {
@@ -84,8 +84,12 @@ fn shared_events_reach_members_only_when_handed_back() {
     );
     let published = fake.0.lock().unwrap().published.clone();
     assert_eq!(published.len(), 3, "two joins and a message");
-    for event in published {
-        room.receive_own(event);
+    assert_eq!(
+        published.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    for (number, event) in published {
+        room.receive_own(number, event);
     }
     let heard = drain(&mut room);
     assert_eq!(

@@ -237,9 +237,8 @@ pub struct Room {
     next_sweep: Option<Instant>,
     /// The other rooms, if any.
     link: Option<Box<dyn Link>>,
-    /// Events the link took from this room, and events it handed back.
+    /// The number of the last event the link took from this room.
     published: u64,
-    echoed: u64,
 }
 
 fn fold(name: &str) -> String {
@@ -260,7 +259,6 @@ impl Room {
             next_sweep: None,
             link: None,
             published: 0,
-            echoed: 0,
         }
     }
 

@@ -54,7 +54,8 @@ impl Room {
 
     /// Offers `event` to the link; true when the link will hand it back.
     pub(super) fn publish(&mut self, event: &Shared) -> bool {
-        let taken = self.link.as_mut().is_some_and(|l| l.publish(event));
+        let number = self.published + 1;
+        let taken = self.link.as_mut().is_some_and(|l| l.publish(number, event));
         if taken {
             self.published += 1;
         }
@@ -83,9 +84,7 @@ impl Room {
     /// An event this room published, handed back by the link in the shared
     /// order. Members who joined after it was published do not hear it (it
     /// was in their welcome or history already), nor does the member it is about.
-    pub fn receive_own(&mut self, event: Shared) {
-        self.echoed += 1;
-        let number = self.echoed;
+    pub fn receive_own(&mut self, number: u64, event: Shared) {
         match event {
             Shared::Joined { name } => {
                 self.tell_newer(Some(&name), number, Event::Joined { name: name.clone() })
