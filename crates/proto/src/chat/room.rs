@@ -568,9 +568,15 @@ impl Room {
     /// before this room's event number `number`.
     fn tell_newer(&mut self, except: Option<&str>, number: u64, event: Event) {
         let event = Arc::new(event);
-        let except = except.map(fold);
+        // The name as its member spelled it; case-folded without allocating.
+        let same = |a: &str, b: &str| {
+            a == b
+                || a.chars()
+                    .flat_map(char::to_lowercase)
+                    .eq(b.chars().flat_map(char::to_lowercase))
+        };
         for (id, m) in &self.members {
-            if m.since < number && except.as_ref().is_none_or(|n| fold(&m.name) != *n) {
+            if m.since < number && except.is_none_or(|n| !same(&m.name, n)) {
                 self.deliveries.push(Delivery {
                     to: *id,
                     event: event.clone(),
