@@ -2,7 +2,8 @@
 # Chat across instances: one speaker, MEMBERS listeners spread over the
 # instances, deliveries per second and SAY→MSG latency (p50, p99) for
 #   1 instance, no backplane | 1 instance on Redis | 3 instances on one Redis
-# with the same total members (`netkit chat backplane-bench`, flood control off).
+# with the same total members (`netkit chat backplane-bench`, flood control off),
+# at speaker windows 1 (lock-step: latency) and 32 (pipelined: throughput).
 #
 #   bench/chat-backplane.sh [MEMBERS] [MESSAGES]
 #   bench/chat-backplane.sh 99 5000      # the real run
@@ -55,14 +56,18 @@ for _ in $(seq 100); do
 done
 backplane="redis://127.0.0.1:$redis_port"
 
-echo "chat across instances: 1 speaker, $members members, $messages messages, window 32"
-a=$(start_chat)
-echo "1 instance, no backplane:  $("$netkit" chat backplane-bench --udp "$a" --members "$members" --messages "$messages")"
-stop_chats
-a=$(start_chat --backplane "$backplane" --room bench1)
-echo "1 instance on Redis:       $("$netkit" chat backplane-bench --udp "$a" --members "$members" --messages "$messages")"
-stop_chats
-a=$(start_chat --backplane "$backplane" --room bench3)
-b=$(start_chat --backplane "$backplane" --room bench3)
-c=$(start_chat --backplane "$backplane" --room bench3)
-echo "3 instances on one Redis:  $("$netkit" chat backplane-bench --udp "$a,$b,$c" --members "$members" --messages "$messages")"
+for window in 1 32; do
+  echo "chat across instances: 1 speaker, $members members, $messages messages, window $window"
+  bench() { "$netkit" chat backplane-bench --members "$members" --messages "$messages" --window "$window" --udp "$@"; }
+  a=$(start_chat)
+  echo "1 instance, no backplane:  $(bench "$a")"
+  stop_chats
+  a=$(start_chat --backplane "$backplane" --room "bench1w$window")
+  echo "1 instance on Redis:       $(bench "$a")"
+  stop_chats
+  a=$(start_chat --backplane "$backplane" --room "bench3w$window")
+  b=$(start_chat --backplane "$backplane" --room "bench3w$window")
+  c=$(start_chat --backplane "$backplane" --room "bench3w$window")
+  echo "3 instances on one Redis:  $(bench "$a,$b,$c")"
+  stop_chats
+done
