@@ -28,6 +28,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Bytes one window may put in flight. A whole window must fit in the
+/// receiver's socket buffer (about 208 KiB by default on Linux, counted with
+/// per-packet overhead), or the window causes the very loss it then recovers
+/// from; so a large blksize gets a smaller windowsize than asked (RFC 7440
+/// lets the server lower it).
+const WINDOW_BUDGET: usize = 160 * 1024;
+
 /// What a TFTP server allows and how its transfers behave.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -143,7 +150,10 @@ impl TftpServer {
             granted.timeout = Some(t);
         }
         if let Some(w) = asked.windowsize {
-            let w = w.min(self.cfg.max_windowsize.max(1));
+            let budget = (WINDOW_BUDGET / (2 * cfg.blksize + 1024)).max(1);
+            let w = w
+                .min(self.cfg.max_windowsize.max(1))
+                .min(u16::try_from(budget).unwrap_or(u16::MAX));
             cfg.windowsize = w;
             granted.windowsize = Some(w);
         }
