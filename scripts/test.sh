@@ -11,6 +11,8 @@ declare -A needs=(
   [socat]=/usr/bin/socat
   [curl]=/usr/bin/curl
   [procps]=/usr/bin/pkill
+  [tftp-hpa]=/usr/bin/tftp
+  [atftp]=/usr/bin/atftp
 )
 missing=()
 for pkg in "${!needs[@]}"; do
