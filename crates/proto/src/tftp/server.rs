@@ -115,6 +115,10 @@ impl TftpServer {
                         "uploads are disabled (--upload)".into(),
                     ));
                 }
+                // A symlink that leads out is refused as such, not as "exists".
+                if let Err(e @ RootError::Forbidden(_)) = self.root.metadata(&rel) {
+                    return Err(root_error(e));
+                }
                 let file = self
                     .root
                     .create_atomic(&rel, self.cfg.overwrite)
