@@ -350,3 +350,30 @@ fn netkit_client_reports_server_errors() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn many_transfers_at_once_and_a_dead_client_holds_up_nobody() {
+    let s = Setup::new(&[]);
+    // A client that asks and then never ACKs: its transfer waits on timeouts.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    dead.send_to(b"\x00\x01size-1048576\x00octet\x00", s.server.addr())
+        .unwrap();
+    let name = format!("size-{}", 1 << 20);
+    let children: Vec<_> = (0..12)
+        .map(|i| {
+            let out = s.local.join(format!("many-{i}"));
+            let child = Command::new("curl")
+                .args(["-sS", "--max-time", "100", "--tftp-blksize", "1468", "-o"])
+                .arg(&out)
+                .arg(s.url(&name))
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn curl");
+            (child, out)
+        })
+        .collect();
+    for (mut child, out) in children {
+        assert_eq!(wait_bounded(&mut child, CLIENT_LIMIT), Some(0));
+        assert_same(&s.root.join(&name), &out);
+    }
+}

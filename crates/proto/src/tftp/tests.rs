@@ -339,3 +339,30 @@ fn get_and_put_survive_loss_and_roll_over() {
         );
     }
 }
+
+struct FullDisk;
+
+impl Sink for FullDisk {
+    fn write_block(&mut self, _: &[u8]) -> io::Result<()> {
+        Err(io::Error::from_raw_os_error(
+            nix::errno::Errno::ENOSPC as i32,
+        ))
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn full_disk_is_error_3() {
+    let t0 = Instant::now();
+    let mut r = Transfer::Recv(Receiver::new(cfg(4, 1), Box::new(FullDisk), t0, None));
+    r.handle_packet(t0, &data(1, b"abcd"));
+    let out = drain(&mut r);
+    assert!(
+        matches!(wire::parse(&out[0]), Ok(Packet::Error { code: 3, .. })),
+        "{out:?}"
+    );
+    assert!(matches!(r.status(), Status::Failed(Failure::Io(_))));
+    assert!(r.is_done());
+}
