@@ -1,49 +1,61 @@
 //! A UDP loop for services that answer each request from a fresh socket (TFTP:
 //! the server's port for a transfer is its transfer ID).
 //!
-//! One thread, one poll(2) over every socket it owns:
-//!
 //! ```text
-//!   shutdown fd ─┐
-//!   listening  ──┼─▶ poll(timeout = earliest session deadline) ─▶ request → new socket + session
-//!   transfer 1 ──┤                                              ─▶ datagram → its session
-//!   transfer N ──┘                                              ─▶ deadline → handle_timeout
-//!   after each: drain poll_transmit (send_to), drop sessions that are done (and their sockets)
+//!   listening socket ──▶ poll(listener, shutdown) ─▶ request ─▶ service.handle_request
+//!                                                    │ refused: its ERROR goes out
+//!                                                    │ from a fresh socket, done
+//!                                                    ▼
+//!                       a scoped thread per transfer, on its own socket:
+//!                         loop { send what the session queued;
+//!                                recv (SO_RCVTIMEO = time to its deadline)
+//!                                  → handle_datagram | handle_timeout }
+//!                         until the session is done; the socket closes with it
 //! ```
 //!
-//! No thread per transfer, so nothing can leak: a session (and its socket) lives
-//! in one `Vec` and is dropped when it says it is done, which every TFTP
-//! transfer reaches through completion, an error or its retry cap. On shutdown
-//! the listening socket is no longer read; the transfers in flight get the
-//! grace period to finish, then are dropped.
+//! Why a thread per transfer rather than one readiness loop: TFTP in lockstep
+//! is one round trip per block, so per-block cost is latency. A blocking
+//! `recv` with a receive timeout is two system calls per block (recv, send); a
+//! readiness loop is three (poll, recv, send), which is what tftpd-hpa pays. The
+//! receive timeout is re-armed only when the session's deadline moves by more
+//! than an eighth, so steady transfers do not pay a `setsockopt` per block.
+//!
+//! Nothing leaks: every session reaches done (completion, an ERROR, or its
+//! retry cap), and its thread ends with it. Threads are scoped, so `serve`
+//! returns only when all of them have. On shutdown the listening socket is no
+//! longer read; transfers in flight get the grace period, then are told to stop
+//! (each notices within [`MAX_WAIT`]). At most [`MAX_TRANSFERS`] run at once;
+//! requests beyond that are dropped (the client retries).
 
-use crate::io::poll_timeout;
+use crate::io::wait_readable;
+use crate::shutdown::Tracker;
 use crate::Shutdown;
 use netkit_proto::tftp::{TransferService, TransferSession};
-use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags};
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The largest UDP payload (65,535 minus the IP and UDP headers).
+/// The largest UDP payload, with room to spare.
 const MAX_DATAGRAM: usize = 65_536;
 
-/// Requests read per wake-up, so a flood cannot starve running transfers.
+/// Requests read per wake-up before shutdown is looked at again.
 const REQUEST_BATCH: usize = 16;
 
-/// Datagrams read from one transfer socket per wake-up.
-const TRANSFER_BATCH: usize = 64;
+/// Transfers running at once.
+pub const MAX_TRANSFERS: usize = 1024;
+
+/// The longest a transfer thread waits without looking at the stop flag.
+pub const MAX_WAIT: Duration = Duration::from_millis(500);
+
+/// The shortest receive timeout (zero would mean "block forever").
+const MIN_WAIT: Duration = Duration::from_millis(1);
 
 /// Socket buffers asked for (the kernel caps them at its maximum): a window
 /// of large blocks must fit.
 const SOCKET_BUFFER: usize = 4 << 20;
-
-struct Live<T> {
-    socket: UdpSocket,
-    session: T,
-}
 
 /// Serves `service` on `listener` until `shutdown` fires and the transfers in
 /// flight finish, or `grace` after shutdown, whichever is first.
@@ -55,127 +67,124 @@ pub fn serve<S: TransferService>(
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let local_ip = listener.local_addr()?.ip();
+    let tracker = Arc::new(Tracker::default());
+    let active = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
     let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut live: Vec<Live<S::Transfer>> = Vec::new();
-    let mut stop_at: Option<Instant> = None;
-    loop {
-        let now = Instant::now();
-        if stop_at.is_none() && shutdown.is_triggered() {
-            stop_at = Some(now + grace);
-        }
-        if let Some(at) = stop_at {
-            if live.is_empty() || now >= at {
-                if !live.is_empty() {
-                    tracing::info!("{} transfer(s) cut off by the grace period", live.len());
+    std::thread::scope(|scope| {
+        let result = (|| -> io::Result<()> {
+            while !shutdown.is_triggered() {
+                if wait_readable(&[listener.as_fd(), shutdown.fd()], None)? != Some(0) {
+                    continue;
                 }
-                return Ok(());
-            }
-        }
-        let deadline = live
-            .iter()
-            .filter_map(|l| l.session.poll_timeout())
-            .chain(stop_at)
-            .min();
-        let wait = deadline.map(|d| d.saturating_duration_since(now));
-        // Slots: 0 shutdown, 1 listener, then one per transfer. After shutdown
-        // the first two are left out (the shutdown fd stays readable forever).
-        let accepting = stop_at.is_none();
-        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(live.len() + 2);
-        if accepting {
-            fds.push(PollFd::new(shutdown.fd(), PollFlags::POLLIN));
-            fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
-        }
-        fds.extend(
-            live.iter()
-                .map(|l| PollFd::new(l.socket.as_fd(), PollFlags::POLLIN)),
-        );
-        match nix::poll::poll(&mut fds, poll_timeout(wait)) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|p| {
-                p.revents().is_some_and(|r| {
-                    r.intersects(PollFlags::POLLIN | PollFlags::POLLERR | PollFlags::POLLHUP)
-                })
-            })
-            .collect();
-        drop(fds);
-        let first = if accepting { 2 } else { 0 };
-        for (i, l) in live.iter_mut().enumerate() {
-            if ready[first + i] {
-                receive(l, &mut buf);
-            }
-        }
-        if accepting && ready[1] {
-            accept_requests(listener, local_ip, service, &mut buf, &mut live);
-        }
-        let now = Instant::now();
-        for l in &mut live {
-            if l.session.poll_timeout().is_some_and(|at| at <= now) {
-                l.session.handle_timeout(now);
-                flush(l);
-            }
-        }
-        live.retain(|l| !l.session.is_done());
-    }
-}
-
-/// Reads what is waiting on a transfer's socket and hands it to the session.
-fn receive<T: TransferSession>(l: &mut Live<T>, buf: &mut [u8]) {
-    for _ in 0..TRANSFER_BATCH {
-        match l.socket.recv_from(buf) {
-            Ok((n, from)) => {
-                l.session.handle_datagram(Instant::now(), from, &buf[..n]);
-                // Lockstep: the answer went out, so nothing more can be waiting
-                // yet; skip the recv that would only say EAGAIN.
-                if flush(l) {
-                    return;
+                for _ in 0..REQUEST_BATCH {
+                    let (n, from) = match listener.recv_from(&mut buf) {
+                        Ok(x) => x,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => {
+                            tracing::debug!("recv_from: {e}");
+                            break;
+                        }
+                    };
+                    if active.load(Ordering::Acquire) >= MAX_TRANSFERS {
+                        tracing::warn!(peer = %from, "too many transfers; request dropped");
+                        continue;
+                    }
+                    let Some(session) = service.handle_request(Instant::now(), from, &buf[..n])
+                    else {
+                        continue;
+                    };
+                    let Some((socket, session)) = start(local_ip, from, session) else {
+                        continue;
+                    };
+                    let guard = tracker.enter();
+                    active.fetch_add(1, Ordering::AcqRel);
+                    let (active, stop) = (&active, &stop);
+                    let spawned = std::thread::Builder::new()
+                        .name("tftp-transfer".into())
+                        .stack_size(256 * 1024)
+                        .spawn_scoped(scope, move || {
+                            run_transfer(&socket, session, stop);
+                            active.fetch_sub(1, Ordering::AcqRel);
+                            drop(guard);
+                        });
+                    if let Err(e) = spawned {
+                        // The closure (socket, session, guard) was dropped with the error.
+                        active.fetch_sub(1, Ordering::AcqRel);
+                        tracing::warn!("cannot start a transfer thread: {e}");
+                    }
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e) => {
-                // An ICMP error from an earlier send (the peer's port is gone);
-                // the session's own timeout deals with a vanished peer.
-                tracing::debug!("transfer recv_from: {e}");
-                return;
-            }
+            Ok(())
+        })();
+        let left = tracker.wait_idle(grace);
+        if left > 0 {
+            tracing::info!("{left} transfer(s) cut off by the grace period");
         }
-    }
+        stop.store(true, Ordering::Release);
+        result
+    })
 }
 
-fn accept_requests<S: TransferService>(
-    listener: &UdpSocket,
+/// Opens the transfer's socket and sends the session's first datagrams;
+/// `None` when that already finished it (a refusal) or no socket could be had.
+fn start<T: TransferSession>(
     local_ip: std::net::IpAddr,
-    service: &S,
-    buf: &mut [u8],
-    live: &mut Vec<Live<S::Transfer>>,
-) {
-    for _ in 0..REQUEST_BATCH {
-        let (n, from) = match listener.recv_from(buf) {
-            Ok(x) => x,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e) => {
-                tracing::debug!("recv_from: {e}");
+    peer: SocketAddr,
+    mut session: T,
+) -> Option<(UdpSocket, T)> {
+    let socket = match transfer_socket(SocketAddr::new(local_ip, 0)) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("cannot open a socket for a transfer to {peer}: {e}");
+            return None;
+        }
+    };
+    tracing::debug!(%peer, port = ?socket.local_addr().ok(), "new transfer");
+    flush(&socket, &mut session);
+    (!session.is_done()).then_some((socket, session))
+}
+
+/// One transfer, on its own thread, until the session is done or `stop`.
+fn run_transfer<T: TransferSession>(socket: &UdpSocket, mut session: T, stop: &AtomicBool) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut armed: Option<Duration> = None;
+    loop {
+        flush(socket, &mut session);
+        if session.is_done() || stop.load(Ordering::Acquire) {
+            return;
+        }
+        let now = Instant::now();
+        let deadline = session.poll_timeout();
+        if deadline.is_some_and(|d| d <= now) {
+            session.handle_timeout(now);
+            continue;
+        }
+        let wait = deadline
+            .map_or(MAX_WAIT, |d| d - now)
+            .clamp(MIN_WAIT, MAX_WAIT);
+        // Re-arm when the armed wait would oversleep by more than an eighth,
+        // or wake before half of it has passed.
+        if armed.is_none_or(|a| a > wait + wait / 8 || a < wait / 2) {
+            if let Err(e) = socket.set_read_timeout(Some(wait)) {
+                tracing::warn!("set_read_timeout: {e}");
                 return;
             }
-        };
-        let Some(session) = service.handle_request(Instant::now(), from, &buf[..n]) else {
-            continue;
-        };
-        let socket = match transfer_socket(SocketAddr::new(local_ip, 0)) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot open a socket for a transfer to {from}: {e}");
-                continue;
+            armed = Some(wait);
+        }
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) => session.handle_datagram(Instant::now(), from, &buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                session.handle_timeout(Instant::now())
             }
-        };
-        tracing::debug!(peer = %from, port = ?socket.local_addr().ok(), "new transfer");
-        let mut l = Live { socket, session };
-        flush(&mut l);
-        if !l.session.is_done() {
-            live.push(l);
+            // EINTR, or an ICMP error from an earlier send (the peer's port is
+            // gone): the session's own timeout deals with a vanished peer.
+            Err(e) => tracing::debug!("transfer recv_from: {e}"),
         }
     }
 }
@@ -189,20 +198,16 @@ fn transfer_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     // Best effort: the kernel caps these at its configured maximum.
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-    socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
 }
 
-/// Sends everything the session has queued; returns whether anything went.
-fn flush<T: TransferSession>(l: &mut Live<T>) -> bool {
-    let mut sent = false;
-    while let Some((to, data)) = l.session.poll_transmit() {
-        sent = true;
-        if let Err(e) = l.socket.send_to(data, to) {
+/// Sends everything the session has queued.
+fn flush<T: TransferSession>(socket: &UdpSocket, session: &mut T) {
+    while let Some((to, data)) = session.poll_transmit() {
+        if let Err(e) = socket.send_to(data, to) {
             // Counted as lost: the session's retransmission covers it.
             tracing::debug!(%to, "send_to: {e}");
         }
     }
-    sent
 }

@@ -250,7 +250,8 @@ fn silent_client_is_retried_then_dropped_without_leaks() {
     }
     assert_eq!(c.recv(), P::Error(0));
     c.expect_silence();
-    // The transfer's socket is gone (polled with a bound, the count is not timing).
+    // The transfer's socket and thread are gone (polled with a bound: the
+    // thread exits just after its last send).
     let start = Instant::now();
     while open_fds(pid) != baseline {
         assert!(

@@ -11,11 +11,9 @@ use netkit_proto::tftp::netascii::NetasciiReader;
 use netkit_proto::tftp::server::{ServerConfig, TftpServer};
 use netkit_proto::tftp::transfer::{Config, NetasciiSink, Sink, Status};
 use netkit_proto::tftp::wire::{Direction, Mode, Options, MAX_BLKSIZE, MIN_BLKSIZE};
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -253,7 +251,6 @@ fn drive(
     .context("bind address")?;
     let socket = UdpSocket::bind(bind).context("cannot open a UDP socket")?;
     let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20);
-    socket.set_nonblocking(true)?;
     let bar = show.then(|| {
         let bar = ProgressBar::new(total.unwrap_or(0));
         bar.set_style(
@@ -264,6 +261,9 @@ fn drive(
     });
     let start = Instant::now();
     let mut buf = vec![0u8; 65_536];
+    // A blocking recv with a receive timeout: two system calls per block
+    // (recv, send), the timeout re-armed only when the deadline moved a lot.
+    let mut armed: Option<Duration> = None;
     loop {
         while let Some((to, data)) = client.poll_transmit() {
             if let Err(e) = socket.send_to(data, to) {
@@ -282,23 +282,28 @@ fn drive(
         let Some(deadline) = client.poll_timeout() else {
             break;
         };
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let ms = wait.as_nanos().div_ceil(1_000_000).min(60_000) as u16;
-        let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
-        match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
-            Ok(0) => client.handle_timeout(Instant::now()),
-            Ok(_) | Err(nix::errno::Errno::EINTR) => loop {
-                match socket.recv_from(&mut buf) {
-                    Ok((n, from)) => {
-                        client.handle_datagram(Instant::now(), from, &buf[..n]);
-                        break;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    // An ICMP "port unreachable" for an earlier send; keep waiting.
-                    Err(_) => break,
-                }
-            },
-            Err(e) => return Err(e).context("poll"),
+        let now = Instant::now();
+        if deadline <= now {
+            client.handle_timeout(now);
+            continue;
+        }
+        let wait = (deadline - now).max(Duration::from_millis(1));
+        if armed.is_none_or(|a| a > wait + wait / 8 || a < wait / 2) {
+            socket.set_read_timeout(Some(wait))?;
+            armed = Some(wait);
+        }
+        match socket.recv_from(&mut buf) {
+            Ok((n, from)) => client.handle_datagram(Instant::now(), from, &buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                client.handle_timeout(Instant::now())
+            }
+            // EINTR, or an ICMP "port unreachable" for an earlier send: keep waiting.
+            Err(e) => tracing::debug!("recv_from: {e}"),
         }
     }
     if let Some(bar) = bar {
