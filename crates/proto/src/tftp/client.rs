@@ -194,7 +194,7 @@ impl Client {
             return;
         }
         self.request_due = true;
-        self.deadline = Some(now + self.cfg.timeout * (1 << self.tries.min(4)));
+        self.deadline = Some(now + self.cfg.timeout);
     }
 
     /// A datagram from `from`.

@@ -366,3 +366,44 @@ fn full_disk_is_error_3() {
     assert!(matches!(r.status(), Status::Failed(Failure::Io(_))));
     assert!(r.is_done());
 }
+
+proptest::proptest! {
+    /// Any datagram: the parser and the server answer without panicking, and
+    /// a request the server refuses gets exactly one ERROR.
+    #[test]
+    fn arbitrary_datagrams_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+        let _ = wire::parse(&bytes);
+        let dir = tempfile::tempdir().unwrap();
+        let srv = server(dir.path());
+        let from: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        if let Some(mut t) = srv.handle_request(Instant::now(), from, &bytes) {
+            let first = t.poll_transmit().map(|(_, p)| p.to_vec());
+            proptest::prop_assert!(first.is_some());
+            if t.is_done() {
+                let first = first.unwrap();
+                let is_error = matches!(wire::parse(&first), Ok(Packet::Error { .. }));
+                proptest::prop_assert!(is_error);
+            }
+        }
+    }
+
+    /// Requests shaped like real ones, with arbitrary names and options.
+    #[test]
+    fn arbitrary_requests_never_panic(
+        name in "[a-z./\\\\]{0,20}",
+        opts in proptest::collection::vec(("[a-z]{1,10}", "[0-9a-z]{0,8}"), 0..5),
+        write in proptest::bool::ANY,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"x").unwrap();
+        let srv = server(dir.path());
+        let pairs: Vec<(String, String)> = opts;
+        let mut p = Vec::new();
+        let direction = if write { Direction::Write } else { Direction::Read };
+        wire::emit_request(&mut p, direction, &name, Mode::Octet, &pairs);
+        let from: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        if let Some(mut t) = srv.handle_request(Instant::now(), from, &p) {
+            proptest::prop_assert!(t.poll_transmit().is_some());
+        }
+    }
+}

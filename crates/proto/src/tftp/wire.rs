@@ -13,8 +13,6 @@
 //! (blksize, timeout, tsize, windowsize): unknown names and out-of-range values are
 //! dropped, as RFC 2347 lets a server ignore what it does not support.
 
-use std::fmt::Write as _;
-
 /// Read request.
 pub const OP_RRQ: u16 = 1;
 /// Write request.
@@ -349,26 +347,6 @@ impl Options {
         push("windowsize", self.windowsize.map(|n| n.to_string()));
         out
     }
-}
-
-/// A short human description of a packet, for logs.
-pub fn describe(buf: &[u8]) -> String {
-    let mut s = String::new();
-    match parse(buf) {
-        Ok(Packet::Data { block, data }) => {
-            let _ = write!(s, "DATA {block} ({} bytes)", data.len());
-        }
-        Ok(Packet::Ack { block }) => {
-            let _ = write!(s, "ACK {block}");
-        }
-        Ok(p) => {
-            let _ = write!(s, "{p:?}");
-        }
-        Err(e) => {
-            let _ = write!(s, "malformed ({e})");
-        }
-    }
-    s
 }
 
 #[cfg(test)]
