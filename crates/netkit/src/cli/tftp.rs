@@ -110,7 +110,28 @@ fn seconds(s: f64, flag: &str) -> Result<Duration> {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
-    let shutdown = shutdown_on_signals()?;
+    serve_with(args, &shutdown_on_signals()?)
+}
+
+impl ServeArgs {
+    /// The flags' defaults for serving `dir` (for commands that start a TFTP
+    /// server among others, like `netkit up`).
+    pub fn new(dir: PathBuf, server: ServerArgs, upload: bool) -> Self {
+        Self {
+            dir,
+            server,
+            upload,
+            overwrite: false,
+            timeout: 1.0,
+            retries: 5,
+            grace: 10.0,
+        }
+    }
+}
+
+/// Serves until `shutdown` fires and transfers in flight finish (or the
+/// grace period ends); prints the ready line once listening.
+pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Result<()> {
     let root =
         Root::open(&args.dir).with_context(|| format!("cannot serve {}", args.dir.display()))?;
     if let Err(e) = root.remove_stale_temporaries() {
@@ -129,7 +150,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     let socket = UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
     let service = TftpServer::new(Arc::new(root), cfg);
     announce("tftp", &format!("udp://{}", socket.local_addr()?))?;
-    netkit_drivers::udp_transfers::serve(&socket, &service, grace, &shutdown)?;
+    netkit_drivers::udp_transfers::serve(&socket, &service, grace, shutdown)?;
     Ok(())
 }
 
