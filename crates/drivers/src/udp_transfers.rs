@@ -141,16 +141,17 @@ fn start<T: TransferSession>(
         }
     };
     tracing::debug!(%peer, port = ?socket.local_addr().ok(), "new transfer");
-    flush(&socket, &mut session);
+    flush(&socket, &mut session, &mut Batcher::default());
     (!session.is_done()).then_some((socket, session))
 }
 
 /// One transfer, on its own thread, until the session is done or `stop`.
 fn run_transfer<T: TransferSession>(socket: &UdpSocket, mut session: T, stop: &AtomicBool) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut buf = vec![0u8; RECV_BUFFER];
+    let mut batch = Batcher::default();
     let mut armed: Option<Duration> = None;
     loop {
-        flush(socket, &mut session);
+        flush(socket, &mut session, &mut batch);
         if session.is_done() || stop.load(Ordering::Acquire) {
             return;
         }
@@ -172,8 +173,11 @@ fn run_transfer<T: TransferSession>(socket: &UdpSocket, mut session: T, stop: &A
             }
             armed = Some(wait);
         }
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) => session.handle_datagram(Instant::now(), from, &buf[..n]),
+        let received = recv_datagrams(socket, &mut buf, |from, d| {
+            session.handle_datagram(Instant::now(), from, d)
+        });
+        match received {
+            Ok(()) => {}
             Err(e)
                 if matches!(
                     e.kind(),
@@ -199,15 +203,207 @@ fn transfer_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
     socket.bind(&addr.into())?;
-    Ok(socket.into())
+    let socket: UdpSocket = socket.into();
+    enable_gro(&socket);
+    Ok(socket)
 }
 
 /// Sends everything the session has queued.
-fn flush<T: TransferSession>(socket: &UdpSocket, session: &mut T) {
+fn flush<T: TransferSession>(socket: &UdpSocket, session: &mut T, batch: &mut Batcher) {
     while let Some((to, data)) = session.poll_transmit() {
-        if let Err(e) = socket.send_to(data, to) {
-            // Counted as lost: the session's retransmission covers it.
-            tracing::debug!(%to, "send_to: {e}");
+        batch.push(socket, to, data);
+    }
+    batch.flush(socket);
+}
+
+/// Datagrams in one GSO send at most (the kernel's UDP_MAX_SEGMENTS).
+const MAX_SEGMENTS: usize = 64;
+
+/// Bytes in one GSO send at most (one UDP datagram's payload, with room).
+const MAX_GSO_BYTES: usize = 65_000;
+
+/// Sends datagrams, merging a run of equal-sized ones to the same address (the
+/// last may be shorter) into one `sendmsg` with UDP generic segmentation
+/// offload: a TFTP window becomes one system call and one trip down the
+/// stack; the kernel (or the NIC) cuts it back into datagrams. Knows nothing
+/// of TFTP. Falls back to one `send_to` each if the kernel refuses GSO.
+#[derive(Debug)]
+pub struct Batcher {
+    buf: Vec<u8>,
+    to: Option<SocketAddr>,
+    seg: usize,
+    count: usize,
+    /// A shorter datagram ended the run.
+    closed: bool,
+    gso: bool,
+}
+
+impl Default for Batcher {
+    fn default() -> Self {
+        Self {
+            buf: Vec::with_capacity(MAX_GSO_BYTES),
+            to: None,
+            seg: 0,
+            count: 0,
+            closed: false,
+            gso: true,
+        }
+    }
+}
+
+impl Batcher {
+    /// Queues one datagram (sending what was queued first if it cannot join).
+    pub fn push(&mut self, socket: &UdpSocket, to: SocketAddr, data: &[u8]) {
+        // An empty datagram cannot be a GSO segment: it always goes alone.
+        let joins = self.to == Some(to)
+            && !data.is_empty()
+            && !self.closed
+            && data.len() <= self.seg
+            && self.count < MAX_SEGMENTS
+            && self.buf.len() + data.len() <= MAX_GSO_BYTES;
+        if !joins {
+            self.flush(socket);
+            self.to = Some(to);
+            self.seg = data.len();
+        }
+        self.buf.extend_from_slice(data);
+        self.count += 1;
+        if data.len() < self.seg || self.seg == 0 {
+            self.closed = true;
+        }
+    }
+
+    /// Sends everything queued.
+    pub fn flush(&mut self, socket: &UdpSocket) {
+        let Some(to) = self.to.take() else {
+            return;
+        };
+        if self.count > 1 && self.gso {
+            if let Err(e) = send_gso(socket, to, &self.buf, self.seg) {
+                tracing::debug!("UDP GSO refused ({e}); sending datagrams one by one");
+                self.gso = false;
+            }
+        }
+        if self.count == 1 || !self.gso {
+            for d in self.buf.chunks(self.seg.max(1)) {
+                if let Err(e) = socket.send_to(d, to) {
+                    // Counted as lost: the session's retransmission covers it.
+                    tracing::debug!(%to, "send_to: {e}");
+                }
+            }
+            if self.buf.is_empty() {
+                let _ = socket.send_to(&[], to);
+            }
+        }
+        self.buf.clear();
+        self.count = 0;
+        self.closed = false;
+    }
+}
+
+fn send_gso(socket: &UdpSocket, to: SocketAddr, buf: &[u8], seg: usize) -> nix::Result<usize> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    let seg = u16::try_from(seg).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let addr = SockaddrStorage::from(to);
+    sendmsg(
+        socket.as_raw_fd(),
+        &[io::IoSlice::new(buf)],
+        &[ControlMessage::UdpGsoSegments(&seg)],
+        MsgFlags::empty(),
+        Some(&addr),
+    )
+}
+
+/// Asks the kernel to hand over runs of datagrams from one sender as one
+/// buffer (UDP GRO), which [`recv_datagrams`] splits again. Best effort.
+pub fn enable_gro(socket: &UdpSocket) {
+    let _ = nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::UdpGroSegment, &true);
+}
+
+/// A receive buffer big enough for a GRO batch.
+pub const RECV_BUFFER: usize = 128 * 1024;
+
+/// Receives one datagram (or one GRO batch of them, split back into
+/// datagrams) and calls `each` for every datagram. Blocks as the socket does
+/// (its read timeout gives `WouldBlock`).
+pub fn recv_datagrams(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    mut each: impl FnMut(SocketAddr, &[u8]),
+) -> io::Result<()> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    let mut cmsg = nix::cmsg_space!(i32);
+    let (n, from, seg) = {
+        let mut iov = [io::IoSliceMut::new(buf)];
+        let msg = recvmsg::<SockaddrStorage>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )?;
+        let mut seg = None;
+        for c in msg.cmsgs().into_iter().flatten() {
+            if let ControlMessageOwned::UdpGroSegments(s) = c {
+                seg = usize::try_from(s).ok().filter(|&s| s > 0);
+            }
+        }
+        let from = msg.address.and_then(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| SocketAddr::V4((*v4).into()))
+                .or_else(|| a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into())))
+        });
+        (msg.bytes, from, seg)
+    };
+    let Some(from) = from else {
+        return Ok(());
+    };
+    match seg {
+        Some(seg) if n > seg => buf[..n].chunks(seg).for_each(|d| each(from, d)),
+        _ => each(from, &buf[..n]),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(socket: &UdpSocket, want: usize) -> Vec<Vec<u8>> {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = vec![0u8; RECV_BUFFER];
+        let mut got = Vec::new();
+        while got.len() < want {
+            recv_datagrams(socket, &mut buf, |_, d| got.push(d.to_vec())).expect("a datagram");
+        }
+        got
+    }
+
+    #[test]
+    fn batches_arrive_as_the_datagrams_sent() {
+        for gro in [false, true] {
+            let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            if gro {
+                enable_gro(&rx);
+            }
+            let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let to = rx.local_addr().unwrap();
+            let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut sent: Vec<Vec<u8>> = (0..70u8).map(|i| vec![i; 100]).collect();
+            sent.push(vec![200; 7]); // a short one ends the run
+            sent.push(vec![201; 100]);
+            sent.push(Vec::new());
+            let mut batch = Batcher::default();
+            for d in &sent {
+                batch.push(&tx, to, d);
+            }
+            batch.push(&tx, other.local_addr().unwrap(), b"elsewhere");
+            batch.flush(&tx);
+            assert_eq!(received(&rx, sent.len()), sent, "gro {gro}");
+            assert_eq!(received(&other, 1), vec![b"elsewhere".to_vec()]);
         }
     }
 }

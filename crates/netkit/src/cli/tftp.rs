@@ -281,16 +281,17 @@ fn drive(
         bar
     });
     let start = Instant::now();
-    let mut buf = vec![0u8; 65_536];
+    netkit_drivers::udp_transfers::enable_gro(&socket);
+    let mut batch = netkit_drivers::udp_transfers::Batcher::default();
+    let mut buf = vec![0u8; netkit_drivers::udp_transfers::RECV_BUFFER];
     // A blocking recv with a receive timeout: two system calls per block
     // (recv, send), the timeout re-armed only when the deadline moved a lot.
     let mut armed: Option<Duration> = None;
     loop {
         while let Some((to, data)) = client.poll_transmit() {
-            if let Err(e) = socket.send_to(data, to) {
-                tracing::debug!("send_to {to}: {e}");
-            }
+            batch.push(&socket, to, data);
         }
+        batch.flush(&socket);
         if client.is_done() {
             break;
         }
@@ -313,8 +314,12 @@ fn drive(
             socket.set_read_timeout(Some(wait))?;
             armed = Some(wait);
         }
-        match socket.recv_from(&mut buf) {
-            Ok((n, from)) => client.handle_datagram(Instant::now(), from, &buf[..n]),
+        let received =
+            netkit_drivers::udp_transfers::recv_datagrams(&socket, &mut buf, |from, d| {
+                client.handle_datagram(Instant::now(), from, d)
+            });
+        match received {
+            Ok(()) => {}
             Err(e)
                 if matches!(
                     e.kind(),
