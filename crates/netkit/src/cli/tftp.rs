@@ -270,16 +270,22 @@ fn drive(
     }
     .parse()
     .context("bind address")?;
+    // Ctrl-C stops the transfer within one receive timeout, so the partial
+    // download is removed (a second Ctrl-C exits at once).
+    let interrupted = shutdown_on_signals()?;
     let socket = UdpSocket::bind(bind).context("cannot open a UDP socket")?;
     let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20);
+    // A bar once the size is known (put: the file; get: the OACK's tsize),
+    // a spinner with the byte count until then.
     let bar = show.then(|| {
-        let bar = ProgressBar::new(total.unwrap_or(0));
+        let bar = ProgressBar::new_spinner();
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar
     });
+    let mut sized = false;
     let start = Instant::now();
     netkit_drivers::udp_transfers::enable_gro(&socket);
     let mut batch = netkit_drivers::udp_transfers::Batcher::default();
@@ -295,9 +301,19 @@ fn drive(
         if client.is_done() {
             break;
         }
+        if interrupted.is_triggered() {
+            bail!("interrupted");
+        }
         if let Some(bar) = &bar {
-            if let (0, Some(t)) = (bar.length().unwrap_or(0), client.tsize()) {
+            if let (false, Some(t)) = (sized, total.or(client.tsize())) {
+                sized = true;
                 bar.set_length(t);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
             }
             bar.set_position(client.bytes());
         }
@@ -309,7 +325,7 @@ fn drive(
             client.handle_timeout(now);
             continue;
         }
-        let wait = (deadline - now).max(Duration::from_millis(1));
+        let wait = (deadline - now).clamp(Duration::from_millis(1), Duration::from_millis(500));
         if armed.is_none_or(|a| a > wait + wait / 8 || a < wait / 2) {
             socket.set_read_timeout(Some(wait))?;
             armed = Some(wait);
