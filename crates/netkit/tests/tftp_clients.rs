@@ -168,11 +168,12 @@ fn curl_put(s: &Setup, extra: &[&str], tag: &str) {
 }
 
 #[test]
-fn curl_uploads_at_default_options_and_without() {
+fn curl_uploads_at_every_option_set() {
     let s = Setup::new(&["--upload"]);
     curl_put(&s, &[], "default");
     curl_put(&s, &["--tftp-no-options"], "noopt");
     curl_put(&s, &["--tftp-blksize", "1468"], "b1468");
+    curl_put(&s, &["--tftp-blksize", "65464"], "b65464");
 }
 
 /// tftp-hpa: `get REMOTE LOCAL`, `put LOCAL REMOTE`.
