@@ -177,6 +177,17 @@ fn refusals_not_found_no_upload_and_exists() {
     assert_eq!(c.recv(), P::Error(6), "existing file without --overwrite");
     assert_eq!(std::fs::read(u.root.join("exists")).unwrap(), b"old");
 
+    let mut c = Peer::new(u.server.addr());
+    c.request(&wrq("huge", &[("tsize", "4611686018427387904")]));
+    assert_eq!(c.recv(), P::Error(3), "a tsize larger than the free space");
+    let left: Vec<_> = std::fs::read_dir(&u.root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".netkit-upload-") || n == "huge")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
     let o = setup(&["--upload", "--overwrite"]);
     let mut c = Peer::new(o.server.addr());
     c.request(&wrq("exists", &[]));

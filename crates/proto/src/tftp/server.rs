@@ -123,6 +123,12 @@ impl TftpServer {
                     .root
                     .create_atomic(&rel, self.cfg.overwrite)
                     .map_err(root_error)?;
+                if let Some(size) = asked.tsize {
+                    // Refused now rather than after the disk fills (RFC 2349).
+                    if size > free_space(file.file()) {
+                        return Err((ErrorCode::DiskFull, "not enough space for tsize".into()));
+                    }
+                }
                 granted.tsize = asked.tsize;
                 let sink = AtomicSink(Some(BufWriter::with_capacity(256 * 1024, file)));
                 let sink: Box<dyn Sink> = match mode {
@@ -162,6 +168,15 @@ impl TftpServer {
             granted.windowsize = Some(w);
         }
         (cfg, granted)
+    }
+}
+
+/// Bytes an unprivileged writer may still use on the file's file system
+/// (unknown: unlimited, and the write itself will say).
+fn free_space(file: &std::fs::File) -> u64 {
+    match nix::sys::statvfs::fstatvfs(file) {
+        Ok(st) => st.blocks_available().saturating_mul(st.fragment_size()),
+        Err(_) => u64::MAX,
     }
 }
 
