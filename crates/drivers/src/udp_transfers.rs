@@ -32,7 +32,7 @@ use crate::shutdown::Tracker;
 use crate::Shutdown;
 use netkit_proto::tftp::{TransferService, TransferSession};
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -67,6 +67,10 @@ pub fn serve<S: TransferService>(
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let local_ip = listener.local_addr()?.ip();
+    // On a wildcard address, learn which address each request was sent to, so
+    // the transfer answers from it (a multi-homed server would otherwise answer
+    // from whatever address routing picks, and clients ignore that).
+    let pktinfo = local_ip.is_unspecified() && enable_pktinfo(listener, local_ip);
     let tracker = Arc::new(Tracker::default());
     let active = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -78,7 +82,7 @@ pub fn serve<S: TransferService>(
                     continue;
                 }
                 for _ in 0..REQUEST_BATCH {
-                    let (n, from) = match listener.recv_from(&mut buf) {
+                    let (n, from, to) = match recv_request(listener, &mut buf, pktinfo) {
                         Ok(x) => x,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) => {
@@ -94,7 +98,8 @@ pub fn serve<S: TransferService>(
                     else {
                         continue;
                     };
-                    let Some((socket, session)) = start(local_ip, from, session) else {
+                    let Some((socket, session)) = start(to.unwrap_or(local_ip), from, session)
+                    else {
                         continue;
                     };
                     let guard = tracker.enter();
@@ -126,15 +131,86 @@ pub fn serve<S: TransferService>(
     })
 }
 
+fn enable_pktinfo(listener: &UdpSocket, ip: IpAddr) -> bool {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let done = match ip {
+        IpAddr::V4(_) => setsockopt(listener, sockopt::Ipv4PacketInfo, &true),
+        IpAddr::V6(_) => setsockopt(listener, sockopt::Ipv6RecvPacketInfo, &true),
+    };
+    done.is_ok()
+}
+
+/// Receives a request: its length, its sender, and (with `pktinfo`) the local
+/// address it was sent to.
+fn recv_request(
+    listener: &UdpSocket,
+    buf: &mut [u8],
+    pktinfo: bool,
+) -> io::Result<(usize, SocketAddr, Option<IpAddr>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    if !pktinfo {
+        let (n, from) = listener.recv_from(buf)?;
+        return Ok((n, from, None));
+    }
+    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(
+        listener.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )?;
+    let mut to = None;
+    for c in msg.cmsgs().into_iter().flatten() {
+        match c {
+            ControlMessageOwned::Ipv4PacketInfo(info) => {
+                to = Some(IpAddr::from(
+                    u32::from_be(info.ipi_addr.s_addr).to_be_bytes(),
+                ));
+            }
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                to = Some(IpAddr::from(info.ipi6_addr.s6_addr));
+            }
+            _ => {}
+        }
+    }
+    let from = msg
+        .address
+        .and_then(|a| sockaddr(&a))
+        .ok_or_else(|| io::Error::other("datagram without a source address"))?;
+    Ok((msg.bytes, from, to))
+}
+
+fn sockaddr(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    a.as_sockaddr_in()
+        .map(|v4| SocketAddr::V4((*v4).into()))
+        .or_else(|| a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into())))
+}
+
 /// Opens the transfer's socket and sends the session's first datagrams;
 /// `None` when that already finished it (a refusal) or no socket could be had.
 fn start<T: TransferSession>(
-    local_ip: std::net::IpAddr,
+    local_ip: IpAddr,
     peer: SocketAddr,
     mut session: T,
 ) -> Option<(UdpSocket, T)> {
     let socket = match transfer_socket(SocketAddr::new(local_ip, 0)) {
         Ok(s) => s,
+        // A broadcast destination, say: answer from the wildcard address.
+        Err(_) if !local_ip.is_unspecified() && !peer.ip().is_unspecified() => {
+            let any = match peer {
+                SocketAddr::V4(_) => IpAddr::from([0u8; 4]),
+                SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
+            };
+            match transfer_socket(SocketAddr::new(any, 0)) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot open a socket for a transfer to {peer}: {e}");
+                    return None;
+                }
+            }
+        }
         Err(e) => {
             tracing::warn!("cannot open a socket for a transfer to {peer}: {e}");
             return None;
@@ -349,11 +425,7 @@ pub fn recv_datagrams(
                 seg = usize::try_from(s).ok().filter(|&s| s > 0);
             }
         }
-        let from = msg.address.and_then(|a| {
-            a.as_sockaddr_in()
-                .map(|v4| SocketAddr::V4((*v4).into()))
-                .or_else(|| a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into())))
-        });
+        let from = msg.address.and_then(|a| sockaddr(&a));
         (msg.bytes, from, seg)
     };
     let Some(from) = from else {
