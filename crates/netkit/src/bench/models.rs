@@ -1,0 +1,496 @@
+//! `bench models`: the same service under every concurrency model, loaded at a
+//! ladder of connection counts, as one table (and a chart).
+//!
+//! Each model gets a fresh server — this very binary, `netkit echo serve` or
+//! `netkit http serve` with `--model M --port 0`, found by its ready line — and
+//! keeps it for all its rungs. While a rung runs, a sampler sums the resident
+//! memory of the server and its children (fork's processes count too) and keeps
+//! the peak. A rung a model cannot take is marked, not run: `iterative` past 10
+//! connections (one client at a time: the rest only wait), `select` past
+//! FD_SETSIZE, `fork` at 1000 processes. A server that dies is restarted and
+//! its rung marked failed.
+
+use super::chart;
+use super::load::{self, LoadOptions, Stop};
+use super::report::{bytes, micros, ErrorCounts};
+use anyhow::{bail, Context, Result};
+use netkit_drivers::Model;
+use serde::Serialize;
+use std::fmt;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to print its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+/// select(2) cannot watch a descriptor numbered 1024 or more.
+const FD_SETSIZE: usize = 1024;
+
+/// The service every model serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKind {
+    /// `netkit echo serve`, loaded with tcp:// round trips.
+    Echo,
+    /// `netkit http serve` over a temporary directory, loaded with GETs of a small file.
+    Http,
+}
+
+/// What `bench models` runs.
+#[derive(Debug, Clone)]
+pub struct ModelsOptions {
+    /// The service.
+    pub service: ServiceKind,
+    /// The models, in table order.
+    pub models: Vec<Model>,
+    /// Connection counts.
+    pub ladder: Vec<usize>,
+    /// Load duration at each rung.
+    pub duration: Duration,
+    /// Load-generator threads.
+    pub threads: Option<usize>,
+    /// Echo bytes per round trip.
+    pub size: usize,
+    /// Print each rung to stderr as it finishes.
+    pub progress: bool,
+}
+
+/// One model at one connection count.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rung {
+    /// Connections.
+    pub connections: usize,
+    /// `ok`, `skipped` (the model cannot take it) or `failed`.
+    pub outcome: &'static str,
+    /// Why it was skipped or failed, or what stood out (starved connections).
+    pub note: Option<String>,
+    /// Completed requests per second.
+    pub requests_per_sec: f64,
+    /// 99th-percentile latency, microseconds.
+    pub p99_us: u64,
+    /// Peak resident memory of the server and its children, KiB.
+    pub peak_rss_kib: u64,
+    /// Errors by kind.
+    pub errors: ErrorCounts,
+}
+
+/// One model's rungs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRow {
+    /// The model's name.
+    pub model: String,
+    /// One entry per ladder rung.
+    pub rungs: Vec<Rung>,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelsReport {
+    /// `echo` or `http`.
+    pub service: &'static str,
+    /// Seconds of load per rung.
+    pub seconds_per_rung: f64,
+    /// CPUs on this machine (client and server share them).
+    pub cpus: usize,
+    /// Connection counts.
+    pub ladder: Vec<usize>,
+    /// One row per model.
+    pub rows: Vec<ModelRow>,
+}
+
+/// Why `model` cannot take `conns` connections, if it cannot.
+fn cannot_take(model: Model, conns: usize) -> Option<&'static str> {
+    match model {
+        Model::Iterative if conns > 10 => Some("one client at a time: the others only wait"),
+        Model::Select if conns + 16 > FD_SETSIZE => Some("past select's FD_SETSIZE (1024)"),
+        Model::Fork if conns >= 1000 => Some("a process per connection: too many processes"),
+        _ => None,
+    }
+}
+
+/// Runs every model at every rung.
+pub fn run(o: &ModelsOptions) -> Result<ModelsReport> {
+    anyhow::ensure!(!o.ladder.is_empty(), "--ladder needs at least one count");
+    anyhow::ensure!(
+        o.ladder.iter().all(|&c| c > 0),
+        "--ladder counts must be at least 1"
+    );
+    let site = match o.service {
+        ServiceKind::Http => Some(Site::create()?),
+        ServiceKind::Echo => None,
+    };
+    let mut rows = Vec::new();
+    for &model in &o.models {
+        let mut server = None;
+        let mut rungs = Vec::new();
+        for &conns in &o.ladder {
+            if let Some(why) = cannot_take(model, conns) {
+                rungs.push(marked(conns, "skipped", why.to_owned()));
+                continue;
+            }
+            if server.as_mut().is_none_or(|s: &mut Server| s.exited()) {
+                server = match Server::start(o.service, model, site.as_ref()) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        rungs.push(marked(conns, "failed", format!("{e:#}")));
+                        continue;
+                    }
+                };
+            }
+            let Some(s) = server.as_mut() else { continue };
+            let rung = run_rung(o, s, conns);
+            if o.progress {
+                eprintln!(
+                    "{model:>9} {conns:>5} conns: {:.0} req/s {}",
+                    rung.requests_per_sec,
+                    rung.note.as_deref().unwrap_or("")
+                );
+            }
+            rungs.push(rung);
+        }
+        if let Some(s) = server {
+            s.stop();
+        }
+        rows.push(ModelRow {
+            model: model.name().to_owned(),
+            rungs,
+        });
+    }
+    Ok(ModelsReport {
+        service: match o.service {
+            ServiceKind::Echo => "echo",
+            ServiceKind::Http => "http",
+        },
+        seconds_per_rung: o.duration.as_secs_f64(),
+        cpus: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ladder: o.ladder.clone(),
+        rows,
+    })
+}
+
+fn marked(connections: usize, outcome: &'static str, note: String) -> Rung {
+    Rung {
+        connections,
+        outcome,
+        note: Some(note),
+        requests_per_sec: 0.0,
+        p99_us: 0,
+        peak_rss_kib: 0,
+        errors: ErrorCounts::default(),
+    }
+}
+
+fn run_rung(o: &ModelsOptions, server: &mut Server, conns: usize) -> Rung {
+    let mut load = LoadOptions::new(&server.url);
+    load.connections = conns;
+    load.threads = o.threads;
+    load.stop = Stop::After(o.duration);
+    load.size = o.size;
+    // Long enough for a busy server, short enough that waiting in line shows.
+    load.timeout = (o.duration / 2).max(Duration::from_millis(200));
+    let sampler = RssSampler::start(server.child.id());
+    let result = load::run(&load);
+    let peak = sampler.finish();
+    if server.exited() {
+        return marked(conns, "failed", "the server exited".to_owned());
+    }
+    match result {
+        Ok(r) => Rung {
+            connections: conns,
+            outcome: "ok",
+            note: (r.starved_connections > 0).then(|| {
+                format!(
+                    "{} of {conns} connections never served",
+                    r.starved_connections
+                )
+            }),
+            requests_per_sec: r.requests_per_sec,
+            p99_us: r.latency_us.p99,
+            peak_rss_kib: peak,
+            errors: r.errors,
+        },
+        Err(e) => marked(conns, "failed", format!("{e:#}")),
+    }
+}
+
+/// A server process of this binary, stopped (SIGTERM, then SIGKILL) when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(service: ServiceKind, model: Model, site: Option<&Site>) -> Result<Server> {
+        let exe = std::env::current_exe().context("finding the netkit binary")?;
+        let mut cmd = Command::new(exe);
+        let common = ["--bind", "127.0.0.1", "--port", "0", "--grace", "1"];
+        match (service, site) {
+            (ServiceKind::Http, Some(site)) => {
+                cmd.args(["http", "serve", "--quiet", "--model", model.name()])
+                    .args(common)
+                    .arg(&site.dir);
+            }
+            _ => {
+                cmd.args(["echo", "serve", "--model", model.name()])
+                    .args(common);
+            }
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().context("starting the server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {} // keep the pipe drained
+        });
+        let mut server = Server {
+            child,
+            url: String::new(),
+        };
+        let line = rx
+            .recv_timeout(READY_TIMEOUT)
+            .map_err(|_| anyhow::anyhow!("{model}: no ready line from the server"))?;
+        let Some((_, url)) = line.split_once(" listening on ") else {
+            bail!("{model}: unexpected first line {line:?}");
+        };
+        server.url = match service {
+            ServiceKind::Echo => url.trim().to_owned(),
+            ServiceKind::Http => format!("{}/{}", url.trim(), Site::FILE),
+        };
+        Ok(server)
+    }
+
+    fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn stop(mut self) {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        let pid = Pid::from_raw(self.child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            if self.exited() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory with one small file for `http serve`.
+struct Site {
+    dir: PathBuf,
+}
+
+impl Site {
+    const FILE: &'static str = "hello.txt";
+
+    fn create() -> Result<Site> {
+        let dir = std::env::temp_dir().join(format!("netkit-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join(Self::FILE), b"Hello from netkit bench models.\n")
+            .context("writing the served file")?;
+        Ok(Site { dir })
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Samples the resident memory of a process tree until finished; keeps the peak.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssSampler {
+    fn start(pid: u32) -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let (s, p) = (Arc::clone(&stop), Arc::clone(&peak));
+        let thread = std::thread::spawn(move || loop {
+            p.fetch_max(tree_rss_kib(pid), Ordering::Relaxed);
+            if s.load(Ordering::Relaxed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        });
+        RssSampler {
+            stop,
+            peak,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// VmRSS of `pid` and all its descendants, KiB (0 where /proc says nothing).
+fn tree_rss_kib(pid: u32) -> u64 {
+    let mut total = 0;
+    let mut todo = vec![pid];
+    let mut seen = 0;
+    while let Some(p) = todo.pop() {
+        seen += 1;
+        if seen > 100_000 {
+            break;
+        }
+        total += rss_kib(p);
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            todo.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    total
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Draws requests/s and p99 latency against connections, one line per model.
+pub fn draw(report: &ModelsReport, path: &Path) -> Result<()> {
+    let series: Vec<chart::Series> = report
+        .rows
+        .iter()
+        .map(|row| chart::Series {
+            name: row.model.clone(),
+            points: row
+                .rungs
+                .iter()
+                .filter(|r| r.outcome == "ok" && r.requests_per_sec > 0.0)
+                .map(|r| {
+                    (
+                        r.connections as f64,
+                        r.requests_per_sec,
+                        r.p99_us as f64 / 1000.0,
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    let title = format!(
+        "netkit {} under every model ({} s per rung, {} CPUs)",
+        report.service, report.seconds_per_rung, report.cpus
+    );
+    chart::ladder(path, &title, &series)
+}
+
+impl fmt::Display for ModelsReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "bench models: {} service, {} s per rung, {} CPUs shared by client and server",
+            self.service, self.seconds_per_rung, self.cpus
+        )?;
+        writeln!(f)?;
+        write!(f, "{:<10}", "req/s")?;
+        for c in &self.ladder {
+            write!(f, "{:>12}", format!("{c} conns"))?;
+        }
+        writeln!(f)?;
+        for row in &self.rows {
+            write!(f, "{:<10}", row.model)?;
+            for r in &row.rungs {
+                let cell = match r.outcome {
+                    "ok" => format!("{:.0}", r.requests_per_sec),
+                    other => other.to_owned(),
+                };
+                write!(f, "{cell:>12}")?;
+            }
+            writeln!(f)?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{:<10} {:>6} {:>11} {:>10} {:>10} {:>7}  note",
+            "model", "conns", "req/s", "p99", "peak RSS", "errors"
+        )?;
+        for row in &self.rows {
+            for r in &row.rungs {
+                let note = r.note.as_deref().unwrap_or("");
+                if r.outcome == "ok" {
+                    writeln!(
+                        f,
+                        "{:<10} {:>6} {:>11.0} {:>10} {:>10} {:>7}  {note}",
+                        row.model,
+                        r.connections,
+                        r.requests_per_sec,
+                        micros(r.p99_us as f64),
+                        bytes(r.peak_rss_kib as f64 * 1024.0),
+                        r.errors.total(),
+                    )?;
+                } else {
+                    writeln!(
+                        f,
+                        "{:<10} {:>6} {:>11} {:>10} {:>10} {:>7}  {}: {note}",
+                        row.model, r.connections, "-", "-", "-", "-", r.outcome
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_marked_where_the_course_says() {
+        assert!(cannot_take(Model::Iterative, 10).is_none());
+        assert!(cannot_take(Model::Iterative, 100).is_some());
+        assert!(cannot_take(Model::Select, 1000).is_none());
+        assert!(cannot_take(Model::Select, 2000).is_some());
+        assert!(cannot_take(Model::Fork, 100).is_none());
+        assert!(cannot_take(Model::Fork, 1000).is_some());
+        assert!(cannot_take(Model::Epoll, 10_000).is_none());
+    }
+
+    #[test]
+    fn this_process_has_resident_memory() {
+        assert!(tree_rss_kib(std::process::id()) > 0);
+        assert_eq!(rss_kib(u32::MAX), 0);
+    }
+}
