@@ -10,6 +10,7 @@ declare -A needs=(
   [netcat-openbsd]=/bin/nc.openbsd
   [socat]=/usr/bin/socat
   [curl]=/usr/bin/curl
+  [wget]=/usr/bin/wget
   [procps]=/usr/bin/pkill
 )
 missing=()

@@ -1,17 +1,22 @@
 //! One connection served start to finish by the calling thread or process,
 //! with blocking reads and writes: the loop the iterative, thread, pool and fork
 //! models share. It is the seed's `while True: data = c.recv(1024) ...` loop,
-//! plus the three things a real server needs: timeouts, graceful shutdown and
-//! backpressure (read again only after the replies are written).
+//! plus what a real server needs: timeouts, graceful shutdown, backpressure
+//! (read again only after the replies are written) and wake-ups (an eventfd per
+//! connection, polled together with the socket, so a session blocked on a
+//! silent peer still hears from another thread).
 
-use crate::io::{send_file, wait_readable, InputBuffer};
+use crate::io::{discard, discard_received, gather, send_file, wait_readable, InputBuffer, LINGER};
 use crate::listener::{Conn, Listener};
 use crate::shutdown::Shutdown;
+use crate::wake::WakeQueue;
 use crate::Config;
 use netkit_proto::{Service, Session};
-use std::io::{self, Write};
+use nix::errno::Errno;
+use nix::sys::socket::{send, MsgFlags};
+use std::io;
 use std::net::{Shutdown as HowShutdown, SocketAddr};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 /// Serves one accepted connection until its session is done, the peer goes
@@ -24,64 +29,146 @@ pub(crate) fn serve_connection<S: Service>(
     config: &Config,
     shutdown: &Shutdown,
 ) {
-    let session = service.new_session(peer, Instant::now());
+    let mut session = service.new_session(peer, Instant::now());
+    let wakes = match WakeQueue::new() {
+        Ok(wakes) => wakes,
+        Err(e) => return tracing::warn!(?peer, "eventfd: {e}; connection closed"),
+    };
+    session.set_waker(wakes.waker(0));
     if let Err(e) = conn.set_write_timeout(Some(config.send_timeout)) {
         tracing::debug!(?peer, "set_write_timeout: {e}");
     }
-    match drive(&mut conn, session, shutdown) {
-        Ok(()) => {
-            // Half-close first so the peer reads everything before it sees EOF.
+    match drive(&mut conn, session, &wakes, shutdown) {
+        Ok(true) => {
+            // The peer has sent everything and we read it: a plain close is clean.
             let _ = conn.shutdown(HowShutdown::Write);
         }
+        Ok(false) => linger(&mut conn, shutdown),
         Err(e) => tracing::debug!(?peer, "connection ended: {e}"),
     }
 }
 
-fn drive<S: Session>(conn: &mut Conn, mut session: S, shutdown: &Shutdown) -> io::Result<()> {
+/// A lingering close. Closing a socket with unread input makes the kernel send
+/// a reset, and a reset makes the peer's kernel throw away reply bytes its
+/// application has not read yet. So: half-close (the peer reads the reply,
+/// then EOF), read and discard until the peer's EOF or [`LINGER`] passes, and
+/// only then close. Blocking this connection's own thread is fine here; a
+/// stopping server only throws away what has already arrived.
+fn linger(conn: &mut Conn, shutdown: &Shutdown) {
+    let _ = conn.shutdown(HowShutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match wait_readable(&[conn.as_fd(), shutdown.fd()], Some(left)) {
+            Ok(Some(0)) => {}
+            Ok(Some(_)) => {
+                if conn.set_nonblocking(true).is_ok() {
+                    discard_received(conn);
+                }
+                return;
+            }
+            Ok(None) => continue, // timed out or interrupted: the deadline decides
+            Err(_) => return,
+        }
+        if !matches!(discard(conn), Ok(n) if n > 0) {
+            return; // EOF or an error: nothing more can arrive
+        }
+    }
+}
+
+/// What the connection waits on; `wait_readable` reports an index into this.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Socket,
+    Shutdown,
+    Wake,
+}
+
+/// Runs the session to its end; returns whether the peer's EOF was seen.
+fn drive<S: Session>(
+    conn: &mut Conn,
+    mut session: S,
+    wakes: &WakeQueue,
+    shutdown: &Shutdown,
+) -> io::Result<bool> {
     let mut input = InputBuffer::new();
     let mut out = Vec::new();
     let mut shutdown_seen = false;
     let mut eof = false;
+    let mut woken = Vec::new();
     loop {
         flush(conn, &mut session, &mut out)?;
         if session.is_done() {
-            return Ok(());
+            return Ok(eof);
         }
         let reading = session.wants_read() && !eof;
         let timeout = session
             .poll_timeout()
             .map(|at| at.saturating_duration_since(Instant::now()));
         if !reading && timeout.is_none() && shutdown_seen {
-            // Nothing can make progress any more: neither input, time nor shutdown.
-            return Ok(());
+            // Nothing can make progress any more: neither input, time nor shutdown
+            // (a wake-up after shutdown must not keep the server waiting).
+            return Ok(eof);
         }
-        let fds: Vec<_> = reading
-            .then(|| conn.as_fd())
-            .into_iter()
-            .chain((!shutdown_seen).then(|| shutdown.fd()))
-            .collect();
-        let ready = wait_readable(&fds, timeout)?;
+        if reading && input.wants_reoffer() {
+            // Leftover input (a pipelined request) goes in before waiting again.
+            input.offer(|data| session.handle_input(Instant::now(), data));
+            continue;
+        }
+        if wakes.is_pending() {
+            // Checked here too, so a peer that keeps the socket busy cannot
+            // starve wake-ups (poll reports only the first ready descriptor).
+            woken.clear();
+            wakes.take(&mut woken);
+            session.handle_wake(Instant::now());
+            continue;
+        }
+        // The socket only while reading (backpressure), shutdown until seen, and
+        // always the wake-ups: a session blocked on a silent peer can still talk.
+        let mut sources = [Source::Wake; 3];
+        let mut fds = [wakes.fd(); 3];
+        let mut n = 0;
+        for (on, source, fd) in [
+            (reading, Source::Socket, conn.as_fd()),
+            (!shutdown_seen, Source::Shutdown, shutdown.fd()),
+            (true, Source::Wake, wakes.fd()),
+        ] {
+            if on {
+                (sources[n], fds[n]) = (source, fd);
+                n += 1;
+            }
+        }
+        let ready = wait_readable(&fds[..n], timeout)?.map(|i| sources[i]);
         let now = Instant::now();
         match ready {
-            Some(0) if reading => {
+            Some(Source::Socket) => {
                 if input.is_full() {
                     return Err(io::Error::other(
                         "session left a full input buffer unconsumed",
                     ));
                 }
-                if input.read_from(conn)? == 0 {
+                if input.read_and_offer(conn, |data| session.handle_input(now, data))? == 0 {
                     eof = true;
                     session.handle_eof(now);
-                } else {
-                    let used = session.handle_input(now, input.data());
-                    input.consume(used);
                 }
             }
-            Some(_) => {
+            Some(Source::Shutdown) => {
                 shutdown_seen = true;
                 session.handle_shutdown(now);
             }
-            None => session.handle_timeout(now),
+            Some(Source::Wake) => {
+                woken.clear();
+                wakes.take(&mut woken);
+                session.handle_wake(now);
+            }
+            None => {
+                if session.poll_timeout().is_some_and(|at| at <= now) {
+                    session.handle_timeout(now);
+                }
+            }
         }
     }
 }
@@ -89,12 +176,16 @@ fn drive<S: Session>(conn: &mut Conn, mut session: S, shutdown: &Shutdown) -> io
 /// Sends everything the session has to send, in order.
 fn flush<S: Session>(conn: &mut Conn, session: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
     loop {
-        let chunk = session.poll_transmit(out);
+        let chunk = gather(session, out);
+        if out.is_empty() && chunk.is_none() {
+            return Ok(());
+        }
         if !out.is_empty() {
-            conn.write_all(out)?;
+            // MSG_MORE when a file range follows: header and body share a packet.
+            send_all(conn, out, chunk.is_some())?;
             out.clear();
         }
-        let Some(chunk) = chunk else { return Ok(()) };
+        let Some(chunk) = chunk else { continue };
         let mut sent = 0;
         while sent < chunk.len {
             match send_file(&*conn, &chunk, sent)? {
@@ -108,6 +199,29 @@ fn flush<S: Session>(conn: &mut Conn, session: &mut S, out: &mut Vec<u8>) -> io:
             }
         }
     }
+}
+
+/// Writes all of `buf` to a blocking socket; `more` says more data follows at
+/// once (MSG_MORE). A write that stalls past SO_SNDTIMEO fails with `TimedOut`.
+fn send_all(conn: &Conn, mut buf: &[u8], more: bool) -> io::Result<()> {
+    let mut flags = MsgFlags::MSG_NOSIGNAL;
+    if more {
+        flags |= MsgFlags::from_bits_retain(nix::libc::MSG_MORE);
+    }
+    while !buf.is_empty() {
+        match send(conn.as_raw_fd(), buf, flags) {
+            Ok(n) => buf = &buf[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "peer stopped reading",
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Runs `on_conn` for each accepted connection until shutdown starts. The

@@ -24,6 +24,10 @@
 //!   checked and re-pushed — so an idle timer pushed forward by every request
 //!   costs nothing until it fires.
 //!
+//! - **Wake queue.** One eventfd per worker (token `WAKE`) and a queue of the
+//!   connection tokens whose sessions called their waker (`wake.rs`); the loop
+//!   takes the queue and calls `handle_wake` on each connection still alive.
+//!
 //! **Level-triggered**, deliberately. The session decides when to read (only once
 //! its replies are flushed — that is the backpressure), so the loop often leaves
 //! data unread on purpose. Edge-triggered epoll reports a socket only when new
@@ -36,6 +40,7 @@
 use crate::io::poll_timeout;
 use crate::listener::Conn;
 use crate::readiness::{abort_all, accept_batch, earliest, Accepted, Connection, ACCEPT_PAUSE};
+use crate::wake::WakeQueue;
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use nix::errno::Errno;
@@ -50,8 +55,9 @@ use std::time::Instant;
 
 const LISTENER: u64 = 0;
 const SHUTDOWN: u64 = 1;
-/// Tokens below this name the listener and shutdown descriptors.
-const FIRST_CONN: u64 = 2;
+const WAKE: u64 = 2;
+/// Tokens below this name the listener, shutdown and wake-up descriptors.
+const FIRST_CONN: u64 = 3;
 /// Events taken from the kernel per `epoll_wait`.
 const EVENTS: usize = 256;
 
@@ -136,6 +142,8 @@ struct Worker<'a, S: Service> {
     live: usize,
     timers: BinaryHeap<Reverse<(Instant, usize, u32)>>,
     due: Vec<(Instant, usize, u32)>,
+    wakes: Arc<WakeQueue>,
+    woken: Vec<u64>,
     draining_until: Option<Instant>,
     accept_paused_until: Option<Instant>,
 }
@@ -152,6 +160,8 @@ impl<'a, S: Service> Worker<'a, S> {
         for s in signals {
             epoll.add(s.fd(), EpollEvent::new(EpollFlags::EPOLLIN, SHUTDOWN))?;
         }
+        let wakes = WakeQueue::new()?;
+        epoll.add(wakes.fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
         let w = Worker {
             epoll,
             listener: Some(listener),
@@ -163,6 +173,8 @@ impl<'a, S: Service> Worker<'a, S> {
             live: 0,
             timers: BinaryHeap::new(),
             due: Vec::new(),
+            wakes,
+            woken: Vec::new(),
             draining_until: None,
             accept_paused_until: None,
         };
@@ -191,6 +203,7 @@ impl<'a, S: Service> Worker<'a, S> {
                 match ev.data() {
                     LISTENER => accept = true,
                     SHUTDOWN => stop = true,
+                    WAKE => self.on_wakes(now),
                     data => self.on_event(data, ev.events(), now),
                 }
             }
@@ -214,13 +227,35 @@ impl<'a, S: Service> Worker<'a, S> {
         }
     }
 
-    fn on_event(&mut self, data: u64, flags: EpollFlags, now: Instant) {
+    /// The connection a token names, if it is still the one that got the token.
+    fn lookup(&mut self, data: u64) -> Option<(usize, &mut Connection<S::Session>)> {
         let index = (data & u64::from(u32::MAX)).wrapping_sub(FIRST_CONN) as usize;
         let generation = (data >> 32) as u32;
-        let Some(slot) = self.slots.get_mut(index) else {
-            return;
-        };
-        let Some(conn) = slot.conn.as_mut().filter(|_| slot.generation == generation) else {
+        let slot = self.slots.get_mut(index)?;
+        let conn = slot
+            .conn
+            .as_mut()
+            .filter(|_| slot.generation == generation)?;
+        Some((index, conn))
+    }
+
+    /// Sessions' wakers were called: each woken connection that still exists
+    /// handles its wake-up here, on the loop's thread.
+    fn on_wakes(&mut self, now: Instant) {
+        let mut woken = std::mem::take(&mut self.woken);
+        self.wakes.take(&mut woken);
+        for &data in &woken {
+            if let Some((index, conn)) = self.lookup(data) {
+                conn.on_wake(now);
+                self.settle(index);
+            }
+        }
+        woken.clear();
+        self.woken = woken;
+    }
+
+    fn on_event(&mut self, data: u64, flags: EpollFlags, now: Instant) {
+        let Some((index, conn)) = self.lookup(data) else {
             return;
         };
         if flags.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP) {
@@ -246,11 +281,8 @@ impl<'a, S: Service> Worker<'a, S> {
         if conn.is_finished() {
             // Dropping the socket closes it, which also removes it from epoll.
             slot.conn = None;
-            slot.generation = slot.generation.wrapping_add(1);
-            slot.scheduled = None;
-            self.free.push(index);
             self.live -= 1;
-            return;
+            return self.release(index);
         }
         let interest = conn.interest();
         if interest != slot.registered {
@@ -349,12 +381,7 @@ impl<'a, S: Service> Worker<'a, S> {
     }
 
     fn add(&mut self, conn: Conn, peer: Option<SocketAddr>, now: Instant) {
-        let session = self.service.new_session(peer, now);
-        let conn = match Connection::new(conn, peer, session, self.config.send_timeout, now) {
-            Ok(c) if c.is_finished() => return,
-            Ok(c) => c,
-            Err(e) => return tracing::debug!(?peer, "cannot set up connection: {e}"),
-        };
+        // The slot comes first: its token is the session's wake-up address.
         let index = self.free.pop().unwrap_or_else(|| {
             self.slots.push(Slot {
                 conn: None,
@@ -364,18 +391,38 @@ impl<'a, S: Service> Worker<'a, S> {
             });
             self.slots.len() - 1
         });
+        let token = token(index, self.slots[index].generation);
+        let session = self.service.new_session(peer, now);
+        let send_timeout = self.config.send_timeout;
+        let conn = match Connection::new(conn, peer, session, &self.wakes, token, send_timeout, now)
+        {
+            Ok(c) if !c.is_finished() => c,
+            Ok(_) => return self.release(index),
+            Err(e) => {
+                tracing::debug!(?peer, "cannot set up connection: {e}");
+                return self.release(index);
+            }
+        };
         let slot = &mut self.slots[index];
         let interest = conn.interest();
-        let ev = EpollEvent::new(flags(interest), token(index, slot.generation));
+        let ev = EpollEvent::new(flags(interest), token);
         if let Err(e) = self.epoll.add(conn.as_fd(), ev) {
             tracing::warn!(?peer, "epoll_ctl(ADD): {e}; connection closed");
-            self.free.push(index);
-            return;
+            return self.release(index);
         }
         slot.conn = Some(conn);
         slot.registered = interest;
         self.live += 1;
         self.settle(index);
+    }
+
+    /// Frees a slot; the new generation makes its old token (held by a waker,
+    /// or in this batch of events) name nothing.
+    fn release(&mut self, index: usize) {
+        let slot = &mut self.slots[index];
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.scheduled = None;
+        self.free.push(index);
     }
 
     fn watch_listener(&self) -> io::Result<()> {

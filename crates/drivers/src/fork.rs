@@ -11,7 +11,11 @@
 //!
 //! Processes share nothing: a crash in one child cannot touch another client,
 //! but a fork per connection is the most expensive model, and state such as
-//! statistics lives in each child's copy of the service.
+//! statistics lives in each child's copy of the service. Wake-ups too: a
+//! session's waker works (through the child's own eventfd, as in every
+//! blocking model) only when called from inside that child — a chat room in
+//! one child cannot reach an IRC member served by another. Shared state across
+//! connections needs a model whose connections share one process.
 //!
 //! The parent must be single-threaded when it forks (only the forking thread
 //! exists in the child); the `netkit` binary runs this model on its main thread

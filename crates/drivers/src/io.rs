@@ -1,9 +1,10 @@
 //! Small I/O building blocks shared by the models: waiting on descriptors,
 //! the per-connection input buffer, and sending a file range with sendfile(2).
 
-use netkit_proto::{FileChunk, MAX_INPUT};
+use netkit_proto::{FileChunk, Session, MAX_INPUT};
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
@@ -44,43 +45,132 @@ pub(crate) fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {
 
 /// The bytes read from a connection and not yet consumed by its session.
 ///
-/// Fixed at [`MAX_INPUT`] bytes: a session that consumes nothing from a full
-/// buffer has broken its contract, and the driver closes the connection.
+/// Most of the time this holds nothing and owns no memory: a read lands in the
+/// thread's scratch buffer ([`MAX_INPUT`] bytes, one per thread, not one per
+/// connection), the session consumes what it can straight from there, and only
+/// a leftover (half a request, a pipelined one) is copied into the connection's
+/// own buffer — which is freed again once the session consumed it. That is what
+/// lets ten thousand idle keep-alive connections cost kilobytes, not 64 KiB each.
+/// A session that leaves [`MAX_INPUT`] bytes unconsumed has broken its
+/// contract, and the driver closes the connection.
+#[derive(Default)]
 pub(crate) struct InputBuffer {
-    buf: Box<[u8]>,
-    filled: usize,
+    pending: Vec<u8>,
+    /// The last offer consumed something and left bytes: offer them again
+    /// without waiting for the peer (they may hold a whole pipelined request).
+    reoffer: bool,
+}
+
+thread_local! {
+    /// Where reads land first; allocated on a thread's first read.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; MAX_INPUT].into_boxed_slice());
 }
 
 impl InputBuffer {
     pub(crate) fn new() -> Self {
-        Self {
-            buf: vec![0; MAX_INPUT].into_boxed_slice(),
-            filled: 0,
-        }
-    }
-
-    /// The unconsumed bytes.
-    pub(crate) fn data(&self) -> &[u8] {
-        &self.buf[..self.filled]
+        Self::default()
     }
 
     /// Whether there is no room to read into.
     pub(crate) fn is_full(&self) -> bool {
-        self.filled == self.buf.len()
+        self.pending.len() >= MAX_INPUT
     }
 
-    /// Reads once from `source` into the free space; returns the byte count (0 = EOF).
-    pub(crate) fn read_from(&mut self, source: &mut impl io::Read) -> io::Result<usize> {
-        let n = source.read(&mut self.buf[self.filled..])?;
-        self.filled += n;
-        Ok(n)
+    /// Reads once from `source` and, unless that was EOF, offers every
+    /// unconsumed byte to `handle_input`, which returns how many it consumed.
+    /// Returns the byte count read (0 = EOF, nothing offered).
+    pub(crate) fn read_and_offer(
+        &mut self,
+        source: &mut impl io::Read,
+        handle_input: impl FnOnce(&[u8]) -> usize,
+    ) -> io::Result<usize> {
+        SCRATCH.with_borrow_mut(|scratch| {
+            let room = MAX_INPUT.saturating_sub(self.pending.len());
+            let n = source.read(&mut scratch[..room])?;
+            if n == 0 {
+                return Ok(0);
+            }
+            if self.pending.is_empty() {
+                // The common case: the session takes the bytes where they landed.
+                let used = handle_input(&scratch[..n]).min(n);
+                self.pending.extend_from_slice(&scratch[used..n]);
+                self.reoffer = used > 0 && used < n;
+            } else {
+                self.pending.extend_from_slice(&scratch[..n]);
+                self.offer(handle_input);
+            }
+            Ok(n)
+        })
     }
 
-    /// Drops the first `n` bytes, which the session consumed.
-    pub(crate) fn consume(&mut self, n: usize) {
-        let n = n.min(self.filled);
-        self.buf.copy_within(n..self.filled, 0);
-        self.filled -= n;
+    /// Offers the unconsumed bytes to `handle_input` again (see
+    /// [`InputBuffer::wants_reoffer`]) and drops what it consumed.
+    pub(crate) fn offer(&mut self, handle_input: impl FnOnce(&[u8]) -> usize) {
+        let used = handle_input(&self.pending).min(self.pending.len());
+        self.pending.drain(..used);
+        if self.pending.is_empty() {
+            // Give the memory back: an idle connection keeps no buffer.
+            self.pending = Vec::new();
+        }
+        self.reoffer = used > 0 && !self.pending.is_empty();
+    }
+
+    /// Whether leftover bytes should be offered again now (if the session
+    /// wants input): the last offer made progress. An offer that consumes
+    /// nothing waits for new bytes, so a session that cannot use its leftover
+    /// is never spun on.
+    pub(crate) fn wants_reoffer(&self) -> bool {
+        self.reoffer
+    }
+
+    /// Bytes of memory the buffer holds (for tests of the idle footprint).
+    #[cfg(test)]
+    fn capacity(&self) -> usize {
+        self.pending.capacity()
+    }
+}
+
+/// Output gathered from several `poll_transmit` calls before writing (pipelined
+/// replies go out in one `send`), bounded so a chatty session cannot grow it.
+const GATHER_LIMIT: usize = 256 * 1024;
+
+/// Collects the session's output into `out` (call order step 4): calls
+/// `poll_transmit` until it returns a file chunk (which must follow the bytes
+/// gathered so far: it is returned), appends nothing, or `out` holds
+/// [`GATHER_LIMIT`] bytes. The caller sends, then gathers again until a call
+/// yields neither bytes nor a chunk.
+pub(crate) fn gather<S: Session>(session: &mut S, out: &mut Vec<u8>) -> Option<FileChunk> {
+    loop {
+        let before = out.len();
+        if let Some(chunk) = session.poll_transmit(out) {
+            return Some(chunk);
+        }
+        if out.len() == before || out.len() >= GATHER_LIMIT {
+            return None;
+        }
+    }
+}
+
+/// How long a lingering close keeps reading after the reply was sent: long
+/// enough for a peer to read the reply and close, short enough that a peer
+/// that never closes ties nothing up for long (nginx's lingering_close).
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
+/// Reads and throws away whatever `source` has, once, through the scratch
+/// buffer (a lingering close); returns the byte count (0 = EOF).
+pub(crate) fn discard(source: &mut impl io::Read) -> io::Result<usize> {
+    SCRATCH.with_borrow_mut(|scratch| source.read(scratch))
+}
+
+/// The end of a lingering close when the server is stopping: throws away what
+/// a non-blocking `source` has already received (the usual cause of a reset)
+/// without waiting for more, so shutdown is not held up by idle peers.
+pub(crate) fn discard_received(source: &mut impl io::Read) {
+    // Bounded: a peer sending flat out cannot keep a stopping server here.
+    for _ in 0..16 {
+        if !matches!(discard(source), Ok(n) if n > 0) {
+            return;
+        }
     }
 }
 
@@ -137,18 +227,42 @@ pub(crate) fn is_resource_exhaustion(e: &io::Error) -> bool {
 mod tests {
     use super::*;
 
+    /// Feeds `bytes` through `read_and_offer`; the session consumes `used`
+    /// and records what it was offered.
+    fn feed(buf: &mut InputBuffer, bytes: &[u8], used: usize) -> Vec<u8> {
+        let mut seen = Vec::new();
+        let mut src = bytes;
+        buf.read_and_offer(&mut src, |data| {
+            seen = data.to_vec();
+            used
+        })
+        .unwrap();
+        seen
+    }
+
     #[test]
-    fn input_buffer_keeps_unconsumed_bytes_in_order() {
+    fn input_buffer_keeps_only_leftovers_and_frees_them() {
         let mut buf = InputBuffer::new();
-        let mut src: &[u8] = b"hello world";
-        assert_eq!(buf.read_from(&mut src).unwrap(), 11);
-        buf.consume(6);
-        assert_eq!(buf.data(), b"world");
-        let mut more: &[u8] = b"!";
-        buf.read_from(&mut more).unwrap();
-        assert_eq!(buf.data(), b"world!");
-        buf.consume(100);
-        assert!(buf.data().is_empty());
+        assert_eq!(feed(&mut buf, b"whole\n", 6), b"whole\n");
+        assert_eq!(buf.capacity(), 0, "fully consumed: nothing kept");
+        assert_eq!(feed(&mut buf, b"hello world", 6), b"hello world");
+        assert!(buf.wants_reoffer(), "progress made, bytes left");
+        assert_eq!(feed(&mut buf, b"!", 0), b"world!");
+        assert!(!buf.wants_reoffer(), "no progress: wait for the peer");
+        let mut seen = Vec::new();
+        buf.offer(|data| {
+            seen = data.to_vec();
+            100
+        });
+        assert_eq!(seen, b"world!");
+        assert!(!buf.wants_reoffer());
+        assert_eq!(buf.capacity(), 0, "consumed: memory given back");
+        let mut eof: &[u8] = b"";
+        assert_eq!(
+            buf.read_and_offer(&mut eof, |_| panic!("offered at EOF"))
+                .unwrap(),
+            0
+        );
     }
 
     #[test]

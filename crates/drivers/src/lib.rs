@@ -19,7 +19,8 @@
 //! Shared pieces: [`listener`] (binding and accepting on TCP or Unix sockets),
 //! [`shutdown`] (SIGINT/SIGTERM as a readable file descriptor), and the
 //! connection loops every model reuses (`blocking` for the one-connection-per-
-//! flow models, `readiness` for the event loops).
+//! flow models, `readiness` for the event loops), and `wake` (how a session's
+//! `Waker`, called from any thread, reaches the connection's thread or loop).
 #![warn(missing_docs, unreachable_pub)]
 
 mod blocking;
@@ -33,11 +34,13 @@ pub mod iterative;
 pub mod poll;
 pub mod pool;
 mod readiness;
+mod scan;
 pub mod select;
 pub mod thread;
 pub mod tokio;
 pub mod udp;
 pub mod udp_transfers;
+mod wake;
 
 pub use listener::{Conn, Listener};
 pub use shutdown::Shutdown;
@@ -158,6 +161,9 @@ impl Default for Config {
 
 /// Serves `service` on `listener` under `model` until `shutdown` fires and the
 /// in-flight connections have finished (or the grace period ran out).
+///
+/// First raises the process's open-file limit as far as allowed
+/// ([`raise_fd_limit`]): every connection is a descriptor.
 pub fn serve<S: Service>(
     model: Model,
     listener: Listener,
@@ -165,6 +171,9 @@ pub fn serve<S: Service>(
     config: &Config,
     shutdown: &Shutdown,
 ) -> std::io::Result<()> {
+    if let Err(e) = raise_fd_limit() {
+        tracing::debug!("cannot raise the open-file limit: {e}");
+    }
     match model {
         Model::Iterative => iterative::serve(listener, service, config, shutdown),
         Model::Thread => thread::serve(listener, service, config, shutdown),
@@ -175,6 +184,18 @@ pub fn serve<S: Service>(
         Model::Epoll => epoll::serve(listener, service, config, shutdown),
         Model::Async => tokio::serve(listener, service, config, shutdown),
     }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit, so a server can hold as
+/// many connections as the administrator allows rather than the shell's
+/// default (often 1024); returns the new soft limit. Harmless to call twice.
+pub fn raise_fd_limit() -> std::io::Result<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard.max(soft))
 }
 
 #[cfg(test)]

@@ -3,13 +3,15 @@
 //! Drivers are written against [`Listener`] and [`Conn`], so every model serves a
 //! Unix stream socket (`echo serve --unix PATH`) exactly as it serves TCP.
 //! TCP listeners are bound with SO_REUSEADDR (restart without waiting for
-//! TIME_WAIT) and SO_REUSEPORT (so the epoll model can open one listener per
-//! worker on the same port and let the kernel spread connections).
+//! TIME_WAIT), SO_REUSEPORT (so the epoll model can open one listener per
+//! worker on the same port and let the kernel spread connections) and
+//! TCP_NODELAY, which accepted sockets inherit. Accepting is one `accept4`
+//! call that also sets close-on-exec and, for the readiness loops, O_NONBLOCK.
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as HowShutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -66,22 +68,26 @@ impl Listener {
         }
     }
 
-    /// Accepts one connection; with the listener non-blocking this fails with
-    /// `WouldBlock` when none is queued. The connection is always blocking.
+    /// Accepts one connection, blocking (for the models that block in `read`);
+    /// with the listener non-blocking this fails with `WouldBlock` when none is
+    /// queued. On Linux an accepted socket does not inherit the listener's
+    /// O_NONBLOCK, so no `fcntl` is needed to make it blocking.
     pub fn accept(&self) -> io::Result<(Conn, Option<SocketAddr>)> {
+        self.accept4(0)
+    }
+
+    /// Accepts one connection already non-blocking (for the readiness loops):
+    /// `accept4(SOCK_NONBLOCK)` sets the flag in the same system call.
+    pub fn accept_nonblocking(&self) -> io::Result<(Conn, Option<SocketAddr>)> {
+        self.accept4(nix::libc::SOCK_NONBLOCK)
+    }
+
+    fn accept4(&self, flags: i32) -> io::Result<(Conn, Option<SocketAddr>)> {
+        let (socket, peer) = SockRef::from(self).accept4(flags | nix::libc::SOCK_CLOEXEC)?;
         match self {
-            Listener::Tcp(l) => {
-                let (s, peer) = l.accept()?;
-                s.set_nonblocking(false)?;
-                // Responses are written whole; Nagle would only delay the last segment.
-                s.set_nodelay(true)?;
-                Ok((Conn::Tcp(s), Some(peer)))
-            }
-            Listener::Unix(l, _) => {
-                let (s, _) = l.accept()?;
-                s.set_nonblocking(false)?;
-                Ok((Conn::Unix(s), None))
-            }
+            // TCP_NODELAY comes from the listener (see `reuseport_listener`).
+            Listener::Tcp(_) => Ok((Conn::Tcp(socket.into()), peer.as_socket())),
+            Listener::Unix(..) => Ok((Conn::Unix(OwnedFd::from(socket).into()), None)),
         }
     }
 
@@ -186,6 +192,10 @@ fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
+    // Sessions hand over whole replies; Nagle would only hold back their last
+    // segment until the previous one is acknowledged. Set on the listener,
+    // Linux gives it to every accepted socket: no setsockopt per connection.
+    socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
@@ -235,6 +245,32 @@ mod tests {
         assert!(Listener::bind_unix(&path).is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn accepted_sockets_come_with_their_flags_set() {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+        let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _clients = [
+            std::net::TcpStream::connect(addr).unwrap(),
+            std::net::TcpStream::connect(addr).unwrap(),
+        ];
+        let flags = |conn: &Conn| {
+            let status = OFlag::from_bits_retain(fcntl(conn, FcntlArg::F_GETFL).unwrap());
+            let fd = FdFlag::from_bits_retain(fcntl(conn, FcntlArg::F_GETFD).unwrap());
+            let nodelay = SockRef::from(conn).tcp_nodelay().unwrap();
+            (
+                status.contains(OFlag::O_NONBLOCK),
+                fd.contains(FdFlag::FD_CLOEXEC),
+                nodelay,
+            )
+        };
+        let (blocking, peer) = listener.accept().unwrap();
+        assert!(peer.is_some());
+        assert_eq!(flags(&blocking), (false, true, true));
+        let (nonblocking, _) = listener.accept_nonblocking().unwrap();
+        assert_eq!(flags(&nonblocking), (true, true, true));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `--model poll`: one thread multiplexing every socket with poll(2).
 //!
-//! The same loop as `select` (both are `readiness::ScanLoop`s), with the interest set
+//! The same loop as `select` (both are `scan::ScanLoop`s), with the interest set
 //! passed as an array of `pollfd {fd, events, revents}` instead of bitmaps. That
 //! removes select's FD_SETSIZE ceiling — any descriptor number works — and the
 //! kernel reports hang-ups and errors (`POLLHUP`, `POLLERR`) even on sockets
@@ -14,7 +14,7 @@
 //! interest set inside the kernel and reports only ready sockets — the lesson of
 //! the next model.
 
-use crate::readiness::{Ready, ScanLoop};
+use crate::scan::{Ready, ScanLoop};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use nix::errno::Errno;
@@ -32,14 +32,15 @@ pub fn serve<S: Service>(
     shutdown: &Shutdown,
 ) -> io::Result<()> {
     let mut lp = ScanLoop::new(listener, service, config)?;
+    let wakes = lp.wakes();
     loop {
         let now = Instant::now();
         let watch_listener = lp.watches_listener(now);
         let watch_shutdown = lp.watches_shutdown();
-        // Layout: [listener or shutdown placeholder, shutdown, conns...]. Keeping
-        // the first two slots fixed (an unwatched one asks for no events) lets
-        // conns[i] sit at index i + 2.
-        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(lp.conns.len() + 2);
+        // Layout: [listener or shutdown placeholder, shutdown, wake, conns...].
+        // Keeping the first three slots fixed (an unwatched one asks for no
+        // events) lets conns[i] sit at index i + 3.
+        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(lp.conns.len() + 3);
         let listener_events = if watch_listener {
             PollFlags::POLLIN
         } else {
@@ -54,6 +55,7 @@ pub fn serve<S: Service>(
         let first = lp.listener.as_ref().map_or(shutdown.fd(), |l| l.as_fd());
         fds.push(PollFd::new(first, listener_events));
         fds.push(PollFd::new(shutdown.fd(), shutdown_events));
+        fds.push(PollFd::new(wakes.fd(), PollFlags::POLLIN));
         for c in &lp.conns {
             let (r, w) = c.interest();
             let mut events = PollFlags::empty();
@@ -81,9 +83,10 @@ pub fn serve<S: Service>(
         let shutdown_ready = watch_shutdown
             && (revents(1).intersects(PollFlags::POLLIN | PollFlags::POLLHUP)
                 || shutdown.is_triggered());
+        let wake_ready = revents(2).intersects(PollFlags::POLLIN);
         lp.ready.clear();
         lp.ready.extend((0..lp.conns.len()).map(|i| {
-            let r = revents(i + 2);
+            let r = revents(i + 3);
             Ready {
                 read: r.intersects(PollFlags::POLLIN),
                 write: r.intersects(PollFlags::POLLOUT),
@@ -91,7 +94,7 @@ pub fn serve<S: Service>(
             }
         }));
         drop(fds);
-        if lp.dispatch(listener_ready, shutdown_ready, |_| true)? {
+        if lp.dispatch(listener_ready, shutdown_ready, wake_ready, |_| true)? {
             return Ok(());
         }
     }

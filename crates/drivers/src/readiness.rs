@@ -1,6 +1,7 @@
 //! The non-blocking connection every readiness loop (`select`, `poll`, `epoll`)
-//! drives, the accept helper they share ([`accept_batch`]), and the scan-every-
-//! connection loop body that `select` and `poll` have in common ([`ScanLoop`]).
+//! drives, and the accept helper they share ([`accept_batch`]). The
+//! scan-every-connection loop body that `select` and `poll` have in common is
+//! `scan.rs`.
 //!
 //! A blocking model can write `read; handle; write` as straight-line code because
 //! the thread waits inside each call. A readiness loop cannot wait: it serves
@@ -27,10 +28,13 @@
 //! Connection errors (a reset, a broken pipe) end that connection with a debug
 //! log; they are never the server's error.
 
-use crate::io::{is_resource_exhaustion, is_transient_accept_error, send_file, InputBuffer};
+use crate::io::{
+    discard, discard_received, gather, is_resource_exhaustion, is_transient_accept_error,
+    send_file, InputBuffer, LINGER,
+};
 use crate::listener::{Conn, Listener};
-use crate::Config;
-use netkit_proto::{FileChunk, Service, Session};
+use crate::wake::WakeQueue;
+use netkit_proto::{FileChunk, Session};
 use nix::errno::Errno;
 use nix::sys::socket::{send, MsgFlags};
 use std::io::{self, ErrorKind};
@@ -39,13 +43,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Output gathered from several `poll_transmit` calls before writing (pipelined
-/// replies go out in one `send`), bounded so a chatty session cannot grow it.
-const GATHER_LIMIT: usize = 256 * 1024;
-
 /// An output buffer larger than this is given back after it drains, so one big
-/// reply does not pin its memory for the life of an idle keep-alive connection.
-const KEEP_OUT_CAPACITY: usize = 1024 * 1024;
+/// reply does not pin its memory for the life of an idle keep-alive connection
+/// (small replies, such as response headers, keep theirs: no allocation per
+/// request).
+const KEEP_OUT_CAPACITY: usize = 16 * 1024;
 
 /// How many connections one readiness report of the listener may accept: enough
 /// to drain a burst, few enough that established connections are not starved.
@@ -71,22 +73,30 @@ pub(crate) struct Connection<S> {
     file: Option<(FileChunk, u64)>,
     stall_deadline: Option<Instant>,
     send_timeout: Duration,
-    // Closing: the server is stopping; the connection is over.
+    /// The loop's name for this connection in its wake queue.
+    token: u64,
+    // Closing: the server is stopping; the session is done and the reply sent,
+    // so input is read and discarded until this instant (a lingering close);
+    // the connection is over.
     shutdown_seen: bool,
+    lingering_until: Option<Instant>,
     finished: bool,
 }
 
 impl<S: Session> Connection<S> {
-    /// Takes over an accepted connection: makes it non-blocking and lets the
-    /// session send its greeting, if it has one.
+    /// Takes over a connection accepted non-blocking
+    /// ([`Listener::accept_nonblocking`]): hands the session its waker and lets
+    /// it send its greeting, if it has one.
     pub(crate) fn new(
         conn: Conn,
         peer: Option<SocketAddr>,
-        session: S,
+        mut session: S,
+        wakes: &Arc<WakeQueue>,
+        token: u64,
         send_timeout: Duration,
         now: Instant,
     ) -> io::Result<Self> {
-        conn.set_nonblocking(true)?;
+        session.set_waker(wakes.waker(token));
         let mut c = Connection {
             conn,
             peer,
@@ -98,7 +108,9 @@ impl<S: Session> Connection<S> {
             file: None,
             stall_deadline: None,
             send_timeout,
+            token,
             shutdown_seen: false,
+            lingering_until: None,
             finished: false,
         };
         c.advance(now);
@@ -120,6 +132,9 @@ impl<S: Session> Connection<S> {
         if self.finished {
             return (false, false);
         }
+        if self.lingering_until.is_some() {
+            return (true, false);
+        }
         (self.can_read(), !self.flushed())
     }
 
@@ -129,7 +144,15 @@ impl<S: Session> Connection<S> {
         if self.finished {
             return None;
         }
+        if self.lingering_until.is_some() {
+            return self.lingering_until;
+        }
         earliest(self.session.poll_timeout(), self.stall_deadline)
+    }
+
+    /// The token its waker queues.
+    pub(crate) fn token(&self) -> u64 {
+        self.token
     }
 
     /// Whether the connection is over; the loop drops it, which closes the socket.
@@ -146,17 +169,22 @@ impl<S: Session> Connection<S> {
         if !self.interest().0 {
             return;
         }
+        if self.lingering_until.is_some() {
+            return self.discard_input();
+        }
         if self.input.is_full() {
             return self.close("the session left a full input buffer unconsumed");
         }
-        match self.input.read_from(&mut self.conn) {
+        let session = &mut self.session;
+        let read = self
+            .input
+            .read_and_offer(&mut self.conn, |data| session.handle_input(now, data));
+        match read {
             Ok(0) => {
                 self.eof = true;
                 self.session.handle_eof(now);
             }
             Ok(_) => {
-                let used = self.session.handle_input(now, self.input.data());
-                self.input.consume(used);
                 if self.input.is_full() && self.session.wants_read() && !self.session.is_done() {
                     return self.close("the session left a full input buffer unconsumed");
                 }
@@ -197,6 +225,12 @@ impl<S: Session> Connection<S> {
         if self.finished {
             return;
         }
+        if let Some(until) = self.lingering_until {
+            if now >= until {
+                self.finished = true;
+            }
+            return;
+        }
         if self.stall_deadline.is_some_and(|d| now >= d) {
             return self.close("the peer stopped reading for longer than the send timeout");
         }
@@ -206,8 +240,22 @@ impl<S: Session> Connection<S> {
         }
     }
 
+    /// The session's waker was called (perhaps several times, merged).
+    pub(crate) fn on_wake(&mut self, now: Instant) {
+        if self.finished || self.lingering_until.is_some() {
+            return;
+        }
+        self.session.handle_wake(now);
+        self.advance(now);
+    }
+
     /// The server is stopping: the session finishes what is in flight.
     pub(crate) fn on_shutdown(&mut self, now: Instant) {
+        if self.lingering_until.is_some() {
+            // Lingering is a courtesy a stopping server cuts short.
+            discard_received(&mut self.conn);
+            self.finished = true;
+        }
         if self.finished || self.shutdown_seen {
             return;
         }
@@ -231,20 +279,37 @@ impl<S: Session> Connection<S> {
 
     /// Drains the session's output to the socket until it is all sent or the
     /// socket is full, then closes the connection if the session is done.
+    /// Leftover input a session left while busy is offered again here, once
+    /// its output is out (bounded: each extra round consumed something).
     fn advance(&mut self, now: Instant) {
-        if let Err(e) = self.flush(now) {
-            return self.fail(&e);
-        }
-        if !self.flushed() {
+        loop {
+            if let Err(e) = self.flush(now) {
+                return self.fail(&e);
+            }
+            if !self.flushed() {
+                return;
+            }
+            if self.session.is_done() {
+                // Half-close first so the peer reads everything before it sees
+                // EOF; unless its EOF was read, linger (see `discard_input`).
+                let _ = self.conn.shutdown(HowShutdown::Write);
+                if self.eof {
+                    self.finished = true;
+                } else if self.shutdown_seen {
+                    discard_received(&mut self.conn);
+                    self.finished = true;
+                } else {
+                    self.lingering_until = Some(now + LINGER);
+                }
+            } else if self.can_read() && self.input.wants_reoffer() {
+                let session = &mut self.session;
+                self.input.offer(|data| session.handle_input(now, data));
+                continue;
+            } else if self.shutdown_seen && !self.can_read() && self.deadline().is_none() {
+                // Neither input, time nor output can move this session any more.
+                self.close("nothing left to wait for after shutdown");
+            }
             return;
-        }
-        if self.session.is_done() {
-            // Half-close first so the peer reads everything before it sees EOF.
-            let _ = self.conn.shutdown(HowShutdown::Write);
-            self.finished = true;
-        } else if self.shutdown_seen && !self.can_read() && self.deadline().is_none() {
-            // Neither input, time nor output can move this session any more.
-            self.close("nothing left to wait for after shutdown");
         }
     }
 
@@ -301,20 +366,24 @@ impl<S: Session> Connection<S> {
             }
             // Gather replies until a file range must follow them or the session
             // has nothing more.
-            loop {
-                let before = self.out.len();
-                if let Some(chunk) = self.session.poll_transmit(&mut self.out) {
-                    self.file = Some((chunk, 0));
-                    break;
-                }
-                if self.out.len() == before || self.out.len() >= GATHER_LIMIT {
-                    break;
-                }
-            }
+            self.file = gather(&mut self.session, &mut self.out).map(|chunk| (chunk, 0));
             if self.flushed() {
                 self.stall_deadline = None;
                 return Ok(());
             }
+        }
+    }
+
+    /// A lingering close: closing with unread input would send a reset, which
+    /// makes the peer's kernel drop reply bytes it has not read yet. So input
+    /// is read and thrown away until the peer's EOF (or an error, or [`LINGER`]
+    /// from `on_timeout`), in the loop like any other event, and only then is
+    /// the socket closed.
+    fn discard_input(&mut self) {
+        match discard(&mut self.conn) {
+            Ok(n) if n > 0 => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+            _ => self.finished = true,
         }
     }
 
@@ -360,7 +429,7 @@ pub(crate) fn accept_batch(
     mut on_conn: impl FnMut(Conn, Option<SocketAddr>),
 ) -> io::Result<Accepted> {
     for _ in 0..ACCEPT_BATCH {
-        match listener.accept() {
+        match listener.accept_nonblocking() {
             Ok((conn, peer)) => on_conn(conn, peer),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if is_resource_exhaustion(&e) => {
@@ -374,130 +443,6 @@ pub(crate) fn accept_batch(
         }
     }
     Ok(Accepted::Continue)
-}
-
-/// What the single-threaded `select` and `poll` loops share: the listener,
-/// every connection in a `Vec` scanned once per wake-up, and shutdown. The two
-/// models differ only in how they hand the interest set to the kernel, so each
-/// builds that set from [`ScanLoop::conns`] and its own wait call, fills
-/// [`ScanLoop::ready`] (one entry per connection, same order), and calls
-/// [`ScanLoop::dispatch`].
-pub(crate) struct ScanLoop<S: Service> {
-    /// The listener, until shutdown closes it.
-    pub(crate) listener: Option<Listener>,
-    /// Live connections, in accept order.
-    pub(crate) conns: Vec<Connection<S::Session>>,
-    /// What the wait reported for `conns[i]`.
-    pub(crate) ready: Vec<Ready>,
-    service: Arc<S>,
-    config: Config,
-    /// `Some(t)`: draining after shutdown until `t` (the grace period).
-    draining_until: Option<Instant>,
-    accept_paused_until: Option<Instant>,
-}
-
-/// What a wait reported for one connection.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Ready {
-    pub(crate) read: bool,
-    pub(crate) write: bool,
-    pub(crate) hangup: bool,
-}
-
-impl<S: Service> ScanLoop<S> {
-    pub(crate) fn new(listener: Listener, service: Arc<S>, config: &Config) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
-        Ok(ScanLoop {
-            listener: Some(listener),
-            conns: Vec::new(),
-            ready: Vec::new(),
-            service,
-            config: config.clone(),
-            draining_until: None,
-            accept_paused_until: None,
-        })
-    }
-
-    /// Whether the wait should watch [`ScanLoop::listener`] now (it is open and
-    /// accepting is not paused).
-    pub(crate) fn watches_listener(&self, now: Instant) -> bool {
-        self.listener.is_some() && self.accept_paused_until.is_none_or(|t| now >= t)
-    }
-
-    /// Whether the wait should watch the shutdown descriptor (only until it fired:
-    /// nobody reads the pipe, so it stays readable).
-    pub(crate) fn watches_shutdown(&self) -> bool {
-        self.draining_until.is_none()
-    }
-
-    /// How long the wait may sleep: until the nearest connection deadline, the
-    /// end of an accept pause, or the end of the grace period. This scan of
-    /// every connection is the readiness loops' O(n) per wake-up.
-    pub(crate) fn timeout(&self, now: Instant) -> Option<Duration> {
-        let conns = self.conns.iter().filter_map(|c| c.deadline()).min();
-        let pause = self.accept_paused_until.filter(|&t| t > now);
-        earliest(earliest(conns, pause), self.draining_until)
-            .map(|t| t.saturating_duration_since(now))
-    }
-
-    /// Acts on what the wait reported; `admit` may refuse a new connection (the
-    /// select model's FD_SETSIZE guard). Returns true when the loop should end:
-    /// draining, and every connection finished or the grace period is over.
-    pub(crate) fn dispatch(
-        &mut self,
-        listener_ready: bool,
-        shutdown_ready: bool,
-        admit: impl Fn(&Conn) -> bool,
-    ) -> io::Result<bool> {
-        let now = Instant::now();
-        for (c, r) in self.conns.iter_mut().zip(&self.ready) {
-            if r.hangup {
-                c.on_hangup(now);
-            } else if r.write {
-                c.on_writable(now);
-            } else if r.read {
-                c.on_readable(now);
-            }
-        }
-        for c in &mut self.conns {
-            if c.deadline().is_some_and(|d| d <= now) {
-                c.on_timeout(now);
-            }
-        }
-        if shutdown_ready && self.draining_until.is_none() {
-            // Closing the listener makes new clients see a refusal at once.
-            self.listener = None;
-            self.draining_until = Some(now + self.config.grace);
-            for c in &mut self.conns {
-                c.on_shutdown(now);
-            }
-        }
-        if let (true, Some(listener)) = (listener_ready, &self.listener) {
-            let (conns, service, send_timeout) =
-                (&mut self.conns, &self.service, self.config.send_timeout);
-            let accepted = accept_batch(listener, |conn, peer| {
-                if admit(&conn) {
-                    let session = service.new_session(peer, now);
-                    match Connection::new(conn, peer, session, send_timeout, now) {
-                        Ok(c) if !c.is_finished() => conns.push(c),
-                        Ok(_) => {}
-                        Err(e) => tracing::debug!(?peer, "cannot set up connection: {e}"),
-                    }
-                }
-            })?;
-            if accepted == Accepted::Exhausted {
-                self.accept_paused_until = Some(now + ACCEPT_PAUSE);
-            }
-        }
-        self.conns.retain(|c| !c.is_finished());
-        match self.draining_until {
-            Some(until) if self.conns.is_empty() || now >= until => {
-                abort_all(self.conns.iter_mut());
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
 }
 
 /// The earlier of two optional instants.

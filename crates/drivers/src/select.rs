@@ -20,7 +20,7 @@
 //! itself never touches such a descriptor.
 
 use crate::listener::Conn;
-use crate::readiness::{Ready, ScanLoop};
+use crate::scan::{Ready, ScanLoop};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use nix::errno::Errno;
@@ -47,6 +47,12 @@ pub fn serve<S: Service>(
         }
     }
     let mut lp = ScanLoop::new(listener, service, config)?;
+    let wakes = lp.wakes();
+    if !fits(wakes.fd().as_raw_fd()) {
+        return Err(io::Error::other(
+            "select model: the wake-up eventfd exceeds FD_SETSIZE; use --model poll or epoll",
+        ));
+    }
     loop {
         let now = Instant::now();
         let mut read = FdSet::new();
@@ -59,6 +65,7 @@ pub fn serve<S: Service>(
         if watch_shutdown {
             read.insert(shutdown.fd());
         }
+        read.insert(wakes.fd());
         for c in &lp.conns {
             let (r, w) = c.interest();
             if r {
@@ -81,13 +88,14 @@ pub fn serve<S: Service>(
         let listener_ready = woke && listener.is_some_and(|l| read.contains(l.as_fd()));
         let shutdown_ready = (woke && watch_shutdown && read.contains(shutdown.fd()))
             || (watch_shutdown && shutdown.is_triggered());
+        let wake_ready = woke && read.contains(wakes.fd());
         lp.ready.clear();
         lp.ready.extend(lp.conns.iter().map(|c| Ready {
             read: woke && read.contains(c.as_fd()),
             write: woke && write.contains(c.as_fd()),
             hangup: false,
         }));
-        if lp.dispatch(listener_ready, shutdown_ready, admit)? {
+        if lp.dispatch(listener_ready, shutdown_ready, wake_ready, admit)? {
             return Ok(());
         }
     }

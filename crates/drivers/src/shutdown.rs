@@ -9,7 +9,7 @@
 //! shutting down exits at once. Forked children share the pipe, so they see
 //! shutdown too.
 //!
-//! [`Tracker`] counts live connections so a model can wait, for at most the grace
+//! `Tracker` counts live connections so a model can wait, for at most the grace
 //! period, for them to finish.
 
 use std::io::{self, PipeReader, PipeWriter, Write};

@@ -18,7 +18,8 @@
 //!
 //! The code reads like the blocking loop in `blocking.rs`, with `.await` where
 //! that loop would block, and `tokio::select!` where it would `poll(2)` on the
-//! socket, the session's deadline and the shutdown pipe at once.
+//! socket, the session's deadline, the shutdown pipe and the wake-up eventfd at
+//! once (here a tokio `Notify` stands in for the eventfd).
 //!
 //! # Shutdown
 //!
@@ -28,7 +29,10 @@
 //! the tasks get `config.grace` to finish; the runtime then drops whatever is
 //! left.
 
-use crate::io::{is_resource_exhaustion, is_transient_accept_error, send_file, InputBuffer};
+use crate::io::{
+    discard, discard_received, gather, is_resource_exhaustion, is_transient_accept_error,
+    send_file, InputBuffer, LINGER,
+};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::{Service, Session};
 use socket2::{SockRef, Socket};
@@ -36,11 +40,12 @@ use std::io::{self, Write};
 use std::net::{Shutdown as HowShutdown, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
+use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::net::unix::pipe;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 /// Serves each connection as a task on a runtime of `config.workers` threads.
@@ -131,13 +136,35 @@ async fn serve_connection<S: Service>(
     send_timeout: Duration,
     stop: watch::Receiver<bool>,
 ) {
-    let session = service.new_session(peer, Instant::now());
-    match drive(&stream, session, send_timeout, stop).await {
+    let mut session = service.new_session(peer, Instant::now());
+    let wake = Arc::new(TaskWake(Notify::new()));
+    session.set_waker(Waker::from(Arc::clone(&wake)));
+    match drive(&stream, session, &wake, send_timeout, stop.clone()).await {
         // Half-close first so the peer reads everything before it sees EOF.
-        Ok(()) => {
+        Ok(eof) => {
             let _ = SockRef::from(&stream).shutdown(HowShutdown::Write);
+            if !eof {
+                linger(&stream, stop).await;
+            }
         }
         Err(e) => tracing::debug!(?peer, "connection ended: {e}"),
+    }
+}
+
+/// A lingering close (see `blocking::linger`): input left unread would turn
+/// the close into a reset that destroys the reply in flight, so read and
+/// discard until the peer's EOF or [`LINGER`] passes; a stopping server only
+/// throws away what has already arrived.
+async fn linger(stream: &Stream, mut stop: watch::Receiver<bool>) {
+    let read_to_eof = async {
+        while matches!(
+            stream.io(Interest::READABLE, |mut sock| discard(&mut sock)).await,
+            Ok(n) if n > 0
+        ) {}
+    };
+    tokio::select! {
+        _ = tokio::time::timeout(LINGER, read_to_eof) => {}
+        () = stopped(&mut stop) => discard_received(&mut &*SockRef::from(stream)),
     }
 }
 
@@ -145,9 +172,10 @@ async fn serve_connection<S: Service>(
 async fn drive<S: Session>(
     stream: &Stream,
     mut session: S,
+    wake: &TaskWake,
     send_timeout: Duration,
     mut stop: watch::Receiver<bool>,
-) -> io::Result<()> {
+) -> io::Result<bool> {
     let mut input = InputBuffer::new();
     let mut out = Vec::new();
     let mut shutdown_seen = false;
@@ -155,13 +183,18 @@ async fn drive<S: Session>(
     loop {
         flush(stream, &mut session, &mut out, send_timeout).await?;
         if session.is_done() {
-            return Ok(());
+            return Ok(eof);
         }
         let reading = session.wants_read() && !eof;
         let deadline = session.poll_timeout();
         if !reading && deadline.is_none() && shutdown_seen {
             // Nothing can make progress any more: neither input, time nor shutdown.
-            return Ok(());
+            return Ok(eof);
+        }
+        if reading && input.wants_reoffer() {
+            // Leftover input (a pipelined request) goes in before waiting again.
+            input.offer(|data| session.handle_input(Instant::now(), data));
+            continue;
         }
         if reading && input.is_full() {
             return Err(io::Error::other(
@@ -169,16 +202,13 @@ async fn drive<S: Session>(
             ));
         }
         tokio::select! {
-            read = stream.io(Interest::READABLE, |mut sock| input.read_from(&mut sock)),
-                if reading =>
-            {
+            read = stream.io(Interest::READABLE, |mut sock| {
                 let now = Instant::now();
+                input.read_and_offer(&mut sock, |data| session.handle_input(now, data))
+            }), if reading => {
                 if read? == 0 {
                     eof = true;
-                    session.handle_eof(now);
-                } else {
-                    let used = session.handle_input(now, input.data());
-                    input.consume(used);
+                    session.handle_eof(Instant::now());
                 }
             }
             () = stopped(&mut stop), if !shutdown_seen => {
@@ -188,7 +218,23 @@ async fn drive<S: Session>(
             () = sleep_until(deadline), if deadline.is_some() => {
                 session.handle_timeout(Instant::now());
             }
+            // A wake while the task was busy left a permit: no wake is lost.
+            () = wake.0.notified() => session.handle_wake(Instant::now()),
         }
+    }
+}
+
+/// A session's waker under this model: wakes the connection's task. Several
+/// wakes before the task runs are one (Notify keeps a single permit).
+struct TaskWake(Notify);
+
+impl Wake for TaskWake {
+    fn wake(self: Arc<Self>) {
+        self.0.notify_one();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.notify_one();
     }
 }
 
@@ -215,7 +261,10 @@ async fn flush<S: Session>(
     send_timeout: Duration,
 ) -> io::Result<()> {
     loop {
-        let chunk = session.poll_transmit(out);
+        let chunk = gather(session, out);
+        if out.is_empty() && chunk.is_none() {
+            return Ok(());
+        }
         let mut written = 0;
         while written < out.len() {
             let pending = &out[written..];
@@ -223,7 +272,7 @@ async fn flush<S: Session>(
             written += bounded(send_timeout, write).await?;
         }
         out.clear();
-        let Some(chunk) = chunk else { return Ok(()) };
+        let Some(chunk) = chunk else { continue };
         let mut sent = 0;
         while sent < chunk.len {
             let send = stream.io(Interest::WRITABLE, |sock| send_file(sock, &chunk, sent));
@@ -273,9 +322,9 @@ impl AsyncListener {
     async fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
         match self {
             AsyncListener::Tcp(l) => {
+                // Non-blocking and TCP_NODELAY already: mio accepts with
+                // accept4(SOCK_NONBLOCK) and the listener passes TCP_NODELAY on.
                 let (s, peer) = l.accept().await?;
-                // Responses are written whole; Nagle would only delay the last segment.
-                s.set_nodelay(true)?;
                 Ok((Stream::Tcp(s), Some(peer)))
             }
             AsyncListener::Unix(l) => Ok((Stream::Unix(l.accept().await?.0), None)),
@@ -312,151 +361,5 @@ impl AsFd for Stream {
             Stream::Tcp(s) => s.as_fd(),
             Stream::Unix(s) => s.as_fd(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use netkit_proto::echo::EchoService;
-    use std::io::Read;
-    use std::net::TcpStream;
-
-    #[test]
-    fn echoes_with_half_close_then_stops_on_shutdown() {
-        let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new().unwrap();
-        let config = Config {
-            workers: 2,
-            // Far longer than the test waits: shutdown must close idle clients itself.
-            grace: Duration::from_secs(300),
-            ..Config::default()
-        };
-        let (done_tx, done) = std::sync::mpsc::channel();
-        {
-            let shutdown = shutdown.clone();
-            let service = Arc::new(EchoService::new(None));
-            std::thread::spawn(move || {
-                let _ = done_tx.send(serve(listener, service, &config, &shutdown));
-            });
-        }
-        let clients: Vec<_> = (0..8u8)
-            .map(|i| {
-                std::thread::spawn(move || {
-                    let payload: Vec<u8> = (0..200_000u32).map(|n| (n as u8) ^ i).collect();
-                    let mut conn = TcpStream::connect(addr).unwrap();
-                    let writer = {
-                        let (mut conn, payload) = (conn.try_clone().unwrap(), payload.clone());
-                        std::thread::spawn(move || {
-                            conn.write_all(&payload).unwrap();
-                            conn.shutdown(HowShutdown::Write).unwrap();
-                        })
-                    };
-                    let mut back = Vec::new();
-                    conn.read_to_end(&mut back).unwrap();
-                    writer.join().unwrap();
-                    assert!(back == payload, "client {i}: {} bytes back", back.len());
-                })
-            })
-            .collect();
-        for c in clients {
-            c.join().unwrap();
-        }
-        // An idle client is closed by shutdown, not waited for until the grace ends.
-        let mut idle = TcpStream::connect(addr).unwrap();
-        idle.write_all(b"x").unwrap();
-        let mut one = [0u8; 1];
-        idle.read_exact(&mut one).unwrap();
-        shutdown.trigger();
-        let result = done.recv_timeout(Duration::from_secs(30));
-        result
-            .expect("serve returned before the grace period")
-            .unwrap();
-        assert_eq!(
-            idle.read(&mut one).unwrap(),
-            0,
-            "server closed the idle client"
-        );
-    }
-
-    /// Greets with a header, then one file range, then closes: the sendfile path.
-    struct FileService(Arc<std::fs::File>);
-
-    struct FileSession {
-        file: Option<Arc<std::fs::File>>,
-    }
-
-    impl Service for FileService {
-        type Session = FileSession;
-        fn new_session(&self, _: Option<SocketAddr>, _: Instant) -> FileSession {
-            FileSession {
-                file: Some(Arc::clone(&self.0)),
-            }
-        }
-    }
-
-    impl Session for FileSession {
-        fn handle_input(&mut self, _: Instant, _: &[u8]) -> usize {
-            0
-        }
-        fn handle_eof(&mut self, _: Instant) {}
-        fn handle_timeout(&mut self, _: Instant) {}
-        fn handle_shutdown(&mut self, _: Instant) {}
-        fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<netkit_proto::FileChunk> {
-            let file = self.file.take()?;
-            out.extend_from_slice(b"HDR\n");
-            Some(netkit_proto::FileChunk {
-                file,
-                offset: 10,
-                len: 1 << 20,
-            })
-        }
-        fn poll_timeout(&self) -> Option<Instant> {
-            None
-        }
-        fn wants_read(&self) -> bool {
-            false
-        }
-        fn is_done(&self) -> bool {
-            self.file.is_none()
-        }
-    }
-
-    #[test]
-    fn file_chunks_go_out_with_sendfile_after_the_bytes() {
-        let path = std::env::temp_dir().join(format!("netkit-tokio-{}", std::process::id()));
-        let content: Vec<u8> = (0..(1u32 << 20) + 100).map(|n| (n % 251) as u8).collect();
-        std::fs::write(&path, &content).unwrap();
-        let file = Arc::new(std::fs::File::open(&path).unwrap());
-        std::fs::remove_file(&path).unwrap();
-
-        let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new().unwrap();
-        let server = {
-            let shutdown = shutdown.clone();
-            std::thread::spawn(move || {
-                serve(
-                    listener,
-                    Arc::new(FileService(file)),
-                    &Config::default(),
-                    &shutdown,
-                )
-            })
-        };
-        let mut back = Vec::new();
-        TcpStream::connect(addr)
-            .unwrap()
-            .read_to_end(&mut back)
-            .unwrap();
-        shutdown.trigger();
-        server.join().unwrap().unwrap();
-        assert_eq!(&back[..4], b"HDR\n");
-        assert!(
-            back[4..] == content[10..10 + (1 << 20)],
-            "{} bytes",
-            back.len()
-        );
     }
 }

@@ -220,6 +220,10 @@ fn shutdown_closes_idle_clients_refuses_new_ones_and_returns_ok() {
         s.write_all(b"ping").unwrap();
         let mut buf = [0; 4];
         s.read_exact(&mut buf).unwrap();
+        // Make sure `idle` was accepted (not still queued in the backlog, which
+        // closing the listener resets), then leave it idle.
+        idle.write_all(b"ping").unwrap();
+        idle.read_exact(&mut buf).unwrap();
         let addr = server.addr;
         server.stop().unwrap();
         assert_eq!(read_until_closed(&mut idle).unwrap(), b"", "{model}");
@@ -282,6 +286,12 @@ fn select_refuses_descriptors_past_fd_setsize_and_poll_serves_them() {
 fn fd_setsize_child() {
     let select = Server::start(Model::Select, None, config(1));
     let poll = Server::start(Model::Poll, None, config(1));
+    // Both loops are up (their own descriptors, such as the wake-up eventfd,
+    // are open) before the low descriptor numbers are used up.
+    for server in [&select, &poll] {
+        let data = payload(12, 1000);
+        assert!(echo_round_trip(server.connect(), data.clone()) == data);
+    }
     // Occupy every descriptor below 1030, so the next accept gets a higher one.
     let mut fillers = Vec::new();
     while fillers

@@ -8,7 +8,10 @@
 //!
 //! Scenarios: 50 concurrent clients each echo 1 MiB byte-exact; clients that
 //! vanish, stay silent, half-close or reset mid-transfer, each followed by a
-//! fresh client that must be served correctly; SIGTERM exits 0. Per model:
+//! fresh client that must be served correctly; SIGTERM exits 0; a low soft
+//! open-file limit is raised to the hard limit. (Wake-ups, re-offered input and
+//! lingering close need sessions echo does not have: they are checked under
+//! every model in crates/drivers/tests/every_model.rs.) Per model:
 //! `iterative` serves a second client only after the first leaves (shown by
 //! order, not timing), and `fork` leaves no zombie after 100 connections.
 
@@ -211,6 +214,32 @@ fn sigterm_exits_zero(model: &str) {
     assert_eq!(server.terminate(), Some(0), "{model}: SIGTERM must exit 0");
 }
 
+/// Started with a low soft open-file limit, the server raises it to the hard
+/// limit itself: every connection is a descriptor.
+fn raises_its_open_file_limit(model: &str) {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"ulimit -Sn 256 && exec "$0" "$@""#)
+        .arg(common::netkit_bin())
+        .args(["echo", "serve", "--bind", "127.0.0.1", "--port", "0"])
+        .args(["--model", model, "--grace", "5"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit());
+    let server = Server::start_cmd(cmd);
+    // Served once: the serve entry point, which raises the limit, has run.
+    assert_still_serves(&server, &format!("{model}: start-up"));
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id()))
+        .expect("read /proc/PID/limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a Max open files line");
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let (soft, hard) = (fields[3], fields[4]);
+    assert_eq!(soft, hard, "{model}: soft limit not raised: {line}");
+    assert_eq!(server.terminate(), Some(0));
+}
+
 macro_rules! conformance {
     ($($module:ident => $model:literal),* $(,)?) => {$(
         mod $module {
@@ -237,6 +266,10 @@ macro_rules! conformance {
             #[test]
             fn sigterm_exits_zero() {
                 super::sigterm_exits_zero($model)
+            }
+            #[test]
+            fn raises_its_open_file_limit() {
+                super::raises_its_open_file_limit($model)
             }
         }
     )*};

@@ -1,1 +1,182 @@
-//! HTTP/1.1 static-file service (`netkit http serve`). Not yet built.
+//! HTTP/1.1 static-file service (`netkit http serve`): GET/HEAD of files and
+//! listings, conditional and range requests, uploads, `/api/stats`.
+//!
+//! ```text
+//!   bytes ──▶ request::parse_head ──▶ Head (borrowed from the input, no copies)
+//!                 │ 400/414/431/505          │
+//!                 ▼                          ▼
+//!            error reply            session::HttpSession::dispatch
+//!                                     ├ GET/HEAD ─▶ static_files (files, index.html,
+//!                                     │              304, 206/416, .br/.gz siblings)
+//!                                     │              └▶ listing (HTML / JSON)
+//!                                     ├ PUT ──────▶ upload (Content-Length or chunked
+//!                                     │              body → Root::create_atomic)
+//!                                     ├ DELETE, OPTIONS, /api/stats
+//!                                     ▼
+//!                                   Reply ──▶ response::write_head + body
+//!                                             (small files inline, large ones as a
+//!                                              FileChunk for sendfile)
+//! ```
+//!
+//! Everything outside one connection lives in [`HttpService`]: the served
+//! [`Root`], the [`HttpConfig`], the statistics every worker updates with
+//! atomics, and the access log sink. The wall clock (for `Date`,
+//! `Last-Modified` comparisons and log lines) is a function in the config, so
+//! tests can pin it; the session asks it at most once a second.
+//!
+//! Message rules, chosen and tested (RFC 9112):
+//! - A bare LF ends a line like CRLF does (§2.2 allows it); a bare CR is a 400.
+//! - obs-fold (a header line starting with a space or tab) is rejected with 400
+//!   (§5.2 lets a server reject it or unfold it; rejecting is the safe choice).
+//! - Content-Length must be plain digits; repeated values must agree; together
+//!   with Transfer-Encoding it is a 400. Transfer-Encoding must be exactly
+//!   `chunked` (HTTP/1.1 only). Every framing error closes the connection.
+
+mod cache;
+mod listing;
+mod request;
+mod response;
+mod session;
+mod static_files;
+mod stats;
+mod upload;
+
+#[cfg(test)]
+mod tests;
+
+pub use session::HttpSession;
+pub use stats::Stats;
+
+use crate::root::Root;
+use crate::Service;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Settings of an HTTP server (the `netkit http serve` flags).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Accept PUT and DELETE.
+    pub upload: bool,
+    /// PUT may replace an existing file.
+    pub overwrite: bool,
+    /// Largest accepted upload body, in bytes.
+    pub max_upload: u64,
+    /// Serve and list dotfiles.
+    pub hidden: bool,
+    /// Add CORS headers and answer preflight requests.
+    pub cors: bool,
+    /// How long a client may take to send a request head (and between body reads).
+    pub header_timeout: Duration,
+    /// How long an idle keep-alive connection is kept.
+    pub keepalive_timeout: Duration,
+    /// Connections beyond this many are answered 503 and closed.
+    pub max_connections: Option<usize>,
+    /// The concurrency model's name, reported by `/api/stats`.
+    pub model: String,
+    /// The wall clock (for `Date` and log lines).
+    pub clock: fn() -> SystemTime,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            upload: false,
+            overwrite: false,
+            max_upload: 1 << 30,
+            hidden: false,
+            cors: false,
+            // nginx's client_header_timeout and keepalive_timeout.
+            header_timeout: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(75),
+            max_connections: None,
+            model: String::new(),
+            clock: SystemTime::now,
+        }
+    }
+}
+
+/// Where access log lines go (common log format, one line per request, each
+/// ending in `\n`). Implementations buffer: this is called on the hot path.
+pub trait AccessLog: Send + Sync + 'static {
+    /// Records one line.
+    fn record(&self, line: &[u8]);
+}
+
+/// State shared by every session.
+pub(crate) struct Shared {
+    /// Unique per service, for the per-worker file cache.
+    pub(crate) id: u64,
+    pub(crate) root: Root,
+    pub(crate) config: HttpConfig,
+    pub(crate) stats: stats::SharedStats,
+    pub(crate) log: Option<Arc<dyn AccessLog>>,
+    pub(crate) started: Instant,
+    /// `Allow` header value for this configuration.
+    pub(crate) allow: &'static str,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Makes HTTP sessions; shared by every worker.
+pub struct HttpService {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for HttpService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpService")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpService {
+    /// A service serving `root`; `started` is the instant uptime counts from;
+    /// `log` receives access log lines (`None`: no access log).
+    pub fn new(
+        root: Root,
+        config: HttpConfig,
+        log: Option<Arc<dyn AccessLog>>,
+        started: Instant,
+    ) -> Self {
+        let allow = if config.upload {
+            "GET, HEAD, OPTIONS, PUT, DELETE"
+        } else {
+            "GET, HEAD, OPTIONS"
+        };
+        Self {
+            shared: Arc::new(Shared {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                root,
+                config,
+                stats: stats::SharedStats::new(),
+                log,
+                started,
+                allow,
+            }),
+        }
+    }
+
+    /// The live counters.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+}
+
+impl Service for HttpService {
+    type Session = HttpSession;
+
+    fn new_session(&self, peer: Option<SocketAddr>, now: Instant) -> HttpSession {
+        let stats = &self.shared.stats;
+        let open = stats.connections_open.fetch_add(1, Ordering::Relaxed) + 1;
+        stats.connections_total.fetch_add(1, Ordering::Relaxed);
+        let over = self
+            .shared
+            .config
+            .max_connections
+            .is_some_and(|max| open > max);
+        HttpSession::new(Arc::clone(&self.shared), peer, now, over)
+    }
+}

@@ -14,6 +14,7 @@
 //!   read() == 0 ─────────────────────────────▶  handle_eof(now)
 //!   deadline passed ─────────────────────────▶  handle_timeout(now)
 //!   server stopping ─────────────────────────▶  handle_shutdown(now)
+//!   waker.wake() from any thread ────────────▶  handle_wake(now)
 //!   write() / sendfile() ◀── bytes, FileChunk ─ poll_transmit(&mut out)
 //!   sleep until ◀──────────────── Instant ───── poll_timeout()
 //!   read again? close? ◀────────── bool ─────── wants_read(), is_done()
@@ -58,21 +59,36 @@ pub struct FileChunk {
 ///
 /// # Call order a driver keeps
 ///
-/// 1. After accepting, the driver calls [`Session::poll_transmit`] until it returns
-///    `None` and sends what it produced (a protocol may greet first).
+/// 1. Right after [`Service::new_session`], the driver calls
+///    [`Session::set_waker`] once, then calls [`Session::poll_transmit`] until it
+///    returns `None` and sends what it produced (a protocol may greet first).
 /// 2. While [`Session::wants_read`] is true and all output is flushed, the driver
 ///    reads, appends to its input buffer and calls [`Session::handle_input`] with the
 ///    whole unconsumed buffer; bytes not consumed are offered again, with more
 ///    appended, on the next call. A session must consume or reject (by finishing)
 ///    within the driver's input buffer size ([`MAX_INPUT`] bytes).
-/// 3. After any `handle_*` call the driver drains [`Session::poll_transmit`]: the
+/// 3. Leftover input is re-offered without waiting for the peer: when the last
+///    `handle_input` consumed something but not everything (one pipelined request
+///    at a time), the driver calls `handle_input` again with what is left as soon
+///    as the output is flushed and `wants_read` is true, until a call consumes
+///    nothing; then it waits for more bytes.
+/// 4. After any `handle_*` call the driver drains [`Session::poll_transmit`]: the
 ///    bytes it appended to `out` go first, then the returned file chunk; then it
 ///    calls `poll_transmit` again, until it returns `None` with nothing appended.
-/// 4. When the peer closes its sending side, the driver calls [`Session::handle_eof`].
-/// 5. When [`Session::poll_timeout`]'s instant passes, the driver calls
+///    Then it re-checks `is_done`, `wants_read` and `poll_timeout`.
+/// 5. When the peer closes its sending side, the driver calls [`Session::handle_eof`].
+/// 6. When [`Session::poll_timeout`]'s instant passes, the driver calls
 ///    [`Session::handle_timeout`].
-/// 6. When [`Session::is_done`] is true and all output is flushed, the driver shuts
-///    the connection down and drops the session.
+/// 7. When the waker from `set_waker` is called (from any thread), the driver
+///    calls [`Session::handle_wake`] on the connection's own thread or loop;
+///    several wakes may be merged into one call.
+/// 8. When [`Session::is_done`] is true and all output is flushed, the driver
+///    half-closes the connection (so the peer reads every byte, then EOF). Unless
+///    the peer's EOF was already read, it then reads and discards whatever the
+///    peer still sends for up to 2 seconds or until its EOF (a lingering close:
+///    closing with unread input would send a reset that can destroy the reply
+///    in flight; a stopping server only discards what has already arrived),
+///    then closes. The session is dropped; it gets no more calls once done.
 pub trait Session: Send + 'static {
     /// Offers the bytes received so far and not yet consumed; returns how many
     /// were consumed. Incomplete input is simply left unconsumed.

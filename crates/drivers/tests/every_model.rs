@@ -1,0 +1,275 @@
+//! Driver behaviours every model must share, checked under all eight models
+//! with small in-process test services over real sockets on 127.0.0.1:0:
+//!
+//! - wake-ups: a session woken from another thread (a hub that another
+//!   connection talks to, or a thread of its own) delivers to an idle client;
+//! - re-offered input: a session that takes one line per call and stops
+//!   reading while its reply is unsent still answers every pipelined line, and
+//!   the driver does not spin on an incomplete one;
+//! - lingering close: a session that answers and finishes while the client is
+//!   still sending must not have its answer destroyed by a reset;
+//! - output a session hands out over several `poll_transmit` calls is all
+//!   sent before the driver waits for the peer.
+//!
+//! Under `fork` the services run in child processes: the hub is per process,
+//! so only the wake from the session's own thread is tested there (the
+//! documented limit), and fork servers run one at a time because each reaps
+//! with `waitpid(-1)`.
+
+mod services;
+
+use netkit_drivers::{Config, Listener, Model, Shutdown};
+use netkit_proto::Service;
+use services::{AnswerFirst, Hub, OneLine, Pieces};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown as How, SocketAddr, TcpStream};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+
+use std::time::Duration;
+
+/// Every blocking call in these tests gives up after this long.
+const BOUND: Duration = Duration::from_secs(30);
+
+/// Fork servers reap any child (`waitpid(-1)`), so only one runs at a time.
+static FORK: Mutex<()> = Mutex::new(());
+
+struct Server {
+    addr: SocketAddr,
+    shutdown: Shutdown,
+    done: mpsc::Receiver<io::Result<()>>,
+    _fork: Option<MutexGuard<'static, ()>>,
+}
+
+impl Server {
+    fn start<S: Service>(model: Model, service: S) -> Server {
+        let fork = (model == Model::Fork).then(|| FORK.lock().unwrap_or_else(|e| e.into_inner()));
+        let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new().unwrap();
+        let (tx, done) = mpsc::channel();
+        let signal = shutdown.clone();
+        let config = Config {
+            workers: 2,
+            grace: Duration::from_secs(5),
+            send_timeout: BOUND,
+        };
+        std::thread::spawn(move || {
+            let result =
+                netkit_drivers::serve(model, listener, Arc::new(service), &config, &signal);
+            let _ = tx.send(result);
+        });
+        Server {
+            addr,
+            shutdown,
+            done,
+            _fork: fork,
+        }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(BOUND)).unwrap();
+        s.set_write_timeout(Some(BOUND)).unwrap();
+        s
+    }
+
+    fn stop(self) {
+        self.shutdown.trigger();
+        let result = self.done.recv_timeout(BOUND).expect("server did not stop");
+        result.expect("serve failed");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// Reads one line (without the newline), failing the test on EOF or error.
+fn line(r: &mut impl BufRead, what: &str) -> String {
+    let mut s = String::new();
+    match r.read_line(&mut s) {
+        Ok(0) => panic!("{what}: EOF instead of a line"),
+        Ok(_) => s.trim_end_matches('\n').to_owned(),
+        Err(e) => panic!("{what}: {e} (after {s:?})"),
+    }
+}
+
+/// An idle member hears what another connection says, promptly and in order,
+/// even when many lines arrive at once (wakes merged, nothing lost), and the
+/// wakers of members who left reach nobody.
+fn hub_pushes_to_an_idle_client(model: Model) {
+    let server = Server::start(model, Hub::default());
+    // Members who joined and left: their wakers stay in the hub and are called
+    // for every line, after their connections (and slots) are gone.
+    for _ in 0..3 {
+        let mut ghost = BufReader::new(server.connect());
+        ghost.get_mut().write_all(b"join\n").unwrap();
+        assert_eq!(line(&mut ghost, "ghost join"), "joined");
+    }
+    let mut idle = BufReader::new(server.connect());
+    idle.get_mut().write_all(b"join\n").unwrap();
+    assert_eq!(line(&mut idle, "join"), "joined");
+    // `idle` now waits in read: only a wake-up can bring it more.
+    let mut talker = BufReader::new(server.connect());
+    let said: String = (0..200).map(|i| format!("say line {i}\n")).collect();
+    talker.get_mut().write_all(said.as_bytes()).unwrap();
+    for i in 0..200 {
+        assert_eq!(line(&mut idle, model.name()), format!("line {i}"));
+    }
+    for _ in 0..200 {
+        assert_eq!(line(&mut talker, "said"), "said");
+    }
+    drop((idle, talker));
+    server.stop();
+}
+
+/// A thread of the session's own (inside the serving process, so this holds
+/// under fork too) pushes a line to an idle client.
+fn own_thread_wakes_an_idle_client(model: Model) {
+    let server = Server::start(model, Hub::default());
+    let mut client = BufReader::new(server.connect());
+    client.get_mut().write_all(b"later hello\n").unwrap();
+    assert_eq!(line(&mut client, "later"), "ok");
+    assert_eq!(line(&mut client, model.name()), "hello");
+    client.get_mut().write_all(b"later again\n").unwrap();
+    assert_eq!(line(&mut client, "later"), "ok");
+    assert_eq!(line(&mut client, model.name()), "again");
+    drop(client);
+    server.stop();
+}
+
+/// Pipelined lines, one taken per call while the reply is unsent: every line
+/// is answered without the client sending more; an incomplete line is not
+/// spun on (few calls that consume nothing).
+fn leftover_input_is_offered_again(model: Model) {
+    let server = Server::start(model, OneLine);
+    let mut client = BufReader::new(server.connect());
+    let lines: String = (0..100).map(|i| format!("l{i}\n")).collect();
+    client.get_mut().write_all(lines.as_bytes()).unwrap();
+    client.get_mut().write_all(b"part").unwrap();
+    for i in 0..100 {
+        assert_eq!(line(&mut client, model.name()), format!("l{i}"));
+    }
+    client.get_mut().write_all(b"ial\nstats\n").unwrap();
+    assert_eq!(line(&mut client, "partial"), "partial");
+    let stats = line(&mut client, "stats");
+    let idle_calls: usize = stats
+        .strip_prefix("idle-calls ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("bad stats line {stats:?}"));
+    assert!(
+        idle_calls <= 10,
+        "{model}: {idle_calls} handle_input calls consumed nothing (spinning?)"
+    );
+    drop(client);
+    server.stop();
+}
+
+/// The session answers its first line with 256 KiB and is done while the
+/// client is still sending a megabyte: the client must read the whole answer
+/// and then EOF, not a reset.
+fn answer_survives_unread_input(model: Model) {
+    let server = Server::start(model, AnswerFirst);
+    for round in 0..3 {
+        let mut client = server.connect();
+        let mut writer = client.try_clone().unwrap();
+        let sending = std::thread::spawn(move || {
+            let mut data = b"go\n".to_vec();
+            data.resize(1 << 20, b'x');
+            // Errors are the point of failure being tested, reported by the reader.
+            let _ = writer.write_all(&data);
+            let _ = writer.shutdown(How::Write);
+        });
+        let mut got = Vec::new();
+        let result = client.read_to_end(&mut got);
+        let _ = sending.join();
+        if let Err(e) = result {
+            panic!("{model} round {round}: {e} after {} bytes", got.len());
+        }
+        assert!(
+            got == services::answer(),
+            "{model} round {round}: got {} bytes",
+            got.len()
+        );
+    }
+    server.stop();
+}
+
+/// Output produced over several `poll_transmit` calls (one line each) is all
+/// sent before the driver waits for the peer again.
+fn output_in_several_calls_is_all_sent(model: Model) {
+    let server = Server::start(model, Pieces);
+    let mut client = BufReader::new(server.connect());
+    for round in [3, 1000] {
+        client
+            .get_mut()
+            .write_all(format!("{round}\n").as_bytes())
+            .unwrap();
+        for i in 0..round {
+            assert_eq!(line(&mut client, model.name()), format!("piece {i}"));
+        }
+    }
+    drop(client);
+    server.stop();
+}
+
+macro_rules! every_model {
+    ($($module:ident => $model:expr),* $(,)?) => {$(
+        mod $module {
+            use netkit_drivers::Model;
+            #[test]
+            fn own_thread_wakes_an_idle_client() {
+                super::own_thread_wakes_an_idle_client($model)
+            }
+            #[test]
+            fn leftover_input_is_offered_again() {
+                super::leftover_input_is_offered_again($model)
+            }
+            #[test]
+            fn output_in_several_calls_is_all_sent() {
+                super::output_in_several_calls_is_all_sent($model)
+            }
+            #[test]
+            fn answer_survives_unread_input() {
+                super::answer_survives_unread_input($model)
+            }
+        }
+    )*};
+}
+
+/// The hub needs two connections served at once and one shared service:
+/// not `iterative` (one client at a time) nor `fork` (a hub per process).
+macro_rules! hub {
+    ($($module:ident => $model:expr),* $(,)?) => {$(
+        #[test]
+        fn $module() {
+            hub_pushes_to_an_idle_client($model)
+        }
+    )*};
+}
+
+mod hub_pushes_to_an_idle_client {
+    use super::hub_pushes_to_an_idle_client;
+    use netkit_drivers::Model;
+    hub! {
+        thread => Model::Thread,
+        pool => Model::Pool,
+        select => Model::Select,
+        poll => Model::Poll,
+        epoll => Model::Epoll,
+        r#async => Model::Async,
+    }
+}
+
+every_model! {
+    iterative => Model::Iterative,
+    thread => Model::Thread,
+    pool => Model::Pool,
+    fork => Model::Fork,
+    select => Model::Select,
+    poll => Model::Poll,
+    epoll => Model::Epoll,
+    r#async => Model::Async,
+}

@@ -1,0 +1,437 @@
+//! GET and HEAD of files under the root: request targets to [`RelPath`]s,
+//! `index.html`, the `/dir` → `/dir/` redirect, validators (ETag,
+//! Last-Modified) and the conditional and range rules, and precompressed
+//! `.br` / `.gz` siblings.
+//!
+//! A request target is percent-decoded exactly once and must then be UTF-8
+//! and pass [`RelPath::parse`] (no `..`, backslash or control character): so
+//! `%2e%2e/` is refused like `../`, and `%252e%252e/` names a file literally
+//! called `%2e%2e`. Whatever passes is opened by the root, which never lets
+//! a symlink lead outside; a link that tries is answered 404 like a missing
+//! file, so nothing about the outside is revealed.
+
+use super::cache::{self, FileEntry};
+use super::listing;
+use super::request::{trim, Head};
+use super::response::{Body, Reply};
+use super::session::INLINE_MAX;
+use super::Shared;
+use crate::root::{RelPath, RootError};
+use percent_encoding::percent_decode_str;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// A request target, decoded and checked.
+#[derive(Debug)]
+pub(crate) struct Target<'a> {
+    /// The path as sent (still percent-encoded), for redirects and listings.
+    pub(crate) raw_path: &'a str,
+    /// The query, with its `?`, or empty.
+    pub(crate) query: &'a str,
+    /// The decoded path beneath the root.
+    pub(crate) rel: RelPath,
+    /// The path ended in `/`.
+    pub(crate) dir: bool,
+    /// A component starts with `.`.
+    pub(crate) hidden: bool,
+}
+
+/// Decodes an origin-form (`/a/b?q`) or absolute-form (`http://h/a/b`)
+/// target. Errors are the status to answer.
+pub(crate) fn parse_target(target: &str) -> Result<Target<'_>, u16> {
+    let mut path = target;
+    for scheme in ["http://", "https://"] {
+        if path.len() >= scheme.len() && path[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            let rest = &path[scheme.len()..];
+            path = rest.find('/').map_or("/", |at| &rest[at..]);
+        }
+    }
+    if !path.starts_with('/') {
+        return Err(400);
+    }
+    let (raw_path, query) = match path.find('?') {
+        Some(at) => path.split_at(at),
+        None => (path, ""),
+    };
+    let decoded = percent_decode_str(raw_path)
+        .decode_utf8()
+        .map_err(|_| 400u16)?;
+    let dir = decoded.ends_with('/');
+    // Leading slashes are the root however many there are (`//etc/passwd`).
+    let rel = RelPath::parse(decoded.trim_start_matches('/')).map_err(|_| 400u16)?;
+    let hidden = rel.components().iter().any(|c| c.starts_with('.'));
+    Ok(Target {
+        raw_path,
+        query,
+        rel,
+        dir,
+        hidden,
+    })
+}
+
+/// Answers GET or HEAD for a file or directory.
+pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: Instant) -> Reply {
+    if target.hidden && !shared.config.hidden {
+        return Reply::error(404);
+    }
+    match open_entry(shared, &target.rel, now) {
+        Ok(_) if target.dir => Reply::error(404), // `file.txt/` is not a directory
+        Ok(entry) => serve(shared, head, &target.rel, entry, now),
+        Err(RootError::IsADirectory(_)) if !target.dir => {
+            let mut reply = Reply::error(301);
+            reply.header(
+                "Location",
+                format_args!("{}/{}", target.raw_path, target.query),
+            );
+            reply
+        }
+        Err(RootError::IsADirectory(_)) => {
+            let index = match target.rel.join("index.html") {
+                Ok(index) => index,
+                Err(_) => return Reply::error(404),
+            };
+            match open_entry(shared, &index, now) {
+                Ok(entry) => serve(shared, head, &index, entry, now),
+                Err(RootError::NotFound(_)) => listing::reply(shared, head, target),
+                Err(e) => error_reply(&e),
+            }
+        }
+        Err(e) => error_reply(&e),
+    }
+}
+
+/// The status for a failed open: an escape through a symlink is a 404 like a
+/// missing file; permission denied is a 403.
+pub(crate) fn error_reply(e: &RootError) -> Reply {
+    let status = match e {
+        RootError::NotFound(_) | RootError::NotADirectory(_) => 404,
+        RootError::Forbidden(io) => match io.kind() {
+            std::io::ErrorKind::PermissionDenied => 403,
+            _ => 404,
+        },
+        RootError::NotAFile(_) | RootError::IsADirectory(_) => 403,
+        RootError::Exists(_) => 409,
+        RootError::NoSpace(_) => 507,
+        _ => 500,
+    };
+    Reply::error(status)
+}
+
+/// A regular file's cache entry: from this worker's cache, or opened now.
+fn open_entry(shared: &Shared, rel: &RelPath, now: Instant) -> Result<Arc<FileEntry>, RootError> {
+    if let Some(entry) = cache::lookup(shared.id, rel, now) {
+        return Ok(entry);
+    }
+    let (file, meta) = shared.root.open_file(rel)?;
+    let entry = Arc::new(FileEntry::new(file, &meta, rel, INLINE_MAX, now)?);
+    cache::insert(shared.id, rel, Arc::clone(&entry));
+    Ok(entry)
+}
+
+/// Serves a regular file (or its precompressed sibling).
+fn serve(
+    shared: &Shared,
+    head: &Head<'_>,
+    rel: &RelPath,
+    entry: Arc<FileEntry>,
+    now: Instant,
+) -> Reply {
+    let (entry, encoding) = match head.accept_encoding {
+        Some(ae) => match precompressed(shared, rel, ae, now) {
+            Some((sibling, coding)) => (sibling, Some(coding)),
+            None => (entry, None),
+        },
+        None => (entry, None),
+    };
+    let len = entry.len;
+    let etag: Cow<'_, str> = match encoding {
+        // The compressed bytes are another representation: another tag.
+        Some(coding) => Cow::Owned(format!("{}-{coding}\"", entry.etag.trim_end_matches('"'))),
+        None => Cow::Borrowed(&entry.etag),
+    };
+    let mut validators = String::with_capacity(96);
+    validators.push_str("Last-Modified: ");
+    validators.push_str(&entry.last_modified);
+    validators.push_str("\r\nETag: ");
+    validators.push_str(&etag);
+    validators.push_str("\r\n");
+    if encoding.is_some() {
+        validators.push_str("Vary: Accept-Encoding\r\n");
+    }
+    if not_modified(head, &etag, entry.mtime_secs) {
+        let mut reply = Reply::new(304, Body::None);
+        reply.headers = validators;
+        return reply;
+    }
+    let range = match head.range {
+        Some(r) if if_range_holds(head.if_range, &etag, &entry.last_modified) => {
+            parse_range(r, len)
+        }
+        _ => RangeSpec::Full,
+    };
+    let (status, offset, part_len) = match range {
+        RangeSpec::Full => (200, 0, len),
+        RangeSpec::Unsatisfiable => {
+            let mut reply = Reply::error(416);
+            reply.header("Content-Range", format_args!("bytes */{len}"));
+            return reply;
+        }
+        RangeSpec::Part(start, end) => (206, start, end - start + 1),
+    };
+    let body = match &entry.content {
+        Some(bytes) => Body::Shared {
+            bytes: Arc::clone(bytes),
+            offset: offset as usize,
+            len: part_len as usize,
+        },
+        None => Body::File {
+            file: Arc::clone(&entry.file),
+            offset,
+            len: part_len,
+        },
+    };
+    let mut reply = Reply::new(status, body);
+    if status == 206 {
+        reply.header(
+            "Content-Range",
+            format_args!("bytes {offset}-{}/{len}", offset + part_len - 1),
+        );
+    }
+    match encoding {
+        Some(e) => {
+            reply.header("Content-Type", content_type(rel));
+            reply.header("Content-Encoding", e);
+        }
+        None => reply.header("Content-Type", &entry.content_type),
+    }
+    reply.headers.push_str(&validators);
+    reply.headers.push_str("Accept-Ranges: bytes\r\n");
+    reply
+}
+
+/// `x.css.br` or `x.css.gz` beside `x.css`, when the client accepts it.
+fn precompressed(
+    shared: &Shared,
+    rel: &RelPath,
+    accept_encoding: &[u8],
+    now: Instant,
+) -> Option<(Arc<FileEntry>, &'static str)> {
+    let name = rel.file_name()?;
+    let parent = rel.parent()?;
+    for (coding, ext) in [("br", "br"), ("gzip", "gz")] {
+        if !accepts(accept_encoding, coding) {
+            continue;
+        }
+        let Ok(sibling) = parent.join(&format!("{name}.{ext}")) else {
+            continue;
+        };
+        if let Ok(entry) = open_entry(shared, &sibling, now) {
+            return Some((entry, coding));
+        }
+    }
+    None
+}
+
+/// Whether an Accept-Encoding value allows `coding` (listed without `q=0`).
+pub(crate) fn accepts(value: &[u8], coding: &str) -> bool {
+    value.split(|&b| b == b',').any(|item| {
+        let mut parts = item.split(|&b| b == b';');
+        let name = trim(parts.next().unwrap_or_default());
+        if !name.eq_ignore_ascii_case(coding.as_bytes()) {
+            return false;
+        }
+        !parts.any(|p| {
+            let p = trim(p);
+            p.len() >= 2
+                && p[..2].eq_ignore_ascii_case(b"q=")
+                && trim(&p[2..]).iter().all(|&b| b == b'0' || b == b'.')
+        })
+    })
+}
+
+/// If-None-Match (weak comparison) wins; If-Modified-Since counts only
+/// without it (RFC 9110 §13.2.2).
+fn not_modified(head: &Head<'_>, etag: &str, mtime_secs: u64) -> bool {
+    if let Some(inm) = head.if_none_match {
+        let bare = |t: &[u8]| -> Vec<u8> { t.strip_prefix(b"W/").unwrap_or(t).to_vec() };
+        let want = bare(etag.as_bytes());
+        return inm
+            .split(|&b| b == b',')
+            .map(trim)
+            .any(|t| t == b"*" || bare(t) == want);
+    }
+    let Some(ims) = head
+        .if_modified_since
+        .and_then(|v| std::str::from_utf8(v).ok())
+    else {
+        return false;
+    };
+    match httpdate::parse_http_date(ims.trim()) {
+        Ok(since) => {
+            let since = since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            mtime_secs <= since
+        }
+        Err(_) => false,
+    }
+}
+
+/// If-Range: the range applies only if the validator still matches (a strong
+/// ETag, or the exact Last-Modified date).
+fn if_range_holds(if_range: Option<&[u8]>, etag: &str, last_modified: &str) -> bool {
+    match if_range.map(trim) {
+        None => true,
+        Some(v) if v.starts_with(b"W/") => false,
+        Some(v) if v.starts_with(b"\"") => v == etag.as_bytes(),
+        Some(v) => v == last_modified.as_bytes(),
+    }
+}
+
+/// A Range header's meaning for a file of `len` bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RangeSpec {
+    /// Absent, malformed or several ranges: send the whole file.
+    Full,
+    /// No byte of the file is in the range: 416.
+    Unsatisfiable,
+    /// First and last byte (inclusive).
+    Part(u64, u64),
+}
+
+pub(crate) fn parse_range(value: &[u8], len: u64) -> RangeSpec {
+    let value = trim(value);
+    if value.len() < 6 || !value[..6].eq_ignore_ascii_case(b"bytes=") {
+        return RangeSpec::Full;
+    }
+    let spec = &value[6..];
+    if spec.contains(&b',') {
+        return RangeSpec::Full; // several ranges: a 200 is allowed and simpler
+    }
+    let Some(dash) = spec.iter().position(|&b| b == b'-') else {
+        return RangeSpec::Full;
+    };
+    let (first, last) = (trim(&spec[..dash]), trim(&spec[dash + 1..]));
+    let number = |d: &[u8]| -> Option<u64> {
+        if d.is_empty() || d.len() > 19 || !d.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(d).ok()?.parse().ok()
+    };
+    if first.is_empty() {
+        return match number(last) {
+            None => RangeSpec::Full,
+            Some(0) => RangeSpec::Unsatisfiable,
+            Some(_) if len == 0 => RangeSpec::Unsatisfiable,
+            Some(n) => RangeSpec::Part(len.saturating_sub(n), len - 1),
+        };
+    }
+    let Some(start) = number(first) else {
+        return RangeSpec::Full;
+    };
+    let end = if last.is_empty() {
+        u64::MAX
+    } else {
+        match number(last) {
+            Some(end) if end >= start => end,
+            _ => return RangeSpec::Full,
+        }
+    };
+    if start >= len {
+        return RangeSpec::Unsatisfiable;
+    }
+    RangeSpec::Part(start, end.min(len - 1))
+}
+
+/// Content-Type from the extension, with a charset for text.
+pub(crate) fn content_type(rel: &RelPath) -> String {
+    let name = rel.file_name().unwrap_or_default();
+    match mime_guess::from_path(name).first_raw() {
+        Some(t)
+            if t.starts_with("text/")
+                || t == "application/javascript"
+                || t == "application/json"
+                || t == "image/svg+xml" =>
+        {
+            format!("{t}; charset=utf-8")
+        }
+        Some(t) => t.to_owned(),
+        None => "application/octet-stream".to_owned(),
+    }
+}
+
+/// The Unix time of a modification time, for listings.
+pub(crate) fn unix_secs(t: Option<SystemTime>) -> u64 {
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        use RangeSpec::*;
+        let cases: &[(&[u8], u64, RangeSpec)] = &[
+            (b"bytes=0-9", 100, Part(0, 9)),
+            (b"bytes=90-", 100, Part(90, 99)),
+            (b"bytes=90-200", 100, Part(90, 99)),
+            (b"bytes=-10", 100, Part(90, 99)),
+            (b"bytes=-200", 100, Part(0, 99)),
+            (b"bytes=100-", 100, Unsatisfiable),
+            (b"bytes=-0", 100, Unsatisfiable),
+            (b"bytes=0-", 0, Unsatisfiable),
+            (b"bytes=5-1", 100, Full),
+            (b"bytes=0-1,5-6", 100, Full),
+            (b"items=0-1", 100, Full),
+            (b"bytes=x-1", 100, Full),
+        ];
+        for (value, len, want) in cases {
+            assert_eq!(
+                &parse_range(value, *len),
+                want,
+                "{}",
+                String::from_utf8_lossy(value)
+            );
+        }
+    }
+
+    #[test]
+    fn targets() {
+        let t = parse_target("/a%20b/c.txt?x=1").unwrap();
+        assert_eq!(t.rel.to_string(), "a b/c.txt");
+        assert_eq!(
+            (t.raw_path, t.query, t.dir),
+            ("/a%20b/c.txt", "?x=1", false)
+        );
+        assert!(parse_target("http://example.com/d/").unwrap().dir);
+        assert_eq!(
+            parse_target("//etc/passwd").unwrap().rel.to_string(),
+            "etc/passwd"
+        );
+        for bad in [
+            "/../x",
+            "/%2e%2e/x",
+            "/..%00",
+            "/..\\x",
+            "/a/%2E%2E/b",
+            "x",
+            "/%ff",
+        ] {
+            assert_eq!(parse_target(bad).err(), Some(400), "{bad}");
+        }
+        assert_eq!(
+            parse_target("/%252e%252e/x").unwrap().rel.to_string(),
+            "%2e%2e/x"
+        );
+        assert!(parse_target("/a/.git/config").unwrap().hidden);
+    }
+
+    #[test]
+    fn accept_encoding() {
+        assert!(accepts(b"gzip, deflate, br", "br"));
+        assert!(accepts(b"GZIP;q=0.5", "gzip"));
+        assert!(!accepts(b"gzip;q=0, br", "gzip"));
+        assert!(!accepts(b"identity", "gzip"));
+    }
+}
