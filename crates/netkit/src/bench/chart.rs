@@ -86,12 +86,6 @@ pub(crate) fn ladder(path: &Path, title: &str, series: &[Series]) -> Result<()> 
                 )
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
     }
     let mut chart = ChartBuilder::on(&panels[1])
         .caption("p99 latency (ms, log scale)", ("sans-serif", 16))
@@ -124,6 +118,13 @@ pub(crate) fn ladder(path: &Path, title: &str, series: &[Series]) -> Result<()> 
             )
             .map_err(err)?;
     }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
 }

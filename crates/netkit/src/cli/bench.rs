@@ -101,7 +101,7 @@ pub struct TasksArgs {
     #[arg(long, default_value_t = 10)]
     jobs: usize,
     /// CPU job: count the primes below this number by trial division.
-    #[arg(long, default_value_t = 1_500_000)]
+    #[arg(long, default_value_t = 3_000_000)]
     primes_below: u64,
     /// IO job: request/reply round trips to a local server that answers each after --io-delay.
     #[arg(long, default_value_t = 40)]
