@@ -301,6 +301,32 @@ fn models_has_a_row_per_model_and_draws_a_chart() {
 }
 
 #[test]
+fn models_serves_http_from_a_temporary_directory() {
+    let r = bench_json(&[
+        "models",
+        "--service",
+        "http",
+        "--models",
+        "thread,epoll",
+        "-d",
+        "100ms",
+        "--ladder",
+        "1,2",
+    ]);
+    assert_eq!(r["service"], "http");
+    for row in r["rows"].as_array().expect("rows") {
+        for rung in row["rungs"].as_array().expect("rungs") {
+            assert_eq!(rung["outcome"], "ok", "{row}");
+            assert!(
+                rung["requests_per_sec"].as_f64().unwrap_or(0.0) > 0.0,
+                "{row}"
+            );
+            assert_eq!(num(rung, &["errors", "status"]), 0, "{row}");
+        }
+    }
+}
+
+#[test]
 fn models_marks_rungs_a_model_cannot_take() {
     let r = bench_json(&[
         "models",

@@ -73,11 +73,7 @@ pub(crate) fn ladder(path: &Path, title: &str, series: &[Series]) -> Result<()> 
                     s.points.iter().map(|p| (p.0, p.1)),
                     c.stroke_width(2),
                 ))
-                .map_err(err)?
-                .label(s.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
-                });
+                .map_err(err)?;
             chart
                 .draw_series(
                     s.points
@@ -109,7 +105,9 @@ pub(crate) fn ladder(path: &Path, title: &str, series: &[Series]) -> Result<()> 
                 s.points.iter().map(|p| (p.0, p.2)),
                 c.stroke_width(2),
             ))
-            .map_err(err)?;
+            .map_err(err)?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
         chart
             .draw_series(
                 s.points
