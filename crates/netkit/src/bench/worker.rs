@@ -71,7 +71,7 @@ pub(crate) struct Tally {
     pub(crate) bytes_read: u64,
     pub(crate) bytes_written: u64,
     pub(crate) errors: ErrorCounts,
-    /// Connections that never got a reply (an iterative server's waiting line).
+    /// Connections that sent a request but never got a reply (an iterative server's waiting line).
     pub(crate) starved: u64,
 }
 
@@ -103,6 +103,7 @@ struct Conn {
     stream: Option<TcpStream>,
     generation: u32,
     phase: Phase,
+    tried: bool,
     served: bool,
     written: usize,
     started: Instant,
@@ -130,6 +131,7 @@ pub(crate) fn run(plan: Plan, live: &Live) -> io::Result<Tally> {
             stream: None,
             generation: 0,
             phase: Phase::Closed,
+            tried: false,
             served: false,
             written: 0,
             started: now,
@@ -185,7 +187,7 @@ pub(crate) fn run(plan: Plan, live: &Live) -> io::Result<Tally> {
             next_scan = now + scan_every;
         }
     }
-    w.tally.starved = w.conns.iter().filter(|c| !c.served).count() as u64;
+    w.tally.starved = w.conns.iter().filter(|c| c.tried && !c.served).count() as u64;
     Ok(w.tally)
 }
 
@@ -206,6 +208,7 @@ impl Worker<'_> {
             self.unfinished -= 1;
             return;
         }
+        c.tried = true;
         c.started = now;
         c.written = 0;
         c.parser.reset();
