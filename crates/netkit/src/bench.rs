@@ -13,6 +13,7 @@ pub mod load;
 pub mod models;
 mod reply;
 pub mod report;
+mod server;
 pub mod tasks;
 mod worker;
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 /// How a test server answers each request.
@@ -25,6 +25,8 @@ enum Behaviour {
     Close,
     /// `200 OK`, chunked body in three chunks.
     Chunked,
+    /// Reads requests and never answers.
+    Silent,
 }
 
 /// A tiny HTTP/1.1 server on 127.0.0.1:0, a thread per connection, counting
@@ -33,6 +35,8 @@ struct TestServer {
     addr: std::net::SocketAddr,
     requests: Arc<AtomicU64>,
     connections: Arc<AtomicU64>,
+    /// One message per request received.
+    arrivals: mpsc::Receiver<()>,
 }
 
 impl TestServer {
@@ -42,18 +46,21 @@ impl TestServer {
         let requests = Arc::new(AtomicU64::new(0));
         let connections = Arc::new(AtomicU64::new(0));
         let (r, c) = (Arc::clone(&requests), Arc::clone(&connections));
+        let (tx, arrivals) = mpsc::channel();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
                 c.fetch_add(1, Ordering::Relaxed);
                 let r = Arc::clone(&r);
-                std::thread::spawn(move || serve(conn, behaviour, &r));
+                let tx = tx.clone();
+                std::thread::spawn(move || serve(conn, behaviour, &r, &tx));
             }
         });
         TestServer {
             addr,
             requests,
             connections,
+            arrivals,
         }
     }
 
@@ -62,7 +69,12 @@ impl TestServer {
     }
 }
 
-fn serve(mut conn: TcpStream, behaviour: Behaviour, requests: &AtomicU64) {
+fn serve(
+    mut conn: TcpStream,
+    behaviour: Behaviour,
+    requests: &AtomicU64,
+    arrived: &mpsc::Sender<()>,
+) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -80,6 +92,7 @@ fn serve(mut conn: TcpStream, behaviour: Behaviour, requests: &AtomicU64) {
         let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
         buf.drain(..end);
         requests.fetch_add(1, Ordering::Relaxed);
+        let _ = arrived.send(());
         let close = head.contains("connection: close");
         let connection = if close { "close" } else { "keep-alive" };
         let reply = match behaviour {
@@ -90,6 +103,7 @@ fn serve(mut conn: TcpStream, behaviour: Behaviour, requests: &AtomicU64) {
                 "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: {connection}\r\n\r\noops"
             ),
             Behaviour::Close => return,
+            Behaviour::Silent => continue,
             Behaviour::Chunked => format!(
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: {connection}\r\n\r\n\
                  3\r\nabc\r\n4\r\ndefg\r\n1\r\nh\r\n0\r\n\r\n"
@@ -98,6 +112,16 @@ fn serve(mut conn: TcpStream, behaviour: Behaviour, requests: &AtomicU64) {
         if conn.write_all(reply.as_bytes()).is_err() || close {
             return;
         }
+    }
+}
+
+/// A child process killed (and reaped) when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -203,6 +227,52 @@ fn chunked_replies_are_framed() {
 }
 
 #[test]
+fn a_server_that_never_answers_gives_timeouts() {
+    let server = TestServer::start(Behaviour::Silent);
+    let r = bench_json(&[
+        "load",
+        &server.url(),
+        "-n",
+        "4",
+        "-c",
+        "2",
+        "--timeout",
+        "100ms",
+    ]);
+    assert_eq!(num(&r, &["requests"]), 0);
+    assert_eq!(num(&r, &["errors", "timeout"]), 4, "{r}");
+    assert_eq!(num(&r, &["starved_connections"]), 2, "{r}");
+}
+
+#[test]
+fn ctrl_c_ends_a_run_early_with_a_report() {
+    let server = TestServer::start(Behaviour::Ok);
+    let url = server.url();
+    let child = netkit(&["bench", "load", &url, "-d", "60s", "-c", "2", "--json"])
+        .spawn()
+        .expect("spawn");
+    let mut child = KillOnDrop(child);
+    server
+        .arrivals
+        .recv_timeout(common::READY_TIMEOUT)
+        .expect("the load reached the server");
+    common::signal(&child.0, "INT");
+    let status = common::wait_bounded(&mut child.0, Duration::from_secs(20));
+    assert_eq!(status, Some(0));
+    let mut out = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    let r: Value = serde_json::from_str(&out).expect("JSON report");
+    assert!(num(&r, &["requests"]) > 0, "{r}");
+    assert!(r["seconds"].as_f64().unwrap_or(60.0) < 30.0, "{r}");
+}
+
+#[test]
 fn a_refused_port_gives_connect_errors() {
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -238,6 +308,24 @@ fn echo_round_trips_move_exactly_the_bytes_sent() {
     assert_eq!(num(&r, &["bytes_written"]), 200 * 3000);
     assert_eq!(num(&r, &["errors", "invalid"]), 0);
     assert_monotone(&r);
+}
+
+#[test]
+fn big_echoes_do_not_deadlock_while_both_directions_are_full() {
+    let server = Server::start(&["echo", "serve", "--bind", "127.0.0.1", "--port", "0"]);
+    let r = bench_json(&[
+        "load",
+        &server.url,
+        "-n",
+        "12",
+        "-c",
+        "3",
+        "--size",
+        "2000000",
+    ]);
+    assert_eq!(num(&r, &["requests"]), 12, "{r}");
+    assert_eq!(num(&r, &["bytes_read"]), 12 * 2_000_000);
+    assert_eq!(num(&r, &["errors", "invalid"]), 0);
 }
 
 #[test]

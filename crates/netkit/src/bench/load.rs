@@ -160,6 +160,23 @@ fn http_request(o: &LoadOptions, authority: &str, path: &str) -> Result<Vec<u8>>
     Ok(bytes)
 }
 
+/// Makes the first Ctrl-C end the run early with a report of what was done
+/// (a second one exits at once, as usual).
+pub fn stop_early_on_sigint() -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    extern "C" fn interrupted(_: nix::libc::c_int) {
+        worker::INTERRUPTED.store(true, Ordering::Relaxed);
+    }
+    let action = SigAction::new(
+        SigHandler::Handler(interrupted),
+        SaFlags::SA_RESTART | SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe { sigaction(Signal::SIGINT, &action) }.context("installing the SIGINT handler")?;
+    Ok(())
+}
+
 /// Runs the load and reports what it measured.
 pub fn run(o: &LoadOptions) -> Result<LoadReport> {
     anyhow::ensure!(o.connections > 0, "-c must be at least 1");

@@ -13,19 +13,13 @@
 use super::chart;
 use super::load::{self, LoadOptions, Stop};
 use super::report::{bytes, micros, ErrorCounts};
-use anyhow::{bail, Context, Result};
+use super::server::{RssSampler, Server, Site};
+use anyhow::Result;
 use netkit_drivers::Model;
 use serde::Serialize;
 use std::fmt;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
-
-/// How long a server may take to print its ready line.
-const READY_TIMEOUT: Duration = Duration::from_secs(15);
+use std::path::Path;
+use std::time::Duration;
 /// select(2) cannot watch a descriptor numbered 1024 or more.
 const FD_SETSIZE: usize = 1024;
 
@@ -215,179 +209,6 @@ fn run_rung(o: &ModelsOptions, server: &mut Server, conns: usize) -> Rung {
     }
 }
 
-/// A server process of this binary, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(service: ServiceKind, model: Model, site: Option<&Site>) -> Result<Server> {
-        let exe = std::env::current_exe().context("finding the netkit binary")?;
-        let mut cmd = Command::new(exe);
-        let common = ["--bind", "127.0.0.1", "--port", "0", "--grace", "1"];
-        match (service, site) {
-            (ServiceKind::Http, Some(site)) => {
-                cmd.args(["http", "serve", "--quiet", "--model", model.name()])
-                    .args(common)
-                    .arg(&site.dir);
-            }
-            _ => {
-                cmd.args(["echo", "serve", "--model", model.name()])
-                    .args(common);
-            }
-        }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut child = cmd.spawn().context("starting the server")?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {} // keep the pipe drained
-        });
-        let mut server = Server {
-            child,
-            url: String::new(),
-        };
-        let line = rx
-            .recv_timeout(READY_TIMEOUT)
-            .map_err(|_| anyhow::anyhow!("{model}: no ready line from the server"))?;
-        let Some((_, url)) = line.split_once(" listening on ") else {
-            bail!("{model}: unexpected first line {line:?}");
-        };
-        server.url = match service {
-            ServiceKind::Echo => url.trim().to_owned(),
-            ServiceKind::Http => format!("{}/{}", url.trim(), Site::FILE),
-        };
-        Ok(server)
-    }
-
-    fn exited(&mut self) -> bool {
-        !matches!(self.child.try_wait(), Ok(None))
-    }
-
-    fn stop(mut self) {
-        use nix::sys::signal::{kill, Signal};
-        use nix::unistd::Pid;
-        let pid = Pid::from_raw(self.child.id() as i32);
-        let _ = kill(pid, Signal::SIGTERM);
-        let until = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < until {
-            if self.exited() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A temporary directory with one small file for `http serve`.
-struct Site {
-    dir: PathBuf,
-}
-
-impl Site {
-    const FILE: &'static str = "hello.txt";
-
-    fn create() -> Result<Site> {
-        let dir = std::env::temp_dir().join(format!("netkit-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(dir.join(Self::FILE), b"Hello from netkit bench models.\n")
-            .context("writing the served file")?;
-        Ok(Site { dir })
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Samples the resident memory of a process tree until finished; keeps the peak.
-struct RssSampler {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl RssSampler {
-    fn start(pid: u32) -> RssSampler {
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(0));
-        let (s, p) = (Arc::clone(&stop), Arc::clone(&peak));
-        let thread = std::thread::spawn(move || loop {
-            p.fetch_max(tree_rss_kib(pid), Ordering::Relaxed);
-            if s.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        });
-        RssSampler {
-            stop,
-            peak,
-            thread: Some(thread),
-        }
-    }
-
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        self.peak.load(Ordering::Relaxed)
-    }
-}
-
-/// VmRSS of `pid` and all its descendants, KiB (0 where /proc says nothing).
-fn tree_rss_kib(pid: u32) -> u64 {
-    let mut total = 0;
-    let mut todo = vec![pid];
-    let mut seen = 0;
-    while let Some(p) = todo.pop() {
-        seen += 1;
-        if seen > 100_000 {
-            break;
-        }
-        total += rss_kib(p);
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
-            continue;
-        };
-        for task in tasks.flatten() {
-            let children =
-                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            todo.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|c| c.parse::<u32>().ok()),
-            );
-        }
-    }
-    total
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Draws requests/s and p99 latency against connections, one line per model.
 pub fn draw(report: &ModelsReport, path: &Path) -> Result<()> {
     let series: Vec<chart::Series> = report
@@ -486,11 +307,5 @@ mod tests {
         assert!(cannot_take(Model::Fork, 100).is_none());
         assert!(cannot_take(Model::Fork, 1000).is_some());
         assert!(cannot_take(Model::Epoll, 10_000).is_none());
-    }
-
-    #[test]
-    fn this_process_has_resident_memory() {
-        assert!(tree_rss_kib(std::process::id()) > 0);
-        assert_eq!(rss_kib(u32::MAX), 0);
     }
 }

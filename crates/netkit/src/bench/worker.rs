@@ -24,9 +24,12 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Set (by a SIGINT handler) to end every run early, keeping what was measured.
+pub(crate) static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 /// Each connection's read buffer: big enough for any sane response head.
 const BUF_SIZE: usize = 64 * 1024;
@@ -156,7 +159,7 @@ pub(crate) fn run(plan: Plan, live: &Live) -> io::Result<Tally> {
         (w.plan.timeout / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
     let mut next_scan = now + scan_every;
     let mut events = vec![EpollEvent::empty(); 512];
-    while w.unfinished > 0 {
+    while w.unfinished > 0 && !INTERRUPTED.load(Ordering::Relaxed) {
         let now = Instant::now();
         let mut wait = next_scan.saturating_duration_since(now);
         if let Limit::Until(end) = w.plan.limit {

@@ -33,7 +33,7 @@ pub struct LoadArgs {
     /// How long to run, e.g. 10s, 500ms, 1m (a bare number is seconds).
     #[arg(short = 'd', long, value_parser = parse_duration, conflicts_with = "requests")]
     duration: Option<Duration>,
-    /// Exactly this many requests instead of a duration.
+    /// Exactly this many requests instead of a duration (Ctrl-C ends either early, with a report).
     #[arg(short = 'n', long)]
     requests: Option<u64>,
     /// Threads, each an event loop over its share of the connections (default: CPUs).
@@ -152,6 +152,7 @@ fn run_load(a: LoadArgs) -> Result<()> {
     };
     o.size = a.size;
     o.progress = on_terminal(a.json);
+    load::stop_early_on_sigint()?;
     let report = load::run(&o)?;
     print(a.json, &report, &report)
 }
