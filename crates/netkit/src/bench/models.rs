@@ -92,6 +92,8 @@ pub struct ModelsReport {
     pub ladder: Vec<usize>,
     /// One row per model.
     pub rows: Vec<ModelRow>,
+    /// What the numbers show, in words (stalls, memory per connection, peaks).
+    pub conclusions: Vec<String>,
 }
 
 /// Why `model` cannot take `conns` connections, if it cannot.
@@ -152,7 +154,7 @@ pub fn run(o: &ModelsOptions) -> Result<ModelsReport> {
             rungs,
         });
     }
-    Ok(ModelsReport {
+    let mut report = ModelsReport {
         service: match o.service {
             ServiceKind::Echo => "echo",
             ServiceKind::Http => "http",
@@ -161,7 +163,10 @@ pub fn run(o: &ModelsOptions) -> Result<ModelsReport> {
         cpus: std::thread::available_parallelism().map_or(2, |n| n.get()),
         ladder: o.ladder.clone(),
         rows,
-    })
+        conclusions: Vec::new(),
+    };
+    report.conclusions = report.read_conclusions();
+    Ok(report)
 }
 
 fn marked(connections: usize, outcome: &'static str, note: String) -> Rung {
@@ -237,6 +242,63 @@ pub fn draw(report: &ModelsReport, path: &Path) -> Result<()> {
     chart::ladder(path, &title, &series)
 }
 
+impl ModelsReport {
+    /// The course's conclusions, read off the numbers: who starved connections,
+    /// what each extra connection cost in memory, where each model peaked.
+    fn read_conclusions(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        for row in &self.rows {
+            let ok: Vec<&Rung> = row.rungs.iter().filter(|r| r.outcome == "ok").collect();
+            if let Some(r) = ok.iter().find(|r| r.note.is_some()) {
+                notes.push(format!(
+                    "{}: stalls at {} connections ({})",
+                    row.model,
+                    r.connections,
+                    r.note.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        let mut costs = Vec::new();
+        for row in &self.rows {
+            let ok: Vec<&Rung> = row.rungs.iter().filter(|r| r.outcome == "ok").collect();
+            if let (Some(first), Some(last)) = (ok.first(), ok.last()) {
+                if last.connections > first.connections {
+                    let extra = last.peak_rss_kib.saturating_sub(first.peak_rss_kib) as f64;
+                    let per = extra * 1024.0 / (last.connections - first.connections) as f64;
+                    costs.push((per, format!("{} {}", row.model, bytes(per))));
+                }
+            }
+        }
+        if !costs.is_empty() {
+            costs.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let list: Vec<String> = costs.into_iter().map(|c| c.1).collect();
+            notes.push(format!(
+                "server memory per extra connection: {}",
+                list.join(", ")
+            ));
+        }
+        let peaks: Vec<String> = self
+            .rows
+            .iter()
+            .filter_map(|row| {
+                let best = row
+                    .rungs
+                    .iter()
+                    .filter(|r| r.outcome == "ok")
+                    .max_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec))?;
+                Some(format!(
+                    "{} {:.0} at {}",
+                    row.model, best.requests_per_sec, best.connections
+                ))
+            })
+            .collect();
+        if !peaks.is_empty() {
+            notes.push(format!("peak req/s (at connections): {}", peaks.join(", ")));
+        }
+        notes
+    }
+}
+
 impl fmt::Display for ModelsReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -288,6 +350,13 @@ impl fmt::Display for ModelsReport {
                         row.model, r.connections, "-", "-", "-", "-", r.outcome
                     )?;
                 }
+            }
+        }
+        if !self.conclusions.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "what it shows:")?;
+            for n in &self.conclusions {
+                writeln!(f, "  {n}")?;
             }
         }
         Ok(())
