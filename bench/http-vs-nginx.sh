@@ -9,7 +9,8 @@
 #
 # Environment: DURATION (wrk -d, default 10s), ROUNDS (3), THREADS (wrk -t, 2),
 # WORKERS (netkit --workers and nginx/h2o worker count, 2), BASE_PORT (18080),
-# MODEL (netkit --model, default: netkit's default), SERVERS (default
+# MODEL (netkit --model, default: netkit's default), IDLE (idle keep-alive
+# connections whose memory is measured at the end, 10000; 0 skips), SERVERS (default
 # "netkit nginx h2o lighttpd"; servers whose program is missing after apt-get are
 # left out with a note).
 set -euo pipefail
@@ -41,6 +42,7 @@ NETKIT=target/release/netkit
 
 work=$(mktemp -d)
 pids=()
+netkit_pid=""
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -71,6 +73,7 @@ start_netkit() {
   "$NETKIT" http serve "$root" --bind 127.0.0.1 --port "$(port_of netkit)" --quiet \
     --workers "$WORKERS" "${model[@]}" >"$work/netkit.out" 2>"$work/netkit.err" &
   pids+=($!)
+  netkit_pid=$!
 }
 
 start_nginx() {
@@ -213,3 +216,31 @@ for c in "${cases[@]}"; do
   done
   unset best_rps best_mbs
 done
+
+# Idle keep-alive connections: IDLE connections (default 10000; 0 skips) each
+# make one request and then stay open, idle; netkit's resident memory before
+# and after (VmRSS).
+IDLE=${IDLE:-10000}
+if [ "$IDLE" -gt 0 ] && [ -n "${netkit_pid:-}" ] && command -v python3 >/dev/null; then
+  python3 - "$IDLE" "$(port_of netkit)" "$netkit_pid" <<'PY'
+import re, resource, socket, sys
+n, port, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, n + 200), hard))
+rss = lambda: int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{pid}/status").read()).group(1))
+before, socks = rss(), []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /small.bin HTTP/1.1\r\nHost: b\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got or len(got.split(b"\r\n\r\n", 1)[1]) < 100:
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("connection closed before its reply")
+        got += chunk
+    socks.append(s)
+after = rss()
+print(f"idle keep-alive: {n} connections, netkit VmRSS {before / 1024:.1f} MiB before, "
+      f"{after / 1024:.1f} MiB with all idle ({(after - before) * 1024 / n:.0f} bytes each)")
+PY
+fi

@@ -9,7 +9,8 @@
 //! - lingering close: a session that answers and finishes while the client is
 //!   still sending must not have its answer destroyed by a reset;
 //! - output a session hands out over several `poll_transmit` calls is all
-//!   sent before the driver waits for the peer.
+//!   sent before the driver waits for the peer, and file ranges (sendfile)
+//!   follow their header bytes, pipelined requests answered in order.
 //!
 //! Under `fork` the services run in child processes: the hub is per process,
 //! so only the wake from the session's own thread is tested there (the
@@ -20,7 +21,7 @@ mod services;
 
 use netkit_drivers::{Config, Listener, Model, Shutdown};
 use netkit_proto::Service;
-use services::{AnswerFirst, Hub, OneLine, Pieces};
+use services::{AnswerFirst, FileRanges, Hub, OneLine, Pieces};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown as How, SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
@@ -215,6 +216,45 @@ fn output_in_several_calls_is_all_sent(model: Model) {
     server.stop();
 }
 
+/// Pipelined requests for file ranges, answered one at a time, each a header
+/// then the range through sendfile, byte-exact and in order.
+fn file_ranges_follow_their_headers_pipelined(model: Model) {
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let path = std::env::temp_dir().join(format!(
+        "netkit-every-model-{}-{}",
+        std::process::id(),
+        model.name()
+    ));
+    std::fs::write(&path, &content).unwrap();
+    let file = Arc::new(std::fs::File::open(&path).unwrap());
+    std::fs::remove_file(&path).unwrap();
+    let server = Server::start(model, FileRanges(file));
+    let ranges = [(0, 10), (5, 250_000), (100, 0), (299_000, 1000), (7, 1)];
+    let mut expected = Vec::new();
+    let mut requests = String::new();
+    for (offset, len) in ranges {
+        requests.push_str(&format!("{offset} {len}\n"));
+        expected.extend_from_slice(format!("range {offset} {len}\n").as_bytes());
+        expected.extend_from_slice(&content[offset..offset + len]);
+    }
+    let mut client = server.connect();
+    let mut writer = client.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        writer.write_all(requests.as_bytes())?;
+        writer.shutdown(How::Write)
+    });
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    sending.join().unwrap().unwrap();
+    assert!(
+        got == expected,
+        "{model}: got {} bytes, want {}",
+        got.len(),
+        expected.len()
+    );
+    server.stop();
+}
+
 macro_rules! every_model {
     ($($module:ident => $model:expr),* $(,)?) => {$(
         mod $module {
@@ -230,6 +270,10 @@ macro_rules! every_model {
             #[test]
             fn output_in_several_calls_is_all_sent() {
                 super::output_in_several_calls_is_all_sent($model)
+            }
+            #[test]
+            fn file_ranges_follow_their_headers_pipelined() {
+                super::file_ranges_follow_their_headers_pipelined($model)
             }
             #[test]
             fn answer_survives_unread_input() {

@@ -7,7 +7,10 @@
 //!   its reply is unsent; `stats` reports how many calls consumed nothing;
 //! - [`AnswerFirst`]: answers the first line with [`answer()`] and is done,
 //!   leaving whatever else the client sent unread;
-//! - [`Pieces`]: answers a line `N` with N lines, one per `poll_transmit` call.
+//! - [`Pieces`]: answers a line `N` with N lines, one per `poll_transmit` call;
+//! - [`FileRanges`]: answers a line `OFFSET LEN` with a header line and that
+//!   range of a file as a `FileChunk` (sendfile), one request at a time like an
+//!   HTTP session: it reads nothing more until the chunk was handed out.
 
 use netkit_proto::{FileChunk, Service, Session};
 use std::net::SocketAddr;
@@ -291,5 +294,62 @@ impl Session for PiecesSession {
     }
     fn is_done(&self) -> bool {
         self.eof && self.queued.is_empty()
+    }
+}
+
+/// Serves ranges of one open file, one request at a time.
+pub struct FileRanges(pub Arc<std::fs::File>);
+
+pub struct FileRangesSession {
+    file: Arc<std::fs::File>,
+    next: Option<(u64, u64)>,
+    eof: bool,
+}
+
+impl Service for FileRanges {
+    type Session = FileRangesSession;
+    fn new_session(&self, _: Option<SocketAddr>, _: Instant) -> FileRangesSession {
+        FileRangesSession {
+            file: Arc::clone(&self.0),
+            next: None,
+            eof: false,
+        }
+    }
+}
+
+impl Session for FileRangesSession {
+    fn handle_input(&mut self, _: Instant, input: &[u8]) -> usize {
+        let Some(end) = input.iter().position(|&b| b == b'\n') else {
+            return 0;
+        };
+        let text = String::from_utf8_lossy(&input[..end]);
+        let mut numbers = text.split(' ').filter_map(|n| n.parse().ok());
+        self.next = Some((numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)));
+        end + 1
+    }
+    fn handle_eof(&mut self, _: Instant) {
+        self.eof = true;
+    }
+    fn handle_timeout(&mut self, _: Instant) {}
+    fn handle_shutdown(&mut self, _: Instant) {
+        self.eof = true;
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        let (offset, len) = self.next.take()?;
+        out.extend_from_slice(format!("range {offset} {len}\n").as_bytes());
+        Some(FileChunk {
+            file: Arc::clone(&self.file),
+            offset,
+            len,
+        })
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+    fn wants_read(&self) -> bool {
+        !self.eof && self.next.is_none()
+    }
+    fn is_done(&self) -> bool {
+        self.eof && self.next.is_none()
     }
 }

@@ -3,6 +3,8 @@
 //! exactly what went over the wire, which curl would hide).
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod features;
+
 use super::common::{netkit, Server};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -21,6 +23,9 @@ pub fn fixture() -> tempfile::TempDir {
     std::fs::write(p.join("data.bin"), pattern(200_000)).unwrap();
     std::fs::write(p.join("style.css"), "body{}").unwrap();
     std::fs::write(p.join("style.css.gz"), "GZIPPED").unwrap();
+    std::fs::write(p.join("app.js"), "plain()").unwrap();
+    std::fs::write(p.join("app.js.gz"), "GZ").unwrap();
+    std::fs::write(p.join("app.js.br"), "BROTLI").unwrap();
     std::fs::write(p.join(".secret"), "dotfile").unwrap();
     std::fs::write(p.join("<b>&x y.txt"), "odd name").unwrap();
     std::fs::create_dir(p.join("site")).unwrap();
@@ -114,6 +119,19 @@ pub fn get(addr: SocketAddr, path: &str, headers: &str) -> Response {
         text(&raw)
     );
     all.remove(0)
+}
+
+/// A request with `Connection: close` and extra header lines; the raw reply.
+pub fn h11(addr: SocketAddr, method: &str, path: &str, extra: &str) -> Vec<u8> {
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{extra}\r\n");
+    exchange(addr, req.as_bytes())
+}
+
+/// The status code of a raw reply.
+pub fn status_of(raw: &[u8]) -> u16 {
+    let t = text(raw);
+    assert!(t.starts_with("HTTP/1.1 "), "not a response: {t:?}");
+    t[9..12].parse().expect("status")
 }
 
 /// One parsed response.

@@ -354,3 +354,21 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn an_idle_session_is_small_and_owns_no_buffers() {
+    // 10,000 idle keep-alive connections should cost a few MiB, not hundreds.
+    assert!(
+        std::mem::size_of::<HttpSession>() <= 320,
+        "HttpSession is {} bytes",
+        std::mem::size_of::<HttpSession>()
+    );
+    let f = fixture(|_| {});
+    let mut h = f.session();
+    h.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let s = format!("{:?}", h.session);
+    assert!(s.contains("requests: 1"), "{s}");
+    let mut out = Vec::new();
+    assert!(h.session.poll_transmit(&mut out).is_none());
+    assert!(out.is_empty(), "everything was handed over already");
+}
