@@ -15,6 +15,8 @@ declare -A needs=(
   [tmux]=/usr/bin/tmux
   [irssi]=/usr/bin/irssi
   [redis-server]=/usr/bin/redis-server
+  [tftp-hpa]=/usr/bin/tftp
+  [atftp]=/usr/bin/atftp
 )
 missing=()
 for pkg in "${!needs[@]}"; do

@@ -12,5 +12,6 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod backplane;
+pub mod bench;
 pub mod cli;
 pub mod relay;
