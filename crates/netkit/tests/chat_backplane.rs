@@ -136,9 +136,8 @@ fn history_member_lists_and_admin_lines_cross_instances() {
         carol.until("PONG"),
         ["HISTORY alice one", "HISTORY alice two"]
     );
-    carol.send("WHO");
-    let who = carol.until("MEMBERS alice bob carol dave");
-    assert!(who.iter().all(|d| !d.starts_with("MEMBERS")), "{who:?}");
+    // dave's join travels on its own: it may land after alice's messages.
+    carol.sees("MEMBERS alice bob carol dave");
     let list = b.operator("/list");
     assert!(
         list.starts_with("4 members: alice (on another server), bob (udp "),

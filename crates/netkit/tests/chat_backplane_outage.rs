@@ -45,8 +45,7 @@ fn a_killed_instance_leaves_and_frees_its_names() {
     let _again = Udp::joined(&b, "alice");
     let _amy_again = Udp::joined(&c, "amy");
     let _ = bob.until("JOINED amy");
-    bob.send("WHO");
-    let _ = bob.until("MEMBERS alice amy bob carol");
+    bob.sees("MEMBERS alice amy bob carol");
 }
 
 #[test]
@@ -84,8 +83,7 @@ fn a_redis_restart_splits_the_room_and_it_heals() {
     bob.send("SAY hello again");
     let _ = alice.until("MSG bob hello again");
     let _ = amy.until("MSG bob hello again");
-    bob.send("WHO");
-    let _ = bob.until("MEMBERS alice amy bert bob");
+    bob.sees("MEMBERS alice amy bert bob");
     assert_eq!(b.operator("/status"), "room whole, 4 members");
     assert_eq!(a.server.child.try_wait().expect("status"), None, "alive");
 }
