@@ -14,6 +14,7 @@
 pub mod hub;
 pub mod irc;
 pub mod irc_wire;
+pub mod link;
 pub mod room;
 pub mod udp;
 pub mod wire;
