@@ -9,7 +9,8 @@
 //! [`wire`] parses and emits the UDP datagrams; [`room`] is the sans-IO room
 //! every front drives; [`hub`] shares one room between threads and routes its
 //! deliveries to the front that owns each member; [`udp`] and [`irc`] are the
-//! two fronts.
+//! two fronts. [`link`] is the seam through which a room is one with rooms on
+//! other servers (netkit's Redis backplane), without knowing what is behind it.
 
 pub mod hub;
 pub mod irc;
