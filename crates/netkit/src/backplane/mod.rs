@@ -155,8 +155,14 @@ impl State {
 
     /// Records that one side has Redis again; logs when the room is whole.
     fn regained(&self, side: &AtomicBool) {
+        let was_whole = self.whole();
         side.store(true, Ordering::SeqCst);
-        if self.whole() {
+        self.whole_again(was_whole);
+    }
+
+    /// Logs that the room is whole, if it is now and was not before.
+    fn whole_again(&self, was_whole: bool) {
+        if !was_whole && self.whole() {
             tracing::info!(
                 "backplane: connected to {}; room '{}' is whole",
                 self.config.url,

@@ -49,6 +49,7 @@ impl Writer {
 
     /// Connects and registers this instance; false if Redis is away.
     pub(super) fn connect_once(&mut self) -> bool {
+        let was_whole = self.state.whole();
         let result = self.state.connect().and_then(|mut con| {
             // Publish from now on: a member who joins while we register is
             // either announced by its own join or re-announced below (the
@@ -61,7 +62,7 @@ impl Writer {
                 self.con = Some(con);
                 self.backoff = FIRST_BACKOFF;
                 self.next_tick = Instant::now() + self.period();
-                self.state.regained(&self.state.writer_ok);
+                self.state.whole_again(was_whole);
                 true
             }
             Err(e) => {
@@ -284,7 +285,18 @@ impl Writer {
         let Some(con) = self.con.as_mut() else {
             return false;
         };
-        if let Err(e) = pipe.query::<()>(con) {
+        let mut result = pipe.query::<()>(con);
+        if result.is_err() {
+            // The connection may have died with a Redis that is back already
+            // (a restart between two heartbeats): one fresh try.
+            if let Ok(mut fresh) = self.state.connect() {
+                if self.register(&mut fresh).is_ok() {
+                    result = pipe.query::<()>(&mut fresh);
+                    self.con = Some(fresh);
+                }
+            }
+        }
+        if let Err(e) = result {
             self.fail("publishing", &e);
             // Never sent (or not known to be): local members hear it now.
             self.hub.act(None, |room| {
