@@ -23,6 +23,7 @@
 //! the head); larger ones go out as [`FileChunk`]s (sendfile). An idle session
 //! holds no heap memory besides what the driver owns.
 
+use super::extension::{self, ExtBody, ExtConn, ExtRequest};
 use super::request::{parse_head, Framing, Head};
 use super::response::{push_escaped, push_u64, write_status, Body, DateCache, Reply};
 use super::static_files::{self, parse_target};
@@ -74,6 +75,8 @@ pub struct HttpSession {
     /// The last file range finished sending at an instant we were not told:
     /// the idle clock restarts at the next `handle_timeout`, asked for at once.
     stamp_idle: bool,
+    /// The waker and event stream, for a service with an extension.
+    ext: Option<Box<ExtConn>>,
     requests: u64,
     eof: bool,
     closing: bool,
@@ -108,6 +111,7 @@ impl HttpSession {
             idle_since: now,
             chunk_out: false,
             stamp_idle: false,
+            ext: None,
             requests: 0,
             eof: false,
             closing: false,
@@ -131,7 +135,7 @@ impl HttpSession {
 
     /// Answers one complete request head. `more_input`: bytes follow the head
     /// in the buffer already (then a `100 Continue` would be pointless).
-    fn dispatch(&mut self, now: Instant, head: Head<'_>, more_input: bool) {
+    fn dispatch(&mut self, now: Instant, head: Head<'_>, more_input: bool, body: Option<&[u8]>) {
         let meta = Meta {
             line: head.line.to_vec(),
             keep_alive: head.keep_alive,
@@ -154,6 +158,11 @@ impl HttpSession {
             }
         };
         let shared = Arc::clone(&self.shared);
+        if let (Some(ext), Some(t)) = (&shared.ext, &target) {
+            if extension::claims(ext.as_ref(), &head, t) {
+                return self.extension(now, ext.as_ref(), &head, t, body, has_body, &meta);
+            }
+        }
         let mut reply = match (head.method, &target) {
             ("PUT", Some(target)) => match upload::start(&shared, &head, target) {
                 Ok(up) if up.is_empty_body() => {
@@ -192,6 +201,83 @@ impl HttpSession {
             reply.close = true; // the body was not read: it must not pass for a request
         }
         self.finish(now, reply, &meta);
+    }
+
+    /// Hands a request to the program's extension; a stream reply keeps the
+    /// connection for itself until the stream ends.
+    #[allow(clippy::too_many_arguments)]
+    fn extension(
+        &mut self,
+        now: Instant,
+        ext: &dyn extension::Extension,
+        head: &Head<'_>,
+        target: &static_files::Target<'_>,
+        body: Option<&[u8]>,
+        has_body: bool,
+        meta: &Meta,
+    ) {
+        if has_body && body.is_none() {
+            let status = if head.framing == Framing::Chunked {
+                411
+            } else {
+                413
+            };
+            return self.finish(now, Reply::fatal(status), meta);
+        }
+        let request = ExtRequest {
+            method: head.method,
+            path: target.raw_path,
+            query: target.query.strip_prefix('?').unwrap_or(target.query),
+            body: body.unwrap_or_default(),
+            peer: self.peer,
+        };
+        let response = ext.handle(now, &request);
+        match response.body {
+            ExtBody::Bytes(bytes) => {
+                let reply = extension::reply(response.status, &response.content_type, bytes);
+                self.finish(now, reply, meta);
+            }
+            ExtBody::Stream(mut stream) => {
+                self.finish(now, extension::stream_head(&response.content_type), meta);
+                if meta.head_only || self.shutdown {
+                    return;
+                }
+                // The stream holds the connection open; it closes when the
+                // stream ends, the peer leaves or the server stops.
+                self.closing = false;
+                let conn = self.ext.get_or_insert_with(Box::default);
+                if let Some(waker) = &conn.waker {
+                    stream.set_waker(waker.clone());
+                }
+                conn.stream = Some(stream);
+                self.pump(now);
+            }
+        }
+    }
+
+    fn streaming(&self) -> Option<&dyn extension::EventStream> {
+        self.ext.as_ref()?.stream.as_deref()
+    }
+
+    /// Lets the event stream add what it has; ends it when it is over or the
+    /// client does not read what it is sent.
+    fn pump(&mut self, now: Instant) {
+        let Some(stream) = self.ext.as_mut().and_then(|c| c.stream.as_mut()) else {
+            return;
+        };
+        let before = self.out.len();
+        let more = stream.poll(now, &mut self.out);
+        let sent = (self.out.len() - before) as u64;
+        self.shared
+            .stats
+            .bytes_sent
+            .fetch_add(sent, Ordering::Relaxed);
+        if !more || self.out.len() > QUEUE_BYTES {
+            if let Some(conn) = self.ext.as_mut() {
+                conn.stream = None;
+            }
+            self.closing = true;
+        }
     }
 
     fn options(&self, head: &Head<'_>) -> Reply {
@@ -332,7 +418,13 @@ impl HttpSession {
 
     fn deadline(&self) -> Option<Instant> {
         let sending = self.chunk_out || !self.out.is_empty() || !self.chunks.is_empty();
-        if self.closing || self.eof || sending {
+        if self.closing || self.eof {
+            return None;
+        }
+        if let Some(stream) = self.streaming() {
+            return stream.poll_timeout();
+        }
+        if sending {
             return None;
         }
         if self.stamp_idle {
@@ -353,8 +445,15 @@ impl HttpSession {
 
 impl Session for HttpSession {
     fn handle_input(&mut self, now: Instant, input: &[u8]) -> usize {
+        if self.streaming().is_some() {
+            return input.len(); // an event stream's client has nothing more to say
+        }
         let mut used = 0;
         while !self.closing {
+            if self.streaming().is_some() {
+                used = input.len();
+                break;
+            }
             if let Some(boxed) = self.upload.as_mut() {
                 let (n, progress) = boxed.0.feed(&input[used..]);
                 used += n;
@@ -386,9 +485,21 @@ impl Session for HttpSession {
                     break;
                 }
                 Ok(Some((head, len))) => {
-                    used += len;
+                    let wanted = (self.shared.ext.as_ref())
+                        .and_then(|ext| extension::body_len(ext.as_ref(), &head));
+                    let body = match wanted {
+                        Some(n) => match rest.get(len..len + n) {
+                            Some(body) => Some(body),
+                            None => {
+                                self.receiving_since.get_or_insert(now);
+                                break; // the extension's body is still arriving
+                            }
+                        },
+                        None => None,
+                    };
+                    used += len + wanted.unwrap_or(0);
                     self.receiving_since = None;
-                    self.dispatch(now, head, used < input.len());
+                    self.dispatch(now, head, used < input.len(), body);
                 }
                 Err(status) => {
                     let meta = Meta {
@@ -415,6 +526,9 @@ impl Session for HttpSession {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        if self.streaming().is_some() {
+            return self.pump(now);
+        }
         let Some(deadline) = self.deadline() else {
             return;
         };
@@ -474,6 +588,16 @@ impl Session for HttpSession {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.deadline()
+    }
+
+    fn set_waker(&mut self, waker: std::task::Waker) {
+        if self.shared.ext.is_some() {
+            self.ext.get_or_insert_with(Box::default).waker = Some(waker);
+        }
+    }
+
+    fn handle_wake(&mut self, now: Instant) {
+        self.pump(now);
     }
 
     fn wants_read(&self) -> bool {
