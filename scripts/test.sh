@@ -14,6 +14,8 @@ declare -A needs=(
   [procps]=/usr/bin/pkill
   [tmux]=/usr/bin/tmux
   [irssi]=/usr/bin/irssi
+  [tftp-hpa]=/usr/bin/tftp
+  [atftp]=/usr/bin/atftp
 )
 missing=()
 for pkg in "${!needs[@]}"; do

@@ -1,1 +1,481 @@
-//! A UDP loop for services that open a fresh socket per transfer (TFTP). Not yet built.
+//! A UDP loop for services that answer each request from a fresh socket (TFTP:
+//! the server's port for a transfer is its transfer ID).
+//!
+//! ```text
+//!   listening socket ──▶ poll(listener, shutdown) ─▶ request ─▶ service.handle_request
+//!                                                    │ refused: its ERROR goes out
+//!                                                    │ from a fresh socket, done
+//!                                                    ▼
+//!                       a scoped thread per transfer, on its own socket:
+//!                         loop { send what the session queued;
+//!                                recv (SO_RCVTIMEO = time to its deadline)
+//!                                  → handle_datagram | handle_timeout }
+//!                         until the session is done; the socket closes with it
+//! ```
+//!
+//! Why a thread per transfer rather than one readiness loop: TFTP in lockstep
+//! is one round trip per block, so per-block cost is latency. A blocking
+//! `recv` with a receive timeout is two system calls per block (recv, send); a
+//! readiness loop is three (poll, recv, send), which is what tftpd-hpa pays. The
+//! receive timeout is re-armed only when the session's deadline moves by more
+//! than an eighth, so steady transfers do not pay a `setsockopt` per block.
+//!
+//! Nothing leaks: every session reaches done (completion, an ERROR, or its
+//! retry cap), and its thread ends with it. Threads are scoped, so `serve`
+//! returns only when all of them have. On shutdown the listening socket is no
+//! longer read; transfers in flight get the grace period, then are told to stop
+//! (each notices within [`MAX_WAIT`]). At most [`MAX_TRANSFERS`] run at once;
+//! requests beyond that are dropped (the client retries).
+
+use crate::io::wait_readable;
+use crate::shutdown::Tracker;
+use crate::Shutdown;
+use netkit_proto::tftp::{TransferService, TransferSession};
+use std::io;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The largest UDP payload, with room to spare.
+const MAX_DATAGRAM: usize = 65_536;
+
+/// Requests read per wake-up before shutdown is looked at again.
+const REQUEST_BATCH: usize = 16;
+
+/// Transfers running at once.
+pub const MAX_TRANSFERS: usize = 1024;
+
+/// The longest a transfer thread waits without looking at the stop flag.
+pub const MAX_WAIT: Duration = Duration::from_millis(500);
+
+/// The shortest receive timeout (zero would mean "block forever").
+const MIN_WAIT: Duration = Duration::from_millis(1);
+
+/// Socket buffers asked for (the kernel caps them at its maximum): a window
+/// of large blocks must fit.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Serves `service` on `listener` until `shutdown` fires and the transfers in
+/// flight finish, or `grace` after shutdown, whichever is first.
+pub fn serve<S: TransferService>(
+    listener: &UdpSocket,
+    service: &S,
+    grace: Duration,
+    shutdown: &Shutdown,
+) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let local_ip = listener.local_addr()?.ip();
+    // On a wildcard address, learn which address each request was sent to, so
+    // the transfer answers from it (a multi-homed server would otherwise answer
+    // from whatever address routing picks, and clients ignore that).
+    let pktinfo = local_ip.is_unspecified() && enable_pktinfo(listener, local_ip);
+    let tracker = Arc::new(Tracker::default());
+    let active = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    std::thread::scope(|scope| {
+        let result = (|| -> io::Result<()> {
+            while !shutdown.is_triggered() {
+                if wait_readable(&[listener.as_fd(), shutdown.fd()], None)? != Some(0) {
+                    continue;
+                }
+                for _ in 0..REQUEST_BATCH {
+                    let (n, from, to) = match recv_request(listener, &mut buf, pktinfo) {
+                        Ok(x) => x,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => {
+                            tracing::debug!("recv_from: {e}");
+                            break;
+                        }
+                    };
+                    if active.load(Ordering::Acquire) >= MAX_TRANSFERS {
+                        tracing::warn!(peer = %from, "too many transfers; request dropped");
+                        continue;
+                    }
+                    let Some(session) = service.handle_request(Instant::now(), from, &buf[..n])
+                    else {
+                        continue;
+                    };
+                    let Some((socket, session)) = start(to.unwrap_or(local_ip), from, session)
+                    else {
+                        continue;
+                    };
+                    let guard = tracker.enter();
+                    active.fetch_add(1, Ordering::AcqRel);
+                    let (active, stop) = (&active, &stop);
+                    let spawned = std::thread::Builder::new()
+                        .name("tftp-transfer".into())
+                        .stack_size(256 * 1024)
+                        .spawn_scoped(scope, move || {
+                            run_transfer(&socket, session, stop);
+                            active.fetch_sub(1, Ordering::AcqRel);
+                            drop(guard);
+                        });
+                    if let Err(e) = spawned {
+                        // The closure (socket, session, guard) was dropped with the error.
+                        active.fetch_sub(1, Ordering::AcqRel);
+                        tracing::warn!("cannot start a transfer thread: {e}");
+                    }
+                }
+            }
+            Ok(())
+        })();
+        let left = tracker.wait_idle(grace);
+        if left > 0 {
+            tracing::info!("{left} transfer(s) cut off by the grace period");
+        }
+        stop.store(true, Ordering::Release);
+        result
+    })
+}
+
+fn enable_pktinfo(listener: &UdpSocket, ip: IpAddr) -> bool {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let done = match ip {
+        IpAddr::V4(_) => setsockopt(listener, sockopt::Ipv4PacketInfo, &true),
+        IpAddr::V6(_) => setsockopt(listener, sockopt::Ipv6RecvPacketInfo, &true),
+    };
+    done.is_ok()
+}
+
+/// Receives a request: its length, its sender, and (with `pktinfo`) the local
+/// address it was sent to.
+fn recv_request(
+    listener: &UdpSocket,
+    buf: &mut [u8],
+    pktinfo: bool,
+) -> io::Result<(usize, SocketAddr, Option<IpAddr>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    if !pktinfo {
+        let (n, from) = listener.recv_from(buf)?;
+        return Ok((n, from, None));
+    }
+    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(
+        listener.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )?;
+    let mut to = None;
+    for c in msg.cmsgs().into_iter().flatten() {
+        match c {
+            ControlMessageOwned::Ipv4PacketInfo(info) => {
+                to = Some(IpAddr::from(
+                    u32::from_be(info.ipi_addr.s_addr).to_be_bytes(),
+                ));
+            }
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                to = Some(IpAddr::from(info.ipi6_addr.s6_addr));
+            }
+            _ => {}
+        }
+    }
+    let from = msg
+        .address
+        .and_then(|a| sockaddr(&a))
+        .ok_or_else(|| io::Error::other("datagram without a source address"))?;
+    Ok((msg.bytes, from, to))
+}
+
+fn sockaddr(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
+    a.as_sockaddr_in()
+        .map(|v4| SocketAddr::V4((*v4).into()))
+        .or_else(|| a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into())))
+}
+
+/// Opens the transfer's socket and sends the session's first datagrams;
+/// `None` when that already finished it (a refusal) or no socket could be had.
+fn start<T: TransferSession>(
+    local_ip: IpAddr,
+    peer: SocketAddr,
+    mut session: T,
+) -> Option<(UdpSocket, T)> {
+    let socket = match transfer_socket(SocketAddr::new(local_ip, 0)) {
+        Ok(s) => s,
+        // A broadcast destination, say: answer from the wildcard address.
+        Err(_) if !local_ip.is_unspecified() && !peer.ip().is_unspecified() => {
+            let any = match peer {
+                SocketAddr::V4(_) => IpAddr::from([0u8; 4]),
+                SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
+            };
+            match transfer_socket(SocketAddr::new(any, 0)) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot open a socket for a transfer to {peer}: {e}");
+                    return None;
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot open a socket for a transfer to {peer}: {e}");
+            return None;
+        }
+    };
+    tracing::debug!(%peer, port = ?socket.local_addr().ok(), "new transfer");
+    flush(&socket, &mut session, &mut Batcher::default());
+    (!session.is_done()).then_some((socket, session))
+}
+
+/// One transfer, on its own thread, until the session is done or `stop`.
+fn run_transfer<T: TransferSession>(socket: &UdpSocket, mut session: T, stop: &AtomicBool) {
+    let mut buf = vec![0u8; RECV_BUFFER];
+    let mut batch = Batcher::default();
+    let mut armed: Option<Duration> = None;
+    loop {
+        flush(socket, &mut session, &mut batch);
+        if session.is_done() || stop.load(Ordering::Acquire) {
+            return;
+        }
+        let now = Instant::now();
+        let deadline = session.poll_timeout();
+        if deadline.is_some_and(|d| d <= now) {
+            session.handle_timeout(now);
+            continue;
+        }
+        let wait = deadline
+            .map_or(MAX_WAIT, |d| d - now)
+            .clamp(MIN_WAIT, MAX_WAIT);
+        // Re-arm when the armed wait would oversleep by more than an eighth,
+        // or wake before half of it has passed.
+        if armed.is_none_or(|a| a > wait + wait / 8 || a < wait / 2) {
+            if let Err(e) = socket.set_read_timeout(Some(wait)) {
+                tracing::warn!("set_read_timeout: {e}");
+                return;
+            }
+            armed = Some(wait);
+        }
+        let received = recv_datagrams(socket, &mut buf, |from, d| {
+            session.handle_datagram(Instant::now(), from, d)
+        });
+        match received {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                session.handle_timeout(Instant::now())
+            }
+            // EINTR, or an ICMP error from an earlier send (the peer's port is
+            // gone): the session's own timeout deals with a vanished peer.
+            Err(e) => tracing::debug!("transfer recv_from: {e}"),
+        }
+    }
+}
+
+fn transfer_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )?;
+    // Best effort: the kernel caps these at its configured maximum.
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    socket.bind(&addr.into())?;
+    let socket: UdpSocket = socket.into();
+    enable_gro(&socket);
+    Ok(socket)
+}
+
+/// Sends everything the session has queued.
+fn flush<T: TransferSession>(socket: &UdpSocket, session: &mut T, batch: &mut Batcher) {
+    while let Some((to, data)) = session.poll_transmit() {
+        batch.push(socket, to, data);
+    }
+    batch.flush(socket);
+}
+
+/// Datagrams in one GSO send at most (the kernel's UDP_MAX_SEGMENTS).
+const MAX_SEGMENTS: usize = 64;
+
+/// Bytes in one GSO send at most (one UDP datagram's payload, with room).
+const MAX_GSO_BYTES: usize = 65_000;
+
+/// Sends datagrams, merging a run of equal-sized ones to the same address (the
+/// last may be shorter) into one `sendmsg` with UDP generic segmentation
+/// offload: a TFTP window becomes one system call and one trip down the
+/// stack; the kernel (or the NIC) cuts it back into datagrams. Knows nothing
+/// of TFTP. Falls back to one `send_to` each if the kernel refuses GSO.
+#[derive(Debug)]
+pub struct Batcher {
+    buf: Vec<u8>,
+    to: Option<SocketAddr>,
+    seg: usize,
+    count: usize,
+    /// A shorter datagram ended the run.
+    closed: bool,
+    gso: bool,
+}
+
+impl Default for Batcher {
+    fn default() -> Self {
+        Self {
+            buf: Vec::with_capacity(MAX_GSO_BYTES),
+            to: None,
+            seg: 0,
+            count: 0,
+            closed: false,
+            gso: true,
+        }
+    }
+}
+
+impl Batcher {
+    /// Queues one datagram (sending what was queued first if it cannot join).
+    pub fn push(&mut self, socket: &UdpSocket, to: SocketAddr, data: &[u8]) {
+        // An empty datagram cannot be a GSO segment: it always goes alone.
+        let joins = self.to == Some(to)
+            && !data.is_empty()
+            && !self.closed
+            && data.len() <= self.seg
+            && self.count < MAX_SEGMENTS
+            && self.buf.len() + data.len() <= MAX_GSO_BYTES;
+        if !joins {
+            self.flush(socket);
+            self.to = Some(to);
+            self.seg = data.len();
+        }
+        self.buf.extend_from_slice(data);
+        self.count += 1;
+        if data.len() < self.seg || self.seg == 0 {
+            self.closed = true;
+        }
+    }
+
+    /// Sends everything queued.
+    pub fn flush(&mut self, socket: &UdpSocket) {
+        let Some(to) = self.to.take() else {
+            return;
+        };
+        if self.count > 1 && self.gso {
+            if let Err(e) = send_gso(socket, to, &self.buf, self.seg) {
+                tracing::debug!("UDP GSO refused ({e}); sending datagrams one by one");
+                self.gso = false;
+            }
+        }
+        if self.count == 1 || !self.gso {
+            for d in self.buf.chunks(self.seg.max(1)) {
+                if let Err(e) = socket.send_to(d, to) {
+                    // Counted as lost: the session's retransmission covers it.
+                    tracing::debug!(%to, "send_to: {e}");
+                }
+            }
+            if self.buf.is_empty() {
+                let _ = socket.send_to(&[], to);
+            }
+        }
+        self.buf.clear();
+        self.count = 0;
+        self.closed = false;
+    }
+}
+
+fn send_gso(socket: &UdpSocket, to: SocketAddr, buf: &[u8], seg: usize) -> nix::Result<usize> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    let seg = u16::try_from(seg).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let addr = SockaddrStorage::from(to);
+    sendmsg(
+        socket.as_raw_fd(),
+        &[io::IoSlice::new(buf)],
+        &[ControlMessage::UdpGsoSegments(&seg)],
+        MsgFlags::empty(),
+        Some(&addr),
+    )
+}
+
+/// Asks the kernel to hand over runs of datagrams from one sender as one
+/// buffer (UDP GRO), which [`recv_datagrams`] splits again. Best effort.
+pub fn enable_gro(socket: &UdpSocket) {
+    let _ = nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::UdpGroSegment, &true);
+}
+
+/// A receive buffer big enough for a GRO batch.
+pub const RECV_BUFFER: usize = 128 * 1024;
+
+/// Receives one datagram (or one GRO batch of them, split back into
+/// datagrams) and calls `each` for every datagram. Blocks as the socket does
+/// (its read timeout gives `WouldBlock`).
+pub fn recv_datagrams(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    mut each: impl FnMut(SocketAddr, &[u8]),
+) -> io::Result<()> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
+    use std::os::fd::AsRawFd;
+    let mut cmsg = nix::cmsg_space!(i32);
+    let (n, from, seg) = {
+        let mut iov = [io::IoSliceMut::new(buf)];
+        let msg = recvmsg::<SockaddrStorage>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )?;
+        let mut seg = None;
+        for c in msg.cmsgs().into_iter().flatten() {
+            if let ControlMessageOwned::UdpGroSegments(s) = c {
+                seg = usize::try_from(s).ok().filter(|&s| s > 0);
+            }
+        }
+        let from = msg.address.and_then(|a| sockaddr(&a));
+        (msg.bytes, from, seg)
+    };
+    let Some(from) = from else {
+        return Ok(());
+    };
+    match seg {
+        Some(seg) if n > seg => buf[..n].chunks(seg).for_each(|d| each(from, d)),
+        _ => each(from, &buf[..n]),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn received(socket: &UdpSocket, want: usize) -> Vec<Vec<u8>> {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = vec![0u8; RECV_BUFFER];
+        let mut got = Vec::new();
+        while got.len() < want {
+            recv_datagrams(socket, &mut buf, |_, d| got.push(d.to_vec())).expect("a datagram");
+        }
+        got
+    }
+
+    #[test]
+    fn batches_arrive_as_the_datagrams_sent() {
+        for gro in [false, true] {
+            let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            if gro {
+                enable_gro(&rx);
+            }
+            let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let to = rx.local_addr().unwrap();
+            let other = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut sent: Vec<Vec<u8>> = (0..70u8).map(|i| vec![i; 100]).collect();
+            sent.push(vec![200; 7]); // a short one ends the run
+            sent.push(vec![201; 100]);
+            sent.push(Vec::new());
+            let mut batch = Batcher::default();
+            for d in &sent {
+                batch.push(&tx, to, d);
+            }
+            batch.push(&tx, other.local_addr().unwrap(), b"elsewhere");
+            batch.flush(&tx);
+            assert_eq!(received(&rx, sent.len()), sent, "gro {gro}");
+            assert_eq!(received(&other, 1), vec![b"elsewhere".to_vec()]);
+        }
+    }
+}

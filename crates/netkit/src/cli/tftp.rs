@@ -1,22 +1,407 @@
-//! `netkit tftp …`. Not yet built.
+//! `netkit tftp serve|get|put`: the TFTP server on the per-transfer UDP loop,
+//! and a client that runs the same transfer state machines over one socket.
 
-use anyhow::Result;
-use clap::{Args, Subcommand};
+use super::common::{announce, resolve, shutdown_on_signals, ServerArgs};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use netkit_proto::root::Root;
+use netkit_proto::tftp::client::{Client, Request};
+use netkit_proto::tftp::netascii::NetasciiReader;
+use netkit_proto::tftp::server::{ServerConfig, TftpServer};
+use netkit_proto::tftp::transfer::{Config, NetasciiSink, Sink, Status};
+use netkit_proto::tftp::wire::{Direction, Mode, Options, MAX_BLKSIZE, MIN_BLKSIZE};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The TFTP port netkit uses by default (69 needs root).
+pub const DEFAULT_PORT: u16 = 6969;
 
 /// `netkit tftp …`
 #[derive(Debug, Subcommand)]
 pub enum TftpCommand {
-    /// Serve (not yet built).
+    /// Serve DIR over TFTP (RFC 1350 with blksize, timeout, tsize, windowsize).
     Serve(ServeArgs),
+    /// Download FILE from ADDR into LOCAL (default: FILE's name).
+    Get(ClientArgs),
+    /// Upload LOCAL (default: FILE) to ADDR as FILE.
+    Put(ClientArgs),
 }
 
 /// `netkit tftp serve` flags.
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Directory to serve.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Accept uploads (WRQ).
+    #[arg(long)]
+    upload: bool,
+    /// Let uploads replace existing files.
+    #[arg(long)]
+    overwrite: bool,
+    /// Retransmission timeout in seconds (the first and largest; it adapts
+    /// down to the measured round trip unless a client fixes it).
+    #[arg(long, default_value_t = 1.0)]
+    timeout: f64,
+    /// Retransmissions without progress before a transfer is dropped.
+    #[arg(long, default_value_t = 5)]
+    retries: u32,
+    /// Seconds in-flight transfers get to finish after SIGINT/SIGTERM.
+    #[arg(long, default_value_t = 10.0)]
+    grace: f64,
+}
+
+/// The transfer mode flag.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Octet,
+    Netascii,
+}
+
+/// `netkit tftp get|put` flags.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Server, `host[:port]` (default port 6969).
+    addr: String,
+    /// The remote file name.
+    file: String,
+    /// The local file (default: the remote name's last component).
+    local: Option<PathBuf>,
+    /// Block size to ask for (8–65464).
+    #[arg(long)]
+    blksize: Option<usize>,
+    /// Window size to ask for (blocks per ACK, RFC 7440).
+    #[arg(long)]
+    windowsize: Option<u16>,
+    /// Transfer mode.
+    #[arg(long, value_enum, default_value = "octet")]
+    mode: ModeArg,
+    /// Retransmission timeout in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    timeout: f64,
+    /// Retransmissions without progress before giving up.
+    #[arg(long, default_value_t = 5)]
+    retries: u32,
+    /// Print one JSON document instead of the human summary.
+    #[arg(long)]
+    json: bool,
+}
 
 /// Runs a `tftp` command.
 pub fn run(cmd: TftpCommand) -> Result<()> {
     match cmd {
-        TftpCommand::Serve(ServeArgs {}) => anyhow::bail!("tftp is not built yet"),
+        TftpCommand::Serve(args) => serve(args),
+        TftpCommand::Get(args) => client(Direction::Read, args),
+        TftpCommand::Put(args) => client(Direction::Write, args),
+    }
+}
+
+fn seconds(s: f64, flag: &str) -> Result<Duration> {
+    let d = Duration::try_from_secs_f64(s).with_context(|| format!("{flag} must be seconds"))?;
+    anyhow::ensure!(!d.is_zero(), "{flag} must be more than 0");
+    Ok(d)
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    serve_with(args, &shutdown_on_signals()?)
+}
+
+impl ServeArgs {
+    /// The flags' defaults for serving `dir` (for commands that start a TFTP
+    /// server among others, like `netkit up`).
+    pub fn new(dir: PathBuf, server: ServerArgs, upload: bool) -> Self {
+        Self {
+            dir,
+            server,
+            upload,
+            overwrite: false,
+            timeout: 1.0,
+            retries: 5,
+            grace: 10.0,
+        }
+    }
+}
+
+/// Serves until `shutdown` fires and transfers in flight finish (or the
+/// grace period ends); prints the ready line once listening.
+pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Result<()> {
+    let root =
+        Root::open(&args.dir).with_context(|| format!("cannot serve {}", args.dir.display()))?;
+    if let Err(e) = root.remove_stale_temporaries() {
+        tracing::warn!("removing stale upload temporaries: {e}");
+    }
+    let mut cfg = ServerConfig {
+        upload: args.upload,
+        overwrite: args.overwrite,
+        ..ServerConfig::default()
+    };
+    cfg.transfer.timeout = seconds(args.timeout, "--timeout")?;
+    cfg.transfer.retries = args.retries;
+    cfg.transfer.linger = (cfg.transfer.timeout * 2).min(Duration::from_secs(5));
+    let grace = Duration::try_from_secs_f64(args.grace).context("--grace must be seconds")?;
+    let addr = args.server.addr(DEFAULT_PORT);
+    let socket = UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
+    let service = TftpServer::new(Arc::new(root), cfg);
+    announce("tftp", &format!("udp://{}", socket.local_addr()?))?;
+    netkit_drivers::udp_transfers::serve(&socket, &service, grace, shutdown)?;
+    Ok(())
+}
+
+fn client(direction: Direction, args: ClientArgs) -> Result<()> {
+    let server = resolve(&args.addr, DEFAULT_PORT)?;
+    if let Some(b) = args.blksize {
+        anyhow::ensure!(
+            (MIN_BLKSIZE..=MAX_BLKSIZE).contains(&b),
+            "--blksize must be {MIN_BLKSIZE}–{MAX_BLKSIZE}"
+        );
+    }
+    anyhow::ensure!(
+        args.windowsize != Some(0),
+        "--windowsize must be at least 1"
+    );
+    let local = args.local.clone().unwrap_or_else(|| {
+        PathBuf::from(
+            Path::new(&args.file)
+                .file_name()
+                .unwrap_or_else(|| args.file.as_ref()),
+        )
+    });
+    let mode = match args.mode {
+        ModeArg::Octet => Mode::Octet,
+        ModeArg::Netascii => Mode::Netascii,
+    };
+    let cfg = Config {
+        timeout: seconds(args.timeout, "--timeout")?,
+        retries: args.retries,
+        ..Config::default()
+    };
+    let mut options = Options {
+        blksize: args.blksize,
+        windowsize: args.windowsize,
+        ..Options::default()
+    };
+    let now = Instant::now();
+    let (client, total) = match direction {
+        Direction::Read => {
+            options.tsize = Some(0);
+            let req = Request {
+                direction,
+                filename: args.file.clone(),
+                mode,
+                options,
+            };
+            let sink = LocalSink::create(&local)?;
+            let sink: Box<dyn Sink> = match mode {
+                Mode::Octet => Box::new(sink),
+                Mode::Netascii => Box::new(NetasciiSink::new(sink)),
+            };
+            (Client::get(server, req, cfg, sink, now), None)
+        }
+        Direction::Write => {
+            let file =
+                File::open(&local).with_context(|| format!("cannot open {}", local.display()))?;
+            let size = file.metadata()?.len();
+            options.tsize = (mode == Mode::Octet).then_some(size);
+            let req = Request {
+                direction,
+                filename: args.file.clone(),
+                mode,
+                options,
+            };
+            let reader = BufReader::with_capacity(256 * 1024, file);
+            let source: Box<dyn Read + Send> = match mode {
+                Mode::Octet => Box::new(reader),
+                Mode::Netascii => Box::new(NetasciiReader::new(reader)),
+            };
+            (Client::put(server, req, cfg, source, now), Some(size))
+        }
+    };
+    let show = io::stdout().is_terminal() && !args.json;
+    let (client, elapsed) = drive(client, server, total, show)?;
+    let bytes = client.bytes();
+    match client.status() {
+        Status::Complete => {}
+        Status::Failed(why) => bail!("{} {}: {why}", verb(direction), args.file),
+        Status::Running => bail!("{} {}: transfer stopped", verb(direction), args.file),
+    }
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let mbps = bytes as f64 / secs / 1e6;
+    if args.json {
+        let doc = serde_json::json!({
+            "direction": verb(direction), "file": args.file, "local": local,
+            "bytes": bytes, "seconds": secs, "mb_per_s": mbps,
+            "blksize": client.config().blksize, "windowsize": client.config().windowsize,
+        });
+        println!("{doc}");
+    } else if show {
+        println!(
+            "{} {bytes} bytes in {secs:.2} s ({mbps:.1} MB/s)",
+            verb(direction)
+        );
+    }
+    Ok(())
+}
+
+fn verb(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Read => "get",
+        Direction::Write => "put",
+    }
+}
+
+/// Runs the client over one UDP socket until it is done.
+fn drive(
+    mut client: Client,
+    server: SocketAddr,
+    total: Option<u64>,
+    show: bool,
+) -> Result<(Client, Duration)> {
+    let bind: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .context("bind address")?;
+    // Ctrl-C stops the transfer within one receive timeout, so the partial
+    // download is removed (a second Ctrl-C exits at once).
+    let interrupted = shutdown_on_signals()?;
+    let socket = UdpSocket::bind(bind).context("cannot open a UDP socket")?;
+    let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20);
+    // A bar once the size is known (put: the file; get: the OACK's tsize),
+    // a spinner with the byte count until then.
+    let bar = show.then(|| {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let mut sized = false;
+    let start = Instant::now();
+    netkit_drivers::udp_transfers::enable_gro(&socket);
+    let mut batch = netkit_drivers::udp_transfers::Batcher::default();
+    let mut buf = vec![0u8; netkit_drivers::udp_transfers::RECV_BUFFER];
+    // A blocking recv with a receive timeout: two system calls per block
+    // (recv, send), the timeout re-armed only when the deadline moved a lot.
+    let mut armed: Option<Duration> = None;
+    loop {
+        while let Some((to, data)) = client.poll_transmit() {
+            batch.push(&socket, to, data);
+        }
+        batch.flush(&socket);
+        if client.is_done() {
+            break;
+        }
+        if interrupted.is_triggered() {
+            bail!("interrupted");
+        }
+        if let Some(bar) = &bar {
+            if let (false, Some(t)) = (sized, total.or(client.tsize())) {
+                sized = true;
+                bar.set_length(t);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+            }
+            bar.set_position(client.bytes());
+        }
+        let Some(deadline) = client.poll_timeout() else {
+            break;
+        };
+        let now = Instant::now();
+        if deadline <= now {
+            client.handle_timeout(now);
+            continue;
+        }
+        let wait = (deadline - now).clamp(Duration::from_millis(1), Duration::from_millis(500));
+        if armed.is_none_or(|a| a > wait + wait / 8 || a < wait / 2) {
+            socket.set_read_timeout(Some(wait))?;
+            armed = Some(wait);
+        }
+        let received =
+            netkit_drivers::udp_transfers::recv_datagrams(&socket, &mut buf, |from, d| {
+                client.handle_datagram(Instant::now(), from, d)
+            });
+        match received {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                client.handle_timeout(Instant::now())
+            }
+            // EINTR, or an ICMP "port unreachable" for an earlier send: keep waiting.
+            Err(e) => tracing::debug!("recv_from: {e}"),
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok((client, start.elapsed()))
+}
+
+/// A download's destination: a temporary next to LOCAL, renamed over it once
+/// complete, removed if the transfer fails.
+struct LocalSink {
+    out: Option<BufWriter<File>>,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+impl LocalSink {
+    fn create(dest: &Path) -> Result<Self> {
+        let name = dest.file_name().context("LOCAL must name a file")?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}.part", std::process::id()));
+        let tmp = dest.with_file_name(tmp_name);
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        Ok(Self {
+            out: Some(BufWriter::with_capacity(256 * 1024, file)),
+            tmp,
+            dest: dest.to_owned(),
+        })
+    }
+}
+
+impl Sink for LocalSink {
+    fn write_block(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.out {
+            Some(w) => w.write_all(data),
+            None => Err(io::Error::other("download already finished")),
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let w = self
+            .out
+            .take()
+            .ok_or_else(|| io::Error::other("finished twice"))?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&self.tmp, &self.dest)
+    }
+}
+
+impl Drop for LocalSink {
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
 }

@@ -1,0 +1,301 @@
+//! The server side: turning a request that arrived on the listening port into
+//! a transfer on a fresh port, and keeping strangers out of it.
+//!
+//! ```text
+//!   RRQ/WRQ ──▶ size check (≤ 512 bytes) ─▶ parse ─▶ name (RelPath) ─▶ Root
+//!                  │ ERROR 4                 │ 4      │ 2              │ 1/2/3/6
+//!                  ▼                         ▼        ▼                ▼
+//!              options: blksize, timeout, tsize, windowsize  ─▶  OACK (only what was asked)
+//!                                                               or DATA 1 / ACK 0
+//! ```
+//!
+//! Every answer, errors included, leaves from the transfer's own socket, so
+//! the driver treats them alike: a [`ServerTransfer`] that is done as soon as
+//! its one ERROR is sent. Inside a transfer, a datagram from any other address
+//! gets ERROR 5 and changes nothing.
+//!
+//! The OACK never carries `tsize 0` for a read: curl aborts on it, and RFC
+//! 2347 lets a server leave out any option, so an empty file is simply sent
+//! (and a read with only `tsize` asked becomes a plain RFC 1350 transfer).
+
+use super::netascii::NetasciiReader;
+use super::transfer::{Config, NetasciiSink, Receiver, Sender, Sink, Transfer};
+use super::wire::{self, Direction, ErrorCode, Mode, Options, Packet, MAX_REQUEST};
+use super::{TransferService, TransferSession};
+use crate::root::{AtomicFile, RelPath, Root, RootError};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bytes one window may put in flight. A whole window must fit in the
+/// receiver's socket buffer (about 208 KiB by default on Linux, counted with
+/// per-packet overhead), or the window causes the very loss it then recovers
+/// from; so a large blksize gets a smaller windowsize than asked (RFC 7440
+/// lets the server lower it).
+const WINDOW_BUDGET: usize = 160 * 1024;
+
+/// What a TFTP server allows and how its transfers behave.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Accept WRQ.
+    pub upload: bool,
+    /// Let a WRQ replace an existing file.
+    pub overwrite: bool,
+    /// Timing for every transfer (the client's options override size, window
+    /// and timeout).
+    pub transfer: Config,
+    /// The largest windowsize granted.
+    pub max_windowsize: u16,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            upload: false,
+            overwrite: false,
+            transfer: Config::default(),
+            max_windowsize: 64,
+        }
+    }
+}
+
+/// The TFTP service: shared by the listening loop, makes one
+/// [`ServerTransfer`] per request.
+#[derive(Debug)]
+pub struct TftpServer {
+    root: Arc<Root>,
+    cfg: ServerConfig,
+}
+
+impl TftpServer {
+    /// Serves `root`.
+    pub fn new(root: Arc<Root>, cfg: ServerConfig) -> Self {
+        Self { root, cfg }
+    }
+
+    fn start(&self, now: Instant, packet: &[u8]) -> Result<Transfer, (ErrorCode, String)> {
+        if packet.len() > MAX_REQUEST {
+            return Err((ErrorCode::IllegalOperation, "request too long".into()));
+        }
+        let (direction, filename, mode, options) = match wire::parse(packet) {
+            Ok(Packet::Request {
+                direction,
+                filename,
+                mode,
+                options,
+            }) => (direction, filename, mode, options),
+            Ok(_) => return Err((ErrorCode::IllegalOperation, "expected RRQ or WRQ".into())),
+            Err(e) => return Err((ErrorCode::IllegalOperation, e.to_string())),
+        };
+        let name = std::str::from_utf8(filename)
+            .map_err(|_| (ErrorCode::AccessViolation, "file name is not UTF-8".into()))?;
+        let rel = RelPath::parse(name).map_err(|e| (ErrorCode::AccessViolation, e.to_string()))?;
+        let asked = Options::from_pairs(&options);
+        let (cfg, mut granted) = self.negotiate(&asked);
+        match direction {
+            Direction::Read => {
+                let (file, meta) = self.root.open_file(&rel).map_err(root_error)?;
+                // Left out when 0 (curl aborts) and for netascii (the wire size differs).
+                if asked.tsize.is_some() && meta.len() > 0 && mode == Mode::Octet {
+                    granted.tsize = Some(meta.len());
+                }
+                let buffered = BufReader::with_capacity((cfg.blksize * 4).max(64 * 1024), file);
+                let source: Box<dyn Read + Send> = match mode {
+                    Mode::Octet => Box::new(buffered),
+                    Mode::Netascii => Box::new(NetasciiReader::new(buffered)),
+                };
+                let prelude = (!granted.is_empty()).then(|| wire::oack(&granted.to_pairs()));
+                Ok(Transfer::Send(Sender::new(cfg, source, now, prelude)))
+            }
+            Direction::Write => {
+                if !self.cfg.upload {
+                    return Err((
+                        ErrorCode::AccessViolation,
+                        "uploads are disabled (--upload)".into(),
+                    ));
+                }
+                // A symlink that leads out is refused as such, not as "exists".
+                if let Err(e @ RootError::Forbidden(_)) = self.root.metadata(&rel) {
+                    return Err(root_error(e));
+                }
+                let file = self
+                    .root
+                    .create_atomic(&rel, self.cfg.overwrite)
+                    .map_err(root_error)?;
+                if let Some(size) = asked.tsize {
+                    // Refused now rather than after the disk fills (RFC 2349).
+                    if size > free_space(file.file()) {
+                        return Err((ErrorCode::DiskFull, "not enough space for tsize".into()));
+                    }
+                }
+                granted.tsize = asked.tsize;
+                let sink = AtomicSink(Some(BufWriter::with_capacity(256 * 1024, file)));
+                let sink: Box<dyn Sink> = match mode {
+                    Mode::Octet => Box::new(sink),
+                    Mode::Netascii => Box::new(NetasciiSink::new(sink)),
+                };
+                let initial = if granted.is_empty() {
+                    wire::ack(0)
+                } else {
+                    wire::oack(&granted.to_pairs())
+                };
+                Ok(Transfer::Recv(Receiver::new(cfg, sink, now, Some(initial))))
+            }
+        }
+    }
+
+    /// The transfer settings and the options to acknowledge (all but tsize,
+    /// which depends on the file).
+    fn negotiate(&self, asked: &Options) -> (Config, Options) {
+        let mut cfg = self.cfg.transfer;
+        let mut granted = Options::default();
+        if let Some(b) = asked.blksize {
+            cfg.blksize = b;
+            granted.blksize = Some(b);
+        }
+        if let Some(t) = asked.timeout {
+            cfg.timeout = Duration::from_secs(t.into());
+            cfg.adaptive = false;
+            granted.timeout = Some(t);
+        }
+        if let Some(w) = asked.windowsize {
+            let budget = (WINDOW_BUDGET / (2 * cfg.blksize + 1024)).max(1);
+            let w = w
+                .min(self.cfg.max_windowsize.max(1))
+                .min(u16::try_from(budget).unwrap_or(u16::MAX));
+            cfg.windowsize = w;
+            granted.windowsize = Some(w);
+        }
+        (cfg, granted)
+    }
+}
+
+/// Bytes an unprivileged writer may still use on the file's file system
+/// (unknown: unlimited, and the write itself will say).
+fn free_space(file: &std::fs::File) -> u64 {
+    match nix::sys::statvfs::fstatvfs(file) {
+        Ok(st) => st.blocks_available().saturating_mul(st.fragment_size()),
+        Err(_) => u64::MAX,
+    }
+}
+
+fn root_error(e: RootError) -> (ErrorCode, String) {
+    let code = match &e {
+        RootError::NotFound(_) | RootError::NotADirectory(_) => ErrorCode::FileNotFound,
+        RootError::Exists(_) => ErrorCode::FileExists,
+        RootError::NoSpace(_) => ErrorCode::DiskFull,
+        RootError::Io(_) => ErrorCode::NotDefined,
+        _ => ErrorCode::AccessViolation,
+    };
+    (code, e.to_string())
+}
+
+impl TransferService for TftpServer {
+    type Transfer = ServerTransfer;
+
+    fn handle_request(
+        &self,
+        now: Instant,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Option<ServerTransfer> {
+        if let Ok(Packet::Error { .. }) = wire::parse(data) {
+            return None; // an ERROR is never answered
+        }
+        let (transfer, reply) = match self.start(now, data) {
+            Ok(t) => (Some(t), None),
+            Err((code, msg)) => (None, Some(wire::error(code, &msg))),
+        };
+        Some(ServerTransfer {
+            peer: from,
+            transfer,
+            reply,
+            foreign: None,
+            foreign_packet: wire::error(ErrorCode::UnknownTid, "unknown transfer ID"),
+        })
+    }
+}
+
+/// One transfer as the server runs it: the peer's address (its TID), the
+/// transfer, and any ERROR owed to a stranger.
+#[derive(Debug)]
+pub struct ServerTransfer {
+    peer: SocketAddr,
+    transfer: Option<Transfer>,
+    /// A refusal to send instead of a transfer.
+    reply: Option<Vec<u8>>,
+    foreign: Option<SocketAddr>,
+    foreign_packet: Vec<u8>,
+}
+
+impl ServerTransfer {
+    /// The transfer, unless the request was refused.
+    pub fn transfer(&self) -> Option<&Transfer> {
+        self.transfer.as_ref()
+    }
+}
+
+impl TransferSession for ServerTransfer {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if from != self.peer {
+            if !matches!(wire::parse(data), Ok(Packet::Error { .. })) {
+                self.foreign = Some(from);
+            }
+            return;
+        }
+        if let Some(t) = &mut self.transfer {
+            t.handle_packet(now, data);
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        if let Some(t) = &mut self.transfer {
+            t.handle_timeout(now);
+        }
+    }
+
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, &[u8])> {
+        if let Some(to) = self.foreign.take() {
+            return Some((to, &self.foreign_packet));
+        }
+        if let Some(reply) = self.reply.take() {
+            self.foreign_packet = reply;
+            return Some((self.peer, &self.foreign_packet));
+        }
+        let peer = self.peer;
+        self.transfer.as_mut()?.poll_transmit().map(|p| (peer, p))
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.transfer.as_ref()?.poll_timeout()
+    }
+
+    fn is_done(&self) -> bool {
+        self.reply.is_none()
+            && self.foreign.is_none()
+            && self.transfer.as_ref().is_none_or(Transfer::is_done)
+    }
+}
+
+/// An upload's destination: buffered, committed (fsync + rename) on the last
+/// block, removed if dropped before.
+struct AtomicSink(Option<BufWriter<AtomicFile>>);
+
+impl Sink for AtomicSink {
+    fn write_block(&mut self, data: &[u8]) -> io::Result<()> {
+        match &mut self.0 {
+            Some(w) => w.write_all(data),
+            None => Err(io::Error::other("upload already finished")),
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let w = self
+            .0
+            .take()
+            .ok_or_else(|| io::Error::other("upload already finished"))?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.commit().map_err(io::Error::from)
+    }
+}
