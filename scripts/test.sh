@@ -16,6 +16,8 @@ declare -A needs=(
   [irssi]=/usr/bin/irssi
   [tftp-hpa]=/usr/bin/tftp
   [atftp]=/usr/bin/atftp
+  [chromium]=/usr/bin/chromium
+  [chromium-driver]=/usr/bin/chromedriver
 )
 missing=()
 for pkg in "${!needs[@]}"; do

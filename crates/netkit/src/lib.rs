@@ -13,3 +13,4 @@
 
 pub mod cli;
 pub mod relay;
+pub mod up;
