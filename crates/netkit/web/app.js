@@ -1,5 +1,5 @@
 // netkit web app: the shared folder, uploads and the chat room, in plain JS.
-// Folders come from the HTTP server's own JSON listings, files download with
+// Folders come from /_netkit/ls (the HTTP listing's JSON), files download with
 // plain links, uploads are PUTs, and the room arrives as Server-Sent Events.
 'use strict';
 const $ = (s) => document.querySelector(s);
@@ -38,7 +38,7 @@ async function list() {
   const body = $('#files tbody');
   let data;
   try {
-    const res = await fetch(encodePath(cwd), { headers: { Accept: 'application/json' } });
+    const res = await fetch('/_netkit/ls?path=' + encodeURIComponent(cwd));
     if (!res.ok) throw new Error(res.status + ' ' + res.statusText);
     data = await res.json();
   } catch (e) {

@@ -60,6 +60,10 @@ pub struct UpArgs {
 
 /// Runs `netkit up`.
 pub fn run(args: UpArgs) -> Result<()> {
+    if args.model.model == netkit_drivers::Model::Fork && !(args.no_chat && args.no_irc) {
+        eprintln!("netkit: --model fork cannot share the chat room between services (forked children would each have their own); use a threaded model, or --no-chat --no-irc");
+        std::process::exit(2);
+    }
     let on = |off: bool, port: u16| (!off).then_some(port);
     let config = UpConfig {
         dir: args.dir,

@@ -3,14 +3,13 @@
 //! an [`Extension`]. The page is also served at `/` when the shared folder has
 //! no `index.html` of its own.
 //!
-//! The page lists folders with the HTTP service's own JSON listings (`GET
-//! /dir/` with `Accept: application/json`), downloads with plain links,
-//! uploads with `PUT` (when `--upload`), and reads `/api/stats`: the app
-//! needs no file route of its own.
+//! The page lists folders from `/_netkit/ls` (the HTTP listing's JSON, also
+//! for folders that have an `index.html`), downloads with plain links to the
+//! HTTP service, uploads with `PUT` (when `--upload`) and reads `/api/stats`.
 
 use super::webchat::WebChat;
 use netkit_proto::http::extension::{ExtRequest, ExtResponse, Extension};
-use netkit_proto::root::{RelPath, Root};
+use netkit_proto::root::{EntryKind, RelPath, Root};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,6 +45,47 @@ impl WebApp {
 
     fn has_index(&self) -> bool {
         RelPath::parse("index.html").is_ok_and(|rel| self.root.metadata(&rel).is_ok())
+    }
+
+    /// `GET /_netkit/ls?path=/dir/`: the folder as JSON — the same document
+    /// as the HTTP listing, here also for folders that have an `index.html`.
+    fn list(&self, req: &ExtRequest<'_>) -> ExtResponse {
+        let path = query_param(req.query, "path").unwrap_or_default();
+        let Ok(rel) = RelPath::parse(path.trim_matches('/')) else {
+            return ExtResponse::text(400, "bad path");
+        };
+        if rel.components().iter().any(|c| c.starts_with('.')) {
+            return ExtResponse::text(404, "not found");
+        }
+        let mut entries = match self.root.list(&rel) {
+            Ok(entries) => entries,
+            Err(e) => return ExtResponse::text(404, e.to_string()),
+        };
+        entries.retain(|e| {
+            matches!(e.kind, EntryKind::File | EntryKind::Dir) && !e.name.starts_with('.')
+        });
+        entries.sort_by(|a, b| {
+            (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name))
+        });
+        let entries: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                let modified = e
+                    .modified
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs());
+                serde_json::json!({
+                    "name": e.name,
+                    "type": if e.kind == EntryKind::Dir { "dir" } else { "file" },
+                    "size": e.size,
+                    "modified": modified,
+                })
+            })
+            .collect();
+        ExtResponse::json(
+            200,
+            &serde_json::json!({ "path": path, "entries": entries }),
+        )
     }
 
     fn chat(&self, now: Instant, route: &str, req: &ExtRequest<'_>) -> ExtResponse {
@@ -91,6 +131,7 @@ impl Extension for WebApp {
             "settings" => {
                 return ExtResponse::json(200, &self.settings);
             }
+            "ls" => return self.list(req),
             _ => return ExtResponse::text(404, "not found"),
         };
         ExtResponse::bytes(200, content_type, body.as_bytes())
