@@ -45,6 +45,8 @@ mod stats;
 mod upload;
 
 #[cfg(test)]
+mod extension_tests;
+#[cfg(test)]
 mod tests;
 
 pub use session::HttpSession;
