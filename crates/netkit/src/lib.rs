@@ -11,6 +11,7 @@
 //! Everything the command line does is a library call here, so tests can do it too.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod bench;
 pub mod cli;
 pub mod relay;
 pub mod up;

@@ -20,10 +20,13 @@
 //!   read again? close? ◀────────── bool ─────── wants_read(), is_done()
 //! ```
 //!
-//! Modules: [`echo`] (the echo service), [`relay`] (line assembly and log records
-//! for `netkit relay`), [`testing`] (drive a session without a socket, with a fake
-//! clock), [`root`] (the served directory: safe names, opening beneath it,
-//! listings, atomic uploads).
+//! Modules: [`http`] (HTTP/1.1 static files and uploads), [`files`] (the files
+//! protocol: LIST/GET/PUT/QUIT), [`tftp`] (TFTP transfers, server and client),
+//! [`chat`] (the chat room and its UDP and IRC fronts), [`echo`] (the echo
+//! service), [`relay`] (line assembly and log records for `netkit relay`),
+//! [`testing`] (drive a session without a socket, with a fake clock), [`root`]
+//! (the served directory: safe names, opening beneath it, listings, atomic
+//! uploads — the only code that touches files under a served directory).
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod chat;

@@ -1,6 +1,7 @@
 //! The command line: one file per command, each with its arguments and `run()`.
 //! This module only declares the commands and dispatches.
 
+pub mod bench;
 pub mod broadcast;
 pub mod chat;
 mod common;
@@ -53,6 +54,9 @@ pub enum Command {
     Broadcast(broadcast::BroadcastCommand),
     /// One-thread multiplexing server: logs every client line and stdin line to a file.
     Relay(relay::RelayArgs),
+    /// Benchmarks: a load generator, every model under load, threads vs processes.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs a parsed command line and returns the process exit status.
@@ -68,6 +72,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Nc(args) => nc::run(args),
         Command::Broadcast(cmd) => broadcast::run(cmd),
         Command::Relay(args) => relay::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     common::exit_code(result)
 }

@@ -1,0 +1,258 @@
+//! What a load run measured, as numbers (for `--json` and `bench models`) and
+//! as the few lines a person reads.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::fmt;
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    Connect,
+    Read,
+    Write,
+    Timeout,
+    Status,
+    Invalid,
+}
+
+/// Failed requests by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ErrorCounts {
+    /// The connection could not be made (refused, unreachable, reset while connecting).
+    pub connect: u64,
+    /// The peer closed or reset the connection before the reply was complete (short read).
+    pub read: u64,
+    /// Sending the request failed (the peer had closed or reset).
+    pub write: u64,
+    /// No complete reply within the timeout.
+    pub timeout: u64,
+    /// A complete HTTP reply whose status was not 2xx or 3xx (also counted as a request).
+    pub status: u64,
+    /// A reply that could not be framed, or an echo that differed from what was sent.
+    pub invalid: u64,
+}
+
+impl ErrorCounts {
+    pub(crate) fn add(&mut self, kind: ErrorKind) {
+        *match kind {
+            ErrorKind::Connect => &mut self.connect,
+            ErrorKind::Read => &mut self.read,
+            ErrorKind::Write => &mut self.write,
+            ErrorKind::Timeout => &mut self.timeout,
+            ErrorKind::Status => &mut self.status,
+            ErrorKind::Invalid => &mut self.invalid,
+        } += 1;
+    }
+
+    pub(crate) fn merge(&mut self, other: &ErrorCounts) {
+        self.connect += other.connect;
+        self.read += other.read;
+        self.write += other.write;
+        self.timeout += other.timeout;
+        self.status += other.status;
+        self.invalid += other.invalid;
+    }
+
+    /// Every error of every kind.
+    pub fn total(&self) -> u64 {
+        self.connect + self.read + self.write + self.timeout + self.status + self.invalid
+    }
+
+    /// Requests that got no complete reply (every kind but `status`).
+    pub fn failed(&self) -> u64 {
+        self.total() - self.status
+    }
+}
+
+impl fmt::Display for ErrorCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.total() == 0 {
+            return f.write_str("none");
+        }
+        let kinds = [
+            ("connect", self.connect),
+            ("read", self.read),
+            ("write", self.write),
+            ("timeout", self.timeout),
+            ("status", self.status),
+            ("invalid", self.invalid),
+        ];
+        let parts: Vec<String> = kinds
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// Latency of completed requests, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Latency {
+    /// Fastest.
+    pub min: u64,
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Slowest.
+    pub max: u64,
+}
+
+impl Latency {
+    pub(crate) fn from_histogram(h: &Histogram<u64>) -> Latency {
+        if h.is_empty() {
+            return Latency::default();
+        }
+        Latency {
+            min: h.min(),
+            mean: h.mean(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// The outcome of one `bench load` run.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    /// The URL that was driven.
+    pub target: String,
+    /// Open connections (each with one request in flight).
+    pub connections: usize,
+    /// Threads, each with its own event loop.
+    pub threads: usize,
+    /// Whether each request had a connection of its own.
+    pub close: bool,
+    /// Wall time of the run, in seconds.
+    pub seconds: f64,
+    /// Requests that got a complete reply (whatever its status).
+    pub requests: u64,
+    /// `requests` per second of wall time.
+    pub requests_per_sec: f64,
+    /// Bytes received.
+    pub bytes_read: u64,
+    /// Bytes sent.
+    pub bytes_written: u64,
+    /// Bytes received per second.
+    pub read_bytes_per_sec: f64,
+    /// Errors by kind.
+    pub errors: ErrorCounts,
+    /// Latency percentiles of completed requests, in microseconds.
+    pub latency_us: Latency,
+    /// Connections that never got a single reply.
+    pub starved_connections: u64,
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = &self.latency_us;
+        writeln!(
+            f,
+            "{} — {} connections on {} threads{}, {:.2} s",
+            self.target,
+            self.connections,
+            self.threads,
+            if self.close {
+                ", a connection per request"
+            } else {
+                ""
+            },
+            self.seconds
+        )?;
+        writeln!(
+            f,
+            "  requests  {:>12}   {:>12.1} req/s",
+            self.requests, self.requests_per_sec
+        )?;
+        writeln!(
+            f,
+            "  transfer  {:>12} read, {} written   {}/s read",
+            bytes(self.bytes_read as f64),
+            bytes(self.bytes_written as f64),
+            bytes(self.read_bytes_per_sec)
+        )?;
+        writeln!(
+            f,
+            "  latency   p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  (mean {})",
+            micros(l.p50 as f64),
+            micros(l.p90 as f64),
+            micros(l.p99 as f64),
+            micros(l.p999 as f64),
+            micros(l.max as f64),
+            micros(l.mean)
+        )?;
+        write!(f, "  errors    {}", self.errors)?;
+        if self.starved_connections > 0 {
+            write!(
+                f,
+                "\n  starved   {} of {} connections never got a reply",
+                self.starved_connections, self.connections
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// `1234` µs → `1.23 ms`.
+pub(crate) fn micros(us: f64) -> String {
+    if us >= 1_000_000.0 {
+        format!("{:.2} s", us / 1e6)
+    } else if us >= 1000.0 {
+        format!("{:.2} ms", us / 1e3)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+/// `1536` → `1.5 KiB`.
+pub(crate) fn bytes(n: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_read_well() {
+        assert_eq!(micros(12.0), "12 µs");
+        assert_eq!(micros(1234.0), "1.23 ms");
+        assert_eq!(micros(2_500_000.0), "2.50 s");
+        assert_eq!(bytes(10.0), "10 B");
+        assert_eq!(bytes(1536.0), "1.5 KiB");
+        assert_eq!(bytes(3.0 * 1024.0 * 1024.0), "3.0 MiB");
+    }
+
+    #[test]
+    fn errors_print_only_their_kinds() {
+        let mut e = ErrorCounts::default();
+        assert_eq!(e.to_string(), "none");
+        e.add(ErrorKind::Status);
+        e.add(ErrorKind::Read);
+        e.add(ErrorKind::Read);
+        assert_eq!(e.to_string(), "read 2, status 1");
+        assert_eq!((e.total(), e.failed()), (3, 2));
+    }
+}
