@@ -22,8 +22,12 @@
 //! Files up to [`INLINE_MAX`] bytes are read into the output (one `send` with
 //! the head); larger ones go out as [`FileChunk`]s (sendfile). An idle session
 //! holds no heap memory besides what the driver owns.
+//!
+//! With an extension (see [`super::extension`]), requests under its prefix go
+//! to it (`streaming.rs`); an event-stream reply keeps the connection: input
+//! is discarded, and the stream's output follows wake-ups and its own timer.
 
-use super::extension::{self, ExtBody, ExtConn, ExtRequest};
+use super::extension::{self, ExtConn};
 use super::request::{parse_head, Framing, Head};
 use super::response::{push_escaped, push_u64, write_status, Body, DateCache, Reply};
 use super::static_files::{self, parse_target};
@@ -36,6 +40,8 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
+
+mod streaming;
 
 /// Files up to this size are copied into the output instead of sendfile'd.
 pub(crate) const INLINE_MAX: u64 = 16 * 1024;
@@ -201,83 +207,6 @@ impl HttpSession {
             reply.close = true; // the body was not read: it must not pass for a request
         }
         self.finish(now, reply, &meta);
-    }
-
-    /// Hands a request to the program's extension; a stream reply keeps the
-    /// connection for itself until the stream ends.
-    #[allow(clippy::too_many_arguments)]
-    fn extension(
-        &mut self,
-        now: Instant,
-        ext: &dyn extension::Extension,
-        head: &Head<'_>,
-        target: &static_files::Target<'_>,
-        body: Option<&[u8]>,
-        has_body: bool,
-        meta: &Meta,
-    ) {
-        if has_body && body.is_none() {
-            let status = if head.framing == Framing::Chunked {
-                411
-            } else {
-                413
-            };
-            return self.finish(now, Reply::fatal(status), meta);
-        }
-        let request = ExtRequest {
-            method: head.method,
-            path: target.raw_path,
-            query: target.query.strip_prefix('?').unwrap_or(target.query),
-            body: body.unwrap_or_default(),
-            peer: self.peer,
-        };
-        let response = ext.handle(now, &request);
-        match response.body {
-            ExtBody::Bytes(bytes) => {
-                let reply = extension::reply(response.status, &response.content_type, bytes);
-                self.finish(now, reply, meta);
-            }
-            ExtBody::Stream(mut stream) => {
-                self.finish(now, extension::stream_head(&response.content_type), meta);
-                if meta.head_only || self.shutdown {
-                    return;
-                }
-                // The stream holds the connection open; it closes when the
-                // stream ends, the peer leaves or the server stops.
-                self.closing = false;
-                let conn = self.ext.get_or_insert_with(Box::default);
-                if let Some(waker) = &conn.waker {
-                    stream.set_waker(waker.clone());
-                }
-                conn.stream = Some(stream);
-                self.pump(now);
-            }
-        }
-    }
-
-    fn streaming(&self) -> Option<&dyn extension::EventStream> {
-        self.ext.as_ref()?.stream.as_deref()
-    }
-
-    /// Lets the event stream add what it has; ends it when it is over or the
-    /// client does not read what it is sent.
-    fn pump(&mut self, now: Instant) {
-        let Some(stream) = self.ext.as_mut().and_then(|c| c.stream.as_mut()) else {
-            return;
-        };
-        let before = self.out.len();
-        let more = stream.poll(now, &mut self.out);
-        let sent = (self.out.len() - before) as u64;
-        self.shared
-            .stats
-            .bytes_sent
-            .fetch_add(sent, Ordering::Relaxed);
-        if !more || self.out.len() > QUEUE_BYTES {
-            if let Some(conn) = self.ext.as_mut() {
-                conn.stream = None;
-            }
-            self.closing = true;
-        }
     }
 
     fn options(&self, head: &Head<'_>) -> Reply {
