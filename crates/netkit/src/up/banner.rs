@@ -56,7 +56,11 @@ pub fn banner(config: &UpConfig, ports: &[(&'static str, u16)], qr: bool) -> Str
     let _ = writeln!(
         text,
         "\nnetkit up: sharing {} (uploads {})",
-        config.dir.display(),
+        config
+            .dir
+            .canonicalize()
+            .unwrap_or_else(|_| config.dir.clone())
+            .display(),
         if config.upload { "on" } else { "off" }
     );
     let first = host(ips[0]);
