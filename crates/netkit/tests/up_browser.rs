@@ -3,7 +3,8 @@
 //! on a temporary folder. The page lists the files; a click downloads one
 //! byte-exact; an upload through the page lands on disk and in `netkit files
 //! ls`; a message typed in the page's chat reaches a UDP and an IRC member, and
-//! theirs (and an operator announcement) appear on the page. Screenshots go to
+//! theirs (and an operator announcement) appear on the page. A file dropped on
+//! the page (a synthetic drop event) is uploaded too. Screenshots go to
 //! `target/up-browser.png` and `target/up-browser-phone.png`.
 
 mod common;
@@ -253,6 +254,26 @@ async fn the_page_lists_downloads_uploads_and_chats_in_chromium() {
         .await
         .expect("the uploaded file is listed");
     assert!(std::fs::read(shared.join("from-browser.txt")).unwrap() == upload);
+    // Drag-and-drop: a drop event carrying a file uploads it the same way.
+    c.execute(
+        "const dt = new DataTransfer();
+         dt.items.add(new File(['dropped on the page\\n'], 'dropped.txt'));
+         for (const type of ['dragenter', 'dragover', 'drop']) {
+           document.body.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+         }",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("a.file[data-name='dropped.txt']"))
+        .await
+        .expect("the dropped file is listed");
+    assert_eq!(
+        std::fs::read_to_string(shared.join("dropped.txt")).unwrap(),
+        "dropped on the page\n"
+    );
     let out = netkit(&["files", "ls", &find("files").to_string()])
         .output()
         .unwrap();
