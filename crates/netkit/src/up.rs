@@ -221,14 +221,22 @@ impl Up {
         let (model, driver) = (config.model, config.driver.clone());
 
         if let Some(listener) = http {
+            // An open page holds its event stream: one client at a time would
+            // stall every other browser, so the iterative model has no web chat.
+            let web_hub = hub.clone().filter(|_| model != Model::Iterative);
+            if hub.is_some() && web_hub.is_none() {
+                tracing::warn!(
+                    "--model iterative serves one connection at a time: the web page has no chat"
+                );
+            }
             let settings = serde_json::json!({
                 "upload": config.upload,
                 "overwrite": config.overwrite,
-                "chat": hub.is_some(),
+                "chat": web_hub.is_some(),
                 "ports": ports,
                 "model": model.name(),
             });
-            let chat = hub.clone().map(webchat::WebChat::new);
+            let chat = web_hub.map(webchat::WebChat::new);
             let app = web::WebApp::new(open_root(&config)?, settings, chat);
             let http = HttpConfig {
                 upload: config.upload,

@@ -303,3 +303,24 @@ fn fork_cannot_share_the_room() {
     assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("fork"));
 }
+
+#[test]
+fn the_iterative_model_serves_the_page_without_its_chat() {
+    // An open page's event stream would hold the only connection served.
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, addrs) = start_up(dir.path(), &["--model", "iterative"]);
+    let h = addr(&addrs, "http");
+    let (status, _, body) = http(
+        h,
+        "GET /_netkit/settings HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    let settings: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(settings["chat"], false);
+    assert_eq!(settings["model"], "iterative");
+    let (status, _, _) = http(
+        h,
+        "POST /_netkit/chat/join HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx",
+    );
+    assert_eq!(status, 404);
+}
