@@ -190,10 +190,18 @@ fn the_web_app_steps_aside_for_an_index_html_and_json_listings() {
     assert_eq!(get("/_netkit/ls?path=/nope/", "").0, 404);
 }
 
+/// The web chat under every model that can share the room (the stream is
+/// woken from the UDP loop's thread, through each driver's wake-up path).
 #[test]
 fn web_chat_members_are_known_by_token_and_hear_the_room_as_events() {
+    for model in ["epoll", "thread", "pool", "select", "poll", "async"] {
+        web_chat_under(model);
+    }
+}
+
+fn web_chat_under(model: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, addrs) = start_up(dir.path(), &[]);
+    let (_server, addrs) = start_up(dir.path(), &["--model", model, "--no-tftp", "--no-files"]);
     let h = addr(&addrs, "http");
     let post = |path: &str, body: &str| {
         http(
