@@ -17,6 +17,8 @@ declare -A needs=(
   [redis-server]=/usr/bin/redis-server
   [tftp-hpa]=/usr/bin/tftp
   [atftp]=/usr/bin/atftp
+  [chromium]=/usr/bin/chromium
+  [chromium-driver]=/usr/bin/chromedriver
 )
 missing=()
 for pkg in "${!needs[@]}"; do

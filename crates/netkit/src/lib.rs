@@ -15,3 +15,4 @@ pub mod backplane;
 pub mod bench;
 pub mod cli;
 pub mod relay;
+pub mod up;

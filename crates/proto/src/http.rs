@@ -12,6 +12,8 @@
 //!                                     ├ PUT ──────▶ upload (Content-Length or chunked
 //!                                     │              body → Root::create_atomic)
 //!                                     ├ DELETE, OPTIONS, /api/stats
+//!                                     ├ a program's own routes ─▶ extension
+//!                                     │   (bytes, or an event stream)
 //!                                     ▼
 //!                                   Reply ──▶ response::write_head + body
 //!                                             (small files inline, large ones as a
@@ -33,6 +35,7 @@
 //!   `chunked` (HTTP/1.1 only). Every framing error closes the connection.
 
 mod cache;
+pub mod extension;
 mod listing;
 mod request;
 mod response;
@@ -41,6 +44,8 @@ mod static_files;
 mod stats;
 mod upload;
 
+#[cfg(test)]
+mod extension_tests;
 #[cfg(test)]
 mod tests;
 
@@ -115,6 +120,8 @@ pub(crate) struct Shared {
     pub(crate) started: Instant,
     /// `Allow` header value for this configuration.
     pub(crate) allow: &'static str,
+    /// Routes the program added (`netkit up`'s web app), if any.
+    pub(crate) ext: Option<Arc<dyn extension::Extension>>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -141,6 +148,17 @@ impl HttpService {
         log: Option<Arc<dyn AccessLog>>,
         started: Instant,
     ) -> Self {
+        Self::with_extension(root, config, log, started, None)
+    }
+
+    /// The same, with an [`extension::Extension`] owning some paths.
+    pub fn with_extension(
+        root: Root,
+        config: HttpConfig,
+        log: Option<Arc<dyn AccessLog>>,
+        started: Instant,
+        ext: Option<Arc<dyn extension::Extension>>,
+    ) -> Self {
         let allow = if config.upload {
             "GET, HEAD, OPTIONS, PUT, DELETE"
         } else {
@@ -155,6 +173,7 @@ impl HttpService {
                 log,
                 started,
                 allow,
+                ext,
             }),
         }
     }

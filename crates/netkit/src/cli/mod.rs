@@ -11,6 +11,7 @@ pub mod http;
 pub mod nc;
 pub mod relay;
 pub mod tftp;
+pub mod up;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Everything at once on one folder: HTTP + web app, files, TFTP, chat, IRC.
+    Up(up::UpArgs),
     /// HTTP/1.1 static-file server.
     #[command(subcommand)]
     Http(http::HttpCommand),
@@ -60,6 +63,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     common::init_logging();
     let result = match cli.command {
+        Command::Up(args) => up::run(args),
         Command::Http(cmd) => http::run(cmd),
         Command::Files(cmd) => files::run(cmd),
         Command::Tftp(cmd) => tftp::run(cmd),

@@ -22,7 +22,12 @@
 //! Files up to [`INLINE_MAX`] bytes are read into the output (one `send` with
 //! the head); larger ones go out as [`FileChunk`]s (sendfile). An idle session
 //! holds no heap memory besides what the driver owns.
+//!
+//! With an extension (see [`super::extension`]), requests under its prefix go
+//! to it (`streaming.rs`); an event-stream reply keeps the connection: input
+//! is discarded, and the stream's output follows wake-ups and its own timer.
 
+use super::extension::{self, ExtConn};
 use super::request::{parse_head, Framing, Head};
 use super::response::{push_escaped, push_u64, write_status, Body, DateCache, Reply};
 use super::static_files::{self, parse_target};
@@ -35,6 +40,8 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
+
+mod streaming;
 
 /// Files up to this size are copied into the output instead of sendfile'd.
 pub(crate) const INLINE_MAX: u64 = 16 * 1024;
@@ -74,6 +81,8 @@ pub struct HttpSession {
     /// The last file range finished sending at an instant we were not told:
     /// the idle clock restarts at the next `handle_timeout`, asked for at once.
     stamp_idle: bool,
+    /// The waker and event stream, for a service with an extension.
+    ext: Option<Box<ExtConn>>,
     requests: u64,
     eof: bool,
     closing: bool,
@@ -108,6 +117,7 @@ impl HttpSession {
             idle_since: now,
             chunk_out: false,
             stamp_idle: false,
+            ext: None,
             requests: 0,
             eof: false,
             closing: false,
@@ -131,7 +141,7 @@ impl HttpSession {
 
     /// Answers one complete request head. `more_input`: bytes follow the head
     /// in the buffer already (then a `100 Continue` would be pointless).
-    fn dispatch(&mut self, now: Instant, head: Head<'_>, more_input: bool) {
+    fn dispatch(&mut self, now: Instant, head: Head<'_>, more_input: bool, body: Option<&[u8]>) {
         let meta = Meta {
             line: head.line.to_vec(),
             keep_alive: head.keep_alive,
@@ -154,6 +164,11 @@ impl HttpSession {
             }
         };
         let shared = Arc::clone(&self.shared);
+        if let (Some(ext), Some(t)) = (&shared.ext, &target) {
+            if extension::claims(ext.as_ref(), &head, t) {
+                return self.extension(now, ext.as_ref(), &head, t, body, has_body, &meta);
+            }
+        }
         let mut reply = match (head.method, &target) {
             ("PUT", Some(target)) => match upload::start(&shared, &head, target) {
                 Ok(up) if up.is_empty_body() => {
@@ -332,7 +347,13 @@ impl HttpSession {
 
     fn deadline(&self) -> Option<Instant> {
         let sending = self.chunk_out || !self.out.is_empty() || !self.chunks.is_empty();
-        if self.closing || self.eof || sending {
+        if self.closing || self.eof {
+            return None;
+        }
+        if let Some(stream) = self.streaming() {
+            return stream.poll_timeout();
+        }
+        if sending {
             return None;
         }
         if self.stamp_idle {
@@ -353,8 +374,15 @@ impl HttpSession {
 
 impl Session for HttpSession {
     fn handle_input(&mut self, now: Instant, input: &[u8]) -> usize {
+        if self.streaming().is_some() {
+            return input.len(); // an event stream's client has nothing more to say
+        }
         let mut used = 0;
         while !self.closing {
+            if self.streaming().is_some() {
+                used = input.len();
+                break;
+            }
             if let Some(boxed) = self.upload.as_mut() {
                 let (n, progress) = boxed.0.feed(&input[used..]);
                 used += n;
@@ -386,9 +414,21 @@ impl Session for HttpSession {
                     break;
                 }
                 Ok(Some((head, len))) => {
-                    used += len;
+                    let wanted = (self.shared.ext.as_ref())
+                        .and_then(|ext| extension::body_len(ext.as_ref(), &head));
+                    let body = match wanted {
+                        Some(n) => match rest.get(len..len + n) {
+                            Some(body) => Some(body),
+                            None => {
+                                self.receiving_since.get_or_insert(now);
+                                break; // the extension's body is still arriving
+                            }
+                        },
+                        None => None,
+                    };
+                    used += len + wanted.unwrap_or(0);
                     self.receiving_since = None;
-                    self.dispatch(now, head, used < input.len());
+                    self.dispatch(now, head, used < input.len(), body);
                 }
                 Err(status) => {
                     let meta = Meta {
@@ -415,6 +455,9 @@ impl Session for HttpSession {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        if self.streaming().is_some() {
+            return self.pump(now);
+        }
         let Some(deadline) = self.deadline() else {
             return;
         };
@@ -474,6 +517,16 @@ impl Session for HttpSession {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.deadline()
+    }
+
+    fn set_waker(&mut self, waker: std::task::Waker) {
+        if self.shared.ext.is_some() {
+            self.ext.get_or_insert_with(Box::default).waker = Some(waker);
+        }
+    }
+
+    fn handle_wake(&mut self, now: Instant) {
+        self.pump(now);
     }
 
     fn wants_read(&self) -> bool {

@@ -1,0 +1,84 @@
+//! `netkit up [DIR]`: every service at once on one folder and one chat room
+//! (see [`crate::up`]); this file only turns flags into an [`UpConfig`].
+
+use super::common::{shutdown_on_signals, ModelArgs};
+use crate::up::UpConfig;
+use anyhow::Result;
+use clap::Args;
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+/// `netkit up` flags.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The folder to share.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Address every service listens on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    bind: IpAddr,
+    /// HTTP port, for browsers and curl (0 picks a free one).
+    #[arg(long, default_value_t = 8000)]
+    http_port: u16,
+    /// File server port (netkit files).
+    #[arg(long, default_value_t = 8888)]
+    files_port: u16,
+    /// TFTP port.
+    #[arg(long, default_value_t = 6969)]
+    tftp_port: u16,
+    /// Chat room UDP port (netkit chat join).
+    #[arg(long, default_value_t = 9999)]
+    chat_port: u16,
+    /// IRC port of the chat room (channel #netkit).
+    #[arg(long, default_value_t = 6667)]
+    irc_port: u16,
+    /// Leave HTTP (and the web app) out.
+    #[arg(long)]
+    no_http: bool,
+    /// Leave the file server out.
+    #[arg(long)]
+    no_files: bool,
+    /// Leave TFTP out.
+    #[arg(long)]
+    no_tftp: bool,
+    /// Leave the UDP chat room out.
+    #[arg(long)]
+    no_chat: bool,
+    /// Leave the IRC front out.
+    #[arg(long)]
+    no_irc: bool,
+    /// Accept uploads (web page, HTTP PUT, netkit files put, TFTP WRQ).
+    #[arg(long)]
+    upload: bool,
+    /// Let uploads replace existing files.
+    #[arg(long)]
+    overwrite: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// Runs `netkit up`.
+pub fn run(args: UpArgs) -> Result<()> {
+    if args.model.model == netkit_drivers::Model::Fork && !(args.no_chat && args.no_irc) {
+        eprintln!("netkit: --model fork cannot share the chat room between services (forked children would each have their own); use a threaded model, or --no-chat --no-irc");
+        std::process::exit(2);
+    }
+    let on = |off: bool, port: u16| (!off).then_some(port);
+    let config = UpConfig {
+        dir: args.dir,
+        bind: args.bind,
+        http_port: on(args.no_http, args.http_port),
+        files_port: on(args.no_files, args.files_port),
+        tftp_port: on(args.no_tftp, args.tftp_port),
+        chat_port: on(args.no_chat, args.chat_port),
+        irc_port: on(args.no_irc, args.irc_port),
+        upload: args.upload,
+        overwrite: args.overwrite,
+        model: args.model.model,
+        driver: args.model.config()?,
+    };
+    let shutdown = shutdown_on_signals()?;
+    let terminal = std::io::stdout().is_terminal();
+    crate::up::up(config, &shutdown, &mut std::io::stdout(), terminal)
+}

@@ -1,0 +1,166 @@
+//! The web app of `netkit up`: its embedded assets, its settings document and
+//! the web chat routes, all under `/_netkit/`, plugged into the HTTP service as
+//! an [`Extension`]. The page is also served at `/` when the shared folder has
+//! no `index.html` of its own.
+//!
+//! The page lists folders from `/_netkit/ls` (the HTTP listing's JSON, also
+//! for folders that have an `index.html`), downloads with plain links to the
+//! HTTP service, uploads with `PUT` (when `--upload`) and reads `/api/stats`.
+
+use super::webchat::WebChat;
+use netkit_proto::http::extension::{ExtRequest, ExtResponse, Extension};
+use netkit_proto::root::{EntryKind, RelPath, Root};
+use std::sync::Arc;
+use std::time::Instant;
+
+const INDEX: &str = include_str!("../../web/index.html");
+const CSS: &str = include_str!("../../web/app.css");
+const JS: &str = include_str!("../../web/app.js");
+const ICON: &str = include_str!("../../web/icon.svg");
+
+/// The prefix the web app owns.
+pub(crate) const PREFIX: &str = "/_netkit/";
+
+/// The web app, as an HTTP extension.
+#[derive(Debug)]
+pub(crate) struct WebApp {
+    root: Root,
+    /// What the page shows and allows: uploads, services and their ports.
+    settings: serde_json::Value,
+    chat: Option<Arc<WebChat>>,
+}
+
+impl WebApp {
+    pub(crate) fn new(
+        root: Root,
+        settings: serde_json::Value,
+        chat: Option<Arc<WebChat>>,
+    ) -> WebApp {
+        WebApp {
+            root,
+            settings,
+            chat,
+        }
+    }
+
+    fn has_index(&self) -> bool {
+        RelPath::parse("index.html").is_ok_and(|rel| self.root.metadata(&rel).is_ok())
+    }
+
+    /// `GET /_netkit/ls?path=/dir/`: the folder as JSON — the same document
+    /// as the HTTP listing, here also for folders that have an `index.html`.
+    fn list(&self, req: &ExtRequest<'_>) -> ExtResponse {
+        let path = query_param(req.query, "path").unwrap_or_default();
+        let Ok(rel) = RelPath::parse(path.trim_matches('/')) else {
+            return ExtResponse::text(400, "bad path");
+        };
+        if rel.components().iter().any(|c| c.starts_with('.')) {
+            return ExtResponse::text(404, "not found");
+        }
+        let mut entries = match self.root.list(&rel) {
+            Ok(entries) => entries,
+            Err(e) => return ExtResponse::text(404, e.to_string()),
+        };
+        entries.retain(|e| {
+            matches!(e.kind, EntryKind::File | EntryKind::Dir) && !e.name.starts_with('.')
+        });
+        entries.sort_by(|a, b| {
+            (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name))
+        });
+        let entries: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                let modified = e
+                    .modified
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs());
+                serde_json::json!({
+                    "name": e.name,
+                    "type": if e.kind == EntryKind::Dir { "dir" } else { "file" },
+                    "size": e.size,
+                    "modified": modified,
+                })
+            })
+            .collect();
+        ExtResponse::json(
+            200,
+            &serde_json::json!({ "path": path, "entries": entries }),
+        )
+    }
+
+    fn chat(&self, now: Instant, route: &str, req: &ExtRequest<'_>) -> ExtResponse {
+        let Some(chat) = &self.chat else {
+            return ExtResponse::text(404, "chat is off");
+        };
+        let token = query_param(req.query, "token").unwrap_or_default();
+        match (req.method, route) {
+            ("POST", "join") => chat.join(now, req.body),
+            ("POST", "say") => chat.say(now, &token, req.body),
+            ("POST", "leave") => chat.leave(&token),
+            ("GET", "events") => chat.events(now, &token),
+            (_, "join" | "say" | "leave" | "events") => {
+                ExtResponse::text(405, "method not allowed")
+            }
+            _ => ExtResponse::text(404, "not found"),
+        }
+    }
+}
+
+impl Extension for WebApp {
+    fn prefix(&self) -> &str {
+        PREFIX
+    }
+
+    fn wants_root(&self, accept_json: bool) -> bool {
+        !accept_json && !self.has_index()
+    }
+
+    fn handle(&self, now: Instant, req: &ExtRequest<'_>) -> ExtResponse {
+        let route = req.path.strip_prefix(PREFIX).unwrap_or("");
+        if let Some(chat_route) = route.strip_prefix("chat/") {
+            return self.chat(now, chat_route, req);
+        }
+        if !matches!(req.method, "GET" | "HEAD") {
+            return ExtResponse::text(405, "method not allowed");
+        }
+        let (content_type, body) = match route {
+            "" | "index.html" => ("text/html; charset=utf-8", INDEX),
+            "app.css" => ("text/css; charset=utf-8", CSS),
+            "app.js" => ("text/javascript; charset=utf-8", JS),
+            "icon.svg" => ("image/svg+xml", ICON),
+            "settings" => {
+                return ExtResponse::json(200, &self.settings);
+            }
+            "ls" => return self.list(req),
+            _ => return ExtResponse::text(404, "not found"),
+        };
+        ExtResponse::bytes(200, content_type, body.as_bytes())
+    }
+}
+
+/// The percent-decoded value of `name` in a query string.
+fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| {
+            percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_param;
+
+    #[test]
+    fn query_parameters() {
+        assert_eq!(
+            query_param("a=1&token=ab%20c", "token").as_deref(),
+            Some("ab c")
+        );
+        assert_eq!(query_param("token", "token"), None);
+        assert_eq!(query_param("", "token"), None);
+    }
+}

@@ -1,0 +1,360 @@
+//! The web chat: the room's third front, next to UDP and IRC, for browsers.
+//!
+//! A browser joins with `POST /_netkit/chat/join` (the body is the name) and
+//! gets a session token: from then on the token, never a name the page claims,
+//! says who it is. It reads the room as Server-Sent Events from
+//! `GET /_netkit/chat/events?token=T` and speaks with
+//! `POST /_netkit/chat/say?token=T` (the body is the text).
+//!
+//! A web member is a connection member of the shared [`Hub`]: it gets an
+//! outbox like an IRC connection, and its event stream is woken when the room
+//! delivers to it. It joins with a heartbeat, which the open stream keeps up
+//! (a PING every [`KEEPALIVE`]): a page that never opens its stream, or whose
+//! stream is gone, is dropped by the room like a silent UDP member. Closing
+//! the stream (closing the page) leaves the room at once.
+//!
+//! ```text
+//!   POST join ──▶ Hub::register_irc + Room::join(heartbeat) ──▶ token
+//!   GET events ─▶ EventStream: take the outbox on each wake ──▶ `event: message` …
+//!   POST say ───▶ Room::say (flood control, 1,000 bytes) ──▶ the others
+//! ```
+
+use netkit_proto::chat::hub::Hub;
+use netkit_proto::chat::room::{Event, JoinError, LeaveReason, MemberId, SayError};
+use netkit_proto::http::extension::{EventStream, ExtResponse};
+use serde_json::json;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+/// How often an open stream sends a comment and refreshes the heartbeat.
+pub(crate) const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// Tokens kept before the ones whose member is gone are swept.
+const SWEEP_AT: usize = 256;
+
+/// The web front of one room.
+#[derive(Debug)]
+pub(crate) struct WebChat {
+    hub: Arc<Hub>,
+    members: Mutex<HashMap<String, WebMember>>,
+    counter: AtomicU64,
+    keys: std::hash::RandomState,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct WebMember {
+    id: MemberId,
+    /// Which event stream is the member's current one (a newer one replaces it).
+    stream: u64,
+}
+
+impl WebChat {
+    pub(crate) fn new(hub: Arc<Hub>) -> Arc<WebChat> {
+        Arc::new(WebChat {
+            hub,
+            members: Mutex::new(HashMap::new()),
+            counter: AtomicU64::new(1),
+            keys: std::hash::RandomState::new(),
+        })
+    }
+
+    fn members(&self) -> MutexGuard<'_, HashMap<String, WebMember>> {
+        self.members.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// 128 unguessable bits: SipHash under a per-process random key of a
+    /// counter and the time.
+    fn token(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let half = |salt: u8| {
+            let mut h = self.keys.build_hasher();
+            h.write_u8(salt);
+            h.write_u64(n);
+            h.write_u128(nanos);
+            h.finish()
+        };
+        format!("{:016x}{:016x}", half(1), half(2))
+    }
+
+    /// `POST join`: 200 with a token, 400 `bad-name`, 409 `name-taken`.
+    pub(crate) fn join(&self, now: Instant, name: &[u8]) -> ExtResponse {
+        let Ok(name) = std::str::from_utf8(name) else {
+            return ExtResponse::text(400, "bad-name");
+        };
+        let name = name.trim();
+        self.sweep();
+        let id = self.hub.register_irc();
+        match self.hub.act(None, |room| room.join(now, id, name, true)) {
+            Ok(()) => {
+                let token = self.token();
+                self.members()
+                    .insert(token.clone(), WebMember { id, stream: 0 });
+                ExtResponse::json(200, &json!({ "token": token, "name": name }))
+            }
+            Err(e) => {
+                self.hub.unregister_irc(id, LeaveReason::Left);
+                match e {
+                    JoinError::NameTaken => ExtResponse::text(409, "name-taken"),
+                    _ => ExtResponse::text(400, "bad-name"),
+                }
+            }
+        }
+    }
+
+    /// `POST say`: 204, 404 `not-joined`, 413 `too-long`, 429 `rate-limited`.
+    pub(crate) fn say(&self, now: Instant, token: &str, text: &[u8]) -> ExtResponse {
+        let Some(member) = self.members().get(token).copied() else {
+            return ExtResponse::text(404, "not-joined");
+        };
+        let Ok(text) = std::str::from_utf8(text) else {
+            return ExtResponse::text(400, "bad-text");
+        };
+        let text = text.trim_end_matches(['\r', '\n']);
+        if text.is_empty() || text.contains(['\r', '\n']) {
+            return ExtResponse::text(400, "bad-text");
+        }
+        match self.hub.act(None, |room| room.say(now, member.id, text)) {
+            Ok(()) => ExtResponse::bytes(204, "text/plain", &b""[..]),
+            Err(SayError::TooLong) => ExtResponse::text(413, "too-long"),
+            Err(SayError::RateLimited) => ExtResponse::text(429, "rate-limited"),
+            Err(_) => ExtResponse::text(404, "not-joined"),
+        }
+    }
+
+    /// `POST leave`: 204 whether or not the token was known.
+    pub(crate) fn leave(&self, token: &str) -> ExtResponse {
+        if let Some(member) = self.members().remove(token) {
+            self.hub.unregister_irc(member.id, LeaveReason::Left);
+        }
+        ExtResponse::bytes(204, "text/plain", &b""[..])
+    }
+
+    /// `GET events`: the member's event stream, or 404 for an unknown token.
+    pub(crate) fn events(self: &Arc<Self>, now: Instant, token: &str) -> ExtResponse {
+        let stream = {
+            let mut members = self.members();
+            let Some(member) = members.get_mut(token) else {
+                return ExtResponse::text(404, "not-joined");
+            };
+            member.stream += 1;
+            Stream {
+                chat: Arc::clone(self),
+                token: token.to_owned(),
+                member: *member,
+                next_ping: now,
+                started: false,
+            }
+        };
+        ExtResponse::event_stream(Box::new(stream))
+    }
+
+    /// Forgets tokens whose member the room dropped (its page never opened
+    /// its stream, or went silent), once there are many.
+    fn sweep(&self) {
+        let mut members = self.members();
+        if members.len() < SWEEP_AT {
+            return;
+        }
+        let gone: Vec<String> = self.hub.with_room(|room| {
+            members
+                .iter()
+                .filter(|(_, m)| room.name_of(m.id).is_none())
+                .map(|(t, _)| t.clone())
+                .collect()
+        });
+        for token in gone {
+            if let Some(m) = members.remove(&token) {
+                self.hub.unregister_irc(m.id, LeaveReason::TimedOut);
+            }
+        }
+    }
+}
+
+/// One open `text/event-stream` for one web member.
+struct Stream {
+    chat: Arc<WebChat>,
+    token: String,
+    member: WebMember,
+    next_ping: Instant,
+    started: bool,
+}
+
+impl Stream {
+    fn current(&self) -> bool {
+        self.chat
+            .members()
+            .get(&self.token)
+            .is_some_and(|m| m.stream == self.member.stream)
+    }
+}
+
+impl EventStream for Stream {
+    fn set_waker(&mut self, waker: Waker) {
+        self.chat.hub.set_irc_waker(self.member.id, waker);
+    }
+
+    fn poll(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
+        if !self.started {
+            self.started = true;
+            // A lost stream is not retried by the browser: the page decides.
+            out.extend_from_slice(b"retry: 3600000\n\n");
+        }
+        if !self.current() {
+            return false;
+        }
+        let taken = self.chat.hub.take_irc(self.member.id);
+        if taken.overflowed {
+            sse(out, "gone", &json!({ "reason": "too slow" }));
+            return false;
+        }
+        for event in &taken.events {
+            if !encode(out, event) {
+                return false;
+            }
+        }
+        if now >= self.next_ping {
+            self.next_ping = now + KEEPALIVE;
+            let id = self.member.id;
+            if self.chat.hub.act(None, |room| room.ping(now, id)).is_err() {
+                sse(out, "gone", &json!({ "reason": "timed out" }));
+                return false;
+            }
+            out.extend_from_slice(b": keep-alive\n\n");
+        }
+        true
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.next_ping)
+    }
+}
+
+impl Drop for Stream {
+    /// The page is gone (closed, reloaded, or its connection broke): the member
+    /// leaves, unless a newer stream of the same member took over.
+    fn drop(&mut self) {
+        let mine = {
+            let mut members = self.chat.members();
+            let current = members
+                .get(&self.token)
+                .is_some_and(|m| m.stream == self.member.stream);
+            if current {
+                members.remove(&self.token);
+            }
+            current
+        };
+        if mine {
+            let reason = LeaveReason::Quit(Arc::from("closed the page"));
+            self.chat.hub.unregister_irc(self.member.id, reason);
+        }
+    }
+}
+
+/// One room event as an SSE event; `false` when it ends the stream.
+fn encode(out: &mut Vec<u8>, event: &Event) -> bool {
+    match event {
+        Event::Welcome { members } => sse(out, "welcome", &json!({ "members": strs(members) })),
+        Event::History { name, text } => {
+            sse(out, "history", &json!({ "name": &**name, "text": &**text }))
+        }
+        Event::Joined { name } => sse(out, "joined", &json!({ "name": &**name })),
+        Event::Message { name, text } => {
+            sse(out, "message", &json!({ "name": &**name, "text": &**text }))
+        }
+        Event::Left { name, reason } => {
+            let why = match reason {
+                LeaveReason::Left => "left".to_owned(),
+                LeaveReason::Quit(msg) => format!("quit: {msg}"),
+                LeaveReason::TimedOut => "timed out".to_owned(),
+                LeaveReason::Kicked => "kicked".to_owned(),
+            };
+            sse(out, "left", &json!({ "name": &**name, "reason": why }))
+        }
+        Event::Admin { text } => sse(out, "admin", &json!({ "text": &**text })),
+        Event::Members { names } => sse(out, "members", &json!({ "members": strs(names) })),
+        Event::Kicked => {
+            sse(out, "gone", &json!({ "reason": "kicked" }));
+            return false;
+        }
+    }
+    true
+}
+
+fn strs(names: &[Arc<str>]) -> Vec<&str> {
+    names.iter().map(|n| &**n).collect()
+}
+
+/// `event: KIND\ndata: JSON\n\n` (JSON has no raw newline, so one data line).
+fn sse(out: &mut Vec<u8>, kind: &str, data: &serde_json::Value) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(data.to_string().as_bytes());
+    out.extend_from_slice(b"\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netkit_proto::chat::room::RoomConfig;
+
+    fn body(r: &ExtResponse) -> String {
+        match &r.body {
+            netkit_proto::http::extension::ExtBody::Bytes(b) => {
+                String::from_utf8_lossy(b).into_owned()
+            }
+            _ => String::new(),
+        }
+    }
+
+    #[test]
+    fn a_web_member_joins_speaks_and_leaves_through_its_token() {
+        let t = Instant::now();
+        let hub = Hub::new(RoomConfig::default());
+        let chat = WebChat::new(hub.clone());
+        let udp = MemberId::Udp("127.0.0.1:9".parse().unwrap());
+        hub.act(None, |room| room.join(t, udp, "bob", true))
+            .unwrap();
+
+        assert_eq!(chat.join(t, b"bob").status, 409, "names are unique");
+        assert_eq!(chat.join(t, b"two words").status, 400);
+        let joined = chat.join(t, b"alice");
+        assert_eq!(joined.status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body(&joined)).unwrap();
+        let token = v["token"].as_str().unwrap().to_owned();
+        assert_eq!(token.len(), 32);
+
+        assert_eq!(chat.say(t, "forged", b"hi").status, 404);
+        assert_eq!(chat.say(t, &token, b"hi bob").status, 204);
+        let mut udp_out = Vec::new();
+        hub.take_udp(&mut udp_out);
+        assert!(udp_out.iter().any(|(_, e)| matches!(&**e,
+            Event::Message { name, text } if &**name == "alice" && &**text == "hi bob")));
+
+        let mut stream = match chat.events(t, &token).body {
+            netkit_proto::http::extension::ExtBody::Stream(s) => s,
+            _ => panic!("a stream"),
+        };
+        hub.act(None, |room| room.say(t, udp, "hello alice"))
+            .unwrap();
+        let mut out = Vec::new();
+        assert!(stream.poll(t, &mut out));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("event: welcome\ndata: {\"members\":[\"alice\",\"bob\"]}"));
+        assert!(text.contains("event: message\ndata: {\"name\":\"bob\",\"text\":\"hello alice\"}"));
+
+        drop(stream); // the page closed
+        hub.take_udp(&mut udp_out);
+        assert!(
+            matches!(&*udp_out.last().unwrap().1, Event::Left { name, .. } if &**name == "alice")
+        );
+        assert_eq!(chat.say(t, &token, b"still here?").status, 404);
+    }
+}

@@ -1,0 +1,91 @@
+//! The session's side of the extension seam: handing a request to the
+//! program's [`Extension`](super::super::extension::Extension), and keeping a
+//! connection for an event stream (its waker and timer drive it; it ends with
+//! the stream, the client or the server).
+
+use super::super::extension::{self, ExtBody, ExtRequest};
+use super::super::request::{Framing, Head};
+use super::super::response::Reply;
+use super::super::static_files;
+use super::{HttpSession, Meta, QUEUE_BYTES};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+impl HttpSession {
+    /// Hands a request to the program's extension; a stream reply keeps the
+    /// connection for itself until the stream ends.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn extension(
+        &mut self,
+        now: Instant,
+        ext: &dyn extension::Extension,
+        head: &Head<'_>,
+        target: &static_files::Target<'_>,
+        body: Option<&[u8]>,
+        has_body: bool,
+        meta: &Meta,
+    ) {
+        if has_body && body.is_none() {
+            let status = if head.framing == Framing::Chunked {
+                411
+            } else {
+                413
+            };
+            return self.finish(now, Reply::fatal(status), meta);
+        }
+        let request = ExtRequest {
+            method: head.method,
+            path: target.raw_path,
+            query: target.query.strip_prefix('?').unwrap_or(target.query),
+            body: body.unwrap_or_default(),
+            peer: self.peer,
+        };
+        let response = ext.handle(now, &request);
+        match response.body {
+            ExtBody::Bytes(bytes) => {
+                let reply = extension::reply(response.status, &response.content_type, bytes);
+                self.finish(now, reply, meta);
+            }
+            ExtBody::Stream(mut stream) => {
+                self.finish(now, extension::stream_head(&response.content_type), meta);
+                if meta.head_only || self.shutdown {
+                    return;
+                }
+                // The stream holds the connection open; it closes when the
+                // stream ends, the peer leaves or the server stops.
+                self.closing = false;
+                let conn = self.ext.get_or_insert_with(Box::default);
+                if let Some(waker) = &conn.waker {
+                    stream.set_waker(waker.clone());
+                }
+                conn.stream = Some(stream);
+                self.pump(now);
+            }
+        }
+    }
+
+    pub(super) fn streaming(&self) -> Option<&dyn extension::EventStream> {
+        self.ext.as_ref()?.stream.as_deref()
+    }
+
+    /// Lets the event stream add what it has; ends it when it is over or the
+    /// client does not read what it is sent.
+    pub(super) fn pump(&mut self, now: Instant) {
+        let Some(stream) = self.ext.as_mut().and_then(|c| c.stream.as_mut()) else {
+            return;
+        };
+        let before = self.out.len();
+        let more = stream.poll(now, &mut self.out);
+        let sent = (self.out.len() - before) as u64;
+        self.shared
+            .stats
+            .bytes_sent
+            .fetch_add(sent, Ordering::Relaxed);
+        if !more || self.out.len() > QUEUE_BYTES {
+            if let Some(conn) = self.ext.as_mut() {
+                conn.stream = None;
+            }
+            self.closing = true;
+        }
+    }
+}
