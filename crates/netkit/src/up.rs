@@ -19,6 +19,7 @@ mod banner;
 mod web;
 mod webchat;
 
+use crate::backplane::{self, Backplane};
 use anyhow::{bail, Context, Result};
 use netkit_drivers::udp::UdpWaker;
 use netkit_drivers::{Config, Listener, Model, Shutdown};
@@ -64,6 +65,18 @@ pub struct UpConfig {
     pub model: Model,
     /// Driver settings (workers, grace period).
     pub driver: Config,
+    /// Share the chat room with other servers through Redis (`--backplane`).
+    pub backplane: Option<BackplaneConfig>,
+}
+
+/// Where and as which room `up`'s chat joins other servers (see
+/// [`crate::backplane`]).
+#[derive(Debug, Clone)]
+pub struct BackplaneConfig {
+    /// `redis://HOST:PORT[/DB]`.
+    pub url: String,
+    /// Servers on one Redis with one room name are one room.
+    pub room: String,
 }
 
 impl UpConfig {
@@ -81,6 +94,7 @@ impl UpConfig {
             overwrite: false,
             model: Model::DEFAULT,
             driver: Config::default(),
+            backplane: None,
         }
     }
 
@@ -89,6 +103,14 @@ impl UpConfig {
         let shares_room = self.chat_port.is_some() || self.irc_port.is_some();
         if self.model == Model::Fork && shares_room {
             bail!("--model fork cannot share the chat room between services: use a threaded model, or --no-chat --no-irc");
+        }
+        if let Some(b) = &self.backplane {
+            if !shares_room {
+                bail!("--backplane needs the chat room: drop --no-chat or --no-irc");
+            }
+            if !backplane::valid_room(&b.room) {
+                bail!("--room must be 1-64 letters, digits, '-', '_' or '.'");
+            }
         }
         Ok(())
     }
@@ -104,6 +126,7 @@ pub struct Up {
     chat: Option<UdpSocket>,
     irc: Option<Listener>,
     hub: Option<Arc<Hub>>,
+    backplane: Option<Backplane>,
 }
 
 impl Up {
@@ -126,13 +149,33 @@ impl Up {
             .transpose()
         };
         let shares_room = config.chat_port.is_some() || config.irc_port.is_some();
+        let (http, files) = (tcp(config.http_port)?, tcp(config.files_port)?);
+        let (tftp, chat) = (udp(config.tftp_port)?, udp(config.chat_port)?);
+        let irc = tcp(config.irc_port)?;
+        let room = RoomConfig::default();
+        let history = room.history;
+        let hub = shares_room.then(|| Hub::new(room));
+        // Linked only once every port is bound, so a busy port leaves no trace in Redis.
+        let backplane = match (&hub, &config.backplane) {
+            (Some(hub), Some(b)) => Some(Backplane::start(
+                backplane::Config {
+                    url: b.url.clone(),
+                    room: b.room.clone(),
+                    liveness: backplane::DEFAULT_LIVENESS,
+                    history,
+                },
+                hub.clone(),
+            )?),
+            _ => None,
+        };
         Ok(Up {
-            hub: shares_room.then(|| Hub::new(RoomConfig::default())),
-            http: tcp(config.http_port)?,
-            files: tcp(config.files_port)?,
-            tftp: udp(config.tftp_port)?,
-            chat: udp(config.chat_port)?,
-            irc: tcp(config.irc_port)?,
+            hub,
+            backplane,
+            http,
+            files,
+            tftp,
+            chat,
+            irc,
             config,
         })
     }
@@ -194,6 +237,7 @@ impl Up {
             chat,
             irc,
             hub,
+            backplane,
         } = self;
         let ports: serde_json::Map<String, serde_json::Value> = [
             ("http", http.as_ref().and_then(|l| l.local_addr())),
@@ -237,7 +281,7 @@ impl Up {
                 "model": model.name(),
             });
             let chat = web_hub.map(webchat::WebChat::new);
-            let app = web::WebApp::new(open_root(&config)?, settings, chat);
+            let app = web::WebApp::new(open_root(&config)?, settings, chat, hub.clone());
             let http = HttpConfig {
                 upload: config.upload,
                 overwrite: config.overwrite,
@@ -317,7 +361,10 @@ impl Up {
                     .context("binding the room's clock socket")?,
             };
             let (hub, shutdown) = (hub.clone(), shutdown.clone());
-            spawn("chat", Box::new(move || run_room(&socket, &hub, &shutdown)))?;
+            spawn(
+                "chat",
+                Box::new(move || run_room(&socket, &hub, backplane.as_ref(), &shutdown)),
+            )?;
         }
         drop(done_tx);
 
@@ -345,11 +392,20 @@ fn open_root(config: &UpConfig) -> Result<Root> {
 }
 
 /// The chat room's UDP loop, and the announcement that it is closing.
-fn run_room(socket: &UdpSocket, hub: &Arc<Hub>, shutdown: &Shutdown) -> Result<()> {
+fn run_room(
+    socket: &UdpSocket,
+    hub: &Arc<Hub>,
+    backplane: Option<&Backplane>,
+    shutdown: &Shutdown,
+) -> Result<()> {
     let waker = UdpWaker::new().context("creating the UDP loop's waker")?;
     hub.set_udp_waker(waker.waker());
     let mut front = UdpFront::new(hub.clone());
     netkit_drivers::udp::serve_woken(socket, &mut front, shutdown, &waker)?;
+    // Leave the shared room first, so the farewell stays on this server.
+    if let Some(backplane) = backplane {
+        backplane.shutdown();
+    }
     hub.act(None, |room| room.admin("the server is shutting down"));
     let mut farewell = Vec::new();
     front.handle_timeout(Instant::now(), &mut farewell);

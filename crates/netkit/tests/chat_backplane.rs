@@ -172,3 +172,61 @@ fn an_irc_client_and_a_udp_member_on_other_instances_talk() {
     write!(stream, "QUIT :bye\r\n").expect("send");
     let _ = bob.until("LEFT ann");
 }
+
+/// `netkit up --backplane` puts its room (UDP, IRC and web fronts) into the
+/// shared room: its member and a `chat serve` member hear each other, and
+/// `/api/stats` says the room is whole.
+#[test]
+fn up_with_a_backplane_shares_its_room() {
+    let redis = Redis::start();
+    let b = Instance::start(&redis, &[]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = redis.url();
+    let up = common::Server::start(&[
+        "up",
+        dir.path().to_str().expect("utf-8 path"),
+        "--bind",
+        "127.0.0.1",
+        "--http-port",
+        "0",
+        "--chat-port",
+        "0",
+        "--irc-port",
+        "0",
+        "--no-files",
+        "--no-tftp",
+        "--backplane",
+        &url,
+    ]);
+    let http = up.addr();
+    let chat_line = up.lines.recv_timeout(WAIT).expect("chat ready line");
+    let chat = common::ready_url(&chat_line).expect("chat ready line");
+    assert!(
+        chat_line.starts_with("chat listening on udp://"),
+        "{chat_line}"
+    );
+    let chat: std::net::SocketAddr = chat.trim_start_matches("udp://").parse().expect("addr");
+
+    let alice = Udp {
+        socket: UdpSocket::bind("127.0.0.1:0").expect("bind"),
+    };
+    alice.socket.connect(chat).expect("connect");
+    alice.socket.set_read_timeout(Some(WAIT)).expect("timeout");
+    assert!(alice.try_join("alice").starts_with("OK "));
+    let bob = Udp::joined(&b, "bob");
+    assert_eq!(Udp::new(&b).try_join("Alice"), "ERR name-taken");
+    alice.sees("MEMBERS alice bob");
+    alice.send("SAY hello from up");
+    let _ = bob.until("MSG alice hello from up");
+    bob.send("SAY hello from chat serve");
+    let _ = alice.until("MSG bob hello from chat serve");
+
+    let mut s = std::net::TcpStream::connect(http).expect("connect http");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    s.write_all(b"GET /api/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut s, &mut reply).expect("stats");
+    assert!(reply.contains("\"chat_room\":\"whole\""), "{reply}");
+    assert!(reply.contains("\"chat_members\":2"), "{reply}");
+}

@@ -46,6 +46,9 @@ use std::time::Duration;
 /// How long one Redis command may take before the instance counts as split.
 const IO_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// How long an instance may stay silent before the others count it as dead.
+pub const DEFAULT_LIVENESS: Duration = Duration::from_secs(15);
+
 /// Backplane settings.
 #[derive(Debug, Clone)]
 pub struct Config {

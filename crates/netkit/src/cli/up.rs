@@ -2,7 +2,7 @@
 //! (see [`crate::up`]); this file only turns flags into an [`UpConfig`].
 
 use super::common::{shutdown_on_signals, ModelArgs};
-use crate::up::UpConfig;
+use crate::up::{BackplaneConfig, UpConfig};
 use anyhow::Result;
 use clap::Args;
 use std::io::IsTerminal;
@@ -54,6 +54,17 @@ pub struct UpArgs {
     /// Let uploads replace existing files.
     #[arg(long)]
     overwrite: bool,
+    /// Share the chat room with every server on this Redis: redis://HOST:PORT[/DB].
+    #[arg(long, value_name = "URL")]
+    backplane: Option<String>,
+    /// The shared room's name (servers on one Redis with one name are one room).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "netkit",
+        requires = "backplane"
+    )]
+    room: String,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -77,6 +88,10 @@ pub fn run(args: UpArgs) -> Result<()> {
         overwrite: args.overwrite,
         model: args.model.model,
         driver: args.model.config()?,
+        backplane: args.backplane.map(|url| BackplaneConfig {
+            url,
+            room: args.room,
+        }),
     };
     let shutdown = shutdown_on_signals()?;
     let terminal = std::io::stdout().is_terminal();

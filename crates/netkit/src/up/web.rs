@@ -8,6 +8,7 @@
 //! HTTP service, uploads with `PUT` (when `--upload`) and reads `/api/stats`.
 
 use super::webchat::WebChat;
+use netkit_proto::chat::hub::Hub;
 use netkit_proto::http::extension::{ExtRequest, ExtResponse, Extension};
 use netkit_proto::root::{EntryKind, RelPath, Root};
 use std::sync::Arc;
@@ -28,6 +29,9 @@ pub(crate) struct WebApp {
     /// What the page shows and allows: uploads, services and their ports.
     settings: serde_json::Value,
     chat: Option<Arc<WebChat>>,
+    /// The chat room, whose state `/api/stats` reports (also when the page
+    /// itself has no chat).
+    room: Option<Arc<Hub>>,
 }
 
 impl WebApp {
@@ -35,11 +39,13 @@ impl WebApp {
         root: Root,
         settings: serde_json::Value,
         chat: Option<Arc<WebChat>>,
+        room: Option<Arc<Hub>>,
     ) -> WebApp {
         WebApp {
             root,
             settings,
             chat,
+            room,
         }
     }
 
@@ -113,6 +119,18 @@ impl Extension for WebApp {
 
     fn wants_root(&self, accept_json: bool) -> bool {
         !accept_json && !self.has_index()
+    }
+
+    /// `chat_room`: `alone` (no backplane), `whole` or `split` (the backplane
+    /// is away and this server's members only hear each other);
+    /// `chat_members`: members this server sees.
+    fn stats(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let hub = self.room.as_ref()?;
+        let (status, members) = hub.with_room(|room| (room.link_status(), room.members().len()));
+        let mut fields = serde_json::Map::new();
+        fields.insert("chat_room".into(), status.to_string().into());
+        fields.insert("chat_members".into(), members.into());
+        Some(fields)
     }
 
     fn handle(&self, now: Instant, req: &ExtRequest<'_>) -> ExtResponse {

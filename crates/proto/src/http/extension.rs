@@ -48,6 +48,12 @@ pub trait Extension: Send + Sync + 'static {
 
     /// Answers one request under the prefix (or `/`).
     fn handle(&self, now: Instant, request: &ExtRequest<'_>) -> ExtResponse;
+
+    /// Fields the program adds to `GET /api/stats` (e.g. the chat room's
+    /// state), merged into its JSON object; `None` adds nothing.
+    fn stats(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        None
+    }
 }
 
 /// A request as an extension sees it.

@@ -227,7 +227,7 @@ impl HttpSession {
 
     fn stats(&self, now: Instant) -> Reply {
         let stats = &self.shared.stats;
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "uptime_secs": now.saturating_duration_since(self.shared.started).as_secs_f64(),
             "model": self.shared.config.model,
             "connections_open": stats.connections_open.load(Ordering::Relaxed),
@@ -235,6 +235,12 @@ impl HttpSession {
             "requests": stats.requests.load(Ordering::Relaxed),
             "bytes_sent": stats.bytes_sent.load(Ordering::Relaxed),
         });
+        if let (Some(extra), Some(fields)) = (
+            self.shared.ext.as_ref().and_then(|ext| ext.stats()),
+            body.as_object_mut(),
+        ) {
+            fields.extend(extra);
+        }
         let mut reply = Reply::new(200, Body::Bytes(body.to_string().into_bytes()));
         reply.header("Content-Type", "application/json");
         reply.header("Cache-Control", "no-store");
