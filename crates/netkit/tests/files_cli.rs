@@ -7,9 +7,8 @@
 
 mod common;
 
-use common::{netkit, netkit_bin, Server};
+use common::{eventually, local_args, netkit, netkit_bin, random_bytes, sha, utf8, Server};
 use netkit::cli::files::Client;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,17 +17,7 @@ use std::time::{Duration, Instant};
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn start(dir: &Path, model: &str, extra: &[&str]) -> Server {
-    let mut args = vec![
-        "files",
-        "serve",
-        dir.to_str().expect("utf-8 path"),
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--model",
-        model,
-    ];
+    let mut args = local_args(&["files", "serve", utf8(dir)], model);
     args.extend_from_slice(extra);
     Server::start(&args)
 }
@@ -51,35 +40,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn sha(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Deterministic bytes (xorshift64*).
-fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < LIMIT, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn temporaries(dir: &Path) -> Vec<PathBuf> {
@@ -279,7 +239,7 @@ fn put_killed_mid_upload_leaves_the_old_file() {
         .current_dir(&d.local)
         .spawn()
         .expect("spawn put");
-    eventually("the upload under way", || {
+    eventually(LIMIT, "the upload under way", || {
         temporaries(&d.served)
             .first()
             .and_then(|p| std::fs::metadata(p).ok())
@@ -287,7 +247,7 @@ fn put_killed_mid_upload_leaves_the_old_file() {
     });
     common::signal(&put, "KILL");
     let _ = put.wait();
-    eventually("the temporary removed", || {
+    eventually(LIMIT, "the temporary removed", || {
         temporaries(&d.served).is_empty()
     });
     assert_eq!(std::fs::read(d.served.join("target.bin")).unwrap(), b"OLD");
@@ -394,7 +354,7 @@ fn shell_through_a_terminal_gets_and_puts() {
     tmux.wait_for("3 file(s)");
 
     tmux.keys(&["quit", "Enter"]);
-    eventually("the shell exits", || {
+    eventually(LIMIT, "the shell exits", || {
         !tmux.cmd(&["has-session", "-t", "shell"]).status.success()
     });
     assert_eq!(server.terminate(), Some(0));

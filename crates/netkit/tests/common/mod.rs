@@ -142,3 +142,78 @@ pub fn example_bin(name: &str) -> std::path::PathBuf {
     );
     path
 }
+
+/// The flags that put a server on 127.0.0.1, a free port and `model`, after
+/// the command words (`["files", "serve", DIR]`); callers add their own after.
+pub fn local_args<'a>(words: &[&'a str], model: &'a str) -> Vec<&'a str> {
+    let mut args = words.to_vec();
+    args.extend(["--bind", "127.0.0.1", "--port", "0", "--model", model]);
+    args
+}
+
+/// A path as `&str` (temporary directories are UTF-8 here).
+pub fn utf8(path: &std::path::Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*): no dependency needed, and
+/// a failure reproduces.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The SHA-256 of `data` in lower-case hex.
+pub fn sha(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Waits until `cond` holds, checking every 5 ms and failing after `limit`
+/// (for file-system states, which have no event to wait on).
+pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// One test module per concurrency model, each with one `#[test]` per named
+/// scenario that calls the parent's `scenario(model)`: a failure reads
+/// `models::poll::half_close_gets_everything_then_eof`, and one model runs
+/// alone with `cargo test --test models poll::` (ripgrep's `rgtest!` idea).
+#[allow(unused_macros)] // each test binary uses a different subset
+macro_rules! every_model {
+    ($($test:ident),* $(,)?) => {
+        $crate::common::every_model!(@each [$($test),*]
+            iterative "iterative" thread "thread" pool "pool" fork "fork"
+            select "select" poll "poll" epoll "epoll" r#async "async");
+    };
+    (@each $tests:tt $($module:ident $model:literal)*) => {
+        $($crate::common::every_model!(@one $module $model $tests);)*
+    };
+    (@one $module:ident $model:literal [$($test:ident),*]) => {
+        mod $module {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test($model)
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub(crate) use every_model;
