@@ -60,9 +60,7 @@ impl Server {
 
     /// The TCP/UDP address from the ready line.
     pub fn addr(&self) -> SocketAddr {
-        let rest = self.url.split("://").nth(1).expect("url has a scheme");
-        rest.parse()
-            .unwrap_or_else(|_| panic!("not an ip:port url: {}", self.url))
+        url_addr(&self.url)
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status code.
@@ -83,6 +81,46 @@ impl Drop for Server {
 pub fn ready_url(line: &str) -> Option<String> {
     let (_, url) = line.split_once(" listening on ")?;
     Some(url.trim().to_owned())
+}
+
+/// `tcp://127.0.0.1:40817` → `127.0.0.1:40817`.
+pub fn url_addr(url: &str) -> SocketAddr {
+    let rest = url.split("://").nth(1).expect("url has a scheme");
+    rest.parse()
+        .unwrap_or_else(|_| panic!("not an ip:port url: {url}"))
+}
+
+/// `netkit up DIR` on 127.0.0.1 with every service on port 0, then `extra`.
+pub fn up_args<'a>(dir: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["up", dir, "--bind", "127.0.0.1"];
+    for flag in [
+        "--http-port",
+        "--files-port",
+        "--tftp-port",
+        "--chat-port",
+        "--irc-port",
+    ] {
+        args.extend([flag, "0"]);
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The addresses a started `netkit up` announced, by service name (`http`
+/// first, from the first ready line; the other four follow, then the banner,
+/// which starts with an empty line).
+pub fn up_addrs(server: &Server) -> Vec<(String, SocketAddr)> {
+    let mut addrs = vec![("http".to_owned(), server.addr())];
+    for _ in 0..5 {
+        let line = server
+            .lines
+            .recv_timeout(READY_TIMEOUT)
+            .expect("every service prints its ready line");
+        let Some(url) = ready_url(&line) else { break };
+        let service = line.split(' ').next().unwrap_or_default().to_owned();
+        addrs.push((service, url_addr(&url)));
+    }
+    addrs
 }
 
 /// Reads lines from `out` on a thread and hands them over a channel.
