@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{eventually, local_args, netkit, sha, utf8, Server};
+use common::{eventually, local_args, netkit, sha, upload_temporaries, utf8, Server};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -40,20 +40,14 @@ impl Dir {
         self.base.path().join("served")
     }
 
-    fn temporaries(&self) -> Vec<String> {
-        std::fs::read_dir(self.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".netkit-upload-"))
-            .collect()
+    fn temporaries(&self) -> Vec<PathBuf> {
+        upload_temporaries(&self.path())
     }
 
     /// Size of the (single) upload temporary, if there is one.
     fn temporary_size(&self) -> Option<u64> {
-        let name = self.temporaries().into_iter().next()?;
-        std::fs::metadata(self.path().join(name))
-            .ok()
-            .map(|m| m.len())
+        let path = self.temporaries().into_iter().next()?;
+        std::fs::metadata(path).ok().map(|m| m.len())
     }
 }
 

@@ -7,9 +7,12 @@
 
 mod common;
 
-use common::{eventually, local_args, netkit, netkit_bin, random_bytes, sha, utf8, Server};
+use common::{
+    eventually, local_args, netkit, netkit_bin, random_bytes, sha, upload_temporaries, utf8, Dirs,
+    Server,
+};
 use netkit::cli::files::Client;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -42,36 +45,9 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn temporaries(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains(".netkit-upload-"))
-        .collect()
-}
-
-struct Dirs {
-    _base: tempfile::TempDir,
-    served: PathBuf,
-    local: PathBuf,
-}
-
-fn dirs() -> Dirs {
-    let base = tempfile::tempdir().unwrap();
-    let served = base.path().join("served");
-    let local = base.path().join("local");
-    std::fs::create_dir(&served).unwrap();
-    std::fs::create_dir(&local).unwrap();
-    Dirs {
-        _base: base,
-        served,
-        local,
-    }
-}
-
 #[test]
 fn ls_get_put_resume_and_refusals() {
-    let d = dirs();
+    let d = Dirs::new();
     std::fs::write(d.served.join("hello.txt"), b"hello\n").unwrap();
     let server = start(&d.served, "epoll", &["--upload"]);
     let a = addr(&server);
@@ -140,7 +116,7 @@ fn ls_get_put_resume_and_refusals() {
 }
 
 fn twenty_clients_while_one_lists(model: &str) {
-    let d = dirs();
+    let d = Dirs::new();
     let server = start(&d.served, model, &["--upload"]);
     let addr = server.addr();
     // 1 KiB to 50 MiB, geometrically.
@@ -212,7 +188,7 @@ fn twenty_clients_while_one_lists(model: &str) {
             "f{i:02}.bin on disk"
         );
     }
-    assert!(temporaries(&d.served).is_empty());
+    assert!(upload_temporaries(&d.served).is_empty());
     assert_eq!(server.terminate(), Some(0));
 }
 
@@ -228,7 +204,7 @@ fn twenty_clients_while_one_lists_thread() {
 
 #[test]
 fn put_killed_mid_upload_leaves_the_old_file() {
-    let d = dirs();
+    let d = Dirs::new();
     std::fs::write(d.served.join("target.bin"), b"OLD").unwrap();
     let server = start(&d.served, "epoll", &["--upload", "--overwrite"]);
     // A sparse file far too large to finish before we look.
@@ -240,7 +216,7 @@ fn put_killed_mid_upload_leaves_the_old_file() {
         .spawn()
         .expect("spawn put");
     eventually(LIMIT, "the upload under way", || {
-        temporaries(&d.served)
+        upload_temporaries(&d.served)
             .first()
             .and_then(|p| std::fs::metadata(p).ok())
             .is_some_and(|m| m.len() > 1 << 20)
@@ -248,7 +224,7 @@ fn put_killed_mid_upload_leaves_the_old_file() {
     common::signal(&put, "KILL");
     let _ = put.wait();
     eventually(LIMIT, "the temporary removed", || {
-        temporaries(&d.served).is_empty()
+        upload_temporaries(&d.served).is_empty()
     });
     assert_eq!(std::fs::read(d.served.join("target.bin")).unwrap(), b"OLD");
     assert_eq!(server.terminate(), Some(0));
@@ -303,7 +279,7 @@ impl Drop for Tmux {
 
 #[test]
 fn shell_through_a_terminal_gets_and_puts() {
-    let d = dirs();
+    let d = Dirs::new();
     std::fs::write(d.served.join("hello.txt"), b"hello from the server\n").unwrap();
     std::fs::write(d.served.join("other.bin"), b"x").unwrap();
     std::fs::write(d.local.join("up.txt"), b"uploaded through the shell\n").unwrap();

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{netkit, random_bytes, wait_bounded, Server};
+use common::{netkit, random_bytes, wait_bounded, Dirs, Server};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -18,7 +18,7 @@ const SIZES: [usize; 6] = [0, 511, 512, 513, 1024, 1 << 20];
 const CLIENT_LIMIT: Duration = Duration::from_secs(120);
 
 struct Setup {
-    _dir: tempfile::TempDir,
+    _dirs: Dirs,
     root: PathBuf,
     local: PathBuf,
     server: Server,
@@ -27,11 +27,8 @@ struct Setup {
 impl Setup {
     /// A served directory holding `size-N` for every size, and a server on it.
     fn new(extra: &[&str]) -> Setup {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().join("root");
-        let local = dir.path().join("local");
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::create_dir_all(&local).unwrap();
+        let dirs = Dirs::new();
+        let (root, local) = (dirs.served.clone(), dirs.local.clone());
         for (i, size) in SIZES.iter().enumerate() {
             std::fs::write(
                 root.join(format!("size-{size}")),
@@ -57,7 +54,7 @@ impl Setup {
         args.extend_from_slice(extra);
         let server = Server::start(&args);
         Setup {
-            _dir: dir,
+            _dirs: dirs,
             root,
             local,
             server,

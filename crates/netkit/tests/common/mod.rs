@@ -194,6 +194,41 @@ pub fn utf8(path: &std::path::Path) -> &str {
     path.to_str().expect("utf-8 temp path")
 }
 
+/// A temporary directory with two empty folders in it: `served` (for the
+/// server) and `local` (for a client's side); removed when dropped.
+pub struct Dirs {
+    pub base: tempfile::TempDir,
+    pub served: std::path::PathBuf,
+    pub local: std::path::PathBuf,
+}
+
+impl Dirs {
+    pub fn new() -> Dirs {
+        let base = tempfile::tempdir().expect("tempdir");
+        let served = base.path().join("served");
+        let local = base.path().join("local");
+        std::fs::create_dir(&served).expect("create served/");
+        std::fs::create_dir(&local).expect("create local/");
+        Dirs {
+            base,
+            served,
+            local,
+        }
+    }
+}
+
+/// The upload temporaries (`.netkit-upload-*`) in `dir`.
+pub fn upload_temporaries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read the served directory")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".netkit-upload-"))
+        })
+        .collect()
+}
+
 /// Deterministic pseudo-random bytes (xorshift64*): no dependency needed, and
 /// a failure reproduces.
 pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
