@@ -69,9 +69,7 @@ struct Conv {
 
 impl Conv {
     fn open(addr: SocketAddr) -> Conv {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        let s = common::connect(addr, IO_TIMEOUT);
         s.set_nodelay(true).unwrap();
         Conv {
             reader: BufReader::new(s),

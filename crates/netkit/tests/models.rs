@@ -32,11 +32,7 @@ fn start(model: &str) -> Server {
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).expect("connect to the echo server");
-    s.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
-    s.set_write_timeout(Some(IO_TIMEOUT))
-        .expect("write timeout");
-    s
+    common::connect(addr, IO_TIMEOUT)
 }
 
 /// Sends `data` from one thread, half-closes, and reads the echo to EOF on

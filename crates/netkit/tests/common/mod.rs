@@ -90,6 +90,15 @@ pub fn url_addr(url: &str) -> SocketAddr {
         .unwrap_or_else(|_| panic!("not an ip:port url: {url}"))
 }
 
+/// A TCP connection to `addr` whose reads and writes fail after `limit`
+/// (a server that stops answering fails the test instead of hanging it).
+pub fn connect(addr: SocketAddr, limit: Duration) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    s.set_read_timeout(Some(limit)).expect("read timeout");
+    s.set_write_timeout(Some(limit)).expect("write timeout");
+    s
+}
+
 /// `netkit up DIR` on 127.0.0.1 with every service on port 0, then `extra`.
 pub fn up_args<'a>(dir: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["up", dir, "--bind", "127.0.0.1"];

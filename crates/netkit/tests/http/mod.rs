@@ -66,10 +66,7 @@ pub fn start_with(model: &str, dir: &Path, extra: &[&str], keep_stderr: bool) ->
 
 /// A connected socket with timeouts.
 pub fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).expect("connect to the http server");
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s
+    super::common::connect(addr, IO_TIMEOUT)
 }
 
 /// Sends `request` bytes, half-closes, and reads everything until the server
