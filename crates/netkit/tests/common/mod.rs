@@ -190,6 +190,20 @@ pub fn example_bin(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// Starts example `name` with `args` and `stdin`, stderr inherited, and its
+/// stdout lines handed over a channel.
+pub fn spawn_example(name: &str, args: &[&str], stdin: Stdio) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(example_bin(name))
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn example");
+    let lines = spawn_line_reader(child.stdout.take().expect("piped stdout"));
+    (child, lines)
+}
+
 /// The flags that put a server on 127.0.0.1, a free port and `model`, after
 /// the command words (`["files", "serve", DIR]`); callers add their own after.
 pub fn local_args<'a>(words: &[&'a str], model: &'a str) -> Vec<&'a str> {
