@@ -61,14 +61,7 @@ pub(crate) fn ladder(path: &Path, title: &str, series: &[Series]) -> Result<()> 
         .map_err(err)?;
     let y_ms: &dyn Fn(&f64) -> String = &|y| format!("{y:.2}");
     draw_panel(&mut p99, "ms", y_ms, series, |p| p.2, true)?;
-    p99.configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    legend_and_save(&mut p99, SeriesLabelPosition::UpperLeft, &root)
 }
 
 /// A ladder panel's frame: its caption and room for the axis labels.
@@ -190,9 +183,18 @@ pub(crate) fn bars(path: &Path, title: &str, groups: &[Group]) -> Result<()> {
                 .map_err(err)?;
         }
     }
+    legend_and_save(&mut chart, SeriesLabelPosition::UpperRight, &root)
+}
+
+/// Draws `chart`'s legend box at `at` and writes the SVG file behind `root`.
+fn legend_and_save<'a, 'b: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, CT>,
+    at: SeriesLabelPosition,
+    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+) -> Result<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(at)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
