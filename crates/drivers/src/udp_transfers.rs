@@ -240,33 +240,55 @@ fn run_transfer<T: TransferSession>(socket: &UdpSocket, mut session: T, stop: &A
         let wait = deadline
             .map_or(MAX_WAIT, |d| d - now)
             .clamp(MIN_WAIT, MAX_WAIT);
-        // Re-arm when the armed wait would oversleep by more than an eighth,
-        // or wake before half of it has passed.
-        if armed.is_none_or(|a| a > wait + wait / 8 || a < wait / 2) {
-            if let Err(e) = socket.set_read_timeout(Some(wait)) {
-                tracing::warn!("set_read_timeout: {e}");
-                return;
-            }
-            armed = Some(wait);
-        }
-        let received = recv_datagrams(socket, &mut buf, |from, d| {
-            session.handle_datagram(Instant::now(), from, d)
-        });
-        match received {
-            Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                session.handle_timeout(Instant::now())
-            }
-            // EINTR, or an ICMP error from an earlier send (the peer's port is
-            // gone): the session's own timeout deals with a vanished peer.
-            Err(e) => tracing::debug!("transfer recv_from: {e}"),
+        let received = receive_or_time_out(
+            socket,
+            &mut buf,
+            &mut armed,
+            wait,
+            &mut session,
+            |s, from, d| s.handle_datagram(Instant::now(), from, d),
+            |s| s.handle_timeout(Instant::now()),
+        );
+        if let Err(e) = received {
+            tracing::warn!("set_read_timeout: {e}");
+            return;
         }
     }
+}
+
+/// Waits up to `wait` for datagrams on `socket` and hands each to
+/// `on_datagram`, or calls `on_timeout` when none came. The socket's read
+/// timeout (remembered in `armed`) is re-set only when it would oversleep by
+/// more than an eighth or wake before half of `wait` has passed. Fails only
+/// when the read timeout cannot be set: EINTR, or an ICMP error from an earlier
+/// send (the peer's port is gone), is logged and left to the transfer's own
+/// timeout.
+pub fn receive_or_time_out<S>(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    armed: &mut Option<Duration>,
+    wait: Duration,
+    state: &mut S,
+    mut on_datagram: impl FnMut(&mut S, SocketAddr, &[u8]),
+    on_timeout: impl FnOnce(&mut S),
+) -> io::Result<()> {
+    if armed.is_none_or(|a| a > wait + wait / 8 || a < wait / 2) {
+        socket.set_read_timeout(Some(wait))?;
+        *armed = Some(wait);
+    }
+    match recv_datagrams(socket, buf, |from, d| on_datagram(state, from, d)) {
+        Ok(()) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            on_timeout(state)
+        }
+        Err(e) => tracing::debug!("transfer recv_from: {e}"),
+    }
+    Ok(())
 }
 
 fn transfer_socket(addr: SocketAddr) -> io::Result<UdpSocket> {

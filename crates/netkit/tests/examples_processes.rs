@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -41,14 +41,7 @@ impl Run {
 
 /// Runs example `name` with `args`, killing it after 30 s.
 fn run(name: &str, args: &[&str]) -> Run {
-    let mut child = Command::new(common::example_bin(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn example");
-    let lines = common::spawn_line_reader(child.stdout.take().expect("piped stdout"));
+    let (mut child, lines) = common::spawn_example(name, args, Stdio::null());
     let code = common::wait_bounded(&mut child, Duration::from_secs(30));
     // The reader ends at EOF; bounded in case a stray grandchild holds stdout open.
     let deadline = Instant::now() + Duration::from_secs(5);

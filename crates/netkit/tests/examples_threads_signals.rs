@@ -4,27 +4,15 @@
 //! process a test starts is stopped by the test.
 mod common;
 
+use common::spawn_example;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// Starts an example with stdout piped to a line reader.
-fn start(name: &str, args: &[&str], stdin: Stdio) -> (Child, Receiver<String>) {
-    let mut child = Command::new(common::example_bin(name))
-        .args(args)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn example");
-    let lines = common::spawn_line_reader(child.stdout.take().expect("piped stdout"));
-    (child, lines)
-}
 
 /// Collects lines until the writer side closes (bounded by `LIMIT`).
 fn drain(lines: &Receiver<String>) -> Vec<String> {
@@ -40,7 +28,7 @@ fn drain(lines: &Receiver<String>) -> Vec<String> {
 
 /// Runs an example to completion: (exit code, stdout lines).
 fn run(name: &str, args: &[&str]) -> (Option<i32>, Vec<String>) {
-    let (mut child, lines) = start(name, args, Stdio::null());
+    let (mut child, lines) = spawn_example(name, args, Stdio::null());
     let code = common::wait_bounded(&mut child, LIMIT);
     (code, drain(&lines))
 }
@@ -176,7 +164,7 @@ impl Drop for Bus {
 
 #[test]
 fn driver_and_conductor_follow_the_signals_in_order() {
-    let (driver, lines) = start("driver_and_conductor", &[], Stdio::null());
+    let (driver, lines) = spawn_example("driver_and_conductor", &[], Stdio::null());
     let mut bus = Bus {
         driver,
         conductor: None,
@@ -265,7 +253,8 @@ fn udp_basics_demo_exchanges_continuous_messages() {
 
 #[test]
 fn udp_basics_server_mode_answers_and_stops_on_bye() {
-    let (mut server, lines) = start("udp_basics", &["server", "127.0.0.1:0"], Stdio::null());
+    let (mut server, lines) =
+        spawn_example("udp_basics", &["server", "127.0.0.1:0"], Stdio::null());
     let ready = lines.recv_timeout(LIMIT).expect("ready line");
     let addr = ready.strip_prefix("udp server on ").expect("address line");
     let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
@@ -292,13 +281,15 @@ fn tcp_basics_demo_sees_replies_and_the_empty_recv() {
 
 #[test]
 fn tcp_basics_client_and_server_modes_talk() {
-    let (mut server, lines) = start("tcp_basics", &["server", "127.0.0.1:0"], Stdio::null());
+    let (mut server, lines) =
+        spawn_example("tcp_basics", &["server", "127.0.0.1:0"], Stdio::null());
     let ready = lines.recv_timeout(LIMIT).expect("ready line");
     let addr = ready
         .strip_prefix("tcp server on ")
         .expect("address line")
         .to_owned();
-    let (mut client, client_lines) = start("tcp_basics", &["client", &addr], Stdio::piped());
+    let (mut client, client_lines) =
+        spawn_example("tcp_basics", &["client", &addr], Stdio::piped());
     let mut stdin = client.stdin.take().expect("piped stdin");
     stdin
         .write_all("first\nsecond\n".as_bytes())

@@ -8,12 +8,11 @@
 
 mod common;
 
-use common::{netkit, Server};
-use sha2::{Digest, Sha256};
+use common::{eventually, local_args, netkit, sha, upload_temporaries, utf8, Server};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tempfile::TempDir;
 
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -41,37 +40,20 @@ impl Dir {
         self.base.path().join("served")
     }
 
-    fn temporaries(&self) -> Vec<String> {
-        std::fs::read_dir(self.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".netkit-upload-"))
-            .collect()
+    fn temporaries(&self) -> Vec<PathBuf> {
+        upload_temporaries(&self.path())
     }
 
     /// Size of the (single) upload temporary, if there is one.
     fn temporary_size(&self) -> Option<u64> {
-        let name = self.temporaries().into_iter().next()?;
-        std::fs::metadata(self.path().join(name))
-            .ok()
-            .map(|m| m.len())
+        let path = self.temporaries().into_iter().next()?;
+        std::fs::metadata(path).ok().map(|m| m.len())
     }
 }
 
 fn serve_args<'a>(model: &'a str, dir: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "files",
-        "serve",
-        dir.to_str().expect("utf-8 temp path"),
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--model",
-        model,
-        "--grace",
-        "5",
-    ];
+    let mut args = local_args(&["files", "serve", utf8(dir)], model);
+    args.extend(["--grace", "5"]);
     args.extend_from_slice(extra);
     args
 }
@@ -87,9 +69,7 @@ struct Conv {
 
 impl Conv {
     fn open(addr: SocketAddr) -> Conv {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        let s = common::connect(addr, IO_TIMEOUT);
         s.set_nodelay(true).unwrap();
         Conv {
             reader: BufReader::new(s),
@@ -151,27 +131,10 @@ fn ok_number(line: &str) -> u64 {
         .unwrap_or_else(|| panic!("expected OK <n>, got {line:?}"))
 }
 
-fn sha(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
-}
-
-/// Waits (bounded) until `cond` holds; polling a file system has no event to
-/// wait on.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < IO_TIMEOUT, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn every_command(model: &str) {
@@ -339,7 +302,7 @@ fn half_an_upload(dir: &Dir, server: &Server) -> Conv {
     c.send(b"PUT target.bin 10000000\n");
     assert_eq!(c.line(), "READY");
     c.send(&pattern(1 << 20, 3));
-    eventually("part of the upload on disk", || {
+    eventually(IO_TIMEOUT, "part of the upload on disk", || {
         dir.temporary_size().is_some_and(|n| n >= 1 << 20)
     });
     c
@@ -358,7 +321,9 @@ fn client_vanishes_mid_upload(model: &str) {
                 .unwrap();
         }
         drop(c);
-        eventually("the temporary removed", || dir.temporaries().is_empty());
+        eventually(IO_TIMEOUT, "the temporary removed", || {
+            dir.temporaries().is_empty()
+        });
         assert_eq!(
             std::fs::read(dir.path().join("target.bin")).unwrap(),
             b"OLD"
@@ -396,40 +361,10 @@ fn server_killed_mid_upload(model: &str) {
     assert_eq!(restarted.terminate(), Some(0));
 }
 
-macro_rules! every_model {
-    ($($module:ident => $model:literal),* $(,)?) => {$(
-        mod $module {
-            #[test]
-            fn every_command() {
-                super::every_command($model)
-            }
-            #[test]
-            fn split_and_joined_commands() {
-                super::split_and_joined_commands($model)
-            }
-            #[test]
-            fn full_disk_is_507() {
-                super::full_disk_is_507($model)
-            }
-            #[test]
-            fn client_vanishes_mid_upload() {
-                super::client_vanishes_mid_upload($model)
-            }
-            #[test]
-            fn server_killed_mid_upload() {
-                super::server_killed_mid_upload($model)
-            }
-        }
-    )*};
-}
-
-every_model! {
-    iterative => "iterative",
-    thread => "thread",
-    pool => "pool",
-    fork => "fork",
-    select => "select",
-    poll => "poll",
-    epoll => "epoll",
-    r#async => "async",
+common::every_model! {
+    every_command,
+    split_and_joined_commands,
+    full_disk_is_507,
+    client_vanishes_mid_upload,
+    server_killed_mid_upload,
 }

@@ -7,10 +7,12 @@
 
 mod common;
 
-use common::{netkit, netkit_bin, Server};
+use common::{
+    eventually, local_args, netkit, netkit_bin, random_bytes, sha, upload_temporaries, utf8, Dirs,
+    Server,
+};
 use netkit::cli::files::Client;
-use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,17 +20,7 @@ use std::time::{Duration, Instant};
 const LIMIT: Duration = Duration::from_secs(120);
 
 fn start(dir: &Path, model: &str, extra: &[&str]) -> Server {
-    let mut args = vec![
-        "files",
-        "serve",
-        dir.to_str().expect("utf-8 path"),
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--model",
-        model,
-    ];
+    let mut args = local_args(&["files", "serve", utf8(dir)], model);
     args.extend_from_slice(extra);
     Server::start(&args)
 }
@@ -53,65 +45,9 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn sha(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Deterministic bytes (xorshift64*).
-fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < LIMIT, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn temporaries(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains(".netkit-upload-"))
-        .collect()
-}
-
-struct Dirs {
-    _base: tempfile::TempDir,
-    served: PathBuf,
-    local: PathBuf,
-}
-
-fn dirs() -> Dirs {
-    let base = tempfile::tempdir().unwrap();
-    let served = base.path().join("served");
-    let local = base.path().join("local");
-    std::fs::create_dir(&served).unwrap();
-    std::fs::create_dir(&local).unwrap();
-    Dirs {
-        _base: base,
-        served,
-        local,
-    }
-}
-
 #[test]
 fn ls_get_put_resume_and_refusals() {
-    let d = dirs();
+    let d = Dirs::new();
     std::fs::write(d.served.join("hello.txt"), b"hello\n").unwrap();
     let server = start(&d.served, "epoll", &["--upload"]);
     let a = addr(&server);
@@ -180,7 +116,7 @@ fn ls_get_put_resume_and_refusals() {
 }
 
 fn twenty_clients_while_one_lists(model: &str) {
-    let d = dirs();
+    let d = Dirs::new();
     let server = start(&d.served, model, &["--upload"]);
     let addr = server.addr();
     // 1 KiB to 50 MiB, geometrically.
@@ -252,7 +188,7 @@ fn twenty_clients_while_one_lists(model: &str) {
             "f{i:02}.bin on disk"
         );
     }
-    assert!(temporaries(&d.served).is_empty());
+    assert!(upload_temporaries(&d.served).is_empty());
     assert_eq!(server.terminate(), Some(0));
 }
 
@@ -268,7 +204,7 @@ fn twenty_clients_while_one_lists_thread() {
 
 #[test]
 fn put_killed_mid_upload_leaves_the_old_file() {
-    let d = dirs();
+    let d = Dirs::new();
     std::fs::write(d.served.join("target.bin"), b"OLD").unwrap();
     let server = start(&d.served, "epoll", &["--upload", "--overwrite"]);
     // A sparse file far too large to finish before we look.
@@ -279,16 +215,16 @@ fn put_killed_mid_upload_leaves_the_old_file() {
         .current_dir(&d.local)
         .spawn()
         .expect("spawn put");
-    eventually("the upload under way", || {
-        temporaries(&d.served)
+    eventually(LIMIT, "the upload under way", || {
+        upload_temporaries(&d.served)
             .first()
             .and_then(|p| std::fs::metadata(p).ok())
             .is_some_and(|m| m.len() > 1 << 20)
     });
     common::signal(&put, "KILL");
     let _ = put.wait();
-    eventually("the temporary removed", || {
-        temporaries(&d.served).is_empty()
+    eventually(LIMIT, "the temporary removed", || {
+        upload_temporaries(&d.served).is_empty()
     });
     assert_eq!(std::fs::read(d.served.join("target.bin")).unwrap(), b"OLD");
     assert_eq!(server.terminate(), Some(0));
@@ -343,7 +279,7 @@ impl Drop for Tmux {
 
 #[test]
 fn shell_through_a_terminal_gets_and_puts() {
-    let d = dirs();
+    let d = Dirs::new();
     std::fs::write(d.served.join("hello.txt"), b"hello from the server\n").unwrap();
     std::fs::write(d.served.join("other.bin"), b"x").unwrap();
     std::fs::write(d.local.join("up.txt"), b"uploaded through the shell\n").unwrap();
@@ -394,7 +330,7 @@ fn shell_through_a_terminal_gets_and_puts() {
     tmux.wait_for("3 file(s)");
 
     tmux.keys(&["quit", "Enter"]);
-    eventually("the shell exits", || {
+    eventually(LIMIT, "the shell exits", || {
         !tmux.cmd(&["has-session", "-t", "shell"]).status.success()
     });
     assert_eq!(server.terminate(), Some(0));

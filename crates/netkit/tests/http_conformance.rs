@@ -12,6 +12,8 @@
 mod common;
 mod http;
 
+use http::features::{access_log, stats_cors_and_precompressed, timeouts, uploads};
+
 use http::{
     connect, exchange, fixture, get, h11, parse_all, read_to_close, start, status_of, text,
 };
@@ -436,30 +438,15 @@ fn dotfiles_symlinks_and_traversal(model: &str) {
     assert_eq!(server.terminate(), Some(0));
 }
 
-macro_rules! conformance {
-    ($($module:ident => $model:literal),* $(,)?) => {$(
-        mod $module {
-            #[test] fn files_and_listings() { super::files_and_listings($model) }
-            #[test] fn conditional_and_ranges() { super::conditional_and_ranges($model) }
-            #[test] fn keep_alive_and_pipelining() { super::keep_alive_and_pipelining($model) }
-            #[test] fn methods_and_errors() { super::methods_and_errors($model) }
-            #[test] fn framing_attacks() { super::framing_attacks($model) }
-            #[test] fn dotfiles_symlinks_and_traversal() { super::dotfiles_symlinks_and_traversal($model) }
-            #[test] fn uploads() { super::http::features::uploads($model) }
-            #[test] fn stats_cors_and_precompressed() { super::http::features::stats_cors_and_precompressed($model) }
-            #[test] fn timeouts() { super::http::features::timeouts($model) }
-            #[test] fn access_log() { super::http::features::access_log($model) }
-        }
-    )*};
-}
-
-conformance! {
-    iterative => "iterative",
-    thread => "thread",
-    pool => "pool",
-    fork => "fork",
-    select => "select",
-    poll => "poll",
-    epoll => "epoll",
-    r#async => "async",
+common::every_model! {
+    files_and_listings,
+    conditional_and_ranges,
+    keep_alive_and_pipelining,
+    methods_and_errors,
+    framing_attacks,
+    dotfiles_symlinks_and_traversal,
+    uploads,
+    stats_cors_and_precompressed,
+    timeouts,
+    access_log,
 }

@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::Server;
+use common::{local_args, random_bytes, Server};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -26,41 +26,13 @@ use std::time::{Duration, Instant};
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn start(model: &str) -> Server {
-    Server::start(&[
-        "echo",
-        "serve",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--model",
-        model,
-        "--grace",
-        "5",
-    ])
+    let mut args = local_args(&["echo", "serve"], model);
+    args.extend(["--grace", "5"]);
+    Server::start(&args)
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).expect("connect to the echo server");
-    s.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
-    s.set_write_timeout(Some(IO_TIMEOUT))
-        .expect("write timeout");
-    s
-}
-
-/// Deterministic pseudo-random bytes (xorshift64*): no dependency needed, and
-/// a failure reproduces.
-fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    common::connect(addr, IO_TIMEOUT)
 }
 
 /// Sends `data` from one thread, half-closes, and reads the echo to EOF on
@@ -240,50 +212,14 @@ fn raises_its_open_file_limit(model: &str) {
     assert_eq!(server.terminate(), Some(0));
 }
 
-macro_rules! conformance {
-    ($($module:ident => $model:literal),* $(,)?) => {$(
-        mod $module {
-            #[test]
-            fn fifty_clients_echo_1mib_each() {
-                super::fifty_clients_echo_1mib_each($model)
-            }
-            #[test]
-            fn client_that_vanishes() {
-                super::client_that_vanishes($model)
-            }
-            #[test]
-            fn silent_client_gets_eof() {
-                super::silent_client_gets_eof($model)
-            }
-            #[test]
-            fn half_close_gets_everything_then_eof() {
-                super::half_close_gets_everything_then_eof($model)
-            }
-            #[test]
-            fn reset_mid_transfer() {
-                super::reset_mid_transfer($model)
-            }
-            #[test]
-            fn sigterm_exits_zero() {
-                super::sigterm_exits_zero($model)
-            }
-            #[test]
-            fn raises_its_open_file_limit() {
-                super::raises_its_open_file_limit($model)
-            }
-        }
-    )*};
-}
-
-conformance! {
-    iterative => "iterative",
-    thread => "thread",
-    pool => "pool",
-    fork => "fork",
-    select => "select",
-    poll => "poll",
-    epoll => "epoll",
-    r#async => "async",
+common::every_model! {
+    fifty_clients_echo_1mib_each,
+    client_that_vanishes,
+    silent_client_gets_eof,
+    half_close_gets_everything_then_eof,
+    reset_mid_transfer,
+    sigterm_exits_zero,
+    raises_its_open_file_limit,
 }
 
 /// Under `iterative`, a second client's bytes are not echoed while the first

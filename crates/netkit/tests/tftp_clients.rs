@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{netkit, wait_bounded, Server};
+use common::{netkit, random_bytes, wait_bounded, Dirs, Server};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -17,22 +17,8 @@ const SIZES: [usize; 6] = [0, 511, 512, 513, 1024, 1 << 20];
 /// A client that takes longer than this is stuck.
 const CLIENT_LIMIT: Duration = Duration::from_secs(120);
 
-/// Deterministic pseudo-random bytes (xorshift64*), so a failure reproduces.
-fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 struct Setup {
-    _dir: tempfile::TempDir,
+    _dirs: Dirs,
     root: PathBuf,
     local: PathBuf,
     server: Server,
@@ -41,11 +27,8 @@ struct Setup {
 impl Setup {
     /// A served directory holding `size-N` for every size, and a server on it.
     fn new(extra: &[&str]) -> Setup {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().join("root");
-        let local = dir.path().join("local");
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::create_dir_all(&local).unwrap();
+        let dirs = Dirs::new();
+        let (root, local) = (dirs.served.clone(), dirs.local.clone());
         for (i, size) in SIZES.iter().enumerate() {
             std::fs::write(
                 root.join(format!("size-{size}")),
@@ -71,7 +54,7 @@ impl Setup {
         args.extend_from_slice(extra);
         let server = Server::start(&args);
         Setup {
-            _dir: dir,
+            _dirs: dirs,
             root,
             local,
             server,

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{netkit, signal, spawn_line_reader, wait_bounded, Server};
+use common::{netkit, random_bytes, signal, spawn_line_reader, wait_bounded, Server};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -30,19 +30,6 @@ fn tool(name: &str) -> Command {
         panic!("`{name}` is required ({e}): apt-get install -y netcat-openbsd socat");
     }
     Command::new(name)
-}
-
-/// Deterministic pseudo-random bytes (xorshift64), so no byte pattern hides a bug.
-fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        out.extend_from_slice(&seed.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// Runs `cmd` with `input` on stdin (then closed) and returns its exit code and
@@ -213,7 +200,7 @@ fn openbsd_nc_and_socat_talk_to_echo_over_tcp() {
     assert_eq!(code, Some(0));
     assert_eq!(out, b"hello\nworld\n");
 
-    let payload = random_bytes(256 * 1024, 7);
+    let payload = random_bytes(7, 256 * 1024);
     let mut socat = tool("socat");
     socat.args(["-t", "30", "-", &format!("TCP:{addr}")]);
     let (code, out) = run_piped(socat, payload.clone());
@@ -263,7 +250,7 @@ fn openbsd_nc_and_socat_talk_to_echo_over_unix_socket() {
     assert_eq!(code, Some(0));
     assert_eq!(out, b"over a unix socket\n");
 
-    let payload = random_bytes(200_000, 11);
+    let payload = random_bytes(11, 200_000);
     let mut socat = tool("socat");
     socat.args(["-t", "30", "-", &format!("UNIX-CONNECT:{path_str}")]);
     let (code, out) = run_piped(socat, payload.clone());
@@ -310,7 +297,7 @@ fn netkit_nc_talks_to_socat_over_tcp() {
         |port| format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
         |addr| TcpStream::connect(addr).is_ok(),
     );
-    let payload = random_bytes(300_000, 3);
+    let payload = random_bytes(3, 300_000);
     let (code, out) = run_piped(netkit(&["nc", &addr.to_string()]), payload.clone());
     assert_eq!(code, Some(0));
     assert!(
@@ -355,7 +342,7 @@ fn netkit_nc_talks_to_socat_over_unix_socket() {
 
 #[test]
 fn netkit_nc_round_trips_a_mebibyte_with_half_close() {
-    let payload = random_bytes(1 << 20, 42);
+    let payload = random_bytes(42, 1 << 20);
     let server = echo_server(&[]);
     let (code, out) = run_piped(netkit(&["nc", &server.addr().to_string()]), payload.clone());
     assert_eq!(code, Some(0));

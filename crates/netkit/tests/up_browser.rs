@@ -9,10 +9,10 @@
 
 mod common;
 
-use common::{netkit, ready_url, Server, READY_TIMEOUT};
+use common::{netkit, up_addrs, up_args, Server, READY_TIMEOUT};
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -166,31 +166,10 @@ async fn the_page_lists_downloads_uploads_and_chats_in_chromium() {
     let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
     std::fs::write(shared.join("data.bin"), &data).unwrap();
 
-    let mut cmd = netkit(&[
-        "up",
-        shared.to_str().unwrap(),
-        "--bind",
-        "127.0.0.1",
-        "--upload",
-    ]);
-    for flag in [
-        "--http-port",
-        "--files-port",
-        "--tftp-port",
-        "--chat-port",
-        "--irc-port",
-    ] {
-        cmd.args([flag, "0"]);
-    }
+    let mut cmd = netkit(&up_args(shared.to_str().unwrap(), &["--upload"]));
     cmd.stdin(Stdio::piped());
     let mut server = Server::start_cmd(cmd);
-    let parse = |url: &str| -> SocketAddr { url.split("://").nth(1).unwrap().parse().unwrap() };
-    let mut addrs = vec![("http".to_owned(), parse(&server.url))];
-    for _ in 0..5 {
-        let line = server.lines.recv_timeout(READY_TIMEOUT).unwrap();
-        let Some(url) = ready_url(&line) else { break }; // the banner
-        addrs.push((line.split(' ').next().unwrap().to_owned(), parse(&url)));
-    }
+    let addrs = up_addrs(&server);
     let find = |name: &str| {
         addrs
             .iter()

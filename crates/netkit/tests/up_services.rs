@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{netkit, ready_url, Server, READY_TIMEOUT};
+use common::{netkit, up_addrs, up_args, Server};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::process::Command;
@@ -13,41 +13,9 @@ use std::time::{Duration, Instant};
 
 /// `netkit up DIR` on 127.0.0.1, every port 0, and its five addresses by name.
 fn start_up(dir: &std::path::Path, extra: &[&str]) -> (Server, Vec<(String, SocketAddr)>) {
-    let mut args = vec!["up", dir.to_str().unwrap(), "--bind", "127.0.0.1"];
-    for flag in [
-        "--http-port",
-        "--files-port",
-        "--tftp-port",
-        "--chat-port",
-        "--irc-port",
-    ] {
-        args.extend([flag, "0"]);
-    }
-    args.extend(extra);
-    let server = Server::start(&args);
-    let mut addrs = vec![("http".to_owned(), server.addr_of(&server.url))];
-    // The ready lines come first, then the banner (which starts with an
-    // empty line).
-    for _ in 0..5 {
-        let line = server
-            .lines
-            .recv_timeout(READY_TIMEOUT)
-            .expect("every service prints its ready line");
-        let Some(url) = ready_url(&line) else { break };
-        let service = line.split(' ').next().unwrap().to_owned();
-        addrs.push((service, server.addr_of(&url)));
-    }
+    let server = Server::start(&up_args(dir.to_str().unwrap(), extra));
+    let addrs = up_addrs(&server);
     (server, addrs)
-}
-
-trait AddrOf {
-    fn addr_of(&self, url: &str) -> SocketAddr;
-}
-
-impl AddrOf for Server {
-    fn addr_of(&self, url: &str) -> SocketAddr {
-        url.split("://").nth(1).unwrap().parse().unwrap()
-    }
 }
 
 fn addr(addrs: &[(String, SocketAddr)], name: &str) -> SocketAddr {

@@ -2,6 +2,7 @@
 //! SVG carries text, the viewer renders it).
 
 use anyhow::{anyhow, Result};
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -50,80 +51,77 @@ pub(crate) fn ladder(path: &Path, title: &str, series: &[Series]) -> Result<()> 
         .fold(f64::MAX, f64::min)
         .clamp(0.001, max_p99 / 2.0)
         / 1.5;
-    {
-        let mut chart = ChartBuilder::on(&panels[0])
-            .caption("requests per second", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d((0.8f64..max_x).log_scale(), 0f64..max_rps)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("connections")
-            .y_desc("req/s")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter(&|y| format!("{y:.0}"))
-            .draw()
-            .map_err(err)?;
-        for (i, s) in series.iter().enumerate() {
-            let c = color(i);
-            chart
-                .draw_series(LineSeries::new(
-                    s.points.iter().map(|p| (p.0, p.1)),
-                    c.stroke_width(2),
-                ))
-                .map_err(err)?;
-            chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|p| Circle::new((p.0, p.1), 3, c.filled())),
-                )
-                .map_err(err)?;
-        }
-    }
-    let mut chart = ChartBuilder::on(&panels[1])
-        .caption("p99 latency (ms, log scale)", ("sans-serif", 16))
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(60)
+    let mut rps = panel(&panels[0], "requests per second")
+        .build_cartesian_2d((0.8f64..max_x).log_scale(), 0f64..max_rps)
+        .map_err(err)?;
+    let y_rps: &dyn Fn(&f64) -> String = &|y| format!("{y:.0}");
+    draw_panel(&mut rps, "req/s", y_rps, series, |p| p.1, false)?;
+    let mut p99 = panel(&panels[1], "p99 latency (ms, log scale)")
         .build_cartesian_2d((0.8f64..max_x).log_scale(), (min_p99..max_p99).log_scale())
         .map_err(err)?;
+    let y_ms: &dyn Fn(&f64) -> String = &|y| format!("{y:.2}");
+    draw_panel(&mut p99, "ms", y_ms, series, |p| p.2, true)?;
+    legend_and_save(&mut p99, SeriesLabelPosition::UpperLeft, &root)
+}
+
+/// A ladder panel's frame: its caption and room for the axis labels.
+fn panel<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(caption, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(60);
+    builder
+}
+
+/// One ladder panel's axes (connections across, `y_desc` up) and a line with
+/// dots per series, `y` picking the panel's value from a point; with `legend`
+/// each line is labelled with its series' name.
+fn draw_panel<X, Y>(
+    chart: &mut ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>,
+    y_desc: &str,
+    y_format: &dyn Fn(&f64) -> String,
+    series: &[Series],
+    y: fn(&(f64, f64, f64)) -> f64,
+    legend: bool,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     chart
         .configure_mesh()
         .x_desc("connections")
-        .y_desc("ms")
+        .y_desc(y_desc)
         .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_label_formatter(&|y| format!("{y:.2}"))
+        .y_label_formatter(y_format)
         .draw()
         .map_err(err)?;
     for (i, s) in series.iter().enumerate() {
         let c = color(i);
-        chart
+        let line = chart
             .draw_series(LineSeries::new(
-                s.points.iter().map(|p| (p.0, p.2)),
+                s.points.iter().map(|p| (p.0, y(p))),
                 c.stroke_width(2),
             ))
-            .map_err(err)?
-            .label(s.name.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+            .map_err(err)?;
+        if legend {
+            line.label(s.name.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2))
+            });
+        }
         chart
             .draw_series(
                 s.points
                     .iter()
-                    .map(|p| Circle::new((p.0, p.2), 3, c.filled())),
+                    .map(|p| Circle::new((p.0, y(p)), 3, c.filled())),
             )
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
     Ok(())
 }
 
@@ -185,9 +183,18 @@ pub(crate) fn bars(path: &Path, title: &str, groups: &[Group]) -> Result<()> {
                 .map_err(err)?;
         }
     }
+    legend_and_save(&mut chart, SeriesLabelPosition::UpperRight, &root)
+}
+
+/// Draws `chart`'s legend box at `at` and writes the SVG file behind `root`.
+fn legend_and_save<'a, 'b: 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, CT>,
+    at: SeriesLabelPosition,
+    root: &DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+) -> Result<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(at)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()

@@ -1,7 +1,7 @@
 //! `netkit http serve [DIR]`: the HTTP/1.1 static-file server under any model,
 //! with its access log (common log format on stderr, buffered).
 
-use super::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use super::common::{announce, parse_size, shutdown_on_signals, ModelArgs, ServerArgs};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use netkit_drivers::{Listener, Model};
@@ -117,28 +117,6 @@ fn seconds(secs: f64, flag: &str) -> Result<Duration> {
     Duration::try_from_secs_f64(secs).with_context(|| format!("{flag} must be a number of seconds"))
 }
 
-/// `10`, `512K`, `100M`, `2G` (powers of 1024; `B` and `iB` suffixes allowed).
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim().to_ascii_uppercase();
-    let t = t
-        .strip_suffix("IB")
-        .or_else(|| t.strip_suffix('B'))
-        .unwrap_or(&t);
-    let (digits, shift) = match t.chars().last() {
-        Some('K') => (&t[..t.len() - 1], 10),
-        Some('M') => (&t[..t.len() - 1], 20),
-        Some('G') => (&t[..t.len() - 1], 30),
-        Some('T') => (&t[..t.len() - 1], 40),
-        _ => (t, 0),
-    };
-    let n: u64 = digits
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size (e.g. 100M)"))?;
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| format!("'{s}' is too large"))
-}
-
 /// Access log lines gathered in memory and written to stderr in batches: by a
 /// flusher thread every 100 ms, or at once past 64 KiB. Writing a line per
 /// request would cost a system call per request on the hot path.
@@ -211,20 +189,5 @@ impl AccessLog for StderrLog {
         if full {
             self.flush();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("10"), Ok(10));
-        assert_eq!(parse_size("512K"), Ok(512 << 10));
-        assert_eq!(parse_size("100MiB"), Ok(100 << 20));
-        assert_eq!(parse_size("2g"), Ok(2 << 30));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("99999999999T").is_err());
     }
 }

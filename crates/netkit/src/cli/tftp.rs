@@ -326,27 +326,15 @@ fn drive(
             continue;
         }
         let wait = (deadline - now).clamp(Duration::from_millis(1), Duration::from_millis(500));
-        if armed.is_none_or(|a| a > wait + wait / 8 || a < wait / 2) {
-            socket.set_read_timeout(Some(wait))?;
-            armed = Some(wait);
-        }
-        let received =
-            netkit_drivers::udp_transfers::recv_datagrams(&socket, &mut buf, |from, d| {
-                client.handle_datagram(Instant::now(), from, d)
-            });
-        match received {
-            Ok(()) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                client.handle_timeout(Instant::now())
-            }
-            // EINTR, or an ICMP "port unreachable" for an earlier send: keep waiting.
-            Err(e) => tracing::debug!("recv_from: {e}"),
-        }
+        netkit_drivers::udp_transfers::receive_or_time_out(
+            &socket,
+            &mut buf,
+            &mut armed,
+            wait,
+            &mut client,
+            |c, from, d| c.handle_datagram(Instant::now(), from, d),
+            |c| c.handle_timeout(Instant::now()),
+        )?;
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();

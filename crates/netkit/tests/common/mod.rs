@@ -60,9 +60,7 @@ impl Server {
 
     /// The TCP/UDP address from the ready line.
     pub fn addr(&self) -> SocketAddr {
-        let rest = self.url.split("://").nth(1).expect("url has a scheme");
-        rest.parse()
-            .unwrap_or_else(|_| panic!("not an ip:port url: {}", self.url))
+        url_addr(&self.url)
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status code.
@@ -83,6 +81,55 @@ impl Drop for Server {
 pub fn ready_url(line: &str) -> Option<String> {
     let (_, url) = line.split_once(" listening on ")?;
     Some(url.trim().to_owned())
+}
+
+/// `tcp://127.0.0.1:40817` → `127.0.0.1:40817`.
+pub fn url_addr(url: &str) -> SocketAddr {
+    let rest = url.split("://").nth(1).expect("url has a scheme");
+    rest.parse()
+        .unwrap_or_else(|_| panic!("not an ip:port url: {url}"))
+}
+
+/// A TCP connection to `addr` whose reads and writes fail after `limit`
+/// (a server that stops answering fails the test instead of hanging it).
+pub fn connect(addr: SocketAddr, limit: Duration) -> std::net::TcpStream {
+    let s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    s.set_read_timeout(Some(limit)).expect("read timeout");
+    s.set_write_timeout(Some(limit)).expect("write timeout");
+    s
+}
+
+/// `netkit up DIR` on 127.0.0.1 with every service on port 0, then `extra`.
+pub fn up_args<'a>(dir: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["up", dir, "--bind", "127.0.0.1"];
+    for flag in [
+        "--http-port",
+        "--files-port",
+        "--tftp-port",
+        "--chat-port",
+        "--irc-port",
+    ] {
+        args.extend([flag, "0"]);
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The addresses a started `netkit up` announced, by service name (`http`
+/// first, from the first ready line; the other four follow, then the banner,
+/// which starts with an empty line).
+pub fn up_addrs(server: &Server) -> Vec<(String, SocketAddr)> {
+    let mut addrs = vec![("http".to_owned(), server.addr())];
+    for _ in 0..5 {
+        let line = server
+            .lines
+            .recv_timeout(READY_TIMEOUT)
+            .expect("every service prints its ready line");
+        let Some(url) = ready_url(&line) else { break };
+        let service = line.split(' ').next().unwrap_or_default().to_owned();
+        addrs.push((service, url_addr(&url)));
+    }
+    addrs
 }
 
 /// Reads lines from `out` on a thread and hands them over a channel.
@@ -142,3 +189,127 @@ pub fn example_bin(name: &str) -> std::path::PathBuf {
     );
     path
 }
+
+/// Starts example `name` with `args` and `stdin`, stderr inherited, and its
+/// stdout lines handed over a channel.
+pub fn spawn_example(name: &str, args: &[&str], stdin: Stdio) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(example_bin(name))
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn example");
+    let lines = spawn_line_reader(child.stdout.take().expect("piped stdout"));
+    (child, lines)
+}
+
+/// The flags that put a server on 127.0.0.1, a free port and `model`, after
+/// the command words (`["files", "serve", DIR]`); callers add their own after.
+pub fn local_args<'a>(words: &[&'a str], model: &'a str) -> Vec<&'a str> {
+    let mut args = words.to_vec();
+    args.extend(["--bind", "127.0.0.1", "--port", "0", "--model", model]);
+    args
+}
+
+/// A path as `&str` (temporary directories are UTF-8 here).
+pub fn utf8(path: &std::path::Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+/// A temporary directory with two empty folders in it: `served` (for the
+/// server) and `local` (for a client's side); removed when dropped.
+pub struct Dirs {
+    pub base: tempfile::TempDir,
+    pub served: std::path::PathBuf,
+    pub local: std::path::PathBuf,
+}
+
+impl Dirs {
+    pub fn new() -> Dirs {
+        let base = tempfile::tempdir().expect("tempdir");
+        let served = base.path().join("served");
+        let local = base.path().join("local");
+        std::fs::create_dir(&served).expect("create served/");
+        std::fs::create_dir(&local).expect("create local/");
+        Dirs {
+            base,
+            served,
+            local,
+        }
+    }
+}
+
+/// The upload temporaries (`.netkit-upload-*`) in `dir`.
+pub fn upload_temporaries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("read the served directory")
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".netkit-upload-"))
+        })
+        .collect()
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*): no dependency needed, and
+/// a failure reproduces.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// The SHA-256 of `data` in lower-case hex.
+pub fn sha(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Waits until `cond` holds, checking every 5 ms and failing after `limit`
+/// (for file-system states, which have no event to wait on).
+pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// One test module per concurrency model, each with one `#[test]` per named
+/// scenario that calls the parent's `scenario(model)`: a failure reads
+/// `models::poll::half_close_gets_everything_then_eof`, and one model runs
+/// alone with `cargo test --test models poll::` (ripgrep's `rgtest!` idea).
+#[allow(unused_macros)] // each test binary uses a different subset
+macro_rules! every_model {
+    ($($test:ident),* $(,)?) => {
+        $crate::common::every_model!(@each [$($test),*]
+            iterative "iterative" thread "thread" pool "pool" fork "fork"
+            select "select" poll "poll" epoll "epoll" r#async "async");
+    };
+    (@each $tests:tt $($module:ident $model:literal)*) => {
+        $($crate::common::every_model!(@one $module $model $tests);)*
+    };
+    (@one $module:ident $model:literal [$($test:ident),*]) => {
+        mod $module {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test($model)
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)] // each test binary uses a different subset
+pub(crate) use every_model;

@@ -5,7 +5,7 @@
 
 pub mod features;
 
-use super::common::{netkit, Server};
+use super::common::{local_args, netkit, utf8, Server};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
@@ -52,20 +52,8 @@ pub fn start(model: &str, dir: &Path, extra: &[&str]) -> Server {
 
 /// As [`start`]; with `keep_stderr` the access log is piped to `child.stderr`.
 pub fn start_with(model: &str, dir: &Path, extra: &[&str], keep_stderr: bool) -> Server {
-    let dir = dir.to_str().expect("utf-8 temp path");
-    let mut args = vec![
-        "http",
-        "serve",
-        dir,
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--model",
-        model,
-        "--grace",
-        "5",
-    ];
+    let mut args = local_args(&["http", "serve", utf8(dir)], model);
+    args.extend(["--grace", "5"]);
     args.extend_from_slice(extra);
     let mut cmd = netkit(&args);
     cmd.stderr(if keep_stderr {
@@ -78,10 +66,7 @@ pub fn start_with(model: &str, dir: &Path, extra: &[&str], keep_stderr: bool) ->
 
 /// A connected socket with timeouts.
 pub fn connect(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).expect("connect to the http server");
-    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-    s
+    super::common::connect(addr, IO_TIMEOUT)
 }
 
 /// Sends `request` bytes, half-closes, and reads everything until the server

@@ -5,7 +5,7 @@
 //! which `--resume` continues from (`GET name <local size>`).
 
 use super::client::Client;
-use super::progress::{bar, chatty, rate, size};
+use super::progress::{bar, rate, report, size};
 use crate::cli::common::resolve;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -54,12 +54,7 @@ pub(crate) fn run(args: GetArgs) -> Result<()> {
     };
     let done = download(&mut client, &args.name, &local, args.resume)?;
     client.quit();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&done)?);
-    } else if chatty() {
-        println!("{}", summary(&done));
-    }
-    Ok(())
+    report(&done, summary(&done), args.json)
 }
 
 /// The last component of a remote name, refused if it could climb out.

@@ -27,6 +27,21 @@ pub(crate) fn chatty() -> bool {
     std::io::stdout().is_terminal()
 }
 
+/// A finished transfer on stdout: `done` as pretty JSON with `--json`, else
+/// its one-line `summary` when stdout is a terminal (quiet when piped).
+pub(crate) fn report(
+    done: &impl serde::Serialize,
+    summary: String,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(done)?);
+    } else if chatty() {
+        println!("{summary}");
+    }
+    Ok(())
+}
+
 /// `1.5 MiB`.
 pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -2,7 +2,7 @@
 //! SHA-256 the server returns against the one computed while sending.
 
 use super::client::Client;
-use super::progress::{bar, chatty, rate, size};
+use super::progress::{bar, rate, report, size};
 use crate::cli::common::resolve;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -42,12 +42,7 @@ pub(crate) fn run(args: PutArgs) -> Result<()> {
     };
     let done = upload(&mut client, &args.local, &name)?;
     client.quit();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&done)?);
-    } else if chatty() {
-        println!("{}", summary(&done));
-    }
-    Ok(())
+    report(&done, summary(&done), args.json)
 }
 
 pub(crate) fn default_name(local: &Path) -> Result<String> {

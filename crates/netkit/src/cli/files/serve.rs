@@ -1,6 +1,6 @@
 //! `netkit files serve [DIR]`: the files protocol under any `--model`.
 
-use crate::cli::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use crate::cli::common::{announce, parse_size, shutdown_on_signals, ModelArgs, ServerArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use netkit_drivers::Listener;
@@ -68,44 +68,4 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     announce("files", &listener.url("tcp")?)?;
     netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown)?;
     Ok(())
-}
-
-/// `1000`, `64K`, `500M`, `2G`, `2GiB`, `1.5GB`: binary multiples.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("'{s}' is not a size (e.g. 500M)"))?;
-    let shift = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
-        "T" | "TB" | "TIB" => 40,
-        other => return Err(format!("unknown size unit '{other}' (K, M, G, T)")),
-    };
-    let bytes = number * (1u64 << shift) as f64;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-        return Err(format!("'{s}' is out of range"));
-    }
-    Ok(bytes as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert_eq!(parse_size("64K"), Ok(65536));
-        assert_eq!(parse_size("1.5MiB"), Ok(1572864));
-        assert_eq!(parse_size("2g"), Ok(2 << 30));
-        assert!(parse_size("x").is_err());
-        assert!(parse_size("5Q").is_err());
-    }
 }
