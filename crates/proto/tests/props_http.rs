@@ -110,6 +110,13 @@ proptest! {
     }
 
     #[test]
+    fn unicode_targets_get_replies(path in "\\PC{0,12}", method in prop::sample::select(vec!["GET", "PUT", "HEAD"])) {
+        let mut req = vec![0xFFu8];
+        req.extend_from_slice(format!("{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n").as_bytes());
+        harness::http_stream(&req);
+    }
+
+    #[test]
     fn printable_garbage_heads(head in "[ -~\r\n]{0,600}") {
         harness::http_stream(&[&[7u8][..], head.as_bytes()].concat());
     }
@@ -156,5 +163,30 @@ proptest! {
         let reply = send_split(&svc, &input, &cuts);
         prop_assert!(reply.starts_with(b"HTTP/1.1 201"), "{}", String::from_utf8_lossy(&reply));
         prop_assert_eq!(std::fs::read(dir.path().join("up.bin")).unwrap(), body);
+    }
+}
+
+/// Found by the traversal corpus: a request target with raw multi-byte UTF-8
+/// within its first 8 bytes panicked the session (the `http://` prefix check
+/// sliced the `str` inside a character), which took a pool worker down.
+#[test]
+fn raw_utf8_in_the_first_bytes_of_a_target_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(dir.path());
+    for target in [
+        "/\u{FFFD}\u{FFFD}\u{FFFD}/x",
+        "/．．．/x",
+        "/ab\u{e9}\u{e9}\u{e9}",
+        "h\u{e9}\u{e9}\u{e9}\u{e9}",
+    ] {
+        let mut req = b"GET ".to_vec();
+        req.extend_from_slice(target.as_bytes());
+        req.extend_from_slice(b" HTTP/1.1\r\nHost: t\r\n\r\n");
+        let reply = send_split(&svc, &req, &[]);
+        assert!(
+            reply.starts_with(b"HTTP/1.1 4"),
+            "{}",
+            String::from_utf8_lossy(&reply)
+        );
     }
 }
