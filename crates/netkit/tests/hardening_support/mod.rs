@@ -55,7 +55,7 @@ fn expand(line: &str, base: &Path) -> Vec<u8> {
     let b = line.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 3 < b.len() + 0 {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 3 < b.len() {
             let hex = std::str::from_utf8(&b[i + 2..i + 4]).expect("hex digits");
             out.push(u8::from_str_radix(hex, 16).expect("\\xNN"));
             i += 4;
