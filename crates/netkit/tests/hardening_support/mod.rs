@@ -385,6 +385,7 @@ pub fn tftp_get(server: SocketAddr, name: &[u8]) -> Vec<u8> {
     sock.send_to(&tftp_request(1, name), server).unwrap();
     let mut buf = vec![0u8; 70_000];
     let mut out = Vec::new();
+    let mut next = 1u16;
     for _ in 0..10_000 {
         let Some((n, from)) = recv(&sock, &mut buf) else {
             panic!("no TFTP answer for {:?}", String::from_utf8_lossy(name))
@@ -392,6 +393,11 @@ pub fn tftp_get(server: SocketAddr, name: &[u8]) -> Vec<u8> {
         let p = &buf[..n];
         match p.get(1) {
             Some(3) => {
+                // Only the expected block is new data (a late ACK draws a resend).
+                if u16::from_be_bytes([p[2], p[3]]) != next {
+                    continue;
+                }
+                next = next.wrapping_add(1);
                 out.extend_from_slice(&p[4..]);
                 sock.send_to(&[0, 4, p[2], p[3]], from).unwrap();
                 if n < 4 + 512 {
