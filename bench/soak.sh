@@ -2,7 +2,7 @@
 # Soak: mixed load against HTTP, files, TFTP and chat servers for DURATION
 # seconds (default 600), then a report: requests and errors per service, each
 # server's RSS over time (first, max, last) and its open descriptors
-# (/proc/PID/fd) at the start and the end — a leak shows as growth.
+# (/proc/PID/fd) at the start and 5 s after the load ends — a leak shows as growth.
 #
 #   bench/soak.sh 600          # the 10-minute run the issue asks for
 #   bench/soak.sh 30           # a smoke run
@@ -189,14 +189,23 @@ def chat_worker(i):
     n = 0
     while time.time() < stop:
         try:
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(5)
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
             name = f"soak{i}x{n}"; n += 1
-            u.sendto(b"JOIN " + name.encode(), CHAT)
-            while not u.recvfrom(70000)[0].startswith(b"OK "): pass
+            # UDP may drop a datagram (our own receive buffer fills with other
+            # members' messages): ask again, as `netkit chat join` does.
+            def ask(req, want):
+                for _ in range(4):
+                    u.sendto(req, CHAT)
+                    try:
+                        while not u.recvfrom(70000)[0].startswith(want): pass
+                        return
+                    except socket.timeout:
+                        pass
+                raise IOError(f"no {want!r} for {req!r} after 4 tries")
+            ask(b"JOIN " + name.encode(), b"OK ")
             for k in range(20):
                 u.sendto(b"SAY hello %d" % k, CHAT)
-            u.sendto(b"PING", CHAT)
-            while u.recvfrom(70000)[0] != b"PONG": pass
+            ask(b"PING", b"PONG")
             u.sendto(b"LEAVE", CHAT)
             record("chat", True)
             u.close()
@@ -206,7 +215,7 @@ def chat_worker(i):
 def sampler():
     pids = {k: int(open(f"{work}/{k}.pid").read()) for k in ("http", "files", "tftp", "chat")}
     series = {k: [] for k in pids}
-    while time.time() < stop + 3:
+    while time.time() < stop + 6:  # the last samples: after the load, idle
         for k, pid in pids.items():
             try:
                 rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS"))
