@@ -89,3 +89,47 @@ proptest! {
         prop_assert_eq!(Options::from_pairs(&borrowed), o);
     }
 }
+
+/// Found by `bench/hostile.sh`: garbage at the listening port was answered
+/// one ERROR each, from a fresh socket and thread each, and a flood of it
+/// starved real requests (0 RRQs/s got through). Refusals now have a budget
+/// (200/s); a valid request is still served during the flood.
+#[test]
+fn a_garbage_flood_is_refused_within_a_budget_and_real_requests_still_start() {
+    use netkit_proto::root::Root;
+    use netkit_proto::tftp::server::{ServerConfig, TftpServer};
+    use netkit_proto::tftp::TransferService;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), b"hello\n").unwrap();
+    let server = TftpServer::new(
+        std::sync::Arc::new(Root::open(dir.path()).unwrap()),
+        ServerConfig::default(),
+    );
+    let from = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+    let mut now = Instant::now();
+    let mut answered = 0;
+    for i in 0..10_000u32 {
+        if i % 1000 == 0 {
+            now += Duration::from_secs(1);
+        }
+        answered += usize::from(
+            server
+                .handle_request(now, from, &[0, 9, (i % 251) as u8])
+                .is_some(),
+        );
+        if i % 500 == 0 {
+            let mut rrq = Vec::new();
+            wire::emit_request(&mut rrq, Direction::Read, "a.txt", Mode::Octet, &[]);
+            assert!(
+                server.handle_request(now, from, &rrq).is_some(),
+                "a real RRQ during the flood"
+            );
+        }
+    }
+    assert!(answered <= 200 + 10 * 200, "{answered} refusals answered");
+    assert!(
+        answered >= 200,
+        "the budget answers some garbage ({answered})"
+    );
+}
