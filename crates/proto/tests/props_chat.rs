@@ -72,3 +72,36 @@ proptest! {
         }
     }
 }
+
+/// Found by `bench/hostile.sh`: every garbage datagram from a stranger drew an
+/// `ERR bad-command`, and a flood of them halved a member's service. Replies
+/// to strangers now share a budget; members are always answered.
+#[test]
+fn a_stranger_flood_is_answered_within_a_budget_and_members_always() {
+    use netkit_proto::chat::hub::Hub;
+    use netkit_proto::chat::room::RoomConfig;
+    use netkit_proto::chat::udp::{UdpFront, STRANGER_REPLIES_PER_SEC};
+    use netkit_proto::{Datagram, DatagramService};
+    use std::net::SocketAddr;
+    use std::time::Instant;
+    let mut front = UdpFront::new(Hub::new(RoomConfig::default()));
+    let now = Instant::now();
+    let member = SocketAddr::from(([127, 0, 0, 1], 1));
+    let stranger = SocketAddr::from(([127, 0, 0, 1], 2));
+    let mut out: Vec<Datagram> = Vec::new();
+    front.handle_datagram(now, member, b"JOIN alice", &mut out);
+    assert!(out.iter().any(|d| d.data.starts_with(b"OK ")));
+    let mut answered = 0;
+    for _ in 0..5_000 {
+        out.clear();
+        front.handle_datagram(now, stranger, b"garbage garbage garbage", &mut out);
+        answered += out.len();
+    }
+    assert!(
+        answered <= STRANGER_REPLIES_PER_SEC as usize,
+        "{answered} replies to a stranger"
+    );
+    out.clear();
+    front.handle_datagram(now, member, b"PING", &mut out);
+    assert_eq!(out.last().map(|d| &d.data[..]), Some(&b"PONG"[..]));
+}
