@@ -245,7 +245,17 @@ fn a_full_disk_is_the_protocols_disk_full_error_and_leaves_no_partial_file() {
     ] {
         assert!(!root.join(name).exists(), "{name}: a partial file was left");
     }
-    assert_eq!(temporaries(root), Vec::<String>::new());
+    // A transfer's temporary is removed when its session ends, which may be
+    // a moment after the error was sent (TFTP: the transfer's own thread).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !temporaries(root).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "temporaries left: {:?}",
+            temporaries(root)
+        );
+        std::thread::sleep(Duration::from_millis(20)); // polling a bounded wait
+    }
     // Space is back: a small upload works on each.
     let reply = http(
         http_srv.addr(),
