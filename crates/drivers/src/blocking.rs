@@ -38,7 +38,16 @@ pub(crate) fn serve_connection<S: Service>(
     if let Err(e) = conn.set_write_timeout(Some(config.send_timeout)) {
         tracing::debug!(?peer, "set_write_timeout: {e}");
     }
-    match drive(&mut conn, session, &wakes, shutdown) {
+    // A session that panics (a protocol bug) must cost its own connection
+    // only, not the worker thread: a pool whose workers die stops serving
+    // everyone while its accept loop goes on queueing.
+    let driven = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drive(&mut conn, session, &wakes, shutdown)
+    }));
+    let Ok(driven) = driven else {
+        return tracing::error!(?peer, "session panicked; connection closed");
+    };
+    match driven {
         Ok(true) => {
             // The peer has sent everything and we read it: a plain close is clean.
             let _ = conn.shutdown(HowShutdown::Write);

@@ -75,13 +75,22 @@ pub fn serve<S: Service>(
     for _ in 1..config.workers.max(1) {
         siblings.push(listener.open_sibling()?);
     }
+    // Every worker's descriptors are made here, before any worker accepts:
+    // a worker still starting up while the first one fills the descriptor
+    // table (a connection flood right after the ready line) would otherwise
+    // fail with EMFILE and take the server down.
+    let mut own = Vec::new();
+    for _ in 0..config.workers.max(1) {
+        own.push(Fds::new()?);
+    }
+    let first_fds = own.pop().ok_or_else(|| io::Error::other("no worker"))?;
     let mut threads = Vec::new();
-    for (i, sibling) in siblings.into_iter().enumerate() {
+    for ((i, sibling), fds) in siblings.into_iter().enumerate().zip(own) {
         let (service, config) = (Arc::clone(&service), config.clone());
         let signals = [shutdown.clone(), stop_others.clone()];
         let spawned = std::thread::Builder::new()
             .name(format!("netkit-epoll-{}", i + 1))
-            .spawn(move || run_worker(sibling, service, &config, &signals));
+            .spawn(move || run_worker(sibling, fds, service, &config, &signals));
         match spawned {
             Ok(handle) => threads.push(handle),
             Err(e) => {
@@ -91,7 +100,13 @@ pub fn serve<S: Service>(
             }
         }
     }
-    let first = run_worker(listener, service, config, &[shutdown.clone(), stop_others]);
+    let first = run_worker(
+        listener,
+        first_fds,
+        service,
+        config,
+        &[shutdown.clone(), stop_others],
+    );
     let rest = join_all(threads);
     first.and(rest)
 }
@@ -108,13 +123,29 @@ fn join_all(threads: Vec<std::thread::JoinHandle<io::Result<()>>>) -> io::Result
 }
 
 /// Runs one worker; on failure, tells the others to stop (`signals[1]`).
+/// A worker's own descriptors: its epoll instance and its wake-up queue.
+struct Fds {
+    epoll: Epoll,
+    wakes: Arc<WakeQueue>,
+}
+
+impl Fds {
+    fn new() -> io::Result<Fds> {
+        Ok(Fds {
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+            wakes: WakeQueue::new()?,
+        })
+    }
+}
+
 fn run_worker<S: Service>(
     listener: Listener,
+    fds: Fds,
     service: Arc<S>,
     config: &Config,
     signals: &[Shutdown; 2],
 ) -> io::Result<()> {
-    let result = Worker::new(listener, service, config, signals).and_then(|mut w| w.run());
+    let result = Worker::new(listener, fds, service, config, signals).and_then(|mut w| w.run());
     if let Err(e) = &result {
         tracing::error!("epoll worker failed: {e}");
         signals[1].trigger();
@@ -151,16 +182,15 @@ struct Worker<'a, S: Service> {
 impl<'a, S: Service> Worker<'a, S> {
     fn new(
         listener: Listener,
+        Fds { epoll, wakes }: Fds,
         service: Arc<S>,
         config: &Config,
         signals: &'a [Shutdown; 2],
     ) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         for s in signals {
             epoll.add(s.fd(), EpollEvent::new(EpollFlags::EPOLLIN, SHUTDOWN))?;
         }
-        let wakes = WakeQueue::new()?;
         epoll.add(wakes.fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
         let w = Worker {
             epoll,

@@ -42,7 +42,10 @@ pub(crate) struct Target<'a> {
 pub(crate) fn parse_target(target: &str) -> Result<Target<'_>, u16> {
     let mut path = target;
     for scheme in ["http://", "https://"] {
-        if path.len() >= scheme.len() && path[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        // Bytes, not `str` slicing: the target may hold multi-byte characters
+        // (raw UTF-8 in a request line), and a slice inside one would panic.
+        let head = path.as_bytes().get(..scheme.len());
+        if head.is_some_and(|h| h.eq_ignore_ascii_case(scheme.as_bytes())) {
             let rest = &path[scheme.len()..];
             path = rest.find('/').map_or("/", |at| &rest[at..]);
         }

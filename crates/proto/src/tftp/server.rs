@@ -25,8 +25,24 @@ use super::{TransferService, TransferSession};
 use crate::root::{AtomicFile, RelPath, Root, RootError};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Refusals (answers that are one ERROR) per second, and their burst. Each
+/// costs the driver a fresh socket and a thread, so a flood of garbage at the
+/// listening port must not become a flood of sockets that starves real
+/// requests (it did: 0 RRQs/s got through under `bench/hostile.sh`), nor a
+/// reflector (an ERROR is longer than a 1-byte datagram). Beyond the budget a
+/// refusal is dropped silently; a real client retries.
+const REFUSALS_PER_SEC: f64 = 200.0;
+const REFUSAL_BURST: f64 = 200.0;
+
+/// The refusal budget's token bucket.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Option<Instant>,
+}
 
 /// Bytes one window may put in flight. A whole window must fit in the
 /// receiver's socket buffer (about 208 KiB by default on Linux, counted with
@@ -66,12 +82,36 @@ impl Default for ServerConfig {
 pub struct TftpServer {
     root: Arc<Root>,
     cfg: ServerConfig,
+    refusals: Mutex<Bucket>,
 }
 
 impl TftpServer {
     /// Serves `root`.
     pub fn new(root: Arc<Root>, cfg: ServerConfig) -> Self {
-        Self { root, cfg }
+        let refusals = Mutex::new(Bucket {
+            tokens: REFUSAL_BURST,
+            at: None,
+        });
+        Self {
+            root,
+            cfg,
+            refusals,
+        }
+    }
+
+    /// Spends one refusal from the budget, if any is left.
+    fn may_refuse(&self, now: Instant) -> bool {
+        let mut b = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        let elapsed =
+            b.at.map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
+        b.tokens = (b.tokens + elapsed * REFUSALS_PER_SEC).min(REFUSAL_BURST);
+        b.at = Some(now);
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     fn start(&self, now: Instant, packet: &[u8]) -> Result<Transfer, (ErrorCode, String)> {
@@ -205,6 +245,7 @@ impl TransferService for TftpServer {
         }
         let (transfer, reply) = match self.start(now, data) {
             Ok(t) => (Some(t), None),
+            Err(_) if !self.may_refuse(now) => return None,
             Err((code, msg)) => (None, Some(wire::error(code, &msg))),
         };
         Some(ServerTransfer {

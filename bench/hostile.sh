@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# A normal client's rate under hostile clients, as a fraction of its rate
+# unloaded (target: ≥ 50% under each). The tests (tests/hardening_hostile.rs)
+# assert correctness and bounded memory; this script measures the rate.
+#
+#   bench/hostile.sh [SECONDS]       # seconds per phase (default 10)
+#   NETKIT=target/debug/netkit MODEL=thread bench/hostile.sh 3
+#
+# Phases, each against a fresh `netkit http serve` (default model) except the
+# UDP ones: unloaded; slowloris (1,000 connections, one header byte every
+# 2 s each); slow POST bodies (200 uploads sending a byte a second); slow
+# readers (50 GETs of a 64 MiB file read at 64 KiB/s); clients that never read
+# (200 GETs of the big file, nothing read); a connect flood past
+# --max-connections 500 (fresh connections as fast as one thread can open
+# them, the only phase with a limit); UDP garbage at the chat port (the normal client is a chat member
+# doing JOIN/PING) and at the TFTP port (the normal client does RRQs).
+# Prints one line per phase: normal requests/s, ratio to unloaded, and the
+# server's VmRSS at the end of the phase.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+netkit=${NETKIT:-target/release/netkit}
+[ -x "$netkit" ] || cargo build --release -q -p netkit
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir -p "$work/root"
+printf 'hello\n' > "$work/root/a.txt"
+head -c $((64 << 20)) /dev/zero > "$work/root/big.bin"
+python3 - "$secs" "$netkit" "$work" "${MODEL:-epoll}" <<'PY'
+import os, socket, subprocess, sys, threading, time
+secs, netkit, work, model = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+root = f"{work}/root"
+
+def serve(*args):
+    p = subprocess.Popen([netkit, *args, "--bind", "127.0.0.1", "--port", "0"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    line = p.stdout.readline().decode()
+    host, port = line.strip().rsplit("://", 1)[1].rsplit(":", 1)
+    return p, (host, int(port))
+
+def rss(p):
+    return next(int(l.split()[1]) for l in open(f"/proc/{p.pid}/status") if l.startswith("VmRSS"))
+
+def http_rate(addr, t):
+    s = socket.create_connection(addr, timeout=10); f = s.makefile("rb"); n = 0; end = time.time() + t
+    while time.time() < end:
+        s.sendall(b"GET /a.txt HTTP/1.1\r\nHost: n\r\n\r\n")
+        line = f.readline()
+        while f.readline() not in (b"\r\n", b""): pass
+        body = f.read(6)
+        if not line.startswith(b"HTTP/1.1 200") or body != b"hello\n":
+            # a refusal (503) reconnects; anything else is counted as nothing
+            s.close(); s = socket.create_connection(addr, timeout=10); f = s.makefile("rb"); continue
+        n += 1
+    return n / t
+
+def chat_rate(addr, t):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(1)
+    u.sendto(b"JOIN normal" + str(time.time_ns()).encode()[-8:], addr)
+    n, end = 0, time.time() + t
+    while time.time() < end:
+        u.sendto(b"PING", addr)
+        try:
+            while u.recvfrom(70000)[0] != b"PONG": pass
+            n += 1
+        except socket.timeout: pass
+    return n / t
+
+def tftp_rate(addr, t):
+    n, end = 0, time.time() + t
+    while time.time() < end:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2)
+        u.sendto(b"\0\1a.txt\0octet\0", addr)
+        try:
+            p, peer = u.recvfrom(600)
+            if p[:4] == b"\0\3\0\1" and p[4:] == b"hello\n":
+                u.sendto(b"\0\4\0\1", peer); n += 1
+        except socket.timeout: pass
+        u.close()
+    return n / t
+
+stop = threading.Event()
+def loop(fn):
+    def run():
+        try:
+            while not stop.is_set(): fn()
+        except Exception: pass
+    th = threading.Thread(target=run, daemon=True); th.start(); return th
+
+def slowloris(addr):
+    socks = []
+    for _ in range(1000):
+        try:
+            s = socket.create_connection(addr, timeout=5); s.sendall(b"GET /a.txt HTTP/1.1\r\nX: "); socks.append(s)
+        except OSError: pass
+    while not stop.wait(2):
+        for s in socks:
+            try: s.sendall(b"a")
+            except OSError: pass
+def slow_post(addr):
+    socks = []
+    for i in range(200):
+        s = socket.create_connection(addr, timeout=5)
+        s.sendall(b"PUT /slow%d HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" % i); socks.append(s)
+    while not stop.wait(1):
+        for s in socks:
+            try: s.sendall(b"x")
+            except OSError: pass
+def slow_readers(addr):
+    socks = []
+    for _ in range(50):
+        s = socket.create_connection(addr, timeout=5); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n"); socks.append(s)
+    while not stop.wait(1):
+        for s in socks:
+            try: s.recv(65536)
+            except OSError: pass
+def never_read(addr):
+    socks = [socket.create_connection(addr, timeout=5) for _ in range(200)]
+    for s in socks: s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    stop.wait()
+def flood(addr):
+    while not stop.is_set():
+        try:
+            s = socket.create_connection(addr, timeout=2); s.sendall(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"); s.close()
+        except OSError: pass
+def udp_garbage(addr):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    while not stop.is_set():
+        for _ in range(100): u.sendto(os.urandom(300), addr)
+
+print(f"{'phase':28} {'normal/s':>10} {'ratio':>7} {'RSS KiB':>9}")
+def phase(name, server_args, attack, measure, base=None):
+    global stop
+    stop = threading.Event()
+    p, addr = serve(*server_args)
+    try:
+        if attack: threading.Thread(target=attack, args=(addr,), daemon=True).start(); time.sleep(min(2, secs / 2))
+        r = measure(addr, secs)
+        ratio = f"{r / base:.2f}" if base else "1.00"
+        print(f"{name:28} {r:10.0f} {ratio:>7} {rss(p):9d}", flush=True)
+        return r
+    finally:
+        stop.set(); p.terminate(); p.wait()
+
+http_args = ["http", "serve", root, "--quiet", "--model", model, "--upload"]
+base = phase("http unloaded", http_args, None, http_rate)
+for name, attack in [("slowloris x1000", slowloris), ("slow POST x200", slow_post), ("slow readers x50", slow_readers),
+                     ("never-read x200", never_read)]:
+    phase(name, http_args, attack, http_rate, base)
+# Only here a connection limit: held-open attackers would otherwise take its slots.
+phase("flood past max-conn 500", http_args + ["--max-connections", "500"], flood, http_rate, base)
+chat_base = phase("chat unloaded", ["chat", "serve", "--rate", "0"], None, chat_rate)
+phase("chat UDP garbage", ["chat", "serve", "--rate", "0"], udp_garbage, chat_rate, chat_base)
+tftp_base = phase("tftp unloaded", ["tftp", "serve", root], None, tftp_rate)
+phase("tftp UDP garbage", ["tftp", "serve", root], udp_garbage, tftp_rate, tftp_base)
+PY
