@@ -71,6 +71,11 @@ impl InputBuffer {
         Self::default()
     }
 
+    /// Whether no received byte is waiting for the session.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Whether there is no room to read into.
     pub(crate) fn is_full(&self) -> bool {
         self.pending.len() >= MAX_INPUT

@@ -290,12 +290,17 @@ impl<S: Session> Connection<S> {
                 return;
             }
             if self.session.is_done() {
-                // Half-close first so the peer reads everything before it sees
-                // EOF; unless its EOF was read, linger (see `discard_input`).
-                let _ = self.conn.shutdown(HowShutdown::Write);
-                if self.eof {
+                if self.eof || self.nothing_unread() {
+                    // Nothing unread can turn the close into a reset (a
+                    // `Connection: close` request alone, as nginx's
+                    // lingering_close heuristic has it): close at once.
                     self.finished = true;
-                } else if self.shutdown_seen {
+                    return;
+                }
+                // Half-close first so the peer reads everything before it sees
+                // EOF, then linger (see `discard_input`).
+                let _ = self.conn.shutdown(HowShutdown::Write);
+                if self.shutdown_seen {
                     discard_received(&mut self.conn);
                     self.finished = true;
                 } else {
@@ -371,6 +376,20 @@ impl<S: Session> Connection<S> {
                 self.stall_deadline = None;
                 return Ok(());
             }
+        }
+    }
+
+    /// Whether the peer has sent nothing the session has not read: no leftover
+    /// input and nothing in the socket's receive queue (one non-blocking read,
+    /// which also notices an EOF that has arrived).
+    fn nothing_unread(&mut self) -> bool {
+        if !self.input.is_empty() {
+            return false;
+        }
+        match discard(&mut self.conn) {
+            Ok(0) => true,
+            Err(e) => e.kind() == ErrorKind::WouldBlock,
+            Ok(_) => false,
         }
     }
 
