@@ -424,15 +424,23 @@ impl<'a, S: Service> Worker<'a, S> {
         let token = token(index, self.slots[index].generation);
         let session = self.service.new_session(peer, now);
         let send_timeout = self.config.send_timeout;
-        let conn = match Connection::new(conn, peer, session, &self.wakes, token, send_timeout, now)
-        {
-            Ok(c) if !c.is_finished() => c,
-            Ok(_) => return self.release(index),
-            Err(e) => {
-                tracing::debug!(?peer, "cannot set up connection: {e}");
-                return self.release(index);
-            }
-        };
+        let mut conn =
+            match Connection::new(conn, peer, session, &self.wakes, token, send_timeout, now) {
+                Ok(c) if !c.is_finished() => c,
+                Ok(_) => return self.release(index),
+                Err(e) => {
+                    tracing::debug!(?peer, "cannot set up connection: {e}");
+                    return self.release(index);
+                }
+            };
+        // The client's first bytes have often arrived by the time it is
+        // accepted: read them now rather than after a round through
+        // epoll_wait. A one-request connection is then served and closed
+        // without ever being registered.
+        conn.on_readable(now);
+        if conn.is_finished() {
+            return self.release(index);
+        }
         let slot = &mut self.slots[index];
         let interest = conn.interest();
         let ev = EpollEvent::new(flags(interest), token);
