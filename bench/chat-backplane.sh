@@ -27,14 +27,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts `netkit chat serve ARGS`; prints its UDP address (from the ready line).
+# Starts `netkit chat serve ARGS` and sets `addr` to its UDP address (from the
+# ready line). Not called as $(…): a subshell would lose the pid, and the
+# server would outlive the script.
 start_chat() {
   local out="$work/chat-$RANDOM.out"
   "$netkit" chat serve --bind 127.0.0.1 --port 0 --rate 0 "$@" >"$out" 2>>"$work/chat.log" </dev/null &
   pids+=($!)
   for _ in $(seq 200); do
     if grep -q 'listening on udp://' "$out"; then
-      sed -n 's#^chat listening on udp://##p' "$out"; return
+      addr=$(sed -n 's#^chat listening on udp://##p' "$out"); return
     fi
     sleep 0.05
   done
@@ -59,15 +61,15 @@ backplane="redis://127.0.0.1:$redis_port"
 for window in 1 32; do
   echo "chat across instances: 1 speaker, $members members, $messages messages, window $window"
   bench() { "$netkit" chat backplane-bench --members "$members" --messages "$messages" --window "$window" --udp "$@"; }
-  a=$(start_chat)
+  start_chat; a=$addr
   echo "1 instance, no backplane:  $(bench "$a")"
   stop_chats
-  a=$(start_chat --backplane "$backplane" --room "bench1w$window")
+  start_chat --backplane "$backplane" --room "bench1w$window"; a=$addr
   echo "1 instance on Redis:       $(bench "$a")"
   stop_chats
-  a=$(start_chat --backplane "$backplane" --room "bench3w$window")
-  b=$(start_chat --backplane "$backplane" --room "bench3w$window")
-  c=$(start_chat --backplane "$backplane" --room "bench3w$window")
+  start_chat --backplane "$backplane" --room "bench3w$window"; a=$addr
+  start_chat --backplane "$backplane" --room "bench3w$window"; b=$addr
+  start_chat --backplane "$backplane" --room "bench3w$window"; c=$addr
   echo "3 instances on one Redis:  $(bench "$a,$b,$c")"
   stop_chats
 done

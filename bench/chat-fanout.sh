@@ -28,14 +28,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts `netkit chat serve ARGS` and prints its UDP address (from the ready line).
+# Starts `netkit chat serve ARGS` and sets `addr` to its UDP address (from the
+# ready line). Not called as $(…): a subshell would lose the pid, and the
+# server would outlive the script.
 start_chat() {
   local out="$work/chat-$RANDOM.out"
   "$netkit" chat serve --bind 127.0.0.1 --port 0 "$@" >"$out" 2>/dev/null </dev/null &
   pids+=($!)
   for _ in $(seq 100); do
     if grep -q 'listening on udp://' "$out"; then
-      sed -n 's#^chat listening on udp://##p' "$out"; return
+      addr=$(sed -n 's#^chat listening on udp://##p' "$out"); return
     fi
     sleep 0.05
   done
@@ -53,7 +55,7 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 
-chat=$(start_chat --rate 0)
+start_chat --rate 0; chat=$addr
 echo "fan-out: 1 speaker, $members members, $messages messages"
 # window 1: each message reaches every member before the next is sent (lock-step);
 # window 32: the speaker runs up to 32 messages ahead of the slowest member, which
@@ -69,7 +71,7 @@ for window in 1 32; do
   python3 -c "import sys; n,r=float(sys.argv[1]),float(sys.argv[2]); print(f'  window {sys.argv[3]}: netkit {n:,.0f}/s vs redis {r:,.0f}/s: ratio {n/r:.2f}x (target >= 1.0x)')" "$n" "$r" "$window"
 done
 
-limited=$(start_chat)
+start_chat; limited=$addr
 echo "default flood limit (5/s, burst 10): $paced messages paced at 4.5/s"
 paced_line=$("$netkit" chat fanout-bench --udp "$limited" --members "$members" --messages "$paced" --pace 4.5)
 echo "  $paced_line"
