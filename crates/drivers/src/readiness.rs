@@ -113,8 +113,19 @@ impl<S: Session> Connection<S> {
             lingering_until: None,
             finished: false,
         };
-        c.advance(now);
+        c.guarded(|c| c.advance(now));
         Ok(c)
+    }
+
+    /// Runs `step`; a panic inside the session (a protocol bug) costs only
+    /// this connection, which is closed, never the loop that serves everyone
+    /// else.
+    fn guarded(&mut self, step: impl FnOnce(&mut Self)) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(self)));
+        if outcome.is_err() {
+            tracing::error!(peer = ?self.peer, "session panicked; connection closed");
+            self.finished = true;
+        }
     }
 
     /// The socket's descriptor number.
@@ -166,6 +177,10 @@ impl<S: Session> Connection<S> {
     /// told again if more is waiting) and saves the `read` that would only say
     /// EAGAIN after a small request.
     pub(crate) fn on_readable(&mut self, now: Instant) {
+        self.guarded(|c| c.readable(now));
+    }
+
+    fn readable(&mut self, now: Instant) {
         if !self.interest().0 {
             return;
         }
@@ -198,6 +213,10 @@ impl<S: Session> Connection<S> {
     /// The socket is writable: send what is pending, and whatever the session
     /// has next.
     pub(crate) fn on_writable(&mut self, now: Instant) {
+        self.guarded(|c| c.writable(now));
+    }
+
+    fn writable(&mut self, now: Instant) {
         if !self.finished && !self.flushed() {
             self.advance(now);
         }
@@ -208,6 +227,10 @@ impl<S: Session> Connection<S> {
     /// leaves the connection waiting on nothing, it is dead: close it, or a
     /// level-triggered loop would be told about the hang-up forever.
     pub(crate) fn on_hangup(&mut self, now: Instant) {
+        self.guarded(|c| c.hangup(now));
+    }
+
+    fn hangup(&mut self, now: Instant) {
         let (read, write) = self.interest();
         if write {
             self.on_writable(now);
@@ -222,6 +245,10 @@ impl<S: Session> Connection<S> {
     /// A deadline from [`Connection::deadline`] may have passed (loops may wake
     /// early, so each timer compares `now` itself).
     pub(crate) fn on_timeout(&mut self, now: Instant) {
+        self.guarded(|c| c.timeout(now));
+    }
+
+    fn timeout(&mut self, now: Instant) {
         if self.finished {
             return;
         }
@@ -242,6 +269,10 @@ impl<S: Session> Connection<S> {
 
     /// The session's waker was called (perhaps several times, merged).
     pub(crate) fn on_wake(&mut self, now: Instant) {
+        self.guarded(|c| c.wake(now));
+    }
+
+    fn wake(&mut self, now: Instant) {
         if self.finished || self.lingering_until.is_some() {
             return;
         }
@@ -251,6 +282,10 @@ impl<S: Session> Connection<S> {
 
     /// The server is stopping: the session finishes what is in flight.
     pub(crate) fn on_shutdown(&mut self, now: Instant) {
+        self.guarded(|c| c.shutdown(now));
+    }
+
+    fn shutdown(&mut self, now: Instant) {
         if self.lingering_until.is_some() {
             // Lingering is a courtesy a stopping server cuts short.
             discard_received(&mut self.conn);

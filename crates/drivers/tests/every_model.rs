@@ -168,6 +168,30 @@ fn leftover_input_is_offered_again(model: Model) {
     server.stop();
 }
 
+/// A session that panics (a protocol bug) costs its own connection only:
+/// after several such connections, new clients on every worker are served.
+fn a_panicking_session_costs_only_its_connection(model: Model) {
+    let server = Server::start(model, OneLine);
+    for round in 0..6 {
+        let mut doomed = server.connect();
+        doomed.write_all(b"panic\n").unwrap();
+        let mut rest = Vec::new();
+        // EOF or a reset: either way nothing is answered.
+        let _ = doomed.read_to_end(&mut rest);
+        assert!(
+            rest.is_empty(),
+            "{model}: a panicked session answered {rest:?}"
+        );
+        let mut client = BufReader::new(server.connect());
+        client.get_mut().write_all(b"still here\n").unwrap();
+        assert_eq!(
+            line(&mut client, &format!("{model} round {round}")),
+            "still here"
+        );
+    }
+    server.stop();
+}
+
 /// The session answers its first line with 256 KiB and is done while the
 /// client is still sending a megabyte: the client must read the whole answer
 /// and then EOF, not a reset.
@@ -278,6 +302,10 @@ macro_rules! every_model {
             #[test]
             fn answer_survives_unread_input() {
                 super::answer_survives_unread_input($model)
+            }
+            #[test]
+            fn a_panicking_session_costs_only_its_connection() {
+                super::a_panicking_session_costs_only_its_connection($model)
             }
         }
     )*};

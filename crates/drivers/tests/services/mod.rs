@@ -159,6 +159,9 @@ impl Session for OneLineSession {
             self.idle_calls += 1;
             return 0;
         };
+        if &input[..end] == b"panic" {
+            panic!("the client asked this session to panic");
+        }
         if &input[..end] == b"stats" {
             let stats = format!("idle-calls {}\n", self.idle_calls);
             self.out.extend_from_slice(stats.as_bytes());
