@@ -9,7 +9,6 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -148,20 +147,7 @@ fn receive(
     let mut latencies = Vec::new();
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
-        let ready: Vec<usize> = {
-            let mut fds: Vec<PollFd<'_>> = listeners
-                .iter()
-                .map(|s| PollFd::new(s.as_fd(), PollFlags::POLLIN))
-                .collect();
-            if nix::poll::poll(&mut fds, PollTimeout::from(100u16)).is_err() {
-                continue;
-            }
-            fds.iter()
-                .enumerate()
-                .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
-                .map(|(i, _)| i)
-                .collect()
-        };
+        let ready = super::fanout::readable(listeners.iter().map(|s| s.as_fd()));
         for i in ready {
             while let Ok(n) = listeners[i].recv(&mut buf) {
                 let Some(rest) = buf[..n].strip_prefix(b"MSG s") else {

@@ -15,7 +15,7 @@ use clap::Args;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -238,23 +238,10 @@ fn leave(speaker: &Speaker, listeners: &[Listener]) {
 fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool) -> Vec<Listener> {
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
-        let ready: Vec<usize> = {
-            let mut fds: Vec<PollFd<'_>> = listeners
-                .iter()
-                .map(|l| match l {
-                    Listener::Udp(s) => PollFd::new(s.as_fd(), PollFlags::POLLIN),
-                    Listener::Redis(s, _) => PollFd::new(s.as_fd(), PollFlags::POLLIN),
-                })
-                .collect();
-            if nix::poll::poll(&mut fds, PollTimeout::from(100u16)).is_err() {
-                continue;
-            }
-            fds.iter()
-                .enumerate()
-                .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
-                .map(|(i, _)| i)
-                .collect()
-        };
+        let ready = readable(listeners.iter().map(|l| match l {
+            Listener::Udp(s) => s.as_fd(),
+            Listener::Redis(s, _) => s.as_fd(),
+        }));
         for i in ready {
             match &mut listeners[i] {
                 Listener::Udp(socket) => {
@@ -281,4 +268,19 @@ fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool
         }
     }
     listeners
+}
+
+/// Waits up to 100 ms for any of `fds` to be readable; the indexes of those
+/// that are (none on a timeout or an interrupted wait).
+pub(super) fn readable<'a>(fds: impl Iterator<Item = BorrowedFd<'a>>) -> Vec<usize> {
+    let mut polled: Vec<PollFd<'_>> = fds.map(|fd| PollFd::new(fd, PollFlags::POLLIN)).collect();
+    if nix::poll::poll(&mut polled, PollTimeout::from(100u16)).is_err() {
+        return Vec::new();
+    }
+    polled
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+        .map(|(i, _)| i)
+        .collect()
 }
