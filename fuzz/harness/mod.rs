@@ -311,3 +311,19 @@ pub fn root_path(data: &[u8]) {
         }
     }
 }
+
+/// Runs `f` on every seed input in `fuzz/corpus/DIR`; returns how many. For
+/// the property tests in `crates/proto/tests` (the path is taken from the
+/// including crate's directory), which replay the committed corpora in CI.
+pub fn replay_corpus(dir: &str, f: fn(&[u8])) -> usize {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(dir);
+    let mut n = 0;
+    for entry in std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+        let data = std::fs::read(entry.unwrap().path()).unwrap();
+        f(&data);
+        n += 1;
+    }
+    n
+}

@@ -13,17 +13,8 @@ use proptest::prelude::*;
 
 #[test]
 fn seed_corpora_replay() {
-    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
-    let mut n = 0;
-    for (dir, f) in [
-        ("chat_datagrams", harness::chat_datagrams as fn(&[u8])),
-        ("irc_stream", harness::irc_stream),
-    ] {
-        for entry in std::fs::read_dir(base.join(dir)).unwrap() {
-            f(&std::fs::read(entry.unwrap().path()).unwrap());
-            n += 1;
-        }
-    }
+    let n = harness::replay_corpus("chat_datagrams", harness::chat_datagrams)
+        + harness::replay_corpus("irc_stream", harness::irc_stream);
     assert!(n >= 6, "seed corpora missing");
 }
 

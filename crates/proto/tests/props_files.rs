@@ -20,17 +20,8 @@ use std::time::Instant;
 
 #[test]
 fn seed_corpora_replay() {
-    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
-    let mut n = 0;
-    for (dir, f) in [
-        ("files_stream", harness::files_stream as fn(&[u8])),
-        ("files_command", harness::files_command),
-    ] {
-        for entry in std::fs::read_dir(base.join(dir)).unwrap() {
-            f(&std::fs::read(entry.unwrap().path()).unwrap());
-            n += 1;
-        }
-    }
+    let n = harness::replay_corpus("files_stream", harness::files_stream)
+        + harness::replay_corpus("files_command", harness::files_command);
     assert!(n >= 6, "seed corpora missing");
 }
 

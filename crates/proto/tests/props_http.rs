@@ -46,23 +46,10 @@ fn send_split(svc: &HttpService, input: &[u8], cuts: &[usize]) -> Vec<u8> {
     out
 }
 
-fn replay_corpus(dir: &str, f: fn(&[u8])) -> usize {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(dir);
-    let mut n = 0;
-    for entry in std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
-        let data = std::fs::read(entry.unwrap().path()).unwrap();
-        f(&data);
-        n += 1;
-    }
-    n
-}
-
 #[test]
 fn seed_corpora_replay() {
-    assert!(replay_corpus("http_stream", harness::http_stream) >= 5);
-    assert!(replay_corpus("http_chunked", harness::http_chunked) >= 3);
+    assert!(harness::replay_corpus("http_stream", harness::http_stream) >= 5);
+    assert!(harness::replay_corpus("http_chunked", harness::http_chunked) >= 3);
 }
 
 fn request_strategy() -> impl Strategy<Value = Vec<u8>> {

@@ -14,17 +14,8 @@ use proptest::prelude::*;
 
 #[test]
 fn seed_corpora_replay() {
-    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
-    let mut n = 0;
-    for (dir, f) in [
-        ("tftp_exchange", harness::tftp_exchange as fn(&[u8])),
-        ("tftp_options", harness::tftp_options),
-    ] {
-        for entry in std::fs::read_dir(base.join(dir)).unwrap() {
-            f(&std::fs::read(entry.unwrap().path()).unwrap());
-            n += 1;
-        }
-    }
+    let n = harness::replay_corpus("tftp_exchange", harness::tftp_exchange)
+        + harness::replay_corpus("tftp_options", harness::tftp_options);
     assert!(n >= 6, "seed corpora missing");
 }
 
