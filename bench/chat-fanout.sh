@@ -17,43 +17,11 @@ messages=${2:-20000}
 paced=${3:-50}
 
 command -v redis-server >/dev/null || { echo "needs redis-server (apt-get install redis-server)" >&2; exit 2; }
-cargo build --release -q -p netkit
-netkit=target/release/netkit
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Starts `netkit chat serve ARGS` and sets `addr` to its UDP address (from the
-# ready line). Not called as $(…): a subshell would lose the pid, and the
-# server would outlive the script.
-start_chat() {
-  local out="$work/chat-$RANDOM.out"
-  "$netkit" chat serve --bind 127.0.0.1 --port 0 "$@" >"$out" 2>/dev/null </dev/null &
-  pids+=($!)
-  for _ in $(seq 100); do
-    if grep -q 'listening on udp://' "$out"; then
-      addr=$(sed -n 's#^chat listening on udp://##p' "$out"); return
-    fi
-    sleep 0.05
-  done
-  echo "chat server did not start" >&2; exit 1
-}
+source bench/chat-lib.sh
 
 field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p"; }
 
-redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
-  --client-output-buffer-limit 'pubsub 0 0 0' --daemonize no >"$work/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
+start_redis --client-output-buffer-limit 'pubsub 0 0 0'
 
 start_chat --rate 0; chat=$addr
 echo "fan-out: 1 speaker, $members members, $messages messages"
