@@ -7,7 +7,7 @@
 //! process's monotonic clock); each listener notes arrival minus that. The
 //! speaker stays at most `--window` messages ahead of the slowest listener.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsFd;
@@ -32,23 +32,11 @@ pub struct BackplaneBenchArgs {
     window: u64,
 }
 
+/// A member joined as `name`, non-blocking for the measuring loop.
 fn join(server: SocketAddr, name: &str) -> Result<UdpSocket> {
-    let socket = UdpSocket::bind("127.0.0.1:0")?;
-    let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(1 << 20);
-    socket.connect(server)?;
-    socket.set_read_timeout(Some(Duration::from_secs(5)))?;
-    socket.send(format!("JOIN {name:<40}").as_bytes())?;
-    let mut buf = [0u8; 65_536];
-    loop {
-        let n = socket.recv(&mut buf).context("no answer to JOIN")?;
-        if buf[..n].starts_with(b"OK ") {
-            socket.set_nonblocking(true)?;
-            return Ok(socket);
-        }
-        if buf[..n].starts_with(b"ERR") {
-            bail!("JOIN {name}: {}", String::from_utf8_lossy(&buf[..n]));
-        }
-    }
+    let socket = super::fanout::join(server, name)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
 }
 
 /// Runs the benchmark and prints one result line.

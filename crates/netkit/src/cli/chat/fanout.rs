@@ -128,25 +128,29 @@ pub fn run(args: FanoutArgs) -> Result<()> {
     Ok(())
 }
 
-fn setup_udp(server: SocketAddr, members: usize) -> Result<(Vec<Listener>, Speaker)> {
-    let join = |name: &str| -> Result<UdpSocket> {
-        let socket = UdpSocket::bind("127.0.0.1:0")?;
-        let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(1 << 20);
-        socket.connect(server)?;
-        socket.set_read_timeout(Some(Duration::from_secs(5)))?;
-        // Padded so that an error (a name left over from another run) is heard.
-        socket.send(format!("JOIN {name:<40}").as_bytes())?;
-        let mut buf = [0u8; 65_536];
-        loop {
-            let n = socket.recv(&mut buf).context("no answer to JOIN")?;
-            if buf[..n].starts_with(b"OK ") {
-                return Ok(socket);
-            }
-            if buf[..n].starts_with(b"ERR") {
-                bail!("JOIN {name}: {}", String::from_utf8_lossy(&buf[..n]));
-            }
+/// A measuring member: a UDP socket joined to the room at `server` as `name`
+/// (blocking, with a 5 s read timeout).
+pub(super) fn join(server: SocketAddr, name: &str) -> Result<UdpSocket> {
+    let socket = UdpSocket::bind("127.0.0.1:0")?;
+    let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(1 << 20);
+    socket.connect(server)?;
+    socket.set_read_timeout(Some(Duration::from_secs(5)))?;
+    // Padded so that an error (a name left over from another run) is heard.
+    socket.send(format!("JOIN {name:<40}").as_bytes())?;
+    let mut buf = [0u8; 65_536];
+    loop {
+        let n = socket.recv(&mut buf).context("no answer to JOIN")?;
+        if buf[..n].starts_with(b"OK ") {
+            return Ok(socket);
         }
-    };
+        if buf[..n].starts_with(b"ERR") {
+            bail!("JOIN {name}: {}", String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+}
+
+fn setup_udp(server: SocketAddr, members: usize) -> Result<(Vec<Listener>, Speaker)> {
+    let join = |name: &str| join(server, name);
     // Names unique to this run: an earlier run's members may still be in the room.
     let run = std::process::id();
     let speaker = join(&format!("s{run}"))?;
