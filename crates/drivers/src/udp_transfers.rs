@@ -30,7 +30,7 @@
 use crate::io::wait_readable;
 use crate::shutdown::Tracker;
 use crate::Shutdown;
-use netkit_proto::tftp::{TransferService, TransferSession};
+use netkit_proto::{TransferService, TransferSession};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::AsFd;

@@ -173,6 +173,37 @@ pub trait DatagramService: Send + 'static {
     fn poll_timeout(&self) -> Option<Instant>;
 }
 
+/// A service whose requests arrive on one socket and are served each from a
+/// socket of its own (`netkit_drivers::udp_transfers`).
+pub trait TransferService: Send + Sync + 'static {
+    /// One transfer's state.
+    type Transfer: TransferSession;
+
+    /// A datagram arrived on the listening socket. `None`: ignore it. Otherwise
+    /// the driver opens a fresh socket, sends the session's first datagrams
+    /// from it, and serves the session there until it is done.
+    fn handle_request(&self, now: Instant, from: SocketAddr, data: &[u8])
+        -> Option<Self::Transfer>;
+}
+
+/// One transfer on its own socket. Call order: after creation and after every
+/// `handle_*`, drain [`TransferSession::poll_transmit`]; wake at
+/// [`TransferSession::poll_timeout`]; drop the session (and its socket) when
+/// [`TransferSession::is_done`].
+pub trait TransferSession: Send + 'static {
+    /// A datagram arrived on the transfer's socket from `from` (not
+    /// necessarily its peer).
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]);
+    /// The instant from [`TransferSession::poll_timeout`] may have passed.
+    fn handle_timeout(&mut self, now: Instant);
+    /// The next datagram to send, and where.
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, &[u8])>;
+    /// When the session next wants [`TransferSession::handle_timeout`].
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// Finished: nothing left to send or wait for.
+    fn is_done(&self) -> bool;
+}
+
 /// A TCP (or Unix stream) service: makes one [`Session`] per accepted connection.
 ///
 /// A service is shared by every worker of every model, so it is `Sync`; state that
