@@ -13,6 +13,10 @@
 //! lock. (The protocol stays free of threads: it only keeps state per thread
 //! the driver runs it on.) Entries are keyed by service id as well, so two
 //! services in one thread (tests) never see each other's files.
+//!
+//! Expired entries are swept (their files closed) on the first insert after
+//! each [`TTL`], so a file deleted on disk does not keep its space held by an
+//! open descriptor here for longer than the next request after a second.
 
 use super::static_files::content_type;
 use crate::root::RelPath;
@@ -75,7 +79,18 @@ impl FileEntry {
     }
 }
 
-type Entries = HashMap<u64, HashMap<RelPath, Arc<FileEntry>>>;
+/// One service's entries in this worker, and when they were last swept.
+#[derive(Default)]
+struct Files {
+    entries: HashMap<RelPath, Arc<FileEntry>>,
+    swept: Option<Instant>,
+}
+
+type Entries = HashMap<u64, Files>;
+
+fn fresh(entry: &FileEntry, now: Instant) -> bool {
+    now >= entry.loaded && now.saturating_duration_since(entry.loaded) < TTL
+}
 
 thread_local! {
     static CACHE: RefCell<Entries> = RefCell::new(HashMap::new());
@@ -85,9 +100,9 @@ thread_local! {
 pub(crate) fn lookup(service: u64, rel: &RelPath, now: Instant) -> Option<Arc<FileEntry>> {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        let files = c.get_mut(&service)?;
+        let files = &mut c.get_mut(&service)?.entries;
         let entry = files.get(rel)?;
-        if now.saturating_duration_since(entry.loaded) < TTL && now >= entry.loaded {
+        if fresh(entry, now) {
             return Some(Arc::clone(entry));
         }
         files.remove(rel);
@@ -95,15 +110,24 @@ pub(crate) fn lookup(service: u64, rel: &RelPath, now: Instant) -> Option<Arc<Fi
     })
 }
 
-/// Remembers an entry.
+/// Remembers an entry (loaded at `entry.loaded`), sweeping out expired ones
+/// at most once per [`TTL`].
 pub(crate) fn insert(service: u64, rel: &RelPath, entry: Arc<FileEntry>) {
+    let now = entry.loaded;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         let files = c.entry(service).or_default();
-        if files.len() >= MAX_ENTRIES {
-            files.clear();
+        if files
+            .swept
+            .is_none_or(|at| now.saturating_duration_since(at) >= TTL)
+        {
+            files.entries.retain(|_, e| fresh(e, now));
+            files.swept = Some(now);
         }
-        files.insert(rel.clone(), entry);
+        if files.entries.len() >= MAX_ENTRIES {
+            files.entries.clear();
+        }
+        files.entries.insert(rel.clone(), entry);
     });
 }
 
@@ -111,7 +135,7 @@ pub(crate) fn insert(service: u64, rel: &RelPath, entry: Arc<FileEntry>) {
 pub(crate) fn forget(service: u64, rel: &RelPath) {
     CACHE.with(|c| {
         if let Some(files) = c.borrow_mut().get_mut(&service) {
-            files.remove(rel);
+            files.entries.remove(rel);
         }
     });
 }
@@ -135,5 +159,33 @@ mod tests {
         assert!(lookup(8, &rel, t0).is_none(), "another service");
         assert!(lookup(7, &rel, t0 + TTL).is_none(), "expired");
         assert!(lookup(7, &rel, t0).is_none(), "and removed");
+    }
+
+    fn entry_at(dir: &std::path::Path, name: &str, at: Instant) -> (RelPath, Arc<FileEntry>) {
+        std::fs::write(dir.join(name), name).unwrap();
+        let file = File::open(dir.join(name)).unwrap();
+        let meta = file.metadata().unwrap();
+        let rel = RelPath::parse(name).unwrap();
+        let entry = FileEntry::new(file, &meta, &rel, 16, at).unwrap();
+        (rel, Arc::new(entry))
+    }
+
+    #[test]
+    fn an_insert_after_a_second_closes_expired_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        let (old, entry) = entry_at(dir.path(), "old", t0);
+        let weak = Arc::downgrade(&entry);
+        insert(9, &old, entry);
+        let (new, entry) = entry_at(dir.path(), "new", t0 + Duration::from_millis(500));
+        insert(9, &new, entry);
+        assert!(weak.upgrade().is_some(), "swept at most once per TTL");
+        let (newer, entry) = entry_at(dir.path(), "newer", t0 + TTL + TTL / 2);
+        insert(9, &newer, entry);
+        assert!(
+            weak.upgrade().is_none(),
+            "the expired entry's file is closed"
+        );
+        assert!(lookup(9, &newer, t0 + TTL + TTL / 2).is_some());
     }
 }
