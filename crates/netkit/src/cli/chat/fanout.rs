@@ -158,6 +158,7 @@ fn setup_udp(server: SocketAddr, members: usize) -> Result<(Vec<Listener>, Speak
     for i in 0..members {
         let socket = join(&format!("m{run}_{i}"))?;
         socket.set_nonblocking(true)?;
+        enable_gro(&socket);
         listeners.push(Listener::Udp(socket));
     }
     // Drain the JOINED notices the speaker received.
@@ -249,10 +250,13 @@ fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool
         for i in ready {
             match &mut listeners[i] {
                 Listener::Udp(socket) => {
-                    while let Ok(n) = socket.recv(&mut buf) {
-                        if buf[..n].starts_with(b"MSG s") {
-                            counts[i].fetch_add(1, Ordering::Relaxed);
-                        }
+                    // One call takes a whole GRO batch; each datagram in it counts.
+                    while let Ok((n, seg)) = recv_gro(socket, &mut buf) {
+                        let found = buf[..n]
+                            .chunks(seg.unwrap_or(n).max(1))
+                            .filter(|d| d.starts_with(b"MSG s"))
+                            .count();
+                        counts[i].fetch_add(found as u64, Ordering::Relaxed);
                     }
                 }
                 Listener::Redis(stream, tail) => {
@@ -272,6 +276,36 @@ fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool
         }
     }
     listeners
+}
+
+/// Asks the kernel to hand a listener runs of datagrams from one sender as
+/// one buffer (UDP GRO; a GSO batch from the server arrives whole), the UDP
+/// counterpart of a Redis subscriber reading many messages with one read.
+/// Best effort: without it every datagram is its own `recv`.
+fn enable_gro(socket: &UdpSocket) {
+    let _ = nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::UdpGroSegment, &true);
+}
+
+/// One `recvmsg`: the bytes received and, for a GRO batch, the size of each
+/// datagram in it (the last may be shorter).
+fn recv_gro(socket: &UdpSocket, buf: &mut [u8]) -> nix::Result<(usize, Option<usize>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let mut cmsg = nix::cmsg_space!(i32);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    )?;
+    let mut seg = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::UdpGroSegments(s) = c {
+            seg = usize::try_from(s).ok().filter(|&s| s > 0);
+        }
+    }
+    Ok((msg.bytes, seg))
 }
 
 /// Waits up to 100 ms for any of `fds` to be readable; the indexes of those
