@@ -27,7 +27,7 @@ const INPUTS: usize = 150;
 
 fn payload(dest: usize, input: usize, j: usize) -> Vec<u8> {
     let pad = match (input + j) % 5 {
-        0 | 1 | 2 => 3,
+        0..=2 => 3,
         3 => 0,
         _ => 700,
     };
