@@ -52,6 +52,8 @@ pub struct SendBatch {
     /// Indexes into `out`, grouped by destination (stable: each destination's
     /// datagrams keep their order).
     order: Vec<usize>,
+    /// Scratch for sorting `order`.
+    keys: Vec<(u128, usize)>,
     /// One per message: the first position in `order`, how many datagrams,
     /// and the GSO segment size (0: a single datagram, no GSO).
     runs: Vec<Run>,
@@ -76,6 +78,7 @@ impl SendBatch {
         SendBatch {
             gso: true,
             order: Vec::new(),
+            keys: Vec::new(),
             runs: Vec::new(),
         }
     }
@@ -109,10 +112,16 @@ impl SendBatch {
             }
             _ => {}
         }
+        // Sorted by (address key, position): datagrams to one address keep
+        // their order. The key is cheap to compare; addresses that differ only
+        // in what it leaves out (IPv6 flow and scope) still get runs of their
+        // own, as `plan` compares whole addresses.
+        self.keys.clear();
+        self.keys
+            .extend(out.iter().enumerate().map(|(i, d)| (key(d.to), i)));
+        self.keys.sort_unstable();
         self.order.clear();
-        self.order.extend(0..out.len());
-        // A stable sort: datagrams to one address keep their order.
-        self.order.sort_by_key(|&i| out[i].to);
+        self.order.extend(self.keys.iter().map(|&(_, i)| i));
         self.runs.clear();
         self.plan(out, 0);
         let mut next = 0;
@@ -170,6 +179,18 @@ impl SendBatch {
                 seg,
             });
             i += count;
+        }
+    }
+}
+
+/// A sort key for `addr`: its IP, port and family in one number.
+fn key(addr: SocketAddr) -> u128 {
+    match addr {
+        SocketAddr::V4(a) => u128::from(a.ip().to_bits()) << 16 | u128::from(a.port()),
+        // The low bits of an IPv6 address are the host's; the port replaces
+        // the top 16 bits, and the family bit keeps it apart from IPv4 keys.
+        SocketAddr::V6(a) => {
+            (a.ip().to_bits() & (u128::MAX >> 17)) | u128::from(a.port()) << 111 | 1 << 127
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct FanoutArgs {
     /// Send this many messages per second instead of as fast as possible.
     #[arg(long)]
     pace: Option<f64>,
+    /// UDP listeners read one datagram per call (no UDP GRO batches).
+    #[arg(long)]
+    no_gro: bool,
 }
 
 /// One listener socket, either kind.
@@ -60,7 +63,11 @@ const NEEDLE: &[u8] = b"\r\nmessage\r\n";
 /// Runs the benchmark and prints one result line.
 pub fn run(args: FanoutArgs) -> Result<()> {
     let (listeners, mut speaker) = match (&args.udp, &args.redis) {
-        (Some(addr), _) => setup_udp(resolve(addr, super::DEFAULT_PORT)?, args.members)?,
+        (Some(addr), _) => setup_udp(
+            resolve(addr, super::DEFAULT_PORT)?,
+            args.members,
+            !args.no_gro,
+        )?,
         (_, Some(addr)) => setup_redis(resolve(addr, 6379)?, args.members)?,
         _ => bail!("give --udp ADDR or --redis ADDR"),
     };
@@ -149,7 +156,7 @@ pub(super) fn join(server: SocketAddr, name: &str) -> Result<UdpSocket> {
     }
 }
 
-fn setup_udp(server: SocketAddr, members: usize) -> Result<(Vec<Listener>, Speaker)> {
+fn setup_udp(server: SocketAddr, members: usize, gro: bool) -> Result<(Vec<Listener>, Speaker)> {
     let join = |name: &str| join(server, name);
     // Names unique to this run: an earlier run's members may still be in the room.
     let run = std::process::id();
@@ -158,7 +165,9 @@ fn setup_udp(server: SocketAddr, members: usize) -> Result<(Vec<Listener>, Speak
     for i in 0..members {
         let socket = join(&format!("m{run}_{i}"))?;
         socket.set_nonblocking(true)?;
-        enable_gro(&socket);
+        if gro {
+            enable_gro(&socket);
+        }
         listeners.push(Listener::Udp(socket));
     }
     // Drain the JOINED notices the speaker received.
