@@ -5,6 +5,15 @@
 # (`netkit chat fanout-bench`). Then, at the default flood limit (5 msg/s, burst
 # 10), a paced speaker must reach every member with every message.
 #
+# What each side does. Server: netkit reads SAYs with recvmmsg and sends each
+# batch's MSGs with one sendmmsg, a run of MSGs to one member as one UDP GSO
+# message (still one datagram per message on the wire); redis-server writes
+# each subscriber's pending messages with one write(2). Client (the same for
+# both): one speaker thread, one receiver thread polling all listeners; a
+# Redis subscriber reads its TCP stream in bulk and counts the messages in it,
+# a UDP listener asks for UDP GRO and reads a batch of datagrams per recvmsg,
+# counting each datagram in it. The "no GRO" row reads one datagram per call.
+#
 #   bench/chat-fanout.sh [MEMBERS] [MESSAGES] [PACED_MESSAGES]
 #   bench/chat-fanout.sh 100 20000 50      # the real run (about a minute)
 #   bench/chat-fanout.sh 5 200 5           # a quick check that it works
@@ -37,6 +46,8 @@ for window in 1 32; do
   n=$(field deliveries_per_sec <<<"$netkit_line")
   r=$(field deliveries_per_sec <<<"$redis_line")
   python3 -c "import sys; n,r=float(sys.argv[1]),float(sys.argv[2]); print(f'  window {sys.argv[3]}: netkit {n:,.0f}/s vs redis {r:,.0f}/s: ratio {n/r:.2f}x (target >= 1.0x)')" "$n" "$r" "$window"
+  plain_line=$("$netkit" chat fanout-bench --udp "$chat" --members "$members" --messages "$messages" --window "$window" --no-gro)
+  echo "  netkit, no GRO:    $plain_line"
 done
 
 start_chat; limited=$addr

@@ -5,6 +5,7 @@
 #
 #   bench/hostile.sh [SECONDS]       # seconds per phase (default 10)
 #   NETKIT=target/debug/netkit MODEL=thread bench/hostile.sh 3
+#   PHASES=chat bench/hostile.sh 5    # only some phases: any of http chat tftp
 #
 # Phases, each against a fresh `netkit http serve` (default model) except the
 # UDP ones: unloaded; slowloris (1,000 connections, one header byte every
@@ -27,9 +28,10 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$wo
 mkdir -p "$work/root"
 printf 'hello\n' > "$work/root/a.txt"
 head -c $((64 << 20)) /dev/zero > "$work/root/big.bin"
-python3 - "$secs" "$netkit" "$work" "${MODEL:-epoll}" <<'PY'
+python3 - "$secs" "$netkit" "$work" "${MODEL:-epoll}" "${PHASES:-http chat tftp}" <<'PY'
 import os, socket, subprocess, sys, threading, time
 secs, netkit, work, model = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+phases = sys.argv[5].split()
 root = f"{work}/root"
 
 def serve(*args):
@@ -145,14 +147,17 @@ def phase(name, server_args, attack, measure, base=None):
         stop.set(); p.terminate(); p.wait()
 
 http_args = ["http", "serve", root, "--quiet", "--model", model, "--upload"]
-base = phase("http unloaded", http_args, None, http_rate)
-for name, attack in [("slowloris x1000", slowloris), ("slow POST x200", slow_post), ("slow readers x50", slow_readers),
-                     ("never-read x200", never_read)]:
-    phase(name, http_args, attack, http_rate, base)
-# Only here a connection limit: held-open attackers would otherwise take its slots.
-phase("flood past max-conn 500", http_args + ["--max-connections", "500"], flood, http_rate, base)
-chat_base = phase("chat unloaded", ["chat", "serve", "--rate", "0"], None, chat_rate)
-phase("chat UDP garbage", ["chat", "serve", "--rate", "0"], udp_garbage, chat_rate, chat_base)
-tftp_base = phase("tftp unloaded", ["tftp", "serve", root], None, tftp_rate)
-phase("tftp UDP garbage", ["tftp", "serve", root], udp_garbage, tftp_rate, tftp_base)
+if "http" in phases:
+  base = phase("http unloaded", http_args, None, http_rate)
+  for name, attack in [("slowloris x1000", slowloris), ("slow POST x200", slow_post), ("slow readers x50", slow_readers),
+                       ("never-read x200", never_read)]:
+      phase(name, http_args, attack, http_rate, base)
+  # Only here a connection limit: held-open attackers would otherwise take its slots.
+  phase("flood past max-conn 500", http_args + ["--max-connections", "500"], flood, http_rate, base)
+if "chat" in phases:
+  chat_base = phase("chat unloaded", ["chat", "serve", "--rate", "0"], None, chat_rate)
+  phase("chat UDP garbage", ["chat", "serve", "--rate", "0"], udp_garbage, chat_rate, chat_base)
+if "tftp" in phases:
+  tftp_base = phase("tftp unloaded", ["tftp", "serve", root], None, tftp_rate)
+  phase("tftp UDP garbage", ["tftp", "serve", root], udp_garbage, tftp_rate, tftp_base)
 PY

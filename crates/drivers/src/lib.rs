@@ -39,6 +39,7 @@ pub mod select;
 pub mod thread;
 pub mod tokio;
 pub mod udp;
+pub mod udp_gso;
 pub mod udp_transfers;
 mod wake;
 

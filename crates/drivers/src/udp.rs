@@ -7,11 +7,22 @@
 //! [`DatagramService::handle_timeout`] (which the trait allows), so a service
 //! with output from elsewhere (the chat room's admin lines and IRC members)
 //! collects it there.
+//!
+//! Datagrams come in batches and leave in batches: one `recvmmsg` reads what
+//! is queued (up to 64), the service handles each, and everything it queued
+//! for the whole batch goes out through [`crate::udp_gso::SendBatch`]
+//! (grouped by destination, one `sendmmsg`, runs to one address as one GSO
+//! message). A chat SAY to 100 members is one system call, not 100; 32
+//! pipelined SAYs are still one. The socket asks for a 4 MiB receive buffer so
+//! that a flood queues instead of dropping a member's PING while the loop is
+//! descheduled.
 
 use crate::io::wait_readable;
+use crate::udp_gso::SendBatch;
 use crate::Shutdown;
 use netkit_proto::{Datagram, DatagramService};
 use nix::sys::eventfd::{EfdFlags, EventFd};
+use recv::RecvBatch;
 use std::io;
 use std::net::UdpSocket;
 use std::os::fd::AsFd;
@@ -19,11 +30,14 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::Instant;
 
-/// The largest UDP payload (65,535 minus the IP and UDP headers).
-const MAX_DATAGRAM: usize = 65_507;
+mod recv;
 
-/// Datagrams handled per wake-up before timers and shutdown are looked at again.
-const BATCH: usize = 64;
+/// `recvmmsg` calls per wake-up at most (each up to [`recv::SLOTS`]
+/// datagrams) before timers and shutdown are looked at again.
+const ROUNDS: usize = 4;
+
+/// The receive buffer asked for (the kernel doubles it for its bookkeeping).
+pub const RECEIVE_BUFFER: usize = 4 << 20;
 
 /// Wakes a [`serve_woken`] loop from any thread (an eventfd).
 #[derive(Debug)]
@@ -86,7 +100,9 @@ fn run(
     waker: Option<&UdpWaker>,
 ) -> io::Result<()> {
     socket.set_nonblocking(true)?;
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    grow_receive_buffer(socket);
+    let mut batch = RecvBatch::new();
+    let mut sender = SendBatch::new();
     let mut out: Vec<Datagram> = Vec::new();
     while !shutdown.is_triggered() {
         let timeout = service
@@ -98,19 +114,24 @@ fn run(
         match wait_readable(&fds[..watched], timeout)? {
             // A bounded batch per wake-up, so a flood cannot starve timers or shutdown.
             Some(0) => {
-                for _ in 0..BATCH {
-                    match socket.recv_from(&mut buf) {
-                        Ok((n, from)) => {
-                            service.handle_datagram(Instant::now(), from, &buf[..n], &mut out)
-                        }
+                for _ in 0..ROUNDS {
+                    let n = match batch.recv(socket) {
+                        Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         // An ICMP error from an earlier send (ECONNREFUSED) is not ours to stop on.
                         Err(e) => {
-                            tracing::debug!("recv_from: {e}");
+                            tracing::debug!("recvmmsg: {e}");
                             break;
                         }
+                    };
+                    for (from, data) in batch.datagrams() {
+                        service.handle_datagram(Instant::now(), from, data, &mut out);
                     }
-                    send_all(socket, &mut out);
+                    // The output of the whole batch at once: per destination in order.
+                    sender.send(socket, &mut out);
+                    if n < recv::SLOTS {
+                        break;
+                    }
                 }
             }
             Some(1) => break,
@@ -124,15 +145,26 @@ fn run(
         if woken || due {
             service.handle_timeout(Instant::now(), &mut out);
         }
-        send_all(socket, &mut out);
+        sender.send(socket, &mut out);
     }
     Ok(())
 }
 
-fn send_all(socket: &UdpSocket, out: &mut Vec<Datagram>) {
-    for d in out.drain(..) {
-        if let Err(e) = socket.send_to(&d.data, d.to) {
-            tracing::debug!(to = %d.to, "send_to: {e}");
-        }
+/// Asks for a receive buffer of [`RECEIVE_BUFFER`] bytes, so a burst (or a
+/// flood) queues rather than drops while the loop is busy or descheduled:
+/// beyond `net.core.rmem_max` with `SO_RCVBUFFORCE` when allowed (root), else
+/// as much as `SO_RCVBUF` gives. Best effort.
+fn grow_receive_buffer(socket: &UdpSocket) {
+    let sock = socket2::SockRef::from(socket);
+    if sock.recv_buffer_size().is_ok_and(|n| n >= RECEIVE_BUFFER) {
+        return;
+    }
+    let forced = nix::sys::socket::setsockopt(
+        socket,
+        nix::sys::socket::sockopt::RcvBufForce,
+        &RECEIVE_BUFFER,
+    );
+    if forced.is_err() {
+        let _ = sock.set_recv_buffer_size(RECEIVE_BUFFER);
     }
 }

@@ -41,6 +41,9 @@ pub struct FanoutArgs {
     /// Send this many messages per second instead of as fast as possible.
     #[arg(long)]
     pace: Option<f64>,
+    /// UDP listeners read one datagram per call (no UDP GRO batches).
+    #[arg(long)]
+    no_gro: bool,
 }
 
 /// One listener socket, either kind.
@@ -60,7 +63,11 @@ const NEEDLE: &[u8] = b"\r\nmessage\r\n";
 /// Runs the benchmark and prints one result line.
 pub fn run(args: FanoutArgs) -> Result<()> {
     let (listeners, mut speaker) = match (&args.udp, &args.redis) {
-        (Some(addr), _) => setup_udp(resolve(addr, super::DEFAULT_PORT)?, args.members)?,
+        (Some(addr), _) => setup_udp(
+            resolve(addr, super::DEFAULT_PORT)?,
+            args.members,
+            !args.no_gro,
+        )?,
         (_, Some(addr)) => setup_redis(resolve(addr, 6379)?, args.members)?,
         _ => bail!("give --udp ADDR or --redis ADDR"),
     };
@@ -149,7 +156,7 @@ pub(super) fn join(server: SocketAddr, name: &str) -> Result<UdpSocket> {
     }
 }
 
-fn setup_udp(server: SocketAddr, members: usize) -> Result<(Vec<Listener>, Speaker)> {
+fn setup_udp(server: SocketAddr, members: usize, gro: bool) -> Result<(Vec<Listener>, Speaker)> {
     let join = |name: &str| join(server, name);
     // Names unique to this run: an earlier run's members may still be in the room.
     let run = std::process::id();
@@ -158,6 +165,9 @@ fn setup_udp(server: SocketAddr, members: usize) -> Result<(Vec<Listener>, Speak
     for i in 0..members {
         let socket = join(&format!("m{run}_{i}"))?;
         socket.set_nonblocking(true)?;
+        if gro {
+            enable_gro(&socket);
+        }
         listeners.push(Listener::Udp(socket));
     }
     // Drain the JOINED notices the speaker received.
@@ -249,10 +259,13 @@ fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool
         for i in ready {
             match &mut listeners[i] {
                 Listener::Udp(socket) => {
-                    while let Ok(n) = socket.recv(&mut buf) {
-                        if buf[..n].starts_with(b"MSG s") {
-                            counts[i].fetch_add(1, Ordering::Relaxed);
-                        }
+                    // One call takes a whole GRO batch; each datagram in it counts.
+                    while let Ok((n, seg)) = recv_gro(socket, &mut buf) {
+                        let found = buf[..n]
+                            .chunks(seg.unwrap_or(n).max(1))
+                            .filter(|d| d.starts_with(b"MSG s"))
+                            .count();
+                        counts[i].fetch_add(found as u64, Ordering::Relaxed);
                     }
                 }
                 Listener::Redis(stream, tail) => {
@@ -272,6 +285,36 @@ fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool
         }
     }
     listeners
+}
+
+/// Asks the kernel to hand a listener runs of datagrams from one sender as
+/// one buffer (UDP GRO; a GSO batch from the server arrives whole), the UDP
+/// counterpart of a Redis subscriber reading many messages with one read.
+/// Best effort: without it every datagram is its own `recv`.
+fn enable_gro(socket: &UdpSocket) {
+    let _ = nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::UdpGroSegment, &true);
+}
+
+/// One `recvmsg`: the bytes received and, for a GRO batch, the size of each
+/// datagram in it (the last may be shorter).
+fn recv_gro(socket: &UdpSocket, buf: &mut [u8]) -> nix::Result<(usize, Option<usize>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let mut cmsg = nix::cmsg_space!(i32);
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT,
+    )?;
+    let mut seg = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::UdpGroSegments(s) = c {
+            seg = usize::try_from(s).ok().filter(|&s| s > 0);
+        }
+    }
+    Ok((msg.bytes, seg))
 }
 
 /// Waits up to 100 ms for any of `fds` to be readable; the indexes of those
