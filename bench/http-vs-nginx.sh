@@ -2,17 +2,23 @@
 # netkit http serve against nginx (2 workers, access_log off, sendfile on), with
 # h2o and lighttpd as the top of the bar, on one fixture tree, measured with wrk.
 # Runs alternate between servers (netkit, nginx, h2o, lighttpd, netkit, …) so a
-# noisy neighbour hurts everyone alike; the best of ROUNDS runs is reported.
+# noisy neighbour hurts everyone alike; the best and the median of ROUNDS runs
+# are reported (each round starts with the next server in turn, so no server
+# always runs first).
 #
 #   bash bench/http-vs-nginx.sh                       # 10 s runs, 3 rounds
 #   DURATION=1s ROUNDS=1 bash bench/http-vs-nginx.sh  # a quick check that it works
+#   CASES=close DURATION=5s ROUNDS=3 bash bench/http-vs-nginx.sh  # one case
 #
 # Environment: DURATION (wrk -d, default 10s), ROUNDS (3), THREADS (wrk -t, 2),
 # WORKERS (netkit --workers and nginx/h2o worker count, 2), BASE_PORT (18080),
 # MODEL (netkit --model, default: netkit's default), IDLE (idle keep-alive
 # connections whose memory is measured at the end, 10000; 0 skips), SERVERS (default
 # "netkit nginx h2o lighttpd"; servers whose program is missing after apt-get are
-# left out with a note).
+# left out with a note), CASES (the cases to run, by key: ka50 ka500 close 64k
+# 100m; default all), NETKIT (a netkit binary to measure instead of building
+# this tree's). SERVERS may add netkit-1w: netkit with --workers 1, a row for
+# comparison (the netkit row stays the one with WORKERS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,8 +43,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-cargo build --release -q -p netkit
-NETKIT=target/release/netkit
+if [ -z "${NETKIT:-}" ]; then
+  cargo build --release -q -p netkit
+  NETKIT=target/release/netkit
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -64,6 +72,7 @@ port_of() {
     nginx) echo $((BASE_PORT + 1)) ;;
     h2o) echo $((BASE_PORT + 2)) ;;
     lighttpd) echo $((BASE_PORT + 3)) ;;
+    netkit-1w) echo $((BASE_PORT + 4)) ;;
   esac
 }
 
@@ -74,6 +83,14 @@ start_netkit() {
     --workers "$WORKERS" "${model[@]}" >"$work/netkit.out" 2>"$work/netkit.err" &
   pids+=($!)
   netkit_pid=$!
+}
+
+start_netkit-1w() {
+  local model=()
+  [ -n "${MODEL:-}" ] && model=(--model "$MODEL")
+  "$NETKIT" http serve "$root" --bind 127.0.0.1 --port "$(port_of netkit-1w)" --quiet \
+    --workers 1 "${model[@]}" >"$work/netkit-1w.out" 2>"$work/netkit-1w.err" &
+  pids+=($!)
 }
 
 start_nginx() {
@@ -152,7 +169,7 @@ wait_ready() {
 available=()
 for s in $SERVERS; do
   case $s in
-    netkit) ok=1 ;;
+    netkit | netkit-1w) ok=1 ;;
     nginx) [ -x /usr/sbin/nginx ] && ok=1 || ok=0 ;;
     h2o) command -v h2o >/dev/null && ok=1 || ok=0 ;;
     lighttpd) [ -x /usr/sbin/lighttpd ] && ok=1 || ok=0 ;;
@@ -166,14 +183,15 @@ for s in $SERVERS; do
   fi
 done
 
-# case name | path | connections | extra wrk header
+# key | case name | path | connections | extra wrk header
 cases=(
-  "100 B keep-alive c=50|/small.bin|50|"
-  "100 B keep-alive c=500|/small.bin|500|"
-  "100 B Connection: close c=50|/small.bin|50|Connection: close"
-  "64 KiB keep-alive c=50|/medium.bin|50|"
-  "100 MiB keep-alive c=4|/large.bin|4|"
+  "ka50|100 B keep-alive c=50|/small.bin|50|"
+  "ka500|100 B keep-alive c=500|/small.bin|500|"
+  "close|100 B Connection: close c=50|/small.bin|50|Connection: close"
+  "64k|64 KiB keep-alive c=50|/medium.bin|50|"
+  "100m|100 MiB keep-alive c=4|/large.bin|4|"
 )
+CASES=${CASES:-"ka50 ka500 close 64k 100m"}
 
 # Prints "requests/s MB/s" from one wrk run.
 measure() {
@@ -191,30 +209,49 @@ measure() {
       if (unit == "GB") mult = 1073741824 / 1e6
       mbs = v * mult
     }
-    END { printf "%.0f %.1f\n", rps + 0, mbs + 0 }'
+    END { printf "%.2f %.1f\n", rps + 0, mbs + 0 }'
 }
 
 echo "# netkit http vs nginx $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -srm), $(nproc) CPUs"
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "# wrk -t $THREADS -d $DURATION, best of $ROUNDS alternating rounds; netkit --workers $WORKERS ${MODEL:+--model $MODEL}"
-printf '%-32s %-9s %12s %10s %16s\n' "case" "server" "requests/s" "MB/s" "netkit/nginx"
+echo "# wrk -t $THREADS -d $DURATION, $ROUNDS alternating rounds (best, median); netkit --workers $WORKERS ${MODEL:+--model $MODEL}"
+printf '%-32s %-9s %12s %10s %12s %16s\n' "case" "server" "requests/s" "MB/s" "median r/s" "netkit/nginx"
+# The median of the numbers given as arguments (the lower middle one of an
+# even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] + 0 }'; }
+# Requests/s as printed: whole numbers, two decimals below 100 (large files).
+fmt() { awk -v v="$1" 'BEGIN { if (v < 100) printf "%.2f", v; else printf "%.0f", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b }'; }
 for c in "${cases[@]}"; do
-  IFS='|' read -r name path conns header <<<"$c"
-  declare -A best_rps=() best_mbs=()
-  for _ in $(seq "$ROUNDS"); do
-    for s in "${available[@]}"; do
+  IFS='|' read -r key name path conns header <<<"$c"
+  case " $CASES " in *" $key "*) ;; *) continue ;; esac
+  declare -A best_rps=() best_mbs=() all_rps=()
+  n=${#available[@]}
+  for round in $(seq "$ROUNDS"); do
+    for i in $(seq 0 $((n - 1))); do
+      s=${available[$(((i + round - 1) % n))]}
       read -r rps mbs <<<"$(measure "$s" "$path" "$conns" "$header")"
-      if [ "${best_rps[$s]:-0}" -lt "$rps" ]; then best_rps[$s]=$rps; best_mbs[$s]=$mbs; fi
+      all_rps[$s]="${all_rps[$s]:-} $rps"
+      if awk -v a="${best_rps[$s]:-0}" -v b="$rps" 'BEGIN { exit !(a < b) }'; then
+        best_rps[$s]=$rps
+        best_mbs[$s]=$mbs
+      fi
     done
   done
+  declare -A med=()
   for s in "${available[@]}"; do
-    ratio=""
-    if [ "$s" = netkit ] && [ -n "${best_rps[nginx]:-}" ] && [ "${best_rps[nginx]}" -gt 0 ]; then
-      ratio=$(awk -v a="${best_rps[netkit]}" -v b="${best_rps[nginx]}" 'BEGIN { printf "%.2fx", a / b }')
-    fi
-    printf '%-32s %-9s %12s %10s %16s\n' "$name" "$s" "${best_rps[$s]:-0}" "${best_mbs[$s]:-0}" "$ratio"
+    # shellcheck disable=SC2086 # the list of numbers is meant to split
+    med[$s]=$(median ${all_rps[$s]})
   done
-  unset best_rps best_mbs
+  for s in "${available[@]}"; do
+    r=""
+    if [ "$s" = netkit ] && [ -n "${best_rps[nginx]:-}" ]; then
+      r="$(ratio "${best_rps[netkit]}" "${best_rps[nginx]}") (median $(ratio "${med[netkit]}" "${med[nginx]}"))"
+    fi
+    printf '%-32s %-9s %12s %10s %12s %16s\n' "$name" "$s" "$(fmt "${best_rps[$s]:-0}")" \
+      "${best_mbs[$s]:-0}" "$(fmt "${med[$s]}")" "$r"
+  done
+  unset best_rps best_mbs all_rps med
 done
 
 # Idle keep-alive connections: IDLE connections (default 10000; 0 skips) each

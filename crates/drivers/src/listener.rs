@@ -7,6 +7,11 @@
 //! worker on the same port and let the kernel spread connections) and
 //! TCP_NODELAY, which accepted sockets inherit. Accepting is one `accept4`
 //! call that also sets close-on-exec and, for the readiness loops, O_NONBLOCK.
+//!
+//! A protocol whose client speaks first (HTTP) can ask for TCP_DEFER_ACCEPT
+//! ([`Listener::defer_accept`]), as nginx's `deferred` and h2o do: the kernel
+//! then hands a connection to `accept` only once its first bytes are there, so
+//! a worker wakes once per connection, with its request ready to read.
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use std::io::{self, Read, Write};
@@ -101,11 +106,36 @@ impl Listener {
 
     /// Another listener for the same address, for a worker of its own: a new
     /// SO_REUSEPORT socket for TCP (the kernel balances connections between
-    /// them), a duplicate descriptor of the same socket for Unix.
+    /// them) with the same TCP_DEFER_ACCEPT setting, a duplicate descriptor of
+    /// the same socket for Unix.
     pub fn open_sibling(&self) -> io::Result<Listener> {
         match self {
-            Listener::Tcp(l) => Ok(Listener::Tcp(reuseport_listener(l.local_addr()?)?)),
+            Listener::Tcp(l) => {
+                let sibling = Listener::Tcp(reuseport_listener(l.local_addr()?)?);
+                let deferred = tcp_int_option(l, nix::libc::TCP_DEFER_ACCEPT, None)?;
+                if deferred > 0 {
+                    sibling.defer_accept(deferred as u32)?;
+                }
+                Ok(sibling)
+            }
             Listener::Unix(l, path) => Ok(Listener::Unix(l.try_clone()?, path.clone())),
+        }
+    }
+
+    /// TCP_DEFER_ACCEPT, for protocols whose client speaks first: `accept`
+    /// returns a connection only once data has arrived on it (no wake-up for
+    /// the bare handshake, no read that finds nothing), or — for a client that
+    /// stays silent — after about `secs` seconds, when the kernel hands it over
+    /// anyway and the server's own header timeout takes charge. Never for a
+    /// protocol where the server speaks first: its clients would wait that
+    /// long for the greeting. No-op on a Unix socket.
+    pub fn defer_accept(&self, secs: u32) -> io::Result<()> {
+        match self {
+            Listener::Tcp(l) => {
+                let secs = i32::try_from(secs).unwrap_or(i32::MAX);
+                tcp_int_option(l, nix::libc::TCP_DEFER_ACCEPT, Some(secs)).map(drop)
+            }
+            Listener::Unix(..) => Ok(()),
         }
     }
 }
@@ -201,6 +231,28 @@ fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Sets (`Some`) or reads (`None`) an integer IPPROTO_TCP option; returns the
+/// value read (or set).
+fn tcp_int_option(sock: &impl AsRawFd, name: i32, set: Option<i32>) -> io::Result<i32> {
+    use nix::libc::{c_void, getsockopt, setsockopt, socklen_t, IPPROTO_TCP};
+    let mut value = set.unwrap_or(0);
+    let mut len = std::mem::size_of::<i32>() as socklen_t;
+    let ptr = std::ptr::addr_of_mut!(value).cast::<c_void>();
+    // SAFETY: `ptr` points at an i32 that lives across the call and `len` is
+    // its size; the kernel reads or writes at most `len` bytes there.
+    let rc = unsafe {
+        match set {
+            Some(_) => setsockopt(sock.as_raw_fd(), IPPROTO_TCP, name, ptr, len),
+            None => getsockopt(sock.as_raw_fd(), IPPROTO_TCP, name, ptr, &mut len),
+        }
+    };
+    if rc == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 fn remove_stale_socket(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::FileTypeExt;
     let meta = match std::fs::symlink_metadata(path) {
@@ -279,5 +331,34 @@ mod tests {
         let addr = first.local_addr().unwrap();
         let second = first.open_sibling().unwrap();
         assert_eq!(second.local_addr(), Some(addr));
+        let deferred = |l: &Listener| tcp_int_option(l, nix::libc::TCP_DEFER_ACCEPT, None);
+        assert_eq!(deferred(&second).unwrap(), 0, "off unless asked for");
+    }
+
+    #[test]
+    fn deferred_accept_is_set_on_siblings_and_waits_for_data() {
+        use std::time::Duration;
+        let first = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+        // Long enough that a slow test run cannot see the kernel give up.
+        first.defer_accept(10).unwrap();
+        let deferred = |l: &Listener| tcp_int_option(l, nix::libc::TCP_DEFER_ACCEPT, None);
+        // The kernel rounds to whole SYN-ACK retransmissions: non-zero is "on".
+        assert!(deferred(&first).unwrap() > 0);
+        let sibling = first.open_sibling().unwrap();
+        assert!(deferred(&sibling).unwrap() > 0, "the sibling defers too");
+        drop(sibling);
+        first.set_nonblocking(true).unwrap();
+        let addr = first.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        // Connected, but nothing sent: not yet accepted.
+        let err = first.accept_nonblocking().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let ready = crate::io::wait_readable(&[first.as_fd()], Some(Duration::from_secs(5)));
+        assert_eq!(ready.unwrap(), Some(0), "accepted once data arrived");
+        let (mut conn, _) = first.accept_nonblocking().unwrap();
+        conn.set_nonblocking(false).unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(conn.read(&mut buf).unwrap(), 18, "the request came with it");
     }
 }

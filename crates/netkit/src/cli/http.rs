@@ -94,6 +94,12 @@ fn serve(args: ServeArgs) -> Result<()> {
     let addr = args.server.addr(DEFAULT_PORT);
     let listener =
         Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
+    // The client speaks first: accept a connection once its request is there
+    // (one wake-up per connection; a silent one is handed over after ~1 s and
+    // then meets --header-timeout). Best effort: serving works without it.
+    if let Err(e) = listener.defer_accept(1) {
+        tracing::debug!("TCP_DEFER_ACCEPT: {e}");
+    }
     // A forked child exits without running a flusher, so it writes each line
     // straight away; every other model buffers.
     let log = (!args.quiet).then(|| Arc::new(StderrLog::new(args.model.model != Model::Fork)));
