@@ -153,6 +153,7 @@ for name, attack in [("slowloris x1000", slowloris), ("slow POST x200", slow_pos
 phase("flood past max-conn 500", http_args + ["--max-connections", "500"], flood, http_rate, base)
 chat_base = phase("chat unloaded", ["chat", "serve", "--rate", "0"], None, chat_rate)
 phase("chat UDP garbage", ["chat", "serve", "--rate", "0"], udp_garbage, chat_rate, chat_base)
-tftp_base = phase("tftp unloaded", ["tftp", "serve", root], None, tftp_rate)
-phase("tftp UDP garbage", ["tftp", "serve", root], udp_garbage, tftp_rate, tftp_base)
+if "tftp" in os.environ.get("PHASES", "tftp").split(","):  # PHASES=a,b runs only those (unset: all)
+    tftp_base = phase("tftp unloaded", ["tftp", "serve", root], None, tftp_rate)
+    phase("tftp UDP garbage", ["tftp", "serve", root], udp_garbage, tftp_rate, tftp_base)
 PY
