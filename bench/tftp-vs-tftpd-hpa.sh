@@ -5,10 +5,14 @@
 # 1468 and 65464, served by tftpd-hpa and by netkit; then `netkit tftp get`
 # with --windowsize 16 against both (tftpd-hpa 5.2 has no windowsize, so it
 # answers without it and the transfer is lockstep) and lockstep against
-# netkit at the same block size. Prints MB/s and ratios; best of REPEAT runs.
+# netkit at the same block size. Prints MB/s (best and median of REPEAT runs)
+# and the ratio of the bests. Each case gets one untimed warm-up download per
+# server, then the two servers take turns, in alternating order, so a burst of
+# load on the shared machine hits both alike.
 #
-#   bench/tftp-vs-tftpd-hpa.sh                 # 100 MiB, best of 3
+#   bench/tftp-vs-tftpd-hpa.sh                 # 100 MiB, REPEAT=3
 #   SIZE_MB=1 REPEAT=1 bench/tftp-vs-tftpd-hpa.sh   # a quick check that it works
+#   BLKSIZES=65464 WINDOW=0 bench/tftp-vs-tftpd-hpa.sh   # one curl case only
 #
 # tftpd-hpa is installed if missing; its system service is stopped, and the
 # daemon is started by hand in the foreground on a free port, then killed.
@@ -18,6 +22,8 @@ cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-100}
 REPEAT=${REPEAT:-3}
 WINDOW_BLKSIZE=${WINDOW_BLKSIZE:-1468}
+BLKSIZES=${BLKSIZES:-512 1468 65464}
+WINDOW=${WINDOW:-1}
 NETKIT=${NETKIT:-target/release/netkit}
 
 sudo=""
@@ -68,34 +74,70 @@ done
 nk_port=$(sed -n 's|.*udp://127.0.0.1:\([0-9]*\).*|\1|p' "$work/netkit.out")
 [ -n "$nk_port" ] || { echo "netkit did not start" >&2; cat "$work/netkit.err" >&2; exit 1; }
 
-# best MB/s of REPEAT runs of a command that writes $work/out
-best_of() {
-  local best=0 t0 t1
-  for _ in $(seq "$REPEAT"); do
-    rm -f "$work/out"
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>"$work/client.err" || { echo "failed: $* ($(cat "$work/client.err"))" >&2; echo 0; return; }
-    t1=$(date +%s.%N)
-    cmp -s "$work/out" "$work/root/file" || { echo "corrupt download: $*" >&2; echo 0; return; }
-    best=$(awk -v b="$bytes" -v t0="$t0" -v t1="$t1" -v best="$best" \
-      'BEGIN { m = b / (t1 - t0) / 1e6; print (m > best ? m : best) }')
+# one timed run of a command that writes $work/out: MB/s, or 0 if it failed
+# or delivered anything but the file
+run_once() {
+  local t0 t1
+  rm -f "$work/out"
+  t0=$(date +%s.%N)
+  "$@" >/dev/null 2>"$work/client.err" || { echo "failed: $* ($(cat "$work/client.err"))" >&2; echo 0; return; }
+  t1=$(date +%s.%N)
+  cmp -s "$work/out" "$work/root/file" || { echo "corrupt download: $*" >&2; echo 0; return; }
+  awk -v b="$bytes" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.1f", b / (t1 - t0) / 1e6 }'
+}
+
+# "best median" of a list of MB/s figures
+best_median() {
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.1f %.1f", v[NR], m }'
+}
+
+# compare A_CMD… -- B_CMD…: a warm-up of each, then REPEAT rounds taking turns
+# (A first in odd rounds, B first in even ones); sets A_BEST A_MED B_BEST B_MED
+compare() {
+  local a=() b=() ra=() rb=() r
+  while [ "$1" != "--" ]; do a+=("$1"); shift; done
+  shift
+  b=("$@")
+  run_once "${a[@]}" >/dev/null
+  run_once "${b[@]}" >/dev/null
+  for r in $(seq "$REPEAT"); do
+    if [ $((r % 2)) -eq 1 ]; then
+      ra+=("$(run_once "${a[@]}")")
+      rb+=("$(run_once "${b[@]}")")
+    else
+      rb+=("$(run_once "${b[@]}")")
+      ra+=("$(run_once "${a[@]}")")
+    fi
   done
-  printf '%.1f' "$best"
+  read -r A_BEST A_MED <<<"$(best_median "${ra[@]}")"
+  read -r B_BEST B_MED <<<"$(best_median "${rb[@]}")"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-echo "file: $SIZE_MB MiB, best of $REPEAT, loopback; tftpd-hpa $(/usr/sbin/in.tftpd -V 2>&1 | awk '{sub(",", "", $2); print $2}')"
-printf '%-42s %12s %12s %8s\n' "case" "tftpd-hpa" "netkit" "ratio"
-for blk in 512 1468 65464; do
-  h=$(best_of curl -sS --tftp-blksize "$blk" -o "$work/out" "tftp://127.0.0.1:$hpa_port/file")
-  n=$(best_of curl -sS --tftp-blksize "$blk" -o "$work/out" "tftp://127.0.0.1:$nk_port/file")
-  printf '%-42s %9s MB/s %7s MB/s %7sx\n' "curl --tftp-blksize $blk" "$h" "$n" "$(ratio "$n" "$h")"
+row() { # case, hpa best, hpa median, netkit best, netkit median
+  printf '%-42s %8s %8s %8s %8s %7sx %7sx\n' "$1" "$2" "$3" "$4" "$5" "$(ratio "$4" "$2")" "$(ratio "$5" "$3")"
+}
+
+echo "file: $SIZE_MB MiB, $REPEAT rounds after a warm-up, loopback; tftpd-hpa $(/usr/sbin/in.tftpd -V 2>&1 | awk '{sub(",", "", $2); print $2}')"
+echo "MB/s, best and median of the rounds; ratio = netkit / tftpd-hpa"
+printf '%-42s %8s %8s %8s %8s %8s %8s\n' "case" "hpa best" "hpa med" "nk best" "nk med" "best" "median"
+for blk in $BLKSIZES; do
+  compare curl -sS --tftp-blksize "$blk" -o "$work/out" "tftp://127.0.0.1:$hpa_port/file" \
+    -- curl -sS --tftp-blksize "$blk" -o "$work/out" "tftp://127.0.0.1:$nk_port/file"
+  row "curl --tftp-blksize $blk" "$A_BEST" "$A_MED" "$B_BEST" "$B_MED"
 done
+[ "$WINDOW" = 1 ] || exit 0
 w_args=(--blksize "$WINDOW_BLKSIZE" --windowsize 16)
-h=$(best_of "$NETKIT" tftp get "127.0.0.1:$hpa_port" file "$work/out" "${w_args[@]}")
-n=$(best_of "$NETKIT" tftp get "127.0.0.1:$nk_port" file "$work/out" "${w_args[@]}")
-printf '%-42s %9s MB/s %7s MB/s %7sx\n' "netkit get ${w_args[*]}" "$h" "$n" "$(ratio "$n" "$h")"
-l=$(best_of "$NETKIT" tftp get "127.0.0.1:$nk_port" file "$work/out" --blksize "$WINDOW_BLKSIZE")
-printf '%-42s %12s %7s MB/s\n' "netkit get --blksize $WINDOW_BLKSIZE (lockstep)" "" "$l"
-echo "windowsize 16 vs lockstep at blksize $WINDOW_BLKSIZE (netkit server): $(ratio "$n" "$l")x"
+compare "$NETKIT" tftp get "127.0.0.1:$hpa_port" file "$work/out" "${w_args[@]}" \
+  -- "$NETKIT" tftp get "127.0.0.1:$nk_port" file "$work/out" "${w_args[@]}"
+row "netkit get ${w_args[*]}" "$A_BEST" "$A_MED" "$B_BEST" "$B_MED"
+l=()
+for _ in $(seq "$REPEAT"); do
+  l+=("$(run_once "$NETKIT" tftp get "127.0.0.1:$nk_port" file "$work/out" --blksize "$WINDOW_BLKSIZE")")
+done
+read -r L_BEST L_MED <<<"$(best_median "${l[@]}")"
+printf '%-42s %17s %8s %8s\n' "netkit get --blksize $WINDOW_BLKSIZE (lockstep)" "" "$L_BEST" "$L_MED"
+echo "windowsize 16 vs lockstep at blksize $WINDOW_BLKSIZE (netkit server, best): $(ratio "$B_BEST" "$L_BEST")x"

@@ -2,7 +2,8 @@
 //! the server's port for a transfer is its transfer ID).
 //!
 //! ```text
-//!   listening socket ──▶ poll(listener, shutdown) ─▶ request ─▶ service.handle_request
+//!   listening socket ──▶ poll(listener, shutdown) ─▶ recvmmsg: up to 32 requests
+//!                                                    ─▶ service.handle_request
 //!                                                    │ refused: its ERROR goes out
 //!                                                    │ from a fresh socket, done
 //!                                                    ▼
@@ -26,10 +27,23 @@
 //! longer read; transfers in flight get the grace period, then are told to stop
 //! (each notices within [`MAX_WAIT`]). At most [`MAX_TRANSFERS`] run at once;
 //! requests beyond that are dropped (the client retries).
+//!
+//! Under a flood of garbage at the listening port, what decides whether a real
+//! request gets through is whether the socket's queue has room when it
+//! arrives: the listener reads in batches (`recvmmsg`) so it drains faster
+//! than a sender can fill it, and asks for a large receive buffer so a
+//! moment off the CPU does not fill it either. (Answers to garbage have
+//! their own budget in the service.)
+
+mod listen;
 
 use crate::io::wait_readable;
 use crate::shutdown::Tracker;
 use crate::Shutdown;
+use listen::{
+    enable_pktinfo, enlarge_receive_buffer, sockaddr, RequestReader, BATCHES_PER_WAKE,
+    REQUEST_BATCH,
+};
 use netkit_proto::{TransferService, TransferSession};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -37,12 +51,6 @@ use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The largest UDP payload, with room to spare.
-const MAX_DATAGRAM: usize = 65_536;
-
-/// Requests read per wake-up before shutdown is looked at again.
-const REQUEST_BATCH: usize = 16;
 
 /// Transfers running at once.
 pub const MAX_TRANSFERS: usize = 1024;
@@ -71,52 +79,58 @@ pub fn serve<S: TransferService>(
     // the transfer answers from it (a multi-homed server would otherwise answer
     // from whatever address routing picks, and clients ignore that).
     let pktinfo = local_ip.is_unspecified() && enable_pktinfo(listener, local_ip);
+    enlarge_receive_buffer(listener);
+    let mut requests = RequestReader::new(pktinfo);
     let tracker = Arc::new(Tracker::default());
     let active = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    let mut buf = vec![0u8; MAX_DATAGRAM];
     std::thread::scope(|scope| {
         let result = (|| -> io::Result<()> {
             while !shutdown.is_triggered() {
                 if wait_readable(&[listener.as_fd(), shutdown.fd()], None)? != Some(0) {
                     continue;
                 }
-                for _ in 0..REQUEST_BATCH {
-                    let (n, from, to) = match recv_request(listener, &mut buf, pktinfo) {
-                        Ok(x) => x,
+                for _ in 0..BATCHES_PER_WAKE {
+                    let count = match requests.read(listener) {
+                        Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) => {
-                            tracing::debug!("recv_from: {e}");
+                            tracing::debug!("recvmmsg: {e}");
                             break;
                         }
                     };
-                    if active.load(Ordering::Acquire) >= MAX_TRANSFERS {
-                        tracing::warn!(peer = %from, "too many transfers; request dropped");
-                        continue;
-                    }
-                    let Some(session) = service.handle_request(Instant::now(), from, &buf[..n])
-                    else {
-                        continue;
-                    };
-                    let Some((socket, session)) = start(to.unwrap_or(local_ip), from, session)
-                    else {
-                        continue;
-                    };
-                    let guard = tracker.enter();
-                    active.fetch_add(1, Ordering::AcqRel);
-                    let (active, stop) = (&active, &stop);
-                    let spawned = std::thread::Builder::new()
-                        .name("tftp-transfer".into())
-                        .stack_size(256 * 1024)
-                        .spawn_scoped(scope, move || {
-                            run_transfer(&socket, session, stop);
+                    for (from, to, data) in requests.iter() {
+                        if active.load(Ordering::Acquire) >= MAX_TRANSFERS {
+                            tracing::warn!(peer = %from, "too many transfers; request dropped");
+                            continue;
+                        }
+                        let Some(session) = service.handle_request(Instant::now(), from, data)
+                        else {
+                            continue;
+                        };
+                        let Some((socket, session)) = start(to.unwrap_or(local_ip), from, session)
+                        else {
+                            continue;
+                        };
+                        let guard = tracker.enter();
+                        active.fetch_add(1, Ordering::AcqRel);
+                        let (active, stop) = (&active, &stop);
+                        let spawned = std::thread::Builder::new()
+                            .name("tftp-transfer".into())
+                            .stack_size(256 * 1024)
+                            .spawn_scoped(scope, move || {
+                                run_transfer(&socket, session, stop);
+                                active.fetch_sub(1, Ordering::AcqRel);
+                                drop(guard);
+                            });
+                        if let Err(e) = spawned {
+                            // The closure (socket, session, guard) was dropped with the error.
                             active.fetch_sub(1, Ordering::AcqRel);
-                            drop(guard);
-                        });
-                    if let Err(e) = spawned {
-                        // The closure (socket, session, guard) was dropped with the error.
-                        active.fetch_sub(1, Ordering::AcqRel);
-                        tracing::warn!("cannot start a transfer thread: {e}");
+                            tracing::warn!("cannot start a transfer thread: {e}");
+                        }
+                    }
+                    if count < REQUEST_BATCH {
+                        break;
                     }
                 }
             }
@@ -129,63 +143,6 @@ pub fn serve<S: TransferService>(
         stop.store(true, Ordering::Release);
         result
     })
-}
-
-fn enable_pktinfo(listener: &UdpSocket, ip: IpAddr) -> bool {
-    use nix::sys::socket::{setsockopt, sockopt};
-    let done = match ip {
-        IpAddr::V4(_) => setsockopt(listener, sockopt::Ipv4PacketInfo, &true),
-        IpAddr::V6(_) => setsockopt(listener, sockopt::Ipv6RecvPacketInfo, &true),
-    };
-    done.is_ok()
-}
-
-/// Receives a request: its length, its sender, and (with `pktinfo`) the local
-/// address it was sent to.
-fn recv_request(
-    listener: &UdpSocket,
-    buf: &mut [u8],
-    pktinfo: bool,
-) -> io::Result<(usize, SocketAddr, Option<IpAddr>)> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
-    use std::os::fd::AsRawFd;
-    if !pktinfo {
-        let (n, from) = listener.recv_from(buf)?;
-        return Ok((n, from, None));
-    }
-    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
-    let mut iov = [io::IoSliceMut::new(buf)];
-    let msg = recvmsg::<SockaddrStorage>(
-        listener.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )?;
-    let mut to = None;
-    for c in msg.cmsgs().into_iter().flatten() {
-        match c {
-            ControlMessageOwned::Ipv4PacketInfo(info) => {
-                to = Some(IpAddr::from(
-                    u32::from_be(info.ipi_addr.s_addr).to_be_bytes(),
-                ));
-            }
-            ControlMessageOwned::Ipv6PacketInfo(info) => {
-                to = Some(IpAddr::from(info.ipi6_addr.s6_addr));
-            }
-            _ => {}
-        }
-    }
-    let from = msg
-        .address
-        .and_then(|a| sockaddr(&a))
-        .ok_or_else(|| io::Error::other("datagram without a source address"))?;
-    Ok((msg.bytes, from, to))
-}
-
-fn sockaddr(a: &nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
-    a.as_sockaddr_in()
-        .map(|v4| SocketAddr::V4((*v4).into()))
-        .or_else(|| a.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into())))
 }
 
 /// Opens the transfer's socket and sends the session's first datagrams;
