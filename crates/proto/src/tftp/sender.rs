@@ -8,6 +8,10 @@
 //! 7440's go-back: a receiver that saw a gap acknowledges the last block it has
 //! in order). An ACK that moves nothing is ignored, which is what keeps a
 //! duplicated ACK from doubling every later DATA (Sorcerer's Apprentice).
+//!
+//! Read-ahead: once the whole window has been handed out, the next block is
+//! read while the window travels (as tftpd-hpa does), so an ACK is answered
+//! without a file read on the round trip's critical path.
 
 use super::transfer::{Config, Failure, Rto, Status};
 use super::wire::{self, ErrorCode, Packet};
@@ -27,8 +31,10 @@ pub struct Sender {
     next_unsent: usize,
     /// How many packets of the window have gone out at least once.
     sent: usize,
-    /// The source is exhausted: the window's last packet is the final block.
+    /// The source is exhausted: the last packet read is the final block.
     eof: bool,
+    /// The DATA packet after the window, read ahead while the window travels.
+    ahead: Option<Vec<u8>>,
     /// An OACK waiting for ACK 0, and whether it is due to be (re)sent.
     prelude: Option<(Vec<u8>, bool)>,
     /// An ERROR to send once before finishing.
@@ -71,6 +77,7 @@ impl Sender {
             next_unsent: 0,
             sent: 0,
             eof: false,
+            ahead: None,
             prelude: prelude.map(|p| (p, true)),
             error: None,
             status: Status::Running,
@@ -121,11 +128,20 @@ impl Sender {
         if self.status != Status::Running {
             return None;
         }
-        if let Some((packet, due)) = &mut self.prelude {
+        if self.prelude.is_some() {
+            let (packet, due) = self.prelude.as_mut()?;
             return std::mem::take(due).then_some(packet.as_slice());
         }
         let i = self.next_unsent;
-        let packet = self.window.get(i)?;
+        if i >= self.window.len() {
+            self.read_ahead();
+            // A failed read queued an ERROR: send it now.
+            return match self.error.is_some() {
+                true => self.poll_transmit(),
+                false => None,
+            };
+        }
+        let packet = &self.window[i];
         self.next_unsent += 1;
         self.sent = self.sent.max(self.next_unsent);
         Some(packet)
@@ -176,7 +192,7 @@ impl Sender {
         self.acked = block;
         self.sent -= advance;
         self.progress(now);
-        if self.window.is_empty() && self.eof {
+        if self.window.is_empty() && self.eof && self.ahead.is_none() {
             self.status = Status::Complete;
             self.deadline = None;
             return;
@@ -196,36 +212,63 @@ impl Sender {
         self.deadline = Some(now + self.rto.get());
     }
 
-    /// Reads blocks until the window is full or the source is exhausted.
+    /// Tops the window up: the block read ahead first, then from the source.
     fn fill(&mut self) {
-        while !self.eof && self.window.len() < usize::from(self.cfg.windowsize.max(1)) {
-            let block = self
-                .acked
-                .wrapping_add(self.window.len() as u16)
-                .wrapping_add(1);
-            let mut p = self.spare.pop().unwrap_or_default();
-            p.clear();
-            wire::emit_data_header(&mut p, block);
-            p.resize(4 + self.cfg.blksize, 0);
-            let mut n = 0;
-            while n < self.cfg.blksize {
-                match self.source.read(&mut p[4 + n..]) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        return self.fail(
-                            ErrorCode::NotDefined,
-                            "read error",
-                            Failure::Io(e.to_string()),
-                        )
-                    }
+        while self.window.len() < usize::from(self.cfg.windowsize.max(1)) {
+            let packet = match self.ahead.take() {
+                Some(p) => p,
+                None if self.eof => break,
+                None => match self.read_packet() {
+                    Some(p) => p,
+                    None => return,
+                },
+            };
+            self.window.push_back(packet);
+        }
+    }
+
+    /// Reads the block after the window, unless it is read or there is none.
+    fn read_ahead(&mut self) {
+        if self.status == Status::Running
+            && self.prelude.is_none()
+            && self.ahead.is_none()
+            && !self.eof
+        {
+            self.ahead = self.read_packet();
+        }
+    }
+
+    /// Reads the DATA packet for the block after the window (`None`: the read
+    /// failed and the transfer with it).
+    fn read_packet(&mut self) -> Option<Vec<u8>> {
+        let block = self
+            .acked
+            .wrapping_add(self.window.len() as u16)
+            .wrapping_add(1);
+        let mut p = self.spare.pop().unwrap_or_default();
+        // A recycled packet keeps its length, so only a new (or shorter)
+        // one is zero-filled: no 64 KiB memset per block at the largest size.
+        p.resize(4 + self.cfg.blksize, 0);
+        p[..4].copy_from_slice(&wire::data_header(block));
+        let mut n = 0;
+        while n < self.cfg.blksize {
+            match self.source.read(&mut p[4 + n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(
+                        ErrorCode::NotDefined,
+                        "read error",
+                        Failure::Io(e.to_string()),
+                    );
+                    return None;
                 }
             }
-            p.truncate(4 + n);
-            self.eof = n < self.cfg.blksize;
-            self.window.push_back(p);
         }
+        p.truncate(4 + n);
+        self.eof = n < self.cfg.blksize;
+        Some(p)
     }
 
     /// The deadline may have passed: resend the window (or the OACK), or give up.

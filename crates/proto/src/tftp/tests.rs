@@ -407,3 +407,69 @@ proptest::proptest! {
         }
     }
 }
+
+/// A source that counts its reads and fails once `fail_after` bytes are read.
+struct CountingSource {
+    data: io::Cursor<Vec<u8>>,
+    reads: Arc<Mutex<usize>>,
+    fail_after: u64,
+}
+
+impl io::Read for CountingSource {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        *self.reads.lock().unwrap() += 1;
+        if self.data.position() >= self.fail_after {
+            return Err(io::Error::other("disk gone"));
+        }
+        self.data.read(buf)
+    }
+}
+
+fn counting_sender(bytes: usize, fail_after: u64, t0: Instant) -> (Transfer, Arc<Mutex<usize>>) {
+    let reads = Arc::new(Mutex::new(0));
+    let source = CountingSource {
+        data: io::Cursor::new((0..bytes).map(|i| i as u8).collect()),
+        reads: Arc::clone(&reads),
+        fail_after,
+    };
+    let s = Sender::new(cfg(8, 1), Box::new(source), t0, None);
+    (Transfer::Send(s), reads)
+}
+
+#[test]
+fn the_next_block_is_read_while_the_window_travels() {
+    let t0 = Instant::now();
+    let (mut s, reads) = counting_sender(20, u64::MAX, t0);
+    assert_eq!(*reads.lock().unwrap(), 1, "block 1 read at the start");
+    assert_eq!(drain(&mut s), [data(1, &[0, 1, 2, 3, 4, 5, 6, 7])]);
+    assert_eq!(*reads.lock().unwrap(), 2, "block 2 read once 1 went out");
+    s.handle_packet(t0, &wire::ack(1));
+    assert_eq!(*reads.lock().unwrap(), 2, "the ACK needs no read");
+    let next = s.poll_transmit().map(<[u8]>::to_vec);
+    assert_eq!(next, Some(data(2, &[8, 9, 10, 11, 12, 13, 14, 15])));
+    assert!(drain(&mut s).is_empty());
+    // Block 3 is short: one read for its 4 bytes, one that finds the end.
+    assert_eq!(*reads.lock().unwrap(), 4, "and block 3 once 2 went out");
+    // A duplicate ACK neither reads nor sends.
+    s.handle_packet(t0, &wire::ack(1));
+    assert!(drain(&mut s).is_empty());
+    s.handle_packet(t0, &wire::ack(2));
+    assert_eq!(drain(&mut s), [data(3, &[16, 17, 18, 19])]);
+    s.handle_packet(t0, &wire::ack(3));
+    assert_eq!(s.status(), &Status::Complete);
+    assert_eq!(s.bytes(), 20);
+}
+
+#[test]
+fn a_read_ahead_that_fails_sends_an_error() {
+    let t0 = Instant::now();
+    let (mut s, _) = counting_sender(20, 8, t0);
+    let sent = drain(&mut s);
+    assert_eq!(sent[0], data(1, &[0, 1, 2, 3, 4, 5, 6, 7]));
+    assert!(
+        matches!(wire::parse(&sent[1]), Ok(Packet::Error { .. })),
+        "the failed read-ahead is reported at once: {sent:?}"
+    );
+    assert!(matches!(s.status(), Status::Failed(Failure::Io(_))));
+    assert!(s.is_done());
+}

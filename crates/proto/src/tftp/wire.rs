@@ -261,8 +261,14 @@ fn emit_pairs(out: &mut Vec<u8>, options: &[(String, String)]) {
 
 /// Appends a DATA header; the payload follows.
 pub fn emit_data_header(out: &mut Vec<u8>, block: u16) {
-    out.extend_from_slice(&OP_DATA.to_be_bytes());
-    out.extend_from_slice(&block.to_be_bytes());
+    out.extend_from_slice(&data_header(block));
+}
+
+/// The 4 bytes that start a DATA packet for `block`.
+pub fn data_header(block: u16) -> [u8; 4] {
+    let [a, b] = OP_DATA.to_be_bytes();
+    let [c, d] = block.to_be_bytes();
+    [a, b, c, d]
 }
 
 /// An ACK packet.
