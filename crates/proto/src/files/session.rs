@@ -45,8 +45,12 @@ pub struct FilesSession {
     out: Vec<u8>,
     /// Replies that end in a file range: (bytes before it, the range).
     files: VecDeque<(Vec<u8>, FileChunk)>,
-    /// When the connection has been idle too long.
+    /// When the connection has been idle too long: the idle timeout after the
+    /// last input or the last output sent, whichever came later.
     deadline: Option<Instant>,
+    /// Output was handed to the driver and it has not yet reported it sent
+    /// ([`Session::handle_sent`]): the connection is busy, not idle.
+    sending: bool,
     /// The server is stopping: finish the current upload, take no new command.
     shutting_down: bool,
 }
@@ -89,6 +93,7 @@ impl FilesSession {
             out: Vec::new(),
             files: VecDeque::new(),
             deadline,
+            sending: false,
             shutting_down: false,
         }
     }
@@ -364,9 +369,24 @@ impl Session for FilesSession {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.deadline.is_some_and(|d| now >= d) {
-            self.state = State::Closing;
-            self.deadline = None;
+        if self.deadline.is_none_or(|d| now < d) {
+            return;
+        }
+        if self.sending || !self.files.is_empty() || !self.out.is_empty() {
+            // A download still going out is activity, however long it takes
+            // (a peer that stops reading is the driver's send timeout); the
+            // idle time counts again from its end (`handle_sent`).
+            self.deadline = self.config.idle_timeout.map(|t| now + t);
+            return;
+        }
+        self.state = State::Closing;
+        self.deadline = None;
+    }
+
+    fn handle_sent(&mut self, now: Instant) {
+        self.sending = false;
+        if !matches!(self.state, State::Closing) {
+            self.deadline = self.config.idle_timeout.map(|t| now + t);
         }
     }
 
@@ -381,9 +401,11 @@ impl Session for FilesSession {
         match self.files.pop_front() {
             Some((mut bytes, chunk)) => {
                 out.append(&mut bytes);
+                self.sending = true;
                 Some(chunk)
             }
             None => {
+                self.sending |= !self.out.is_empty();
                 out.append(&mut self.out);
                 None
             }

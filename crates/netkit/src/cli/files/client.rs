@@ -8,10 +8,10 @@
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::ProgressBar;
 use netkit_proto::files::wire::{Command, ListEntry, Reply, MAX_LINE};
-use sha2::{Digest, Sha256};
-use std::fmt;
 use nix::errno::Errno;
 use nix::sys::sendfile::sendfile;
+use sha2::{Digest, Sha256};
+use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
