@@ -21,11 +21,11 @@
 //! drops its [`AtomicFile`], which removes the temporary; nothing partial is
 //! ever visible under the real name.
 
+use super::digest::{DigestPool, Hashing};
 use super::wire::{self, Command, ErrCode, Line, ListEntry};
 use super::FilesConfig;
 use crate::root::{AtomicFile, EntryKind, PathError, RelPath, Root, RootError};
 use crate::{FileChunk, Session};
-use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -40,6 +40,8 @@ const MAX_QUEUED_FILES: usize = 64;
 pub struct FilesSession {
     root: Arc<Root>,
     config: Arc<FilesConfig>,
+    /// Hashes large uploads off this thread, if the server has one.
+    pool: Option<Arc<dyn DigestPool>>,
     state: State,
     /// Reply bytes not yet handed to the driver, after every queued file.
     out: Vec<u8>,
@@ -73,7 +75,7 @@ enum State {
 struct Upload {
     file: AtomicFile,
     remaining: u64,
-    hasher: Sha256,
+    hasher: Hashing,
     /// Bytes written so far, and the first not yet handed to write-back.
     written: u64,
     flushed: u64,
@@ -84,11 +86,17 @@ struct Upload {
 const WRITE_BEHIND: u64 = 8 << 20;
 
 impl FilesSession {
-    pub(super) fn new(root: Arc<Root>, config: Arc<FilesConfig>, now: Instant) -> Self {
+    pub(super) fn new(
+        root: Arc<Root>,
+        config: Arc<FilesConfig>,
+        pool: Option<Arc<dyn DigestPool>>,
+        now: Instant,
+    ) -> Self {
         let deadline = config.idle_timeout.map(|t| now + t);
         FilesSession {
             root,
             config,
+            pool,
             state: State::Commands,
             out: Vec::new(),
             files: VecDeque::new(),
@@ -183,10 +191,11 @@ impl FilesSession {
             return self.err(ErrCode::NoSpace, &msg);
         }
         self.out.extend_from_slice(b"READY\n");
+        let hasher = Hashing::start(self.pool.as_deref(), file.file(), size);
         let upload = Upload {
             file,
             remaining: size,
-            hasher: Sha256::new(),
+            hasher,
             written: 0,
             flushed: 0,
         };
@@ -213,8 +222,8 @@ impl FilesSession {
             self.after_body();
             return take;
         }
-        upload.hasher.update(body);
         upload.written += take as u64;
+        upload.hasher.update(body, upload.written);
         if upload.written - upload.flushed >= WRITE_BEHIND {
             start_write_back(
                 upload.file.file(),
@@ -233,10 +242,16 @@ impl FilesSession {
     }
 
     fn finish(&mut self, upload: Upload) {
-        let digest = upload.hasher.finalize();
-        match upload.file.commit() {
-            Ok(()) => wire::emit_ok(&mut self.out, hex(&digest)),
-            Err(e) => self.root_err(&e, ""),
+        // The digest first: a file whose digest cannot be told is not kept.
+        match upload.hasher.finish(upload.written) {
+            Ok(digest) => match upload.file.commit() {
+                Ok(()) => wire::emit_ok(&mut self.out, hex(&digest)),
+                Err(e) => self.root_err(&e, ""),
+            },
+            Err(e) => {
+                drop(upload.file);
+                self.io_err(&e);
+            }
         }
         self.after_body();
     }
