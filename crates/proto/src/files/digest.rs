@@ -75,6 +75,11 @@ impl Hashing {
         }
     }
 
+    /// Whether a pool's thread is doing the hashing.
+    pub(super) fn is_pooled(&self) -> bool {
+        matches!(self, Hashing::Pool { .. })
+    }
+
     /// `body` was just written; bytes `0..end` of the file are written.
     pub(super) fn update(&mut self, body: &[u8], end: u64) {
         match self {

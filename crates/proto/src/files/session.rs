@@ -242,7 +242,14 @@ impl FilesSession {
     }
 
     fn finish(&mut self, upload: Upload) {
-        // The digest first: a file whose digest cannot be told is not kept.
+        // A pool may still be hashing the tail: flush the data to disk
+        // meanwhile, so the commit's fsync finds little left to do (its
+        // error, if any, comes back there).
+        if upload.hasher.is_pooled() {
+            let _ = upload.file.file().sync_data();
+        }
+        // The digest before the commit: a file whose digest cannot be told
+        // is not kept.
         match upload.hasher.finish(upload.written) {
             Ok(digest) => match upload.file.commit() {
                 Ok(()) => wire::emit_ok(&mut self.out, hex(&digest)),
