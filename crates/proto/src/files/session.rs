@@ -243,10 +243,14 @@ impl FilesSession {
 
     fn finish(&mut self, upload: Upload) {
         // A pool may still be hashing the tail: flush the data to disk
-        // meanwhile, so the commit's fsync finds little left to do (its
-        // error, if any, comes back there).
+        // meanwhile, so the commit's fsync finds little left to do. A failure
+        // here fails the upload (a second fsync would not report it again).
         if upload.hasher.is_pooled() {
-            let _ = upload.file.file().sync_data();
+            if let Err(e) = upload.file.file().sync_data() {
+                drop(upload);
+                self.io_err(&e);
+                return self.after_body();
+            }
         }
         // The digest before the commit: a file whose digest cannot be told
         // is not kept.
