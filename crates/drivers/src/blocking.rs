@@ -182,19 +182,13 @@ fn drive<S: Session>(
     }
 }
 
-/// Sends everything the session has to send, in order; then, if that was
-/// anything, tells the session it is out ([`Session::handle_sent`]).
+/// Sends everything the session has to send, in order.
 fn flush<S: Session>(conn: &mut Conn, session: &mut S, out: &mut Vec<u8>) -> io::Result<()> {
-    let mut sent_any = false;
     loop {
         let chunk = gather(session, out);
         if out.is_empty() && chunk.is_none() {
-            if sent_any {
-                session.handle_sent(Instant::now());
-            }
             return Ok(());
         }
-        sent_any = true;
         if !out.is_empty() {
             // MSG_MORE when a file range follows: header and body share a packet.
             send_all(conn, out, chunk.is_some())?;

@@ -353,11 +353,7 @@ impl<S: Session> Connection<S> {
         }
     }
 
-    /// Sends what is pending and what the session has next, until the socket
-    /// is full or everything is out; once everything is, tells the session
-    /// ([`Session::handle_sent`]) if this call sent anything.
     fn flush(&mut self, now: Instant) -> io::Result<()> {
-        let mut sent_any = false;
         loop {
             while self.written < self.out.len() {
                 // MSG_MORE holds back a partial segment when a file range follows,
@@ -372,7 +368,6 @@ impl<S: Session> Connection<S> {
                     Ok(n) => {
                         self.written += n;
                         self.stall_deadline = None;
-                        sent_any = true;
                     }
                     Err(Errno::EINTR) => {}
                     Err(Errno::EAGAIN) => {
@@ -394,7 +389,6 @@ impl<S: Session> Connection<S> {
                         Ok(n) => {
                             *sent += n as u64;
                             self.stall_deadline = None;
-                            sent_any = true;
                         }
                         Err(e) if e.kind() == ErrorKind::WouldBlock => {
                             self.stalled(now);
@@ -415,9 +409,6 @@ impl<S: Session> Connection<S> {
             self.file = gather(&mut self.session, &mut self.out).map(|chunk| (chunk, 0));
             if self.flushed() {
                 self.stall_deadline = None;
-                if sent_any {
-                    self.session.handle_sent(now);
-                }
                 return Ok(());
             }
         }

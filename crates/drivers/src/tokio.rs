@@ -251,8 +251,7 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Sends everything the session has to send, in order, then tells the session
-/// it is out ([`Session::handle_sent`]) if that was anything. Each write or sendfile
+/// Sends everything the session has to send, in order. Each write or sendfile
 /// that makes no progress for `send_timeout` fails the connection, like the
 /// blocking models' SO_SNDTIMEO.
 async fn flush<S: Session>(
@@ -261,16 +260,11 @@ async fn flush<S: Session>(
     out: &mut Vec<u8>,
     send_timeout: Duration,
 ) -> io::Result<()> {
-    let mut sent_any = false;
     loop {
         let chunk = gather(session, out);
         if out.is_empty() && chunk.is_none() {
-            if sent_any {
-                session.handle_sent(Instant::now());
-            }
             return Ok(());
         }
-        sent_any = true;
         let mut written = 0;
         while written < out.len() {
             let pending = &out[written..];

@@ -16,7 +16,6 @@
 //!   server stopping ─────────────────────────▶  handle_shutdown(now)
 //!   waker.wake() from any thread ────────────▶  handle_wake(now)
 //!   write() / sendfile() ◀── bytes, FileChunk ─ poll_transmit(&mut out)
-//!   last byte of output sent ────────────────▶  handle_sent(now)
 //!   sleep until ◀──────────────── Instant ───── poll_timeout()
 //!   read again? close? ◀────────── bool ─────── wants_read(), is_done()
 //! ```
@@ -79,9 +78,7 @@ pub struct FileChunk {
 /// 4. After any `handle_*` call the driver drains [`Session::poll_transmit`]: the
 ///    bytes it appended to `out` go first, then the returned file chunk; then it
 ///    calls `poll_transmit` again, until it returns `None` with nothing appended.
-///    Then it re-checks `is_done`, `wants_read` and `poll_timeout`. Once the
-///    socket has taken every byte of that output (at once, or after waiting for
-///    the peer to read), the driver calls [`Session::handle_sent`].
+///    Then it re-checks `is_done`, `wants_read` and `poll_timeout`.
 /// 5. When the peer closes its sending side, the driver calls [`Session::handle_eof`].
 /// 6. When [`Session::poll_timeout`]'s instant passes, the driver calls
 ///    [`Session::handle_timeout`].
@@ -123,15 +120,6 @@ pub trait Session: Send + 'static {
 
     /// Whether the connection should be closed once its output is flushed.
     fn is_done(&self) -> bool;
-
-    /// Every byte (and file range) [`Session::poll_transmit`] produced has
-    /// been handed to the socket: a long download's last byte left at `now`.
-    /// A session whose idle timer counts activity in both directions restarts
-    /// it here. It must not produce output (only timers may change); the
-    /// default ignores it.
-    fn handle_sent(&mut self, now: Instant) {
-        let _ = now;
-    }
 
     /// Hands the session a waker, once, right after it is created. A session whose
     /// output can appear without input from its own peer (an IRC member receiving

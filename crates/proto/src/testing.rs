@@ -113,17 +113,11 @@ impl<S: Session> Harness<S> {
         self.drain()
     }
 
-    /// Everything the session wants to send now, file chunks read in; then,
-    /// if that was anything, [`Session::handle_sent`] (it all left at once).
+    /// Everything the session wants to send now, file chunks read in.
     pub fn drain(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut chunks = false;
         while let Some(chunk) = self.session.poll_transmit(&mut out) {
             read_chunk(&chunk, &mut out);
-            chunks = true;
-        }
-        if chunks || !out.is_empty() {
-            self.session.handle_sent(self.now);
         }
         out
     }

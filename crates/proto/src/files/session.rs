@@ -48,11 +48,17 @@ pub struct FilesSession {
     /// Replies that end in a file range: (bytes before it, the range).
     files: VecDeque<(Vec<u8>, FileChunk)>,
     /// When the connection has been idle too long: the idle timeout after the
-    /// last input or the last output sent, whichever came later.
+    /// last input or the end of the last file sent, whichever came later.
     deadline: Option<Instant>,
-    /// Output was handed to the driver and it has not yet reported it sent
-    /// ([`Session::handle_sent`]): the connection is busy, not idle.
+    /// The last input's instant (never in the future).
+    input_at: Instant,
+    /// A file range was handed to the driver and not yet confirmed sent (the
+    /// driver calls `poll_transmit` again once it is): busy, not idle.
     sending: bool,
+    /// The last file range finished at an instant we were not told: the idle
+    /// time restarts at the next `handle_timeout`, asked for at once (the
+    /// trick the HTTP session uses too).
+    stamp_idle: bool,
     /// The server is stopping: finish the current upload, take no new command.
     shutting_down: bool,
 }
@@ -101,7 +107,9 @@ impl FilesSession {
             out: Vec::new(),
             files: VecDeque::new(),
             deadline,
+            input_at: now,
             sending: false,
+            stamp_idle: false,
             shutting_down: false,
         }
     }
@@ -385,6 +393,7 @@ impl Session for FilesSession {
     fn handle_input(&mut self, now: Instant, input: &[u8]) -> usize {
         if !input.is_empty() {
             self.deadline = self.config.idle_timeout.map(|t| now + t);
+            self.input_at = self.input_at.max(now);
         }
         self.take_commands(input)
     }
@@ -395,25 +404,21 @@ impl Session for FilesSession {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.deadline.is_none_or(|d| now < d) {
+        if self.stamp_idle {
+            // A download just ended: idle from now, not from its command.
+            self.stamp_idle = false;
+            if self.deadline.is_some() {
+                self.deadline = self.config.idle_timeout.map(|t| now + t);
+            }
             return;
         }
-        if self.sending || !self.files.is_empty() || !self.out.is_empty() {
-            // A download still going out is activity, however long it takes
-            // (a peer that stops reading is the driver's send timeout); the
-            // idle time counts again from its end (`handle_sent`).
-            self.deadline = self.config.idle_timeout.map(|t| now + t);
+        // While a file goes out there is no idle timer (a peer that stops
+        // reading is the driver's send timeout), however long it takes.
+        if self.sending || self.deadline.is_none_or(|d| now < d) {
             return;
         }
         self.state = State::Closing;
         self.deadline = None;
-    }
-
-    fn handle_sent(&mut self, now: Instant) {
-        self.sending = false;
-        if !matches!(self.state, State::Closing) {
-            self.deadline = self.config.idle_timeout.map(|t| now + t);
-        }
     }
 
     fn handle_shutdown(&mut self, _now: Instant) {
@@ -424,6 +429,9 @@ impl Session for FilesSession {
     }
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        if std::mem::take(&mut self.sending) && self.files.is_empty() {
+            self.stamp_idle = self.deadline.is_some();
+        }
         match self.files.pop_front() {
             Some((mut bytes, chunk)) => {
                 out.append(&mut bytes);
@@ -431,7 +439,6 @@ impl Session for FilesSession {
                 Some(chunk)
             }
             None => {
-                self.sending |= !self.out.is_empty();
                 out.append(&mut self.out);
                 None
             }
@@ -439,7 +446,13 @@ impl Session for FilesSession {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        if self.sending {
+            None
+        } else if self.stamp_idle {
+            Some(self.input_at)
+        } else {
+            self.deadline
+        }
     }
 
     fn wants_read(&self) -> bool {
