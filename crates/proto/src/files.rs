@@ -19,6 +19,7 @@
 
 pub mod digest;
 pub mod session;
+mod storage;
 pub mod wire;
 
 pub use digest::{DigestPool, FileDigest};

@@ -12,16 +12,23 @@
 //!
 //! `handle_input` works through every complete command in what it is offered
 //! (several commands in one segment all get answers) and takes PUT body bytes
-//! as they come: each slice is hashed and written to the upload's temporary
-//! file at once, so memory stays at the driver's input buffer whatever the file
-//! size. A GET's bytes are never read here: the reply is a header and a
-//! [`FileChunk`] that the driver sends with `sendfile(2)`.
+//! as they come: each slice is written to the upload's temporary file at once
+//! and hashed (here, or by the server's [`super::digest`] pool from the file),
+//! so memory stays at the driver's input buffer whatever the file size. A
+//! GET's bytes are never read here: the reply is a header and a [`FileChunk`]
+//! that the driver sends with `sendfile(2)`.
+//!
+//! The idle timeout counts from the last input or the end of the last file
+//! sent: no timer runs while a file is going out, and when the driver asks for
+//! output again (the file is out) the session asks for a timeout at once to
+//! learn the instant, as the HTTP session does.
 //!
 //! An upload that does not finish (EOF, reset, timeout, a dropped session)
 //! drops its [`AtomicFile`], which removes the temporary; nothing partial is
 //! ever visible under the real name.
 
 use super::digest::{DigestPool, Hashing};
+use super::storage::{free_space, is_no_space, start_write_back};
 use super::wire::{self, Command, ErrCode, Line, ListEntry};
 use super::FilesConfig;
 use crate::root::{AtomicFile, EntryKind, PathError, RelPath, Root, RootError};
@@ -462,47 +469,6 @@ impl Session for FilesSession {
     fn is_done(&self) -> bool {
         matches!(self.state, State::Closing) && self.files.is_empty() && self.out.is_empty()
     }
-}
-
-/// ENOSPC, EDQUOT, and EFBIG (a file-size limit such as RLIMIT_FSIZE): the
-/// storage cannot take the upload.
-fn is_no_space(e: &io::Error) -> bool {
-    use nix::errno::Errno;
-    matches!(
-        e.raw_os_error().map(Errno::from_raw),
-        Some(Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG)
-    )
-}
-
-/// Asks the kernel to start writing a range of the file to disk, without
-/// waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)`). Only a hint: the
-/// commit's fsync is what makes the upload durable, so failures are ignored.
-fn start_write_back(file: &std::fs::File, offset: u64, len: u64) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-            return;
-        };
-        // SAFETY: a plain system call on a descriptor we own; no memory is passed.
-        unsafe {
-            nix::libc::sync_file_range(
-                file.as_raw_fd(),
-                offset,
-                len,
-                nix::libc::SYNC_FILE_RANGE_WRITE,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (file, offset, len);
-}
-
-/// Bytes an unprivileged writer may still use on the upload's file system.
-fn free_space(file: &AtomicFile) -> Option<u64> {
-    let st = nix::sys::statvfs::fstatvfs(file.file()).ok()?;
-    #[allow(clippy::unnecessary_cast)] // the field types differ between targets
-    Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
 }
 
 fn hex(bytes: &[u8]) -> String {
