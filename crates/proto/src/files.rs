@@ -5,7 +5,7 @@
 //! ```text
 //!   driver bytes ──▶ FilesSession::handle_input ──▶ wire::split_line / Command::parse
 //!                         │                                │
-//!                         │ PUT body: hash + write        ├ LIST ─▶ Root::list
+//!                         │ PUT body: write + hash        ├ LIST ─▶ Root::list
 //!                         ▼                                ├ GET  ─▶ Root::open_file ─▶ FileChunk (sendfile)
 //!                    AtomicFile ── commit (fsync+rename)   └ PUT  ─▶ Root::create_atomic
 //!                         │
@@ -13,12 +13,16 @@
 //! ```
 //!
 //! [`wire`] holds the byte format (parse and emit, both directions, shared with
-//! the client), [`session`] the per-connection state machine. Names go through
+//! the client), [`session`] the per-connection state machine, [`digest`]
+//! where an upload's SHA-256 is computed (inline, or a caller's pool). Names go through
 //! [`crate::root`], the only code that touches the served directory.
 
+pub mod digest;
 pub mod session;
+mod storage;
 pub mod wire;
 
+pub use digest::{DigestPool, FileDigest};
 pub use session::FilesSession;
 
 use crate::root::Root;
@@ -48,6 +52,7 @@ pub struct FilesConfig {
 pub struct FilesService {
     root: Arc<Root>,
     config: Arc<FilesConfig>,
+    pool: Option<Arc<dyn DigestPool>>,
 }
 
 impl FilesService {
@@ -57,7 +62,15 @@ impl FilesService {
         FilesService {
             root,
             config: Arc::new(config),
+            pool: None,
         }
+    }
+
+    /// Hashes large uploads with `pool` instead of on the connection's
+    /// thread (see [`digest`]).
+    pub fn with_digest_pool(mut self, pool: Arc<dyn DigestPool>) -> Self {
+        self.pool = Some(pool);
+        self
     }
 }
 
@@ -65,6 +78,11 @@ impl Service for FilesService {
     type Session = FilesSession;
 
     fn new_session(&self, _peer: Option<SocketAddr>, now: Instant) -> FilesSession {
-        FilesSession::new(self.root.clone(), self.config.clone(), now)
+        FilesSession::new(
+            self.root.clone(),
+            self.config.clone(),
+            self.pool.clone(),
+            now,
+        )
     }
 }

@@ -6,6 +6,7 @@
 //! ```
 
 mod client;
+mod digest;
 mod get;
 mod ls;
 mod progress;

@@ -12,20 +12,27 @@
 //!
 //! `handle_input` works through every complete command in what it is offered
 //! (several commands in one segment all get answers) and takes PUT body bytes
-//! as they come: each slice is hashed and written to the upload's temporary
-//! file at once, so memory stays at the driver's input buffer whatever the file
-//! size. A GET's bytes are never read here: the reply is a header and a
-//! [`FileChunk`] that the driver sends with `sendfile(2)`.
+//! as they come: each slice is written to the upload's temporary file at once
+//! and hashed (here, or by the server's [`super::digest`] pool from the file),
+//! so memory stays at the driver's input buffer whatever the file size. A
+//! GET's bytes are never read here: the reply is a header and a [`FileChunk`]
+//! that the driver sends with `sendfile(2)`.
+//!
+//! The idle timeout counts from the last input or the end of the last file
+//! sent: no timer runs while a file is going out, and when the driver asks for
+//! output again (the file is out) the session asks for a timeout at once to
+//! learn the instant, as the HTTP session does.
 //!
 //! An upload that does not finish (EOF, reset, timeout, a dropped session)
 //! drops its [`AtomicFile`], which removes the temporary; nothing partial is
 //! ever visible under the real name.
 
+use super::digest::{DigestPool, Hashing};
+use super::storage::{free_space, is_no_space, start_write_back};
 use super::wire::{self, Command, ErrCode, Line, ListEntry};
 use super::FilesConfig;
 use crate::root::{AtomicFile, EntryKind, PathError, RelPath, Root, RootError};
 use crate::{FileChunk, Session};
-use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::Arc;
@@ -40,13 +47,25 @@ const MAX_QUEUED_FILES: usize = 64;
 pub struct FilesSession {
     root: Arc<Root>,
     config: Arc<FilesConfig>,
+    /// Hashes large uploads off this thread, if the server has one.
+    pool: Option<Arc<dyn DigestPool>>,
     state: State,
     /// Reply bytes not yet handed to the driver, after every queued file.
     out: Vec<u8>,
     /// Replies that end in a file range: (bytes before it, the range).
     files: VecDeque<(Vec<u8>, FileChunk)>,
-    /// When the connection has been idle too long.
+    /// When the connection has been idle too long: the idle timeout after the
+    /// last input or the end of the last file sent, whichever came later.
     deadline: Option<Instant>,
+    /// The last input's instant (never in the future).
+    input_at: Instant,
+    /// A file range was handed to the driver and not yet confirmed sent (the
+    /// driver calls `poll_transmit` again once it is): busy, not idle.
+    sending: bool,
+    /// The last file range finished at an instant we were not told: the idle
+    /// time restarts at the next `handle_timeout`, asked for at once (the
+    /// trick the HTTP session uses too).
+    stamp_idle: bool,
     /// The server is stopping: finish the current upload, take no new command.
     shutting_down: bool,
 }
@@ -69,7 +88,7 @@ enum State {
 struct Upload {
     file: AtomicFile,
     remaining: u64,
-    hasher: Sha256,
+    hasher: Hashing,
     /// Bytes written so far, and the first not yet handed to write-back.
     written: u64,
     flushed: u64,
@@ -80,15 +99,24 @@ struct Upload {
 const WRITE_BEHIND: u64 = 8 << 20;
 
 impl FilesSession {
-    pub(super) fn new(root: Arc<Root>, config: Arc<FilesConfig>, now: Instant) -> Self {
+    pub(super) fn new(
+        root: Arc<Root>,
+        config: Arc<FilesConfig>,
+        pool: Option<Arc<dyn DigestPool>>,
+        now: Instant,
+    ) -> Self {
         let deadline = config.idle_timeout.map(|t| now + t);
         FilesSession {
             root,
             config,
+            pool,
             state: State::Commands,
             out: Vec::new(),
             files: VecDeque::new(),
             deadline,
+            input_at: now,
+            sending: false,
+            stamp_idle: false,
             shutting_down: false,
         }
     }
@@ -178,10 +206,11 @@ impl FilesSession {
             return self.err(ErrCode::NoSpace, &msg);
         }
         self.out.extend_from_slice(b"READY\n");
+        let hasher = Hashing::start(self.pool.as_deref(), file.file(), size);
         let upload = Upload {
             file,
             remaining: size,
-            hasher: Sha256::new(),
+            hasher,
             written: 0,
             flushed: 0,
         };
@@ -208,8 +237,8 @@ impl FilesSession {
             self.after_body();
             return take;
         }
-        upload.hasher.update(body);
         upload.written += take as u64;
+        upload.hasher.update(body, upload.written);
         if upload.written - upload.flushed >= WRITE_BEHIND {
             start_write_back(
                 upload.file.file(),
@@ -228,10 +257,27 @@ impl FilesSession {
     }
 
     fn finish(&mut self, upload: Upload) {
-        let digest = upload.hasher.finalize();
-        match upload.file.commit() {
-            Ok(()) => wire::emit_ok(&mut self.out, hex(&digest)),
-            Err(e) => self.root_err(&e, ""),
+        // A pool may still be hashing the tail: flush the data to disk
+        // meanwhile, so the commit's fsync finds little left to do. A failure
+        // here fails the upload (a second fsync would not report it again).
+        if upload.hasher.is_pooled() {
+            if let Err(e) = upload.file.file().sync_data() {
+                drop(upload);
+                self.io_err(&e);
+                return self.after_body();
+            }
+        }
+        // The digest before the commit: a file whose digest cannot be told
+        // is not kept.
+        match upload.hasher.finish(upload.written) {
+            Ok(digest) => match upload.file.commit() {
+                Ok(()) => wire::emit_ok(&mut self.out, hex(&digest)),
+                Err(e) => self.root_err(&e, ""),
+            },
+            Err(e) => {
+                drop(upload.file);
+                self.io_err(&e);
+            }
         }
         self.after_body();
     }
@@ -354,6 +400,7 @@ impl Session for FilesSession {
     fn handle_input(&mut self, now: Instant, input: &[u8]) -> usize {
         if !input.is_empty() {
             self.deadline = self.config.idle_timeout.map(|t| now + t);
+            self.input_at = self.input_at.max(now);
         }
         self.take_commands(input)
     }
@@ -364,10 +411,21 @@ impl Session for FilesSession {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
-        if self.deadline.is_some_and(|d| now >= d) {
-            self.state = State::Closing;
-            self.deadline = None;
+        if self.stamp_idle {
+            // A download just ended: idle from now, not from its command.
+            self.stamp_idle = false;
+            if self.deadline.is_some() {
+                self.deadline = self.config.idle_timeout.map(|t| now + t);
+            }
+            return;
         }
+        // While a file goes out there is no idle timer (a peer that stops
+        // reading is the driver's send timeout), however long it takes.
+        if self.sending || self.deadline.is_none_or(|d| now < d) {
+            return;
+        }
+        self.state = State::Closing;
+        self.deadline = None;
     }
 
     fn handle_shutdown(&mut self, _now: Instant) {
@@ -378,9 +436,13 @@ impl Session for FilesSession {
     }
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        if std::mem::take(&mut self.sending) && self.files.is_empty() {
+            self.stamp_idle = self.deadline.is_some();
+        }
         match self.files.pop_front() {
             Some((mut bytes, chunk)) => {
                 out.append(&mut bytes);
+                self.sending = true;
                 Some(chunk)
             }
             None => {
@@ -391,7 +453,13 @@ impl Session for FilesSession {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        if self.sending {
+            None
+        } else if self.stamp_idle {
+            Some(self.input_at)
+        } else {
+            self.deadline
+        }
     }
 
     fn wants_read(&self) -> bool {
@@ -401,47 +469,6 @@ impl Session for FilesSession {
     fn is_done(&self) -> bool {
         matches!(self.state, State::Closing) && self.files.is_empty() && self.out.is_empty()
     }
-}
-
-/// ENOSPC, EDQUOT, and EFBIG (a file-size limit such as RLIMIT_FSIZE): the
-/// storage cannot take the upload.
-fn is_no_space(e: &io::Error) -> bool {
-    use nix::errno::Errno;
-    matches!(
-        e.raw_os_error().map(Errno::from_raw),
-        Some(Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG)
-    )
-}
-
-/// Asks the kernel to start writing a range of the file to disk, without
-/// waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)`). Only a hint: the
-/// commit's fsync is what makes the upload durable, so failures are ignored.
-fn start_write_back(file: &std::fs::File, offset: u64, len: u64) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-            return;
-        };
-        // SAFETY: a plain system call on a descriptor we own; no memory is passed.
-        unsafe {
-            nix::libc::sync_file_range(
-                file.as_raw_fd(),
-                offset,
-                len,
-                nix::libc::SYNC_FILE_RANGE_WRITE,
-            );
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (file, offset, len);
-}
-
-/// Bytes an unprivileged writer may still use on the upload's file system.
-fn free_space(file: &AtomicFile) -> Option<u64> {
-    let st = nix::sys::statvfs::fstatvfs(file.file()).ok()?;
-    #[allow(clippy::unnecessary_cast)] // the field types differ between targets
-    Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
 }
 
 fn hex(bytes: &[u8]) -> String {

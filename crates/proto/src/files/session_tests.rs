@@ -278,6 +278,46 @@ fn idle_timeout_closes_and_drops_an_upload() {
 }
 
 #[test]
+fn idle_time_counts_from_the_end_of_a_download() {
+    let f = fixture(uploads()); // idle timeout 30 s
+    let mut h = f.harness();
+    // As a driver does: the reply is taken and the file starts going out.
+    assert_eq!(h.session.handle_input(h.now, b"GET a.txt\n"), 10);
+    let mut out = Vec::new();
+    let chunk = h.session.poll_transmit(&mut out).expect("a file range");
+    assert_eq!((text(out).as_str(), chunk.len), ("OK 11\n", 11));
+    // The peer reads slowly: the file takes 100 s, more than the idle timeout
+    // (the driver does not ask for more output meanwhile; a timer firing
+    // anyway, early or spuriously, must not close the connection).
+    for _ in 0..10 {
+        h.now += Duration::from_secs(10);
+        assert_eq!(
+            h.session.poll_timeout(),
+            None,
+            "no idle timer while sending"
+        );
+        h.session.handle_timeout(h.now);
+        assert!(!h.session.is_done(), "closed while the file was going out");
+    }
+    // The last byte leaves now (the driver asks for more output), and the
+    // session asks for a timeout at once to note the instant: the idle time
+    // counts from here, not from the GET.
+    assert!(h.drain().is_empty());
+    assert!(h.session.poll_timeout().is_some_and(|at| at <= h.now));
+    assert!(h.advance(Duration::ZERO).is_empty());
+    h.advance(Duration::from_secs(29));
+    assert!(!h.session.is_done(), "closed right after a long download");
+    assert_eq!(text(h.send(b"GET a.txt 6\n")), "OK 5\nworld");
+    // Idle after that reply (its file noted as sent): closed once the
+    // timeout has passed.
+    h.advance(Duration::ZERO);
+    h.advance(Duration::from_secs(29));
+    assert!(!h.session.is_done());
+    h.advance(Duration::from_secs(2));
+    assert!(h.session.is_done(), "an idle connection is still closed");
+}
+
+#[test]
 fn an_overlong_line_is_refused_and_the_session_goes_on() {
     let f = fixture(FilesConfig::default());
     let mut h = f.harness();

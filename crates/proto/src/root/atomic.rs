@@ -174,11 +174,12 @@ impl Drop for AtomicFile {
     }
 }
 
-/// Creates a new, empty temporary file in `dir`. O_EXCL makes a name collision
+/// Creates a new, empty temporary file in `dir`, open for reading too (an
+/// upload may be hashed from what was written). O_EXCL makes a name collision
 /// (or a planted file or symlink of that name) an error instead of a takeover.
 fn create_temporary(dir: BorrowedFd<'_>) -> Result<(File, String), RootError> {
     let flags =
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let mode = Mode::from_bits_truncate(0o644);
     let mut last = Errno::EEXIST;
     for attempt in 0..NAME_ATTEMPTS {

@@ -5,17 +5,25 @@
 //! copied out of, so a GET moves megabytes per system call and nothing is lost
 //! between a header and the payload that follows it.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use indicatif::ProgressBar;
 use netkit_proto::files::wire::{Command, ListEntry, Reply, MAX_LINE};
+use nix::errno::Errno;
+use nix::sys::sendfile::sendfile;
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Bytes moved per read or write of a file body.
 const BUF_SIZE: usize = 1 << 20;
+
+/// Bytes per sendfile(2) call of an upload (the progress bar moves between).
+const SENDFILE_CHUNK: usize = 4 << 20;
 
 /// How long a reply may take (a large upload's fsync included).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -146,14 +154,7 @@ impl Client {
         size: u64,
         bar: &ProgressBar,
     ) -> Result<String> {
-        self.send(&Command::Put {
-            name: name.to_owned(),
-            size,
-        })?;
-        match self.reply()? {
-            Reply::Ready => {}
-            other => bail!("expected READY, got {other:?}"),
-        }
+        self.start_put(name, size)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0; BUF_SIZE];
         let mut remaining = size;
@@ -175,11 +176,51 @@ impl Client {
             remaining -= n as u64;
             bar.inc(n as u64);
         }
-        let ours: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        self.finish_put(&hex(&hasher.finalize()))
+    }
+
+    /// [`Client::put`] for the first `size` bytes of a local file, faster: the
+    /// bytes go to the socket with `sendfile(2)` (no copy through user space)
+    /// while a second thread reads the same range and hashes it, so SHA-256
+    /// runs beside the transfer instead of in front of every write. If the
+    /// file changes meanwhile, the two digests differ and the upload fails.
+    pub fn put_file(
+        &mut self,
+        name: &str,
+        file: &File,
+        size: u64,
+        bar: &ProgressBar,
+    ) -> Result<String> {
+        self.start_put(name, size)?;
+        let stop = AtomicBool::new(false);
+        let ours = std::thread::scope(|scope| {
+            let hashing = scope.spawn(|| hash_file(file, size, &stop));
+            let sent = send_file(self.reader.get_ref(), file, size, bar);
+            if sent.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let hashed = hashing
+                .join()
+                .unwrap_or_else(|_| Err(anyhow!("the hashing thread panicked")));
+            sent.and(hashed)
+        })?;
+        self.finish_put(&ours)
+    }
+
+    /// `PUT name size`, then waits for `READY`.
+    fn start_put(&mut self, name: &str, size: u64) -> Result<()> {
+        self.send(&Command::Put {
+            name: name.to_owned(),
+            size,
+        })?;
+        match self.reply()? {
+            Reply::Ready => Ok(()),
+            other => bail!("expected READY, got {other:?}"),
+        }
+    }
+
+    /// Reads the server's digest after a body and compares it with `ours`.
+    fn finish_put(&mut self, ours: &str) -> Result<String> {
         match self.reply()? {
             Reply::Ok(theirs) if theirs == ours => Ok(theirs),
             Reply::Ok(theirs) => {
@@ -195,6 +236,58 @@ impl Client {
             let _ = self.reply();
         }
     }
+}
+
+/// Sends bytes `0..size` of `file` to `sock` with sendfile(2).
+fn send_file(sock: &TcpStream, file: &File, size: u64, bar: &ProgressBar) -> Result<()> {
+    let mut offset: i64 = 0;
+    let end = i64::try_from(size).context("file too large")?;
+    while offset < end {
+        let want = usize::try_from(end - offset)
+            .unwrap_or(usize::MAX)
+            .min(SENDFILE_CHUNK);
+        let n = match sendfile(sock, file, Some(&mut offset), want) {
+            Err(Errno::EINTR) => continue,
+            other => other.context("sending the file")?,
+        };
+        if n == 0 {
+            bail!(
+                "the local file shrank while being sent ({} bytes missing)",
+                end - offset
+            );
+        }
+        bar.inc(n as u64);
+    }
+    Ok(())
+}
+
+/// The SHA-256 (hex) of bytes `0..size` of `file`, read with pread(2); gives
+/// up early once `stop` is set (the send failed).
+fn hash_file(file: &File, size: u64, stop: &AtomicBool) -> Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; BUF_SIZE];
+    let mut offset = 0;
+    while offset < size && !stop.load(Ordering::Relaxed) {
+        let want = buf
+            .len()
+            .min(usize::try_from(size - offset).unwrap_or(usize::MAX));
+        let n = file
+            .read_at(&mut buf[..want], offset)
+            .context("reading the local file")?;
+        if n == 0 {
+            bail!(
+                "the local file shrank while being sent ({} bytes missing)",
+                size - offset
+            );
+        }
+        hasher.update(&buf[..n]);
+        offset += n as u64;
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The server's error behind `e`, if it is one.

@@ -54,14 +54,14 @@ pub(crate) fn default_name(local: &Path) -> Result<String> {
 }
 
 pub(crate) fn upload(client: &mut Client, local: &Path, name: &str) -> Result<Uploaded> {
-    let mut file = File::open(local).with_context(|| format!("cannot open {}", local.display()))?;
+    let file = File::open(local).with_context(|| format!("cannot open {}", local.display()))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         bail!("{} is not a regular file", local.display());
     }
     let started = Instant::now();
     let progress = bar(meta.len(), name);
-    let sha256 = client.put(name, &mut file, meta.len(), &progress)?;
+    let sha256 = client.put_file(name, &file, meta.len(), &progress)?;
     progress.finish_and_clear();
     Ok(Uploaded {
         name: name.to_owned(),

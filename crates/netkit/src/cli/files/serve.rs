@@ -1,5 +1,6 @@
 //! `netkit files serve [DIR]`: the files protocol under any `--model`.
 
+use super::digest::ThreadDigests;
 use crate::cli::common::{announce, parse_size, shutdown_on_signals, ModelArgs, ServerArgs};
 use anyhow::{Context, Result};
 use clap::Args;
@@ -64,7 +65,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         max_upload: args.max_upload,
         idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
     };
-    let service = Arc::new(FilesService::new(Arc::new(root), files));
+    // Large uploads are hashed on a thread of their own, beside the receive.
+    let service = Arc::new(
+        FilesService::new(Arc::new(root), files).with_digest_pool(Arc::new(ThreadDigests)),
+    );
     announce("files", &listener.url("tcp")?)?;
     netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown)?;
     Ok(())
