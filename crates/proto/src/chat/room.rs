@@ -43,8 +43,10 @@ use std::time::{Duration, Instant};
 pub enum MemberId {
     /// A UDP member, known by its source address.
     Udp(SocketAddr),
-    /// An IRC connection, numbered by the IRC front.
+    /// An IRC connection, numbered by the hub ([`crate::chat::hub::Hub::register`]).
     Irc(u64),
+    /// A web page's member (`netkit up`'s chat), numbered by the hub like IRC.
+    Web(u64),
     /// A member of the same room on another server (in member lists only;
     /// nothing is ever delivered to it here).
     Elsewhere,
@@ -55,6 +57,7 @@ impl fmt::Display for MemberId {
         match self {
             MemberId::Udp(addr) => write!(f, "udp {addr}"),
             MemberId::Irc(n) => write!(f, "irc #{n}"),
+            MemberId::Web(n) => write!(f, "web #{n}"),
             MemberId::Elsewhere => write!(f, "on another server"),
         }
     }
