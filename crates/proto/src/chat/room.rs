@@ -482,8 +482,21 @@ impl Room {
         }
     }
 
-    /// The operator removes the member called `name` (any case). Returns who it was.
+    /// The operator removes the member called `name` (any case). Returns who it
+    /// was: a local member is removed at once; for a member on another server
+    /// ([`MemberId::Elsewhere`]) the kick is sent through the link, and that
+    /// server removes it (its LEFT follows). `None`: no such member, or it is
+    /// elsewhere and the room is not whole (a kick sent just as the backplane
+    /// goes away may still be lost: the member stays, and nobody hears of it).
     pub fn kick(&mut self, name: &str) -> Option<MemberId> {
+        if self.names.contains_key(&fold(name)) {
+            return self.kick_local(name);
+        }
+        self.kick_elsewhere(name)
+    }
+
+    /// Removes the local member called `name` (any case), if there is one.
+    pub(super) fn kick_local(&mut self, name: &str) -> Option<MemberId> {
         let id = *self.names.get(&fold(name))?;
         if !self.members.contains_key(&id) {
             return None;
