@@ -1,7 +1,7 @@
 //! Several `chat serve` instances on one Redis act as one room: names unique
 //! across instances (a race of two JOINs has one winner), every message heard
-//! once by everyone in one order, history, member lists and admin lines across
-//! instances, IRC on one instance and UDP on another.
+//! once by everyone in one order, history, member lists, admin lines and
+//! /kick across instances, IRC on one instance and UDP on another.
 //! (Outages: chat_backplane_outage.rs.)
 //!
 //! Each test starts its own `redis-server` on a free port (Debian package
@@ -151,6 +151,37 @@ fn history_member_lists_and_admin_lines_cross_instances() {
     }
     alice.sees("MEMBERS alice bob carol dave");
     assert_eq!(a.operator("/status"), "room whole, 4 members");
+}
+
+#[test]
+fn the_operator_kicks_a_member_of_another_instance() {
+    let redis = Redis::start();
+    let [mut a, b, c] = three(&redis);
+    let alice = Udp::joined(&a, "alice");
+    let bob = Udp::joined(&b, "bob");
+    let dave = Udp::joined(&c, "dave");
+    // a knows bob is elsewhere once alice sees him.
+    alice.sees("MEMBERS alice bob dave");
+    let reply = a.operator("/kick BOB");
+    assert_eq!(
+        reply,
+        "kicking BOB (on another server; its server removes it)"
+    );
+    let before = bob.until("ERR kicked");
+    assert!(
+        before.iter().all(|d| d.starts_with("JOINED ")),
+        "{before:?}"
+    );
+    for m in [&alice, &dave] {
+        let before = m.until("LEFT bob");
+        assert!(before.iter().all(|d| !d.starts_with("LEFT")), "{before:?}");
+    }
+    // bob is gone everywhere: no member to kick, and the name is free.
+    assert_eq!(a.operator("/kick bob"), "no member named bob");
+    let _again = Udp::joined(&c, "bob");
+    bob.send("SAY still here?");
+    assert_eq!(bob.recv(), "ERR not-joined");
+    drop(b);
 }
 
 #[test]

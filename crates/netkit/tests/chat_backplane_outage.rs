@@ -62,6 +62,11 @@ fn a_redis_restart_splits_the_room_and_it_heals() {
     a.log("is split");
     b.log("is split");
     assert_eq!(a.operator("/status"), "room split, 3 members");
+    // bob's server cannot be asked to kick him now.
+    assert_eq!(
+        a.operator("/kick bob"),
+        "bob is on another server and the backplane is away: kick it there"
+    );
     // Local members are still served, each message once.
     alice.send("SAY while split");
     let before = amy.until("MSG alice while split");

@@ -4,8 +4,9 @@
 //! An entry's fields: `o` the instance it came from, `q` that instance's room's
 //! event number (0: news to the other instances only — a member re-announced
 //! after an outage, a farewell, a dead instance's members), `t` its type (`j`
-//! joined, `s` said, `l` left, `a` admin), `n` the name, `x` the text or the
-//! reason.
+//! joined, `s` said, `l` left, `a` admin, `k` kick: a request to the instance
+//! that has member `n` to remove it), `n` the name, `x` the text or the reason.
+//! An instance skips entries it cannot decode (an older one skips `k`).
 
 use netkit_proto::chat::room::{LeaveReason, Shared};
 use std::sync::Arc;
@@ -66,6 +67,7 @@ pub(super) fn fields(origin: &str, number: u64, event: &Shared) -> Vec<(&'static
         Shared::Said { name, text } => ("s", name.to_string(), text.to_string()),
         Shared::Left { name, reason } => ("l", name.to_string(), reason_text(reason)),
         Shared::Admin { text } => ("a", String::new(), text.to_string()),
+        Shared::Kick { name } => ("k", name.to_string(), String::new()),
     };
     vec![
         ("o", origin.to_owned()),
@@ -119,6 +121,7 @@ pub(super) fn decode(flat: &[String]) -> Option<Entry> {
             reason: reason_of(&text),
         },
         "a" => Shared::Admin { text: text.into() },
+        "k" if named => Shared::Kick { name },
         _ => return None,
     };
     Some(Entry {
@@ -157,6 +160,7 @@ mod tests {
                 reason: LeaveReason::TimedOut,
             },
             Shared::Admin { text: "x".into() },
+            Shared::Kick { name: "a".into() },
         ];
         for event in events {
             let entry = round(event.clone(), 7).expect("decodes");

@@ -6,20 +6,21 @@
 //! `GET /_netkit/chat/events?token=T` and speaks with
 //! `POST /_netkit/chat/say?token=T` (the body is the text).
 //!
-//! A web member is a connection member of the shared [`Hub`]: it gets an
-//! outbox like an IRC connection, and its event stream is woken when the room
+//! A web member is a connection member of the shared [`Hub`], with its own
+//! identity ([`MemberId::Web`], shown as `web #N`): it gets an outbox like an
+//! IRC connection, and its event stream is woken when the room
 //! delivers to it. It joins with a heartbeat, which the open stream keeps up
 //! (a PING every [`KEEPALIVE`]): a page that never opens its stream, or whose
 //! stream is gone, is dropped by the room like a silent UDP member. Closing
 //! the stream (closing the page) leaves the room at once.
 //!
 //! ```text
-//!   POST join ──▶ Hub::register_irc + Room::join(heartbeat) ──▶ token
+//!   POST join ──▶ Hub::register(Front::Web) + Room::join(heartbeat) ──▶ token
 //!   GET events ─▶ EventStream: take the outbox on each wake ──▶ `event: message` …
 //!   POST say ───▶ Room::say (flood control, 1,000 bytes) ──▶ the others
 //! ```
 
-use netkit_proto::chat::hub::Hub;
+use netkit_proto::chat::hub::{Front, Hub};
 use netkit_proto::chat::room::{Event, JoinError, LeaveReason, MemberId, SayError};
 use netkit_proto::http::extension::{EventStream, ExtResponse};
 use serde_json::json;
@@ -90,7 +91,7 @@ impl WebChat {
         };
         let name = name.trim();
         self.sweep();
-        let id = self.hub.register_irc();
+        let id = self.hub.register(Front::Web);
         match self.hub.act(None, |room| room.join(now, id, name, true)) {
             Ok(()) => {
                 let token = self.token();
@@ -99,7 +100,7 @@ impl WebChat {
                 ExtResponse::json(200, &json!({ "token": token, "name": name }))
             }
             Err(e) => {
-                self.hub.unregister_irc(id, LeaveReason::Left);
+                self.hub.unregister(id, LeaveReason::Left);
                 match e {
                     JoinError::NameTaken => ExtResponse::text(409, "name-taken"),
                     _ => ExtResponse::text(400, "bad-name"),
@@ -131,7 +132,7 @@ impl WebChat {
     /// `POST leave`: 204 whether or not the token was known.
     pub(crate) fn leave(&self, token: &str) -> ExtResponse {
         if let Some(member) = self.members().remove(token) {
-            self.hub.unregister_irc(member.id, LeaveReason::Left);
+            self.hub.unregister(member.id, LeaveReason::Left);
         }
         ExtResponse::bytes(204, "text/plain", &b""[..])
     }
@@ -171,7 +172,7 @@ impl WebChat {
         });
         for token in gone {
             if let Some(m) = members.remove(&token) {
-                self.hub.unregister_irc(m.id, LeaveReason::TimedOut);
+                self.hub.unregister(m.id, LeaveReason::TimedOut);
             }
         }
     }
@@ -197,7 +198,7 @@ impl Stream {
 
 impl EventStream for Stream {
     fn set_waker(&mut self, waker: Waker) {
-        self.chat.hub.set_irc_waker(self.member.id, waker);
+        self.chat.hub.set_waker(self.member.id, waker);
     }
 
     fn poll(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
@@ -209,7 +210,7 @@ impl EventStream for Stream {
         if !self.current() {
             return false;
         }
-        let taken = self.chat.hub.take_irc(self.member.id);
+        let taken = self.chat.hub.take(self.member.id);
         if taken.overflowed {
             sse(out, "gone", &json!({ "reason": "too slow" }));
             return false;
@@ -252,7 +253,7 @@ impl Drop for Stream {
         };
         if mine {
             let reason = LeaveReason::Quit(Arc::from("closed the page"));
-            self.chat.hub.unregister_irc(self.member.id, reason);
+            self.chat.hub.unregister(self.member.id, reason);
         }
     }
 }
@@ -337,6 +338,12 @@ mod tests {
         hub.take_udp(&mut udp_out);
         assert!(udp_out.iter().any(|(_, e)| matches!(&**e,
             Event::Message { name, text } if &**name == "alice" && &**text == "hi bob")));
+
+        // Listed (the operator's /list, IRC WHO) as a web member, not as IRC.
+        let members = hub.with_room(|room| room.members());
+        let (id, _) = members.iter().find(|(_, n)| &**n == "alice").unwrap();
+        assert!(matches!(id, MemberId::Web(_)), "{id:?}");
+        assert!(id.to_string().starts_with("web #"), "{id}");
 
         let mut stream = match chat.events(t, &token).body {
             netkit_proto::http::extension::ExtBody::Stream(s) => s,

@@ -3,8 +3,9 @@
 //! The UDP loop, each IRC connection (on whatever driver thread serves it) and
 //! the operator's stdin all act on the same [`Room`] through [`Hub::act`], which
 //! holds one lock for the action and then routes each resulting [`Delivery`] to
-//! the front that owns its member: UDP deliveries to the UDP outbox, IRC ones to
-//! that connection's outbox. A front that did not cause the delivery is woken
+//! the front that owns its member: UDP deliveries to the UDP outbox, and those
+//! of a connection member (an IRC connection, a web page's event stream: a
+//! [`Front`] registered with [`Hub::register`]) to that connection's outbox. A front that did not cause the delivery is woken
 //! through the [`Waker`] it registered — after the lock is released — and takes
 //! its outbox on its own thread. No socket and no thread lives here.
 
@@ -14,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
-/// Events an IRC connection may have queued before it is cut off as too slow
+/// Events a connection may have queued before it is cut off as too slow
 /// (IRC servers call this "SendQ exceeded").
 pub const MAX_QUEUED: usize = 10_000;
 
@@ -32,8 +33,9 @@ struct Inner {
     room: Room,
     udp: Vec<UdpDelivery>,
     udp_waker: Option<Waker>,
-    irc: HashMap<u64, Outbox>,
-    next_irc: u64,
+    /// Connection members' outboxes (IRC and web ids).
+    conns: HashMap<MemberId, Outbox>,
+    next_conn: u64,
     scratch: Vec<Delivery>,
 }
 
@@ -44,7 +46,17 @@ struct Outbox {
     overflowed: bool,
 }
 
-/// What an IRC connection takes from its outbox.
+/// The kinds of connection member that have an outbox in the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Front {
+    /// An IRC connection ([`MemberId::Irc`]).
+    Irc,
+    /// A web page's event stream ([`MemberId::Web`]).
+    Web,
+}
+
+/// What a connection takes from its outbox.
 #[derive(Debug, Default)]
 pub struct Taken {
     /// The events, in order.
@@ -61,8 +73,8 @@ impl Hub {
                 room: Room::new(config),
                 udp: Vec::new(),
                 udp_waker: None,
-                irc: HashMap::new(),
-                next_irc: 1,
+                conns: HashMap::new(),
+                next_conn: 1,
                 scratch: Vec::new(),
             }),
         })
@@ -111,49 +123,46 @@ impl Hub {
         out.append(&mut self.lock().udp);
     }
 
-    /// A new IRC connection: its member id and an empty outbox.
-    pub fn register_irc(&self) -> MemberId {
+    /// A new connection member of kind `front`: its member id (numbered
+    /// across fronts, never reused) and an empty outbox.
+    pub fn register(&self, front: Front) -> MemberId {
         let mut inner = self.lock();
-        let n = inner.next_irc;
-        inner.next_irc += 1;
-        inner.irc.insert(n, Outbox::default());
-        MemberId::Irc(n)
+        let n = inner.next_conn;
+        inner.next_conn += 1;
+        let id = match front {
+            Front::Irc => MemberId::Irc(n),
+            Front::Web => MemberId::Web(n),
+        };
+        inner.conns.insert(id, Outbox::default());
+        id
     }
 
-    /// The waker of IRC connection `id`.
-    pub fn set_irc_waker(&self, id: MemberId, waker: Waker) {
-        if let MemberId::Irc(n) = id {
-            if let Some(outbox) = self.lock().irc.get_mut(&n) {
-                outbox.waker = Some(waker);
-            }
+    /// The waker of connection `id`, woken when its outbox gets news.
+    pub fn set_waker(&self, id: MemberId, waker: Waker) {
+        if let Some(outbox) = self.lock().conns.get_mut(&id) {
+            outbox.waker = Some(waker);
         }
     }
 
-    /// Takes what IRC connection `id` has been sent.
-    pub fn take_irc(&self, id: MemberId) -> Taken {
-        let mut inner = self.lock();
-        match id {
-            MemberId::Irc(n) => match inner.irc.get_mut(&n) {
-                Some(outbox) => Taken {
-                    events: outbox.events.drain(..).collect(),
-                    overflowed: std::mem::take(&mut outbox.overflowed),
-                },
-                None => Taken::default(),
+    /// Takes what connection `id` has been sent.
+    pub fn take(&self, id: MemberId) -> Taken {
+        match self.lock().conns.get_mut(&id) {
+            Some(outbox) => Taken {
+                events: outbox.events.drain(..).collect(),
+                overflowed: std::mem::take(&mut outbox.overflowed),
             },
-            _ => Taken::default(),
+            None => Taken::default(),
         }
     }
 
-    /// IRC connection `id` is gone: it leaves the room (if it was in it), its
-    /// nick is free and its outbox dropped.
-    pub fn unregister_irc(&self, id: MemberId, reason: LeaveReason) {
+    /// Connection `id` is gone: it leaves the room (if it was in it), its
+    /// name is free and its outbox dropped.
+    pub fn unregister(&self, id: MemberId, reason: LeaveReason) {
         self.act(None, |room| {
             room.leave(id, reason);
             room.release_name(id);
         });
-        if let MemberId::Irc(n) = id {
-            self.lock().irc.remove(&n);
-        }
+        self.lock().conns.remove(&id);
     }
 }
 
@@ -172,8 +181,8 @@ impl Inner {
                 },
                 // Members elsewhere are told by their own server.
                 MemberId::Elsewhere => {}
-                MemberId::Irc(n) => {
-                    let Some(outbox) = self.irc.get_mut(&n) else {
+                id @ (MemberId::Irc(_) | MemberId::Web(_)) => {
+                    let Some(outbox) = self.conns.get_mut(&id) else {
                         continue;
                     };
                     if outbox.overflowed {
@@ -219,8 +228,8 @@ mod tests {
         let udp_wakes = Arc::new(Count(AtomicUsize::new(0)));
         let irc_wakes = Arc::new(Count(AtomicUsize::new(0)));
         hub.set_udp_waker(Waker::from(udp_wakes.clone()));
-        let irc = hub.register_irc();
-        hub.set_irc_waker(irc, Waker::from(irc_wakes.clone()));
+        let irc = hub.register(Front::Irc);
+        hub.set_waker(irc, Waker::from(irc_wakes.clone()));
         let a = MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], 1)));
 
         let mut out = Vec::new();
@@ -243,16 +252,39 @@ mod tests {
             1,
             "a wake is still pending"
         );
-        let taken = hub.take_irc(irc);
+        let taken = hub.take(irc);
         assert_eq!(taken.events.len(), 2);
         let mut udp = Vec::new();
         hub.take_udp(&mut udp);
         assert_eq!(udp.len(), 2, "JOINED bob, ADMIN one");
 
-        hub.unregister_irc(irc, LeaveReason::Quit("bye".into()));
+        hub.unregister(irc, LeaveReason::Quit("bye".into()));
         hub.take_udp(&mut udp);
         assert!(matches!(&*udp[2].1, Event::Left { name, .. } if &**name == "bob"));
         assert!(!hub.with_room(|room| room.name_taken("bob", a)));
+    }
+
+    #[test]
+    fn web_and_irc_members_have_their_own_ids_and_outboxes() {
+        let t = Instant::now();
+        let hub = Hub::new(RoomConfig::default());
+        let irc = hub.register(Front::Irc);
+        let web = hub.register(Front::Web);
+        assert!(matches!(web, MemberId::Web(_)) && matches!(irc, MemberId::Irc(_)));
+        assert_ne!(irc.to_string(), web.to_string());
+        assert!(web.to_string().starts_with("web #"), "{web}");
+        hub.act(None, |room| room.join(t, web, "page", true))
+            .unwrap();
+        hub.act(None, |room| room.join(t, irc, "nick", false))
+            .unwrap();
+        let listed = hub.with_room(|room| room.members());
+        assert_eq!(listed, vec![(irc, "nick".into()), (web, "page".into())]);
+        // The page's welcome and JOINED nick; the IRC connection's own welcome.
+        assert_eq!(hub.take(web).events.len(), 2);
+        assert_eq!(hub.take(irc).events.len(), 1);
+        hub.unregister(web, LeaveReason::Left);
+        assert!(matches!(&*hub.take(irc).events[0], Event::Left { name, .. } if &**name == "page"));
+        assert!(hub.take(web).events.is_empty(), "its outbox is gone");
     }
 
     #[test]
@@ -262,7 +294,7 @@ mod tests {
             rate: 0.0,
             ..RoomConfig::default()
         });
-        let irc = hub.register_irc();
+        let irc = hub.register(Front::Irc);
         let a = MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], 1)));
         hub.act(None, |room| room.join(t, irc, "slow", false))
             .unwrap();
@@ -270,7 +302,7 @@ mod tests {
         for _ in 0..MAX_QUEUED + 5 {
             hub.act(None, |room| room.say(t, a, "x")).unwrap();
         }
-        let taken = hub.take_irc(irc);
+        let taken = hub.take(irc);
         assert!(taken.overflowed);
         assert!(taken.events.is_empty());
     }

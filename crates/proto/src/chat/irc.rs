@@ -9,7 +9,7 @@
 //! driver, which calls [`Session::handle_wake`]. A connection quiet for the
 //! room's idle timeout is PINGed, and closed if it stays quiet as long again.
 
-use super::hub::Hub;
+use super::hub::{Front, Hub};
 use super::irc_wire::{Line, Out, MAX_LINE};
 use super::room::{JoinError, LeaveReason, MemberId, SayError};
 use crate::{FileChunk, Service, Session};
@@ -44,7 +44,7 @@ impl Service for IrcService {
     type Session = IrcSession;
 
     fn new_session(&self, _peer: Option<SocketAddr>, now: Instant) -> IrcSession {
-        let id = self.hub.register_irc();
+        let id = self.hub.register(Front::Irc);
         let idle = self.hub.with_room(|room| room.config().idle_timeout);
         IrcSession {
             hub: self.hub.clone(),
@@ -105,7 +105,7 @@ impl IrcSession {
     fn quit(&mut self, reason: LeaveReason, error: &str) {
         if !self.gone {
             self.gone = true;
-            self.hub.unregister_irc(self.id, reason);
+            self.hub.unregister(self.id, reason);
         }
         self.out.line(&["ERROR"], Some(error));
         self.done = true;
@@ -344,6 +344,7 @@ impl IrcSession {
             if matches {
                 let host = match id {
                     MemberId::Udp(_) => "udp",
+                    MemberId::Web(_) => "web",
                     _ => "irc",
                 };
                 self.numeric(
@@ -467,7 +468,7 @@ impl Session for IrcSession {
     }
 
     fn set_waker(&mut self, waker: Waker) {
-        self.hub.set_irc_waker(self.id, waker);
+        self.hub.set_waker(self.id, waker);
     }
 
     fn handle_wake(&mut self, _now: Instant) {
@@ -481,7 +482,7 @@ impl Drop for IrcSession {
     fn drop(&mut self) {
         if !self.gone {
             self.hub
-                .unregister_irc(self.id, LeaveReason::Quit("Connection closed".into()));
+                .unregister(self.id, LeaveReason::Quit("Connection closed".into()));
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::chat::room::{Event, LeaveReason};
 impl IrcSession {
     /// Turns what the room sent this connection into lines.
     pub(super) fn take_events(&mut self) {
-        let taken = self.hub.take_irc(self.id);
+        let taken = self.hub.take(self.id);
         for event in taken.events {
             self.render(&event);
         }

@@ -1,6 +1,7 @@
 //! The seam between a chat room and the other rooms it is one with (servers
 //! sharing a backplane): the events they all hear ([`Shared`]), and the
-//! [`Link`] a room claims names and publishes events through. The room does
+//! [`Link`] a room claims names and publishes events through (and asks the
+//! others to kick their members). The room does
 //! not know what is behind a link; `netkit`'s Redis backplane is one.
 
 use super::room::LeaveReason;
@@ -35,6 +36,13 @@ pub enum Shared {
     Admin {
         /// The announcement.
         text: Arc<str>,
+    },
+    /// The operator of some server kicks `name`, a member of another server:
+    /// a request no member hears. The room that has `name` kicks it (its
+    /// [`Shared::Left`] follows, with the reason `Kicked`); the others ignore it.
+    Kick {
+        /// The member to remove.
+        name: Arc<str>,
     },
 }
 

@@ -138,3 +138,41 @@ fn a_refused_claim_is_a_taken_name_and_a_split_link_delivers_at_once() {
     room.unlink();
     assert_eq!(room.link_status(), LinkStatus::Alone);
 }
+
+#[test]
+fn a_kick_of_a_member_elsewhere_goes_through_the_link() {
+    let t = Instant::now();
+    let fake = Fake::default();
+    fake.0.lock().unwrap().shared = true;
+    let mut room = Room::new(RoomConfig::default());
+    room.set_link(Box::new(fake.clone()));
+    let a = udp(1);
+    room.join(t, a, "alice", true).unwrap();
+    fake.0.lock().unwrap().published.clear();
+    drain(&mut room);
+
+    // zed is on another server: the kick is offered to the link, not done here.
+    assert_eq!(room.kick("ZED"), Some(MemberId::Elsewhere));
+    let published = std::mem::take(&mut fake.0.lock().unwrap().published);
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].1, Shared::Kick { name: "zed".into() });
+    room.receive_own(published[0].0, published[0].1.clone());
+    assert!(drain(&mut room).is_empty(), "a kick is heard by nobody");
+    assert_eq!(room.kick("nobody"), None);
+
+    // Another server kicks alice, who is here: she goes, and her LEFT is offered.
+    room.receive(Shared::Kick {
+        name: "ALICE".into(),
+    });
+    assert_eq!(drain(&mut room), vec![(a, Event::Kicked)]);
+    let published = std::mem::take(&mut fake.0.lock().unwrap().published);
+    assert!(
+        matches!(&published[..], [(_, Shared::Left { name, reason: LeaveReason::Kicked })]
+        if &**name == "alice")
+    );
+    assert_eq!(room.name_of(a), None);
+
+    // Split: the kick cannot reach zed's server.
+    fake.0.lock().unwrap().shared = false;
+    assert_eq!(room.kick("zed"), None);
+}

@@ -43,8 +43,10 @@ use std::time::{Duration, Instant};
 pub enum MemberId {
     /// A UDP member, known by its source address.
     Udp(SocketAddr),
-    /// An IRC connection, numbered by the IRC front.
+    /// An IRC connection, numbered by the hub ([`crate::chat::hub::Hub::register`]).
     Irc(u64),
+    /// A web page's member (`netkit up`'s chat), numbered by the hub like IRC.
+    Web(u64),
     /// A member of the same room on another server (in member lists only;
     /// nothing is ever delivered to it here).
     Elsewhere,
@@ -55,6 +57,7 @@ impl fmt::Display for MemberId {
         match self {
             MemberId::Udp(addr) => write!(f, "udp {addr}"),
             MemberId::Irc(n) => write!(f, "irc #{n}"),
+            MemberId::Web(n) => write!(f, "web #{n}"),
             MemberId::Elsewhere => write!(f, "on another server"),
         }
     }
@@ -479,8 +482,21 @@ impl Room {
         }
     }
 
-    /// The operator removes the member called `name` (any case). Returns who it was.
+    /// The operator removes the member called `name` (any case). Returns who it
+    /// was: a local member is removed at once; for a member on another server
+    /// ([`MemberId::Elsewhere`]) the kick is sent through the link, and that
+    /// server removes it (its LEFT follows). `None`: no such member, or it is
+    /// elsewhere and the room is not whole (a kick sent just as the backplane
+    /// goes away may still be lost: the member stays, and nobody hears of it).
     pub fn kick(&mut self, name: &str) -> Option<MemberId> {
+        if self.names.contains_key(&fold(name)) {
+            return self.kick_local(name);
+        }
+        self.kick_elsewhere(name)
+    }
+
+    /// Removes the local member called `name` (any case), if there is one.
+    pub(super) fn kick_local(&mut self, name: &str) -> Option<MemberId> {
         let id = *self.names.get(&fold(name))?;
         if !self.members.contains_key(&id) {
             return None;

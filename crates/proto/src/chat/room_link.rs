@@ -1,6 +1,6 @@
 //! The room's side of the [`Link`] seam: installing a link, claiming and
-//! releasing names through it, publishing, and receiving events in the shared
-//! order.
+//! releasing names through it, publishing, receiving events in the shared
+//! order, and kicks across rooms.
 
 use super::{fold, Event, Link, LinkStatus, MemberId, Room, Shared};
 use std::sync::Arc;
@@ -62,8 +62,23 @@ impl Room {
         taken
     }
 
+    /// Asks the room that has member `name` to kick it (see [`Room::kick`]).
+    pub(super) fn kick_elsewhere(&mut self, name: &str) -> Option<MemberId> {
+        let wanted = fold(name);
+        let there = self
+            .link
+            .as_ref()?
+            .elsewhere()
+            .into_iter()
+            .find(|n| fold(n) == wanted)?;
+        // Split (even half-way): the kick could be lost, so it is not sent.
+        let whole = self.link_status() == LinkStatus::Whole;
+        (whole && self.publish(&Shared::Kick { name: there })).then_some(MemberId::Elsewhere)
+    }
+
     /// An event in the shared order from another room: local members hear
-    /// it (a member never hears its own join or message).
+    /// it (a member never hears its own join or message); a kick of a local
+    /// member removes it.
     pub fn receive(&mut self, event: Shared) {
         match event {
             Shared::Joined { name } => {
@@ -78,6 +93,9 @@ impl Room {
                 },
             ),
             Shared::Admin { text } => self.tell_all(Event::Admin { text }),
+            Shared::Kick { name } => {
+                self.kick_local(&name);
+            }
         }
     }
 
@@ -105,6 +123,8 @@ impl Room {
                 self.tell_newer(Some(&name), number, event)
             }
             Shared::Admin { text } => self.tell_newer(None, number, Event::Admin { text }),
+            // Meant for the room that has the member, never this one.
+            Shared::Kick { .. } => {}
         }
     }
 

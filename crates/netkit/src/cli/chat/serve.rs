@@ -5,6 +5,8 @@
 //! driver serves IRC connections under `--model` (threaded models only: a forked
 //! child could not share the room), and a stdin thread turns each line into an
 //! ADMIN announcement or an operator command (`/kick NAME`, `/list`, `/status`).
+//! `/kick` of a member on another instance asks that instance (through the
+//! backplane) to remove it.
 //! With `--backplane redis://…`, every instance on that Redis with the same
 //! `--room` serves one room (see [`crate::backplane`]).
 
@@ -17,7 +19,7 @@ use netkit_drivers::udp::UdpWaker;
 use netkit_drivers::{Listener, Model};
 use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::irc::IrcService;
-use netkit_proto::chat::room::RoomConfig;
+use netkit_proto::chat::room::{MemberId, RoomConfig};
 use netkit_proto::chat::udp::UdpFront;
 use netkit_proto::DatagramService;
 use std::io::{BufRead, Write};
@@ -175,8 +177,23 @@ fn operate(hub: &Hub) {
             }
             ("/kick", name) if !name.trim().is_empty() => {
                 let name = name.trim();
-                match hub.act(None, |room| room.kick(name)) {
+                let (kicked, elsewhere) = hub.act(None, |room| {
+                    let kicked = room.kick(name);
+                    let wanted = name.to_lowercase();
+                    let elsewhere = room
+                        .members()
+                        .iter()
+                        .any(|(id, n)| *id == MemberId::Elsewhere && n.to_lowercase() == wanted);
+                    (kicked, elsewhere)
+                });
+                match kicked {
+                    Some(MemberId::Elsewhere) => {
+                        format!("kicking {name} (on another server; its server removes it)")
+                    }
                     Some(id) => format!("kicked {name} ({id})"),
+                    None if elsewhere => format!(
+                        "{name} is on another server and the backplane is away: kick it there"
+                    ),
                     None => format!("no member named {name}"),
                 }
             }
