@@ -40,6 +40,7 @@ pub mod thread;
 pub mod tokio;
 pub mod udp;
 pub mod udp_gso;
+pub mod udp_recv;
 pub mod udp_transfers;
 mod wake;
 

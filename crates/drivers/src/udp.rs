@@ -19,10 +19,10 @@
 
 use crate::io::wait_readable;
 use crate::udp_gso::SendBatch;
+use crate::udp_recv::{grow_receive_buffer, RecvBatch};
 use crate::Shutdown;
 use netkit_proto::{Datagram, DatagramService};
 use nix::sys::eventfd::{EfdFlags, EventFd};
-use recv::RecvBatch;
 use std::io;
 use std::net::UdpSocket;
 use std::os::fd::AsFd;
@@ -30,9 +30,13 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::Instant;
 
-mod recv;
+/// Datagrams one `recvmmsg` reads at most.
+const SLOTS: usize = 64;
 
-/// `recvmmsg` calls per wake-up at most (each up to [`recv::SLOTS`]
+/// Bytes per slot: more than the largest UDP payload (65,527 over IPv6).
+const SLOT: usize = 65_536;
+
+/// `recvmmsg` calls per wake-up at most (each up to [`SLOTS`]
 /// datagrams) before timers and shutdown are looked at again.
 const ROUNDS: usize = 4;
 
@@ -100,8 +104,8 @@ fn run(
     waker: Option<&UdpWaker>,
 ) -> io::Result<()> {
     socket.set_nonblocking(true)?;
-    grow_receive_buffer(socket);
-    let mut batch = RecvBatch::new();
+    grow_receive_buffer(socket, RECEIVE_BUFFER);
+    let mut batch = RecvBatch::new(SLOTS, SLOT, false);
     let mut sender = SendBatch::new();
     let mut out: Vec<Datagram> = Vec::new();
     while !shutdown.is_triggered() {
@@ -124,12 +128,12 @@ fn run(
                             break;
                         }
                     };
-                    for (from, data) in batch.datagrams() {
+                    for (from, _, data) in batch.datagrams() {
                         service.handle_datagram(Instant::now(), from, data, &mut out);
                     }
                     // The output of the whole batch at once: per destination in order.
                     sender.send(socket, &mut out);
-                    if n < recv::SLOTS {
+                    if n < SLOTS {
                         break;
                     }
                 }
@@ -148,23 +152,4 @@ fn run(
         sender.send(socket, &mut out);
     }
     Ok(())
-}
-
-/// Asks for a receive buffer of [`RECEIVE_BUFFER`] bytes, so a burst (or a
-/// flood) queues rather than drops while the loop is busy or descheduled:
-/// beyond `net.core.rmem_max` with `SO_RCVBUFFORCE` when allowed (root), else
-/// as much as `SO_RCVBUF` gives. Best effort.
-fn grow_receive_buffer(socket: &UdpSocket) {
-    let sock = socket2::SockRef::from(socket);
-    if sock.recv_buffer_size().is_ok_and(|n| n >= RECEIVE_BUFFER) {
-        return;
-    }
-    let forced = nix::sys::socket::setsockopt(
-        socket,
-        nix::sys::socket::sockopt::RcvBufForce,
-        &RECEIVE_BUFFER,
-    );
-    if forced.is_err() {
-        let _ = sock.set_recv_buffer_size(RECEIVE_BUFFER);
-    }
 }

@@ -39,11 +39,9 @@ mod listen;
 
 use crate::io::wait_readable;
 use crate::shutdown::Tracker;
+use crate::udp_recv::{grow_receive_buffer, sockaddr, RecvBatch};
 use crate::Shutdown;
-use listen::{
-    enable_pktinfo, enlarge_receive_buffer, sockaddr, RequestReader, BATCHES_PER_WAKE,
-    REQUEST_BATCH,
-};
+use listen::{enable_pktinfo, BATCHES_PER_WAKE, LISTEN_BUFFER, REQUEST_BATCH, REQUEST_SLOT};
 use netkit_proto::{TransferService, TransferSession};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -79,8 +77,8 @@ pub fn serve<S: TransferService>(
     // the transfer answers from it (a multi-homed server would otherwise answer
     // from whatever address routing picks, and clients ignore that).
     let pktinfo = local_ip.is_unspecified() && enable_pktinfo(listener, local_ip);
-    enlarge_receive_buffer(listener);
-    let mut requests = RequestReader::new(pktinfo);
+    grow_receive_buffer(listener, LISTEN_BUFFER);
+    let mut requests = RecvBatch::new(REQUEST_BATCH, REQUEST_SLOT, pktinfo);
     let tracker = Arc::new(Tracker::default());
     let active = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -91,7 +89,7 @@ pub fn serve<S: TransferService>(
                     continue;
                 }
                 for _ in 0..BATCHES_PER_WAKE {
-                    let count = match requests.read(listener) {
+                    let count = match requests.recv(listener) {
                         Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) => {
@@ -99,7 +97,7 @@ pub fn serve<S: TransferService>(
                             break;
                         }
                     };
-                    for (from, to, data) in requests.iter() {
+                    for (from, to, data) in requests.datagrams() {
                         if active.load(Ordering::Acquire) >= MAX_TRANSFERS {
                             tracing::warn!(peer = %from, "too many transfers; request dropped");
                             continue;
