@@ -12,7 +12,7 @@ use clap::Args;
 use netkit_proto::files::DEFAULT_PORT;
 use netkit_proto::root::RelPath;
 use std::fs::OpenOptions;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -87,7 +87,9 @@ pub(crate) fn download(
         .open(local)
         .with_context(|| format!("cannot write {}", local.display()))?;
     let progress = bar(len, name);
-    let mut sink = BufWriter::with_capacity(1 << 20, file);
+    // Straight to the file: the body arrives in chunks of up to the reader's
+    // 1 MiB buffer, and a BufWriter would copy each once more on its way.
+    let mut sink = file;
     client.get_body(len, &mut sink, &progress)?;
     sink.flush()
         .with_context(|| format!("writing {}", local.display()))?;
