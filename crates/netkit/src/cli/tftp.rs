@@ -290,9 +290,10 @@ fn drive(
     netkit_drivers::udp_transfers::enable_gro(&socket);
     let mut batch = netkit_drivers::udp_transfers::Batcher::default();
     let mut buf = vec![0u8; netkit_drivers::udp_transfers::RECV_BUFFER];
-    // A blocking recv with a receive timeout: two system calls per block
-    // (recv, send), the timeout re-armed only when the deadline moved a lot.
-    let mut armed: Option<Duration> = None;
+    // A blocking recv with a receive timeout (after a short poll while that
+    // pays off): two system calls per block (recv, send), the timeout re-armed
+    // only when the deadline moved a lot.
+    let mut waiting = netkit_drivers::udp_transfers::Waiting::default();
     loop {
         while let Some((to, data)) = client.poll_transmit() {
             batch.push(&socket, to, data);
@@ -329,7 +330,7 @@ fn drive(
         netkit_drivers::udp_transfers::receive_or_time_out(
             &socket,
             &mut buf,
-            &mut armed,
+            &mut waiting,
             wait,
             &mut client,
             |c, from, d| c.handle_datagram(Instant::now(), from, d),
