@@ -150,6 +150,11 @@ impl Up {
         };
         let shares_room = config.chat_port.is_some() || config.irc_port.is_some();
         let (http, files) = (tcp(config.http_port)?, tcp(config.files_port)?);
+        // As in `http serve`: a browser speaks first, so a connection is
+        // accepted once its request is there (best effort).
+        if let Some(Err(e)) = http.as_ref().map(|l| l.defer_accept(1)) {
+            tracing::debug!("TCP_DEFER_ACCEPT: {e}");
+        }
         let (tftp, chat) = (udp(config.tftp_port)?, udp(config.chat_port)?);
         let irc = tcp(config.irc_port)?;
         let room = RoomConfig::default();
