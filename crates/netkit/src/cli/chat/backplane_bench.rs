@@ -86,19 +86,7 @@ pub fn run(args: BackplaneBenchArgs) -> Result<()> {
         while speaker.recv(&mut buf).is_ok() {}
     }
     let expected = sent * args.members as u64;
-    let mut seen = (0u64, Instant::now());
-    loop {
-        let total: u64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-        if total >= expected {
-            break;
-        }
-        if total != seen.0 {
-            seen = (total, Instant::now());
-        } else if seen.1.elapsed() > Duration::from_secs(2) {
-            break;
-        }
-        std::thread::yield_now();
-    }
+    super::fanout::wait_for_deliveries(&counts, expected);
     let seconds = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let (mut latencies, listeners) = receiver

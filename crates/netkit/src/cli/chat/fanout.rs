@@ -106,19 +106,8 @@ pub fn run(args: FanoutArgs) -> Result<()> {
         speak(&mut speaker, sent, &mut scratch)?;
         sent += 1;
     }
-    // Wait (bounded) for the last deliveries.
     let expected = sent * args.members as u64;
-    let mut total = 0;
-    let mut seen = (0u64, Instant::now());
-    while total < expected {
-        total = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-        if total != seen.0 {
-            seen = (total, Instant::now());
-        } else if seen.1.elapsed() > Duration::from_secs(2) {
-            break;
-        }
-        std::thread::yield_now();
-    }
+    let total = wait_for_deliveries(&counts, expected);
     let seconds = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     if let Ok(listeners) = receiver.join() {
@@ -315,6 +304,25 @@ fn recv_gro(socket: &UdpSocket, buf: &mut [u8]) -> nix::Result<(usize, Option<us
         }
     }
     Ok((msg.bytes, seg))
+}
+
+/// Waits until the counters add up to `expected` deliveries, or until they
+/// stop moving for 2 s (a lost datagram must not hang the bench); returns
+/// the total counted.
+pub(super) fn wait_for_deliveries(counts: &[AtomicU64], expected: u64) -> u64 {
+    let mut seen = (0u64, Instant::now());
+    loop {
+        let total: u64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        if total >= expected {
+            return total;
+        }
+        if total != seen.0 {
+            seen = (total, Instant::now());
+        } else if seen.1.elapsed() > Duration::from_secs(2) {
+            return total;
+        }
+        std::thread::yield_now();
+    }
 }
 
 /// Waits up to 100 ms for any of `fds` to be readable; the indexes of those
