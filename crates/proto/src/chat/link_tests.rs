@@ -2,8 +2,8 @@
 //! event back, then each member hears it once; claims and releases go through.
 
 use super::*;
+use crate::chat::room::tests::{drain, udp};
 use crate::chat::room::{Event, JoinError, MemberId, Room, RoomConfig};
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -43,18 +43,6 @@ impl Link for Fake {
             LinkStatus::Split
         }
     }
-}
-
-fn udp(port: u16) -> MemberId {
-    MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], port)))
-}
-
-fn drain(room: &mut Room) -> Vec<(MemberId, Event)> {
-    let mut out = Vec::new();
-    room.poll_deliveries(&mut out);
-    out.into_iter()
-        .map(|d| (d.to, (*d.event).clone()))
-        .collect()
 }
 
 #[test]

@@ -617,4 +617,4 @@ mod link_impl;
 
 #[cfg(test)]
 #[path = "room_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -2,11 +2,13 @@
 
 use super::*;
 
-fn udp(port: u16) -> MemberId {
+/// The UDP member at 127.0.0.1:`port`.
+pub(crate) fn udp(port: u16) -> MemberId {
     MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-fn drain(room: &mut Room) -> Vec<(MemberId, Event)> {
+/// Every delivery the room has queued, as (member, event).
+pub(crate) fn drain(room: &mut Room) -> Vec<(MemberId, Event)> {
     let mut out = Vec::new();
     room.poll_deliveries(&mut out);
     out.into_iter()
