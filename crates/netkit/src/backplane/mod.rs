@@ -185,6 +185,21 @@ impl State {
         self.config.liveness.as_millis().max(1) as u64
     }
 
+    /// Adds this instance's heartbeat to `pipe`: its liveness key (with the
+    /// TTL), then its place in the instance set, whose reply (1: it was
+    /// missing) is left for the caller to read or ignore.
+    fn heartbeat<'p>(&self, pipe: &'p mut redis::Pipeline) -> &'p mut redis::Pipeline {
+        pipe.cmd("SET")
+            .arg(self.keys.alive(&self.me))
+            .arg(1)
+            .arg("PX")
+            .arg(self.ttl_ms())
+            .ignore()
+            .cmd("SADD")
+            .arg(self.keys.instances())
+            .arg(&self.me)
+    }
+
     /// Claims `name` for this instance, if free or already ours. A connection
     /// that broke since its last use (Redis restarted) gets one fresh try.
     fn claim(&self, name: &str) -> redis::RedisResult<bool> {

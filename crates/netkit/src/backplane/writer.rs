@@ -78,16 +78,8 @@ impl Writer {
         let (state, keys, me) = (&self.state, &self.state.keys, &self.state.me);
         let names = self.hub.with_room(|room| room.local_names());
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .cmd("SET")
-            .arg(keys.alive(me))
-            .arg(1)
-            .arg("PX")
-            .arg(state.ttl_ms())
-            .ignore()
-            .cmd("SADD")
-            .arg(keys.instances())
-            .arg(me)
+        state
+            .heartbeat(pipe.atomic())
             .ignore()
             .cmd("DEL")
             .arg(keys.members(me))
@@ -320,17 +312,7 @@ impl Writer {
             return Ok(());
         };
         let result = (|| {
-            let (added,): (i64,) = redis::pipe()
-                .cmd("SET")
-                .arg(keys.alive(me))
-                .arg(1)
-                .arg("PX")
-                .arg(state.ttl_ms())
-                .ignore()
-                .cmd("SADD")
-                .arg(keys.instances())
-                .arg(me)
-                .query(&mut con)?;
+            let (added,): (i64,) = state.heartbeat(&mut redis::pipe()).query(&mut con)?;
             if added == 1 {
                 // Taken for dead (a stall longer than the liveness timeout, or
                 // Redis lost its data): announce our members again.
