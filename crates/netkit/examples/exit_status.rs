@@ -36,6 +36,7 @@ fn spawn(body: impl FnOnce()) -> Pid {
         Ok(ForkResult::Parent { child }) => child,
         Ok(ForkResult::Child) => {
             body();
+            // SAFETY: _exit ends the process at once; it touches no Rust state.
             unsafe { nix::libc::_exit(99) }
         }
         Err(e) => {
@@ -71,6 +72,7 @@ fn main() {
     // 2. _exit(): the process ends now; the buffered text is dropped.
     let pid = spawn(|| {
         print!("_exit-child: buffered text is LOST");
+        // SAFETY: _exit ends the process at once; it touches no Rust state.
         unsafe { nix::libc::_exit(4) };
     });
     report("_exit-child", pid);

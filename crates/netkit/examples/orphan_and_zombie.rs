@@ -37,6 +37,7 @@ fn spawn(body: impl FnOnce()) -> Pid {
         Ok(ForkResult::Parent { child }) => child,
         Ok(ForkResult::Child) => {
             body();
+            // SAFETY: _exit ends the process at once; it touches no Rust state.
             unsafe { nix::libc::_exit(0) }
         }
         Err(e) => fail("fork", e),
@@ -118,12 +119,14 @@ fn main() {
     println!("WNOHANG after exit: {done:?}");
 
     // 4. SIGCHLD ignored: the kernel reaps at once, there is nothing to wait for.
+    // SAFETY: SigIgn/SigDfl install no handler code, so nothing can run in a signal context.
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigIgn) }.unwrap_or_else(|e| fail("signal", e));
     let ignored = spawn(|| {});
     println!(
         "SIG_IGN: waitpid -> {:?} (kernel reaped it)",
         waitpid(ignored, None)
     );
+    // SAFETY: SigIgn/SigDfl install no handler code, so nothing can run in a signal context.
     unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) }.unwrap_or_else(|e| fail("signal", e));
 
     println!("children left={}", children_left());

@@ -38,6 +38,7 @@ fn main() {
             for i in 1..=3 {
                 let _ = write(&wr, format!("message {i}\n").as_bytes());
             }
+            // SAFETY: _exit ends the process at once; it touches no Rust state.
             unsafe { nix::libc::_exit(0) };
         }
         ForkResult::Parent { child } => {
@@ -57,6 +58,7 @@ fn main() {
         SockFlag::empty(),
     )
     .unwrap_or_else(|e| fail("socketpair", e));
+    // SAFETY: single-threaded, so the child may run arbitrary code.
     match unsafe { fork() }.unwrap_or_else(|e| fail("fork", e)) {
         ForkResult::Child => {
             drop(mine);
@@ -68,6 +70,7 @@ fn main() {
                     break;
                 }
             }
+            // SAFETY: _exit ends the process at once; it touches no Rust state.
             unsafe { nix::libc::_exit(0) };
         }
         ForkResult::Parent { child } => {

@@ -57,9 +57,11 @@ impl Process {
             ForkResult::Child => {
                 // If the parent is already gone, the death signal would never come.
                 if self.daemon && (set_pdeathsig(Signal::SIGKILL).is_err() || getppid() != parent) {
+                    // SAFETY: _exit ends the process at once; it touches no Rust state.
                     unsafe { nix::libc::_exit(1) };
                 }
                 let code = target();
+                // SAFETY: _exit ends the process at once; it touches no Rust state.
                 unsafe { nix::libc::_exit(code) }
             }
         }

@@ -66,9 +66,11 @@ impl Pool {
                     let me = getpid().as_raw() as u64;
                     while let Some([id, arg]) = recv(&task_rd) {
                         if !send(&res_wr, &[id, work(arg), me]) {
+                            // SAFETY: _exit ends the process at once; it touches no Rust state.
                             unsafe { nix::libc::_exit(1) };
                         }
                     }
+                    // SAFETY: _exit ends the process at once; it touches no Rust state.
                     unsafe { nix::libc::_exit(0) };
                 }
             }

@@ -94,9 +94,11 @@ fn main() {
             ForkResult::Child => {
                 for i in 0..5 {
                     if mq_send(&q, format!("p{p}-{i}").as_bytes(), 0).is_err() {
+                        // SAFETY: _exit ends the process at once; it touches no Rust state.
                         unsafe { nix::libc::_exit(1) };
                     }
                 }
+                // SAFETY: _exit ends the process at once; it touches no Rust state.
                 unsafe { nix::libc::_exit(0) };
             }
         }

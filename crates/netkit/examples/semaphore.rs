@@ -43,6 +43,7 @@ fn fail(what: &str) -> ! {
 
 fn value(sem: *mut libc::sem_t) -> i32 {
     let mut v = -1;
+    // SAFETY: `sem` points to the semaphore sem_init set up in the shared mapping.
     unsafe { libc::sem_getvalue(sem, &mut v) };
     v
 }
@@ -55,16 +56,19 @@ fn main() {
         Ok(ptr) => ptr.cast::<Shared>(),
         Err(_) => fail("mmap"),
     };
+    // SAFETY: `shared` is a live, aligned mapping of a `Shared`; this only takes a field's address.
     let sem = unsafe { &raw mut (*shared.as_ptr()).sem };
     // SAFETY: `sem` points into the mapping; pshared = 1 makes it work across fork.
     if unsafe { libc::sem_init(sem, 1, LIMIT) } != 0 {
         fail("sem_init");
     }
+    // SAFETY: the mapping lives until the end of main and is only accessed through atomics.
     let shared = unsafe { shared.as_ref() };
     println!("limit={LIMIT} get_value={}", value(sem));
 
     // acquire(block=False): take every unit, then one more is refused.
     let mut taken = 0;
+    // SAFETY: `sem` points to the initialised semaphore in the shared mapping.
     while unsafe { libc::sem_trywait(sem) } == 0 {
         taken += 1;
     }
@@ -73,6 +77,7 @@ fn main() {
         std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
     );
     for _ in 0..taken {
+        // SAFETY: `sem` points to the initialised semaphore in the shared mapping.
         unsafe { libc::sem_post(sem) };
     }
 
@@ -83,8 +88,10 @@ fn main() {
             Ok(ForkResult::Parent { child }) => children.push(child),
             Ok(ForkResult::Child) => {
                 // A signal can interrupt the wait (EINTR); then wait again.
+                // SAFETY: `sem` points to the initialised semaphore in the shared mapping.
                 while unsafe { libc::sem_wait(sem) } != 0 {
                     if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                        // SAFETY: _exit ends the process at once; it touches no Rust state.
                         unsafe { libc::_exit(1) };
                     }
                 }
@@ -94,7 +101,9 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(50)); // the "work"
                 shared.holders.fetch_sub(1, Ordering::SeqCst);
                 println!("worker {w} out");
+                // SAFETY: `sem` points to the initialised semaphore in the shared mapping.
                 unsafe { libc::sem_post(sem) };
+                // SAFETY: _exit ends the process at once; it touches no Rust state.
                 unsafe { libc::_exit(0) };
             }
             Err(_) => fail("fork"),
@@ -110,5 +119,6 @@ fn main() {
         shared.max_holders.load(Ordering::SeqCst)
     );
     println!("final get_value={}", value(sem));
+    // SAFETY: every child has been reaped, so no process uses the semaphore any more.
     unsafe { libc::sem_destroy(sem) };
 }
