@@ -4,7 +4,11 @@
 //!
 //! An [`Extension`] owns one path prefix (e.g. `/_netkit/`): every request under
 //! it goes to [`Extension::handle`] and never reaches the served files, so a
-//! file of that name in the root is simply shadowed. It may also take `GET /`
+//! file of that name in the root is simply shadowed (`/_netkit/stats` stays
+//! the service's own). A state-changing request (not GET, HEAD or OPTIONS)
+//! from another origin than the page's is refused with 403 before any
+//! extension route sees it, and so are PUT and DELETE (unless `--cors`):
+//! a handler never needs to check `Origin` itself. It may also take `GET /`
 //! ([`Extension::wants_root`]), which is how the web app replaces the plain
 //! listing of a folder that has no `index.html`.
 //!
@@ -49,7 +53,7 @@ pub trait Extension: Send + Sync + 'static {
     /// Answers one request under the prefix (or `/`).
     fn handle(&self, now: Instant, request: &ExtRequest<'_>) -> ExtResponse;
 
-    /// Fields the program adds to `GET /api/stats` (e.g. the chat room's
+    /// Fields the program adds to `GET /_netkit/stats` (e.g. the chat room's
     /// state), merged into its JSON object; `None` adds nothing.
     fn stats(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
         None

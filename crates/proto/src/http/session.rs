@@ -164,6 +164,17 @@ impl HttpSession {
             }
         };
         let shared = Arc::clone(&self.shared);
+        if self.foreign_write(&head, target.as_ref()) {
+            let mut reply = Reply::error(403);
+            reply.close = has_body;
+            return self.finish(now, reply, &meta);
+        }
+        if let ("GET" | "HEAD", Some(t)) = (head.method, &target) {
+            if t.raw_path == super::STATS_PATH {
+                let reply = self.stats(now);
+                return self.finish(now, reply, &meta);
+            }
+        }
         if let (Some(ext), Some(t)) = (&shared.ext, &target) {
             if extension::claims(ext.as_ref(), &head, t) {
                 return self.extension(now, ext.as_ref(), &head, t, body, has_body, &meta);
@@ -188,7 +199,6 @@ impl HttpSession {
                 }
                 Err(reply) => reply,
             },
-            ("GET" | "HEAD", Some(target)) if target.raw_path == "/api/stats" => self.stats(now),
             ("GET" | "HEAD", Some(target)) => static_files::get(&shared, &head, target, now),
             ("DELETE", Some(target)) => upload::delete(&shared, target),
             ("OPTIONS", _) => self.options(&head),
@@ -209,10 +219,26 @@ impl HttpSession {
         self.finish(now, reply, &meta);
     }
 
+    /// A state-changing request (not GET, HEAD or OPTIONS) a browser sent
+    /// from another origin, to a service that serves the web page: refused, so
+    /// a page elsewhere cannot join the chat or write files in a visitor's
+    /// name. Writes outside the page's routes are let through with `--cors`,
+    /// which asks for other origins.
+    fn foreign_write(&self, head: &Head<'_>, target: Option<&static_files::Target<'_>>) -> bool {
+        let Some(ext) = &self.shared.ext else {
+            return false;
+        };
+        if matches!(head.method, "GET" | "HEAD" | "OPTIONS") {
+            return false;
+        }
+        let page_route = target.is_some_and(|t| t.raw_path.starts_with(ext.prefix()));
+        (page_route || !self.shared.config.cors) && head.cross_origin()
+    }
+
     fn options(&self, head: &Head<'_>) -> Reply {
         let mut reply = Reply::new(204, Body::None);
         reply.header("Allow", self.shared.allow);
-        if self.shared.config.cors && head.origin && head.ac_request_method {
+        if self.shared.config.cors && head.origin.is_some() && head.ac_request_method {
             reply.header("Access-Control-Allow-Methods", self.shared.allow);
             if let Some(h) = head
                 .ac_request_headers
