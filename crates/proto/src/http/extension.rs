@@ -29,6 +29,7 @@
 use super::request::{Framing, Head};
 use super::response::{Body, Reply};
 use super::static_files::Target;
+use super::Shared;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::task::Waker;
@@ -167,6 +168,26 @@ pub(crate) fn claims(ext: &dyn Extension, head: &Head<'_>, target: &Target<'_>) 
     target.raw_path == "/"
         && matches!(head.method, "GET" | "HEAD")
         && ext.wants_root(accepts_json(head))
+}
+
+/// A state-changing request (not GET, HEAD or OPTIONS) a browser sent from
+/// another origin, to a service that serves a web page: refused, so a page
+/// elsewhere cannot join the chat or write files in a visitor's name. Writes
+/// outside the page's routes are left to CORS with `--cors`, which asks for
+/// other origins.
+pub(crate) fn refuses_origin(
+    shared: &Shared,
+    head: &Head<'_>,
+    target: Option<&Target<'_>>,
+) -> bool {
+    let Some(ext) = &shared.ext else {
+        return false;
+    };
+    if matches!(head.method, "GET" | "HEAD" | "OPTIONS") {
+        return false;
+    }
+    let page_route = target.is_some_and(|t| t.raw_path.starts_with(ext.prefix()));
+    (page_route || !shared.config.cors) && head.cross_origin()
 }
 
 /// The body length to wait for before answering, when the request is the

@@ -164,7 +164,7 @@ impl HttpSession {
             }
         };
         let shared = Arc::clone(&self.shared);
-        if self.foreign_write(&head, target.as_ref()) {
+        if extension::refuses_origin(&shared, &head, target.as_ref()) {
             let mut reply = Reply::error(403);
             reply.close = has_body;
             return self.finish(now, reply, &meta);
@@ -217,22 +217,6 @@ impl HttpSession {
             reply.close = true; // the body was not read: it must not pass for a request
         }
         self.finish(now, reply, &meta);
-    }
-
-    /// A state-changing request (not GET, HEAD or OPTIONS) a browser sent
-    /// from another origin, to a service that serves the web page: refused, so
-    /// a page elsewhere cannot join the chat or write files in a visitor's
-    /// name. Writes outside the page's routes are let through with `--cors`,
-    /// which asks for other origins.
-    fn foreign_write(&self, head: &Head<'_>, target: Option<&static_files::Target<'_>>) -> bool {
-        let Some(ext) = &self.shared.ext else {
-            return false;
-        };
-        if matches!(head.method, "GET" | "HEAD" | "OPTIONS") {
-            return false;
-        }
-        let page_route = target.is_some_and(|t| t.raw_path.starts_with(ext.prefix()));
-        (page_route || !self.shared.config.cors) && head.cross_origin()
     }
 
     fn options(&self, head: &Head<'_>) -> Reply {
