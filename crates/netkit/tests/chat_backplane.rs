@@ -210,7 +210,7 @@ fn an_irc_client_and_a_udp_member_on_other_instances_talk() {
 
 /// `netkit up --backplane` puts its room (UDP, IRC and web fronts) into the
 /// shared room: its member and a `chat serve` member hear each other, and
-/// `/api/stats` says the room is whole.
+/// `/_netkit/stats` says the room is whole.
 #[test]
 fn up_with_a_backplane_shares_its_room() {
     let redis = Redis::start();
@@ -258,7 +258,7 @@ fn up_with_a_backplane_shares_its_room() {
 
     let mut s = std::net::TcpStream::connect(http).expect("connect http");
     s.set_read_timeout(Some(WAIT)).expect("timeout");
-    s.write_all(b"GET /api/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /_netkit/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .expect("send");
     let mut reply = String::new();
     std::io::Read::read_to_string(&mut s, &mut reply).expect("stats");

@@ -2,7 +2,8 @@
 //! every model: files and listings, validators, conditional and range
 //! requests, keep-alive and pipelining, methods, malformed and oversize
 //! requests, framing attacks, dotfiles and symlinks, uploads, stats, CORS,
-//! precompressed siblings, timeouts, and the traversal list — over raw
+//! precompressed siblings, timeouts, browser safety headers and redirects,
+//! and the traversal list — over raw
 //! sockets, so what is asserted is exactly what went over the wire.
 //!
 //! One module per model (`cargo test --test http_conformance poll::`). The
@@ -12,7 +13,7 @@
 mod common;
 mod http;
 
-use http::features::{access_log, stats_cors_and_precompressed, timeouts, uploads};
+use http::features::{access_log, browser_safety, stats_cors_and_precompressed, timeouts, uploads};
 
 use http::{
     connect, exchange, fixture, get, h11, parse_all, read_to_close, start, status_of, text,
@@ -449,4 +450,5 @@ common::every_model! {
     stats_cors_and_precompressed,
     timeouts,
     access_log,
+    browser_safety,
 }

@@ -5,7 +5,8 @@
 //! ls`; a message typed in the page's chat reaches a UDP and an IRC member, and
 //! theirs (and an operator announcement) appear on the page. A file dropped on
 //! the page (a synthetic drop event) is uploaded too. Screenshots go to
-//! `target/up-browser.png` and `target/up-browser-phone.png`.
+//! `target/up-browser.png` and `target/up-browser-phone.png`. A page uploaded
+//! to the share runs sandboxed: its script cannot read the web page's routes.
 
 mod common;
 
@@ -354,5 +355,73 @@ async fn the_page_lists_downloads_uploads_and_chats_in_chromium() {
     c.close().await.unwrap();
     assert_eq!(udp_until(&udp, "LEFT "), "LEFT mei");
     drop(driver);
+    assert_eq!(server.terminate(), Some(0));
+}
+
+/// A page someone uploaded to the share runs sandboxed, in an origin of its
+/// own: its script runs, but can neither read the web page's settings and
+/// counters nor join the chat in the visitor's name.
+#[tokio::test(flavor = "current_thread")]
+async fn an_uploaded_page_cannot_act_as_the_web_page_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    let profile = dir.path().join("profile");
+    for d in [&shared, &profile] {
+        std::fs::create_dir(d).unwrap();
+    }
+    let server = Server::start(&up_args(
+        shared.to_str().unwrap(),
+        &["--upload", "--no-tftp", "--no-files"],
+    ));
+    let http = up_addrs(&server)
+        .into_iter()
+        .find(|(n, _)| n == "http")
+        .unwrap()
+        .1;
+
+    // Uploaded as anyone may (curl sends no Origin).
+    let page = r#"<!doctype html><title>pending</title><script>
+const read = (path) => fetch(path).then((r) => r.text()).then((t) => 'read ' + t.length, () => 'blocked');
+const join = fetch('/_netkit/chat/join', { method: 'POST', body: 'mallory', mode: 'no-cors' }).catch(() => {});
+Promise.all([read('/_netkit/settings'), read('/_netkit/stats'), join])
+  .then(([settings, stats]) => { document.title = 'settings ' + settings + ', stats ' + stats; });
+</script>"#;
+    let mut s = TcpStream::connect(http).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "PUT /evil.html HTTP/1.1\r\nHost: {http}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+        page.len()
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+
+    let driver = Driver::start();
+    let c = browser(&driver, &profile, dir.path()).await;
+    c.goto(&format!("http://{http}/evil.html")).await.unwrap();
+    let title = eventually("the page's script to finish", || async {
+        let title = c.title().await.unwrap_or_default();
+        title.starts_with("settings").then_some(title)
+    })
+    .await;
+    assert_eq!(title, "settings blocked, stats blocked");
+    c.close().await.unwrap();
+    drop(driver);
+
+    // Nobody joined the room in the visitor's name.
+    let mut s = TcpStream::connect(http).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "GET /_netkit/stats HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let stats: serde_json::Value = serde_json::from_str(body).expect("stats JSON");
+    assert_eq!(stats["chat_members"], 0, "{stats}");
     assert_eq!(server.terminate(), Some(0));
 }

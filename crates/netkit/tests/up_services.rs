@@ -300,3 +300,99 @@ fn the_iterative_model_serves_the_page_without_its_chat() {
     );
     assert_eq!(status, 404);
 }
+
+/// The web page's state-changing routes answer only the page's own origin
+/// (a cross-site `text/plain` POST needs no preflight, so only the server can
+/// refuse it); files from the share are sandboxed and the page's own assets
+/// are not; the counters live under /_netkit/, beside a real `api/stats`.
+#[test]
+fn the_web_page_refuses_other_origins_and_sandboxes_the_share() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.html"), "<script>1</script>").unwrap();
+    std::fs::create_dir(dir.path().join("api")).unwrap();
+    std::fs::write(dir.path().join("api/stats"), "a real file").unwrap();
+    // An index.html that is a folder does not hide the page.
+    std::fs::create_dir(dir.path().join("index.html")).unwrap();
+    let (server, addrs) = start_up(dir.path(), &["--upload", "--no-tftp", "--no-files"]);
+    let h = addr(&addrs, "http");
+    let host = format!("Host: {h}\r\n");
+    let same = format!("Origin: http://{h}\r\n");
+    let send = |method: &str, path: &str, headers: &str, body: &str| {
+        http(
+            h,
+            &format!(
+                "{method} {path} HTTP/1.1\r\n{host}{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let plain = "Content-Type: text/plain\r\n";
+    for evil in [
+        "Origin: http://evil.example\r\n",
+        "Origin: null\r\n",
+        "Sec-Fetch-Site: cross-site\r\n",
+    ] {
+        let (status, _, body) = send(
+            "POST",
+            "/_netkit/chat/join",
+            &format!("{plain}{evil}"),
+            "mallory",
+        );
+        assert_eq!(status, 403, "{evil}: {}", String::from_utf8_lossy(&body));
+        let (status, _, _) = send("PUT", "/evil.txt", evil, "x");
+        assert_eq!(status, 403, "{evil}");
+    }
+    assert!(!dir.path().join("evil.txt").exists());
+    let (status, _, body) = send(
+        "POST",
+        "/_netkit/chat/join",
+        &format!("{plain}{same}"),
+        "alice",
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let token: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(token["token"].is_string(), "{token}");
+    assert_eq!(send("PUT", "/mine.txt", &same, "mine").0, 201);
+    // Without --overwrite nothing is removed, from any origin.
+    assert_eq!(send("DELETE", "/mine.txt", &same, "").0, 403);
+    assert_eq!(send("DELETE", "/mine.txt", "", "").0, 403);
+    assert!(dir.path().join("mine.txt").exists());
+
+    let get = |path: &str| {
+        http(
+            h,
+            &format!("GET {path} HTTP/1.1\r\n{host}Connection: close\r\n\r\n"),
+        )
+    };
+    for path in ["/page.html", "/mine.txt"] {
+        let (status, head, _) = get(path);
+        assert_eq!(status, 200);
+        assert!(
+            head.contains("\r\nX-Content-Type-Options: nosniff"),
+            "{head}"
+        );
+        assert!(
+            head.contains("\r\nContent-Security-Policy: sandbox allow-scripts"),
+            "{head}"
+        );
+    }
+    for path in ["/", "/_netkit/app.js", "/_netkit/settings"] {
+        let (status, head, body) = get(path);
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            head.contains("\r\nX-Content-Type-Options: nosniff"),
+            "{head}"
+        );
+        assert!(!head.contains("Content-Security-Policy"), "{path}: {head}");
+        if path == "/" {
+            assert!(String::from_utf8_lossy(&body).contains("/_netkit/app.js"));
+        }
+    }
+    let (status, _, body) = get("/_netkit/stats");
+    assert_eq!(status, 200);
+    let stats: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(stats["requests"].is_number(), "{stats}");
+    assert_eq!(stats["chat_room"], "alone", "{stats}");
+    assert_eq!(get("/api/stats").2, b"a real file");
+    assert_eq!(server.terminate(), Some(0));
+}

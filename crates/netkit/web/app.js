@@ -193,7 +193,7 @@ function setUpChat() {
 // ---- stats and footer -----------------------------------------------------
 async function stats() {
   try {
-    const s = await (await fetch('/api/stats', { cache: 'no-store' })).json();
+    const s = await (await fetch('/_netkit/stats', { cache: 'no-store' })).json();
     const up = s.uptime_secs < 3600 ? Math.floor(s.uptime_secs) + ' s' : (s.uptime_secs / 3600).toFixed(1) + ' h';
     const parts = [['model', s.model], ['up', up], ['open', s.connections_open], ['requests', s.requests], ['sent', size(s.bytes_sent)]];
     if (settings.chat && chat.token) parts.push(['in chat', chat.members.size]);

@@ -1,5 +1,5 @@
 //! HTTP/1.1 static-file service (`netkit http serve`): GET/HEAD of files and
-//! listings, conditional and range requests, uploads, `/api/stats`.
+//! listings, conditional and range requests, uploads, `/_netkit/stats`.
 //!
 //! ```text
 //!   bytes ──▶ request::parse_head ──▶ Head (borrowed from the input, no copies)
@@ -11,7 +11,7 @@
 //!                                     │              └▶ listing (HTML / JSON)
 //!                                     ├ PUT ──────▶ upload (Content-Length or chunked
 //!                                     │              body → Root::create_atomic)
-//!                                     ├ DELETE, OPTIONS, /api/stats
+//!                                     ├ DELETE, OPTIONS, /_netkit/stats
 //!                                     ├ a program's own routes ─▶ extension
 //!                                     │   (bytes, or an event stream)
 //!                                     ▼
@@ -26,10 +26,21 @@
 //! `Last-Modified` comparisons and log lines) is a function in the config, so
 //! tests can pin it; the session asks it at most once a second.
 //!
+//! Everything the server adds lives under `/_netkit/` ([`STATS_PATH`], and the
+//! routes of `netkit up`'s web page), so a real file anywhere else is never
+//! hidden. Browsers are kept from turning the share against its visitors:
+//! every reply says `X-Content-Type-Options: nosniff`; with uploads or the web
+//! page, files and listings come with `Content-Security-Policy: sandbox
+//! allow-scripts …` (a page from the share runs in an origin of its own); with the web page, a
+//! state-changing request from another origin is a 403 (`Origin` against
+//! `Host`). `DELETE` needs `--overwrite` as well as `--upload` (without it a
+//! share only grows), and a redirect never names another host (`//evil.com`).
+//!
 //! Message rules, chosen and tested (RFC 9112):
 //! - A bare LF ends a line like CRLF does (§2.2 allows it); a bare CR is a 400.
 //! - obs-fold (a header line starting with a space or tab) is rejected with 400
 //!   (§5.2 lets a server reject it or unfold it; rejecting is the safe choice).
+//! - `Host` must be a valid `host[:port]` (reg-name, IPv4 or `[IPv6]`), else 400.
 //! - Content-Length must be plain digits; repeated values must agree; together
 //!   with Transfer-Encoding it is a 400. Transfer-Encoding must be exactly
 //!   `chunked` (HTTP/1.1 only). Every framing error closes the connection.
@@ -59,6 +70,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+/// Where the server's counters are read (JSON).
+pub const STATS_PATH: &str = "/_netkit/stats";
+
 /// Settings of an HTTP server (the `netkit http serve` flags).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -78,7 +92,7 @@ pub struct HttpConfig {
     pub keepalive_timeout: Duration,
     /// Connections beyond this many are answered 503 and closed.
     pub max_connections: Option<usize>,
-    /// The concurrency model's name, reported by `/api/stats`.
+    /// The concurrency model's name, reported by `/_netkit/stats`.
     pub model: String,
     /// The wall clock (for `Date` and log lines).
     pub clock: fn() -> SystemTime,
@@ -159,8 +173,10 @@ impl HttpService {
         started: Instant,
         ext: Option<Arc<dyn extension::Extension>>,
     ) -> Self {
-        let allow = if config.upload {
+        let allow = if config.upload && config.overwrite {
             "GET, HEAD, OPTIONS, PUT, DELETE"
+        } else if config.upload {
+            "GET, HEAD, OPTIONS, PUT"
         } else {
             "GET, HEAD, OPTIONS"
         };

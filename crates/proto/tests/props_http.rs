@@ -4,7 +4,8 @@
 //!
 //! Properties: arbitrary bytes never panic and always get HTTP replies; a
 //! valid request gets the same reply however TCP splits it; a chunked PUT
-//! with arbitrary chunk sizes stores exactly its body; every seed in
+//! with arbitrary chunk sizes stores exactly its body; a redirect never names
+//! another host and a Host that is no host[:port] is a 400; every seed in
 //! `fuzz/corpus/http_*` replays cleanly.
 
 #[path = "../../../fuzz/harness/mod.rs"]
@@ -123,6 +124,31 @@ proptest! {
         let split = send_split(&svc, &input, &cuts);
         prop_assert!(whole.starts_with(b"HTTP/1.1 "));
         prop_assert_eq!(whole, split);
+    }
+
+    /// A folder redirect stays on this server however many slashes lead the
+    /// path (`//evil.com` is another host to a browser), and a Host that
+    /// holds a slash, backslash, `@` or space is a 400, whatever else it holds.
+    #[test]
+    fn no_location_names_another_host_and_bad_hosts_are_400(
+        slashes in 1usize..5,
+        name in "[a-z][a-z.]{0,9}",
+        host in "[ -~]{0,30}",
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(&name)).unwrap();
+        let svc = service(dir.path());
+        let req = format!("GET {}{name} HTTP/1.1\r\nHost: {host}\r\n\r\n", "/".repeat(slashes));
+        let reply = String::from_utf8_lossy(&send_split(&svc, req.as_bytes(), &[])).into_owned();
+        prop_assert!(reply.starts_with("HTTP/1.1 "), "{}", reply);
+        if host.trim().contains(['/', '\\', '@', ' ']) {
+            prop_assert!(reply.starts_with("HTTP/1.1 400"), "{}", reply);
+        }
+        if let Some(at) = reply.find("\r\nLocation: ") {
+            let location = &reply[at + 12..];
+            prop_assert!(location.starts_with('/') && !location.starts_with("//"), "{}", reply);
+            prop_assert!(location.starts_with(&format!("/{name}/")), "{}", reply);
+        }
     }
 
     #[test]

@@ -5,7 +5,11 @@
 //!
 //! The page lists folders from `/_netkit/ls` (the HTTP listing's JSON, also
 //! for folders that have an `index.html`), downloads with plain links to the
-//! HTTP service, uploads with `PUT` (when `--upload`) and reads `/api/stats`.
+//! HTTP service, uploads with `PUT` (when `--upload`) and reads
+//! `/_netkit/stats` (the HTTP service's own route, under the same prefix).
+//! The HTTP service refuses the page's state-changing requests from another
+//! origin before they get here (see `netkit_proto::http::extension`), so the
+//! chat's join, say and leave need no check of their own.
 
 use super::webchat::WebChat;
 use netkit_proto::chat::hub::Hub;
@@ -29,7 +33,7 @@ pub(crate) struct WebApp {
     /// What the page shows and allows: uploads, services and their ports.
     settings: serde_json::Value,
     chat: Option<Arc<WebChat>>,
-    /// The chat room, whose state `/api/stats` reports (also when the page
+    /// The chat room, whose state `/_netkit/stats` reports (also when the page
     /// itself has no chat).
     room: Option<Arc<Hub>>,
 }
@@ -50,7 +54,10 @@ impl WebApp {
     }
 
     fn has_index(&self) -> bool {
-        RelPath::parse("index.html").is_ok_and(|rel| self.root.metadata(&rel).is_ok())
+        // Only a regular file is an index (a folder or FIFO of that name is
+        // listed past, as the HTTP service does).
+        RelPath::parse("index.html")
+            .is_ok_and(|rel| self.root.metadata(&rel).is_ok_and(|m| m.is_file()))
     }
 
     /// `GET /_netkit/ls?path=/dir/`: the folder as JSON — the same document

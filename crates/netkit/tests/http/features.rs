@@ -1,11 +1,13 @@
 //! Conformance scenarios run under every model by `http_conformance.rs`:
 //! uploads (PUT, chunked, 100-continue, limits, DELETE, overwrite), stats,
-//! CORS and precompressed siblings, timeouts, and the access log.
+//! CORS and precompressed siblings, timeouts, the access log, and what keeps
+//! browsers safe (nosniff, the sandbox, local redirects, valid Host).
 
 use super::{
     connect, exchange, fixture, get, h11, parse_all, read_to_close, start, status_of, text,
 };
 use std::io::{Read, Write};
+use std::process::Command;
 
 pub fn uploads(model: &str) {
     let dir = fixture();
@@ -70,10 +72,12 @@ pub fn uploads(model: &str) {
         addr,
         b"PUT /cut.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly part",
     );
+    // Without --overwrite a share only grows: a DELETE would clear the way
+    // for a PUT over the file.
     let req = b"DELETE /new.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-    assert_eq!(status_of(&exchange(addr, req)), 204);
-    assert!(!dir.path().join("new.txt").exists());
-    assert_eq!(status_of(&exchange(addr, req)), 404);
+    assert_eq!(status_of(&exchange(addr, req)), 403, "{model}");
+    assert_eq!(put("/new.txt", "Content-Length: 3\r\n", "abc").status, 409);
+    assert_eq!(std::fs::read(dir.path().join("new.txt")).unwrap(), b"hello");
     let leftovers: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
@@ -91,11 +95,18 @@ pub fn uploads(model: &str) {
         std::fs::read(dir.path().join("chunked.txt")).unwrap(),
         b"xy"
     );
+    let req = b"DELETE /new.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    assert_eq!(status_of(&exchange(server.addr(), req)), 204, "{model}");
+    assert!(!dir.path().join("new.txt").exists());
+    assert_eq!(status_of(&exchange(server.addr(), req)), 404);
     assert_eq!(server.terminate(), Some(0));
 }
 
 pub fn stats_cors_and_precompressed(model: &str) {
     let dir = fixture();
+    // The server's own routes live under /_netkit/: a real api/stats is a file.
+    std::fs::create_dir(dir.path().join("api")).unwrap();
+    std::fs::write(dir.path().join("api/stats"), "a real file\n").unwrap();
     let server = start(model, dir.path(), &["--cors"]);
     let addr = server.addr();
     let r = get(addr, "/hello.txt", "Origin: http://a.example\r\n");
@@ -140,7 +151,9 @@ pub fn stats_cors_and_precompressed(model: &str) {
         ("body{}", None)
     );
 
-    let stats = get(addr, "/api/stats", "");
+    let file = get(addr, "/api/stats", "");
+    assert_eq!((file.status, file.text().as_str()), (200, "a real file\n"));
+    let stats = get(addr, "/_netkit/stats", "");
     let v: serde_json::Value = serde_json::from_slice(&stats.body).expect("stats json");
     for key in [
         "uptime_secs",
@@ -225,4 +238,70 @@ pub fn access_log(model: &str) {
         !log.contains("GET /hello.txt"),
         "{model}: --quiet logged: {log}"
     );
+}
+
+/// What keeps a browser safe from the share: every file says nosniff, and
+/// with uploads files and listings are sandboxed; a folder redirect never
+/// names another host; a Host that is no host[:port] is a 400; an index.html
+/// that is a folder or a FIFO is listed past.
+pub fn browser_safety(model: &str) {
+    let dir = fixture();
+    std::fs::create_dir(dir.path().join("evil.com")).unwrap();
+    std::fs::create_dir_all(dir.path().join("d/index.html")).unwrap();
+    std::fs::create_dir(dir.path().join("p")).unwrap();
+    let fifo = dir.path().join("p/index.html");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    std::fs::write(dir.path().join("p/notes.txt"), "x").unwrap();
+
+    let server = start(model, dir.path(), &[]);
+    let addr = server.addr();
+    let r = get(addr, "/hello.txt", "");
+    assert_eq!(
+        r.header("X-Content-Type-Options"),
+        Some("nosniff"),
+        "{model}"
+    );
+    assert_eq!(
+        r.header("Content-Security-Policy"),
+        None,
+        "{model}: read-only"
+    );
+    for target in ["//evil.com", "///evil.com", "http://t//evil.com"] {
+        let r = get(addr, target, "");
+        assert_eq!(
+            (r.status, r.header("Location")),
+            (301, Some("/evil.com/")),
+            "{model} {target}"
+        );
+    }
+    for host in ["a/b\\c@d", "user@t", "t:port", "[::1"] {
+        let req = format!("GET /hello.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        assert_eq!(
+            status_of(&exchange(addr, req.as_bytes())),
+            400,
+            "{model} {host}"
+        );
+    }
+    let req = "GET /hello.txt HTTP/1.1\r\nHost: [::1]:8000\r\nConnection: close\r\n\r\n";
+    assert_eq!(status_of(&exchange(addr, req.as_bytes())), 200, "{model}");
+    for (path, entry) in [("/d/", "index.html/"), ("/p/", "notes.txt")] {
+        let r = get(addr, path, "");
+        assert_eq!(r.status, 200, "{model} {path}");
+        assert!(r.text().contains(entry), "{model} {path}: {}", r.text());
+    }
+    assert_eq!(server.terminate(), Some(0));
+
+    let server = start(model, dir.path(), &["--upload"]);
+    for path in ["/hello.txt", "/site/", "/empty%20dir/"] {
+        let r = get(server.addr(), path, "");
+        assert_eq!(r.header("X-Content-Type-Options"), Some("nosniff"));
+        let csp = r.header("Content-Security-Policy").unwrap_or_default();
+        assert!(csp.starts_with("sandbox "), "{model} {path}: {csp:?}");
+        assert!(
+            !csp.contains("allow-same-origin"),
+            "{model} {path}: {csp:?}"
+        );
+    }
+    assert_eq!(server.terminate(), Some(0));
 }

@@ -4,7 +4,11 @@
 //!
 //! An [`Extension`] owns one path prefix (e.g. `/_netkit/`): every request under
 //! it goes to [`Extension::handle`] and never reaches the served files, so a
-//! file of that name in the root is simply shadowed. It may also take `GET /`
+//! file of that name in the root is simply shadowed (`/_netkit/stats` stays
+//! the service's own). A state-changing request (not GET, HEAD or OPTIONS)
+//! from another origin than the page's is refused with 403 before any
+//! extension route sees it, and so are PUT and DELETE (unless `--cors`):
+//! a handler never needs to check `Origin` itself. It may also take `GET /`
 //! ([`Extension::wants_root`]), which is how the web app replaces the plain
 //! listing of a folder that has no `index.html`.
 //!
@@ -25,6 +29,7 @@
 use super::request::{Framing, Head};
 use super::response::{Body, Reply};
 use super::static_files::Target;
+use super::Shared;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::task::Waker;
@@ -49,7 +54,7 @@ pub trait Extension: Send + Sync + 'static {
     /// Answers one request under the prefix (or `/`).
     fn handle(&self, now: Instant, request: &ExtRequest<'_>) -> ExtResponse;
 
-    /// Fields the program adds to `GET /api/stats` (e.g. the chat room's
+    /// Fields the program adds to `GET /_netkit/stats` (e.g. the chat room's
     /// state), merged into its JSON object; `None` adds nothing.
     fn stats(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
         None
@@ -163,6 +168,26 @@ pub(crate) fn claims(ext: &dyn Extension, head: &Head<'_>, target: &Target<'_>) 
     target.raw_path == "/"
         && matches!(head.method, "GET" | "HEAD")
         && ext.wants_root(accepts_json(head))
+}
+
+/// A state-changing request (not GET, HEAD or OPTIONS) a browser sent from
+/// another origin, to a service that serves a web page: refused, so a page
+/// elsewhere cannot join the chat or write files in a visitor's name. Writes
+/// outside the page's routes are left to CORS with `--cors`, which asks for
+/// other origins.
+pub(crate) fn refuses_origin(
+    shared: &Shared,
+    head: &Head<'_>,
+    target: Option<&Target<'_>>,
+) -> bool {
+    let Some(ext) = &shared.ext else {
+        return false;
+    };
+    if matches!(head.method, "GET" | "HEAD" | "OPTIONS") {
+        return false;
+    }
+    let page_route = target.is_some_and(|t| t.raw_path.starts_with(ext.prefix()));
+    (page_route || !shared.config.cors) && head.cross_origin()
 }
 
 /// The body length to wait for before answering, when the request is the

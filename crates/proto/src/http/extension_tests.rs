@@ -165,3 +165,100 @@ fn a_stream_ends_with_its_client_or_the_server() {
     h.session.handle_shutdown(t0);
     assert!(h.session.is_done());
 }
+
+/// A service with an extension serves a web page: its state-changing requests
+/// from another origin are refused before any route sees them.
+#[test]
+fn state_changing_requests_from_another_origin_are_refused() {
+    let (dir, _ext, _service, t0) = setup();
+    let service = HttpService::with_extension(
+        Root::open(dir.path()).unwrap(),
+        HttpConfig {
+            upload: true,
+            overwrite: true,
+            ..HttpConfig::default()
+        },
+        None,
+        t0,
+        Some(Arc::new(Echo::default())),
+    );
+    let send = |req: &str| {
+        let mut h = Harness::new(service.new_session(None, t0), t0);
+        text(&h.send(req.as_bytes()))
+    };
+    let join = |headers: &str| {
+        send(&format!(
+            "POST /_x/join HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nContent-Type: text/plain\r\n{headers}Content-Length: 3\r\n\r\nbob"
+        ))
+    };
+    // A cross-site form or fetch (`text/plain` needs no preflight).
+    let got = join("Origin: http://evil.example\r\n");
+    assert!(got.starts_with("HTTP/1.1 403"), "{got}");
+    assert!(!got.contains("body=bob"), "the route never saw it: {got}");
+    assert!(join("Origin: null\r\n").starts_with("HTTP/1.1 403"));
+    assert!(join("Sec-Fetch-Site: cross-site\r\n").starts_with("HTTP/1.1 403"));
+    // The page itself, and clients that send no Origin (curl), go through.
+    for ok in [
+        "Origin: http://127.0.0.1:8000\r\n",
+        "Sec-Fetch-Site: same-origin\r\n",
+        "",
+    ] {
+        let got = join(ok);
+        assert!(got.ends_with("POST /_x/join q= body=bob\n"), "{ok}: {got}");
+    }
+    // Reading is not a change: a GET from anywhere is answered.
+    let got = send("GET /_x/a HTTP/1.1\r\nHost: h\r\nOrigin: http://evil.example\r\n\r\n");
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    // Writes to the files, from another origin: refused, nothing written or removed.
+    std::fs::write(dir.path().join("keep.txt"), "kept").unwrap();
+    let got = send("PUT /new.txt HTTP/1.1\r\nHost: h\r\nOrigin: http://evil.example\r\nContent-Length: 1\r\n\r\nx");
+    assert!(got.starts_with("HTTP/1.1 403"), "{got}");
+    assert!(!dir.path().join("new.txt").exists());
+    let got = send("DELETE /keep.txt HTTP/1.1\r\nHost: h\r\nOrigin: http://evil.example\r\n\r\n");
+    assert!(got.starts_with("HTTP/1.1 403"), "{got}");
+    assert!(dir.path().join("keep.txt").exists());
+    let got =
+        send("PUT /new.txt HTTP/1.1\r\nHost: h\r\nOrigin: http://h\r\nContent-Length: 1\r\n\r\nx");
+    assert!(got.starts_with("HTTP/1.1 201"), "same origin: {got}");
+}
+
+/// Files from the share run sandboxed next to a web page; the page's own
+/// routes do not; the counters are the service's own, under the prefix.
+#[test]
+fn files_are_sandboxed_beside_the_page_and_stats_live_under_netkit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.html"), "<script>1</script>").unwrap();
+    std::fs::create_dir_all(dir.path().join("api")).unwrap();
+    std::fs::write(dir.path().join("api/stats"), "a real file").unwrap();
+    let t0 = Instant::now();
+    let ext = Arc::new(Echo::default());
+    let service = HttpService::with_extension(
+        Root::open(dir.path()).unwrap(),
+        HttpConfig::default(),
+        None,
+        t0,
+        Some(ext),
+    );
+    let get = |path: &str| {
+        let mut h = Harness::new(service.new_session(None, t0), t0);
+        text(&h.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()))
+    };
+    let page = get("/page.html");
+    assert!(
+        page.contains("\r\nX-Content-Type-Options: nosniff\r\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("\r\nContent-Security-Policy: sandbox allow-scripts"),
+        "{page}"
+    );
+    let route = get("/_x/a");
+    assert!(
+        route.contains("\r\nX-Content-Type-Options: nosniff\r\n"),
+        "{route}"
+    );
+    assert!(!route.contains("Content-Security-Policy"), "{route}");
+    let stats = get(crate::http::STATS_PATH);
+    assert!(stats.contains("\"requests\""), "{stats}");
+    assert!(get("/api/stats").ends_with("\r\n\r\na real file"));
+}

@@ -73,6 +73,7 @@ pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Re
     let mut reply = Reply::new(200, Body::Bytes(body.into_bytes()));
     reply.header("Content-Type", content_type);
     reply.header("Vary", "Accept");
+    super::static_files::sandbox(shared, &mut reply);
     reply
 }
 

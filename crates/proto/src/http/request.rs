@@ -49,9 +49,53 @@ pub(crate) struct Head<'a> {
     pub(crate) if_range: Option<&'a [u8]>,
     pub(crate) accept: Option<&'a [u8]>,
     pub(crate) accept_encoding: Option<&'a [u8]>,
-    pub(crate) origin: bool,
+    /// The `Host` header (checked: a valid `host[:port]`).
+    pub(crate) host: Option<&'a [u8]>,
+    /// The `Origin` header, for CORS and the web page's same-origin check.
+    pub(crate) origin: Option<&'a [u8]>,
+    /// `Sec-Fetch-Site`, which a browser sends where it may leave out `Origin`.
+    pub(crate) sec_fetch_site: Option<&'a [u8]>,
     pub(crate) ac_request_method: bool,
     pub(crate) ac_request_headers: Option<&'a [u8]>,
+}
+
+impl Head<'_> {
+    /// Whether a browser sent this request from a page of another origin than
+    /// the one it addresses: its `Origin` (`null` included) names another
+    /// host and port than `Host`, or, without `Origin`, `Sec-Fetch-Site` says
+    /// `cross-site`. A request with neither (curl, scripts) is not.
+    pub(crate) fn cross_origin(&self) -> bool {
+        match self.origin {
+            Some(origin) => !same_authority(origin, self.host),
+            None => self
+                .sec_fetch_site
+                .is_some_and(|site| site.eq_ignore_ascii_case(b"cross-site")),
+        }
+    }
+}
+
+/// Whether an `Origin` (`http://host[:port]`) names the authority in `Host`,
+/// the scheme's default port written or not.
+fn same_authority(origin: &[u8], host: Option<&[u8]>) -> bool {
+    let Some(host) = host else {
+        return false;
+    };
+    fn strip<'a>(value: &'a [u8], scheme: &[u8]) -> Option<&'a [u8]> {
+        let head = value.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme)
+            .then(|| &value[scheme.len()..])
+    }
+    let (authority, default_port) = match (strip(origin, b"http://"), strip(origin, b"https://")) {
+        (Some(rest), _) => (rest, &b":80"[..]),
+        (_, Some(rest)) => (rest, &b":443"[..]),
+        _ => return false, // `null` (a sandboxed page, a file) or another scheme
+    };
+    let bare = |a: &'_ [u8]| -> Vec<u8> {
+        a.strip_suffix(default_port)
+            .unwrap_or(a)
+            .to_ascii_lowercase()
+    };
+    bare(authority) == bare(host)
 }
 
 /// Parses one request head at the start of `input`: `Ok(Some((head, len)))`
@@ -104,7 +148,9 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
         if_range: None,
         accept: None,
         accept_encoding: None,
-        origin: false,
+        host: None,
+        origin: None,
+        sec_fetch_site: None,
         ac_request_method: false,
         ac_request_headers: None,
     };
@@ -132,7 +178,11 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
                 chunked_last = coding.eq_ignore_ascii_case(b"chunked");
             }
         } else if name.eq_ignore_ascii_case("host") {
+            if !valid_host(trim(value)) {
+                return Err(400); // as nginx: `a/b\c@d` names no host
+            }
             hosts += 1;
+            head.host = Some(trim(value));
         } else if name.eq_ignore_ascii_case("connection") {
             for token in value.split(|&b| b == b',').map(trim) {
                 if token.eq_ignore_ascii_case(b"close") {
@@ -160,7 +210,9 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
         } else if name.eq_ignore_ascii_case("accept-encoding") {
             head.accept_encoding = Some(value);
         } else if name.eq_ignore_ascii_case("origin") {
-            head.origin = true;
+            head.origin = Some(trim(value));
+        } else if name.eq_ignore_ascii_case("sec-fetch-site") {
+            head.sec_fetch_site = Some(trim(value));
         } else if name.eq_ignore_ascii_case("access-control-request-method") {
             head.ac_request_method = true;
         } else if name.eq_ignore_ascii_case("access-control-request-headers") {
@@ -190,6 +242,44 @@ fn parse_length(digits: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Whether a `Host` value is `host[:port]` (RFC 9110 §7.2, RFC 3986 §3.2.2):
+/// a reg-name or IPv4 address (unreserved, percent-encoded and sub-delims
+/// characters), or an IPv6 address in brackets; the port is digits. Empty is
+/// allowed (RFC 9112 §3.2: a target without an authority).
+pub(crate) fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
+        let Some(end) = rest.iter().position(|&b| b == b']') else {
+            return false;
+        };
+        let ip = &rest[..end];
+        let ip_ok = !ip.is_empty()
+            && std::str::from_utf8(ip).is_ok_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+        if !ip_ok {
+            return false;
+        }
+        (&b""[..], &rest[end + 1..])
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(at) => (&value[..at], &value[at..]),
+            None => (value, &b""[..]),
+        }
+    };
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.len() <= 5 && digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    let host_ok = host.iter().enumerate().all(|(i, &b)| {
+        b.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=".contains(&b)
+            || (b == b'%'
+                && host
+                    .get(i + 1..i + 3)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)))
+    });
+    port_ok && host_ok
 }
 
 fn memchr_nl(bytes: &[u8]) -> Option<usize> {
@@ -293,6 +383,84 @@ mod tests {
             big.extend_from_slice(format!("X: {}\r\n", "v".repeat(8000)).as_bytes());
         }
         assert_eq!(status(&big), Err(431), "incomplete but over the limit");
+    }
+
+    #[test]
+    fn host_must_be_host_and_port() {
+        let with_host =
+            |host: &str| status(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        for good in [
+            "example.com",
+            "example.com:8080",
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8000",
+            "xn--bcher-kva.example",
+            "a_b-c~d",
+            "caf%C3%A9.example",
+            "",
+            "h:",
+        ] {
+            assert_eq!(with_host(good), Ok(Some(Framing::None)), "{good}");
+        }
+        for bad in [
+            "a/b\\c@d",
+            "a/b",
+            "a\\b",
+            "user@host",
+            "host:port",
+            "host:123456",
+            "[::1",
+            "[not-ip]",
+            "::1",
+            "a b",
+            "h:1:2",
+            "%zz",
+        ] {
+            assert_eq!(with_host(bad), Err(400), "{bad}");
+        }
+        assert_eq!(
+            status(b"GET / HTTP/1.0\r\nHost: a/b\r\n\r\n"),
+            Err(400),
+            "HTTP/1.0 too"
+        );
+    }
+
+    #[test]
+    fn cross_origin_compares_origin_with_host() {
+        let cross = |headers: &str| {
+            let req = format!("POST /x HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n{headers}\r\n");
+            parse_head(req.as_bytes())
+                .unwrap()
+                .unwrap()
+                .0
+                .cross_origin()
+        };
+        assert!(!cross(""), "curl sends no Origin");
+        assert!(!cross("Origin: http://127.0.0.1:8000\r\n"));
+        assert!(!cross("Origin: HTTP://127.0.0.1:8000\r\n"));
+        assert!(!cross("Sec-Fetch-Site: same-origin\r\n"));
+        assert!(cross("Origin: http://evil.example\r\n"));
+        assert!(cross("Origin: http://127.0.0.1:8001\r\n"));
+        assert!(cross("Origin: http://127.0.0.1\r\n"));
+        assert!(cross("Origin: null\r\n"), "a sandboxed page");
+        assert!(cross("Origin: ftp://127.0.0.1:8000\r\n"));
+        assert!(cross("Sec-Fetch-Site: cross-site\r\n"));
+        let default_port = |origin: &str, host: &str| {
+            let req = format!("POST /x HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n\r\n");
+            !parse_head(req.as_bytes())
+                .unwrap()
+                .unwrap()
+                .0
+                .cross_origin()
+        };
+        assert!(default_port("http://Example.com", "example.com:80"));
+        assert!(default_port("https://example.com:443", "example.com"));
+        assert!(!default_port("https://example.com", "example.com:80"));
+        assert!(!default_port("http://a.example", "b.example"));
+        let no_host = parse_head(b"POST /x HTTP/1.0\r\nOrigin: http://a\r\n\r\n");
+        assert!(no_host.unwrap().unwrap().0.cross_origin());
     }
 
     #[test]

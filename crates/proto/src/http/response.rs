@@ -125,7 +125,9 @@ pub(crate) fn write_status(out: &mut Vec<u8>, status: u16, date: &[u8]) {
     out.extend_from_slice(&digits);
     out.push(b' ');
     out.extend_from_slice(reason(status).as_bytes());
-    out.extend_from_slice(b"\r\nServer: netkit\r\nDate: ");
+    // nosniff: a file is only ever what its Content-Type says (an upload
+    // named `x.txt` holding HTML is never rendered as a page).
+    out.extend_from_slice(b"\r\nServer: netkit\r\nX-Content-Type-Options: nosniff\r\nDate: ");
     out.extend_from_slice(date);
     out.extend_from_slice(b"\r\n");
 }

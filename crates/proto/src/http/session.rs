@@ -164,6 +164,17 @@ impl HttpSession {
             }
         };
         let shared = Arc::clone(&self.shared);
+        if extension::refuses_origin(&shared, &head, target.as_ref()) {
+            let mut reply = Reply::error(403);
+            reply.close = has_body;
+            return self.finish(now, reply, &meta);
+        }
+        if let ("GET" | "HEAD", Some(t)) = (head.method, &target) {
+            if t.raw_path == super::STATS_PATH {
+                let reply = self.stats(now);
+                return self.finish(now, reply, &meta);
+            }
+        }
         if let (Some(ext), Some(t)) = (&shared.ext, &target) {
             if extension::claims(ext.as_ref(), &head, t) {
                 return self.extension(now, ext.as_ref(), &head, t, body, has_body, &meta);
@@ -188,7 +199,6 @@ impl HttpSession {
                 }
                 Err(reply) => reply,
             },
-            ("GET" | "HEAD", Some(target)) if target.raw_path == "/api/stats" => self.stats(now),
             ("GET" | "HEAD", Some(target)) => static_files::get(&shared, &head, target, now),
             ("DELETE", Some(target)) => upload::delete(&shared, target),
             ("OPTIONS", _) => self.options(&head),
@@ -212,7 +222,7 @@ impl HttpSession {
     fn options(&self, head: &Head<'_>) -> Reply {
         let mut reply = Reply::new(204, Body::None);
         reply.header("Allow", self.shared.allow);
-        if self.shared.config.cors && head.origin && head.ac_request_method {
+        if self.shared.config.cors && head.origin.is_some() && head.ac_request_method {
             reply.header("Access-Control-Allow-Methods", self.shared.allow);
             if let Some(h) = head
                 .ac_request_headers

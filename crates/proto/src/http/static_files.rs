@@ -85,7 +85,7 @@ pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: In
             let mut reply = Reply::error(301);
             reply.header(
                 "Location",
-                format_args!("{}/{}", target.raw_path, target.query),
+                format_args!("{}/{}", local_location(target.raw_path), target.query),
             );
             reply
         }
@@ -94,14 +94,40 @@ pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: In
                 Ok(index) => index,
                 Err(_) => return Reply::error(404),
             };
+            // Only a regular file is an index: a folder or a FIFO of that
+            // name must not make the whole folder unreadable.
             match open_entry(shared, &index, now) {
                 Ok(entry) => serve(shared, head, &index, entry, now),
-                Err(RootError::NotFound(_)) => listing::reply(shared, head, target),
+                Err(
+                    RootError::NotFound(_)
+                    | RootError::IsADirectory(_)
+                    | RootError::NotAFile(_)
+                    | RootError::NotADirectory(_),
+                ) => listing::reply(shared, head, target),
                 Err(e) => error_reply(&e),
             }
         }
         Err(e) => error_reply(&e),
     }
+}
+
+/// `Content-Security-Policy` of everything served from the share when other
+/// people's files may be in it: a page runs in an opaque origin of its own, so
+/// its scripts (allowed to run) cannot act as the web page or read its routes.
+pub(crate) const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-downloads";
+
+/// Adds [`SANDBOX`] when uploads are on or the web page is served.
+pub(crate) fn sandbox(shared: &Shared, reply: &mut Reply) {
+    if shared.config.upload || shared.ext.is_some() {
+        reply.header("Content-Security-Policy", SANDBOX);
+    }
+}
+
+/// A path for a `Location` header that stays on this server: one leading
+/// slash however many the request had, since `//evil.com/` is a URL of
+/// another host to a browser (an open redirect).
+pub(crate) fn local_location(raw_path: &str) -> String {
+    format!("/{}", raw_path.trim_start_matches('/'))
 }
 
 /// The status for a failed open: an escape through a symlink is a 404 like a
@@ -210,6 +236,7 @@ fn serve(
     }
     reply.headers.push_str(&validators);
     reply.headers.push_str("Accept-Ranges: bytes\r\n");
+    sandbox(shared, &mut reply);
     reply
 }
 
@@ -428,6 +455,18 @@ mod tests {
             "%2e%2e/x"
         );
         assert!(parse_target("/a/.git/config").unwrap().hidden);
+    }
+
+    #[test]
+    fn locations_never_name_another_host() {
+        for (raw, want) in [
+            ("/a/b", "/a/b"),
+            ("//evil.com", "/evil.com"),
+            ("///evil.com/x", "/evil.com/x"),
+            ("/", "/"),
+        ] {
+            assert_eq!(local_location(raw), want);
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The counters behind `GET /api/stats`, in memory every worker shares —
+//! The counters behind `GET /_netkit/stats`, in memory every worker shares —
 //! threads of one process, and also the children `--model fork` makes: the
 //! counters live in an anonymous `MAP_SHARED` mapping, which a forked child
 //! shares with its parent instead of copying, so the totals and

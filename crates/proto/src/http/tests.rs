@@ -289,7 +289,7 @@ fn stats_count_requests() {
     let f = fixture(|_| {});
     let mut h = f.session();
     h.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-    let out = text(&h.send(b"GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n"));
+    let out = text(&h.send(b"GET /_netkit/stats HTTP/1.1\r\nHost: x\r\n\r\n"));
     let body = out.split("\r\n\r\n").nth(1).unwrap();
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(v["requests"], 1);
@@ -371,4 +371,98 @@ fn an_idle_session_is_small_and_owns_no_buffers() {
     let mut out = Vec::new();
     assert!(h.session.poll_transmit(&mut out).is_none());
     assert!(out.is_empty(), "everything was handed over already");
+}
+
+#[test]
+fn without_overwrite_delete_is_refused_and_with_it_removes() {
+    let f = fixture(|c| c.upload = true);
+    let mut h = f.session();
+    let out = text(&h.send(b"DELETE /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
+    assert!(f.dir.path().join("a.txt").exists(), "a share only grows");
+    let out = text(&h.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(out.contains("Allow: GET, HEAD, OPTIONS, PUT\r\n"), "{out}");
+    let f = fixture(|c| {
+        c.upload = true;
+        c.overwrite = true;
+    });
+    let mut h = f.session();
+    let out = text(&h.send(b"DELETE /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(out.starts_with("HTTP/1.1 204"), "{out}");
+    assert!(!f.dir.path().join("a.txt").exists());
+}
+
+#[test]
+fn a_folder_redirect_stays_on_this_host() {
+    let f = fixture(|_| {});
+    std::fs::create_dir(f.dir.path().join("evil.com")).unwrap();
+    for target in ["//evil.com", "///evil.com", "http://x//evil.com"] {
+        let mut h = f.session();
+        let out = text(&h.send(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()));
+        assert!(out.starts_with("HTTP/1.1 301"), "{target}: {out}");
+        assert!(
+            out.contains("\r\nLocation: /evil.com/\r\n"),
+            "{target}: {out}"
+        );
+    }
+}
+
+#[test]
+fn an_index_html_that_is_no_regular_file_is_listed_past() {
+    let f = fixture(|_| {});
+    let dir = f.dir.path();
+    std::fs::create_dir_all(dir.join("d/index.html")).unwrap();
+    std::fs::create_dir(dir.join("p")).unwrap();
+    nix::unistd::mkfifo(&dir.join("p/index.html"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    std::fs::write(dir.join("p/other.txt"), "x").unwrap();
+    for (path, entry) in [("/d/", "index.html/"), ("/p/", "other.txt")] {
+        let mut h = f.session();
+        let out = text(&h.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()));
+        assert!(out.starts_with("HTTP/1.1 200"), "{path}: {out}");
+        assert!(out.contains(entry), "{path}: a listing: {out}");
+    }
+}
+
+#[test]
+fn files_say_nosniff_and_are_sandboxed_when_uploads_are_on() {
+    let f = fixture(|_| {});
+    let out = text(&f.session().send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(
+        out.contains("\r\nX-Content-Type-Options: nosniff\r\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("Content-Security-Policy"),
+        "a read-only share: {out}"
+    );
+    let f = fixture(|c| c.upload = true);
+    for path in ["/a.txt", "/"] {
+        let out = text(
+            &f.session()
+                .send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()),
+        );
+        assert!(
+            out.contains("\r\nX-Content-Type-Options: nosniff\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\r\nContent-Security-Policy: sandbox allow-scripts allow-forms allow-popups allow-downloads\r\n"),
+            "{path}: {out}"
+        );
+    }
+}
+
+#[test]
+fn a_host_that_is_not_host_and_port_is_400() {
+    let f = fixture(|_| {});
+    let out = text(
+        &f.session()
+            .send(b"GET /a.txt HTTP/1.1\r\nHost: a/b\\c@d\r\n\r\n"),
+    );
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    let out = text(
+        &f.session()
+            .send(b"GET /a.txt HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"),
+    );
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
 }

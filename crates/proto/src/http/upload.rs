@@ -1,4 +1,4 @@
-//! PUT and DELETE (with `--upload`): a request body, delimited by
+//! PUT and DELETE (with `--upload`; DELETE also needs `--overwrite`): a request body, delimited by
 //! Content-Length or chunked coding, written into the root's atomic file and
 //! made visible only when complete (temporary file + fsync + rename).
 //!
@@ -11,7 +11,7 @@
 use super::cache;
 use super::request::{Framing, Head};
 use super::response::{Body, Reply};
-use super::static_files::{error_reply, Target};
+use super::static_files::{error_reply, local_location, Target};
 use super::Shared;
 use crate::root::{AtomicFile, RelPath, RootError};
 use std::io::Write;
@@ -98,16 +98,17 @@ pub(crate) fn start(
         received: 0,
         max: config.max_upload,
         created: !existed,
-        location: target.raw_path.to_owned(),
+        location: local_location(target.raw_path),
         trailer_bytes: 0,
         rel: target.rel.clone(),
         service: shared.id,
     })
 }
 
-/// DELETE: removes one file.
+/// DELETE: removes one file — only with `--overwrite`, since without it a
+/// share only grows (a DELETE would clear the way for a PUT over the file).
 pub(crate) fn delete(shared: &Shared, target: &Target<'_>) -> Reply {
-    if !shared.config.upload {
+    if !shared.config.upload || !shared.config.overwrite {
         return Reply::error(403);
     }
     if target.hidden && !shared.config.hidden {
