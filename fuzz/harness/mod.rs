@@ -15,7 +15,7 @@ use netkit_proto::chat::room::RoomConfig;
 use netkit_proto::chat::udp::UdpFront;
 use netkit_proto::files::{FilesConfig, FilesService};
 use netkit_proto::http::{HttpConfig, HttpService};
-use netkit_proto::root::{RelPath, Root};
+use netkit_proto::root::{RelPath, Root, RootError};
 use netkit_proto::testing::Harness;
 use netkit_proto::tftp::server::{ServerConfig, TftpServer};
 use netkit_proto::tftp::{wire, TransferService, TransferSession};
@@ -39,6 +39,9 @@ fn served_dir() -> &'static PathBuf {
         let _ = std::fs::write(dir.join("index.html"), b"<h1>hi</h1>");
         let _ = std::fs::write(dir.join("a.txt"), b"hello\n");
         let _ = std::fs::write(dir.join("sub/b.bin"), vec![7u8; 3000]);
+        // Hidden: no target may ever reach it (the default policy).
+        let _ = std::fs::write(dir.join(".env"), b"SECRET=1\n");
+        let _ = std::fs::write(dir.join("sub/.key"), b"SECRET=2\n");
         dir
     })
 }
@@ -308,6 +311,16 @@ pub fn root_path(data: &[u8]) {
                 "bad component {c:?}"
             );
             assert!(!c.contains(['/', '\0']), "bad component {c:?}");
+        }
+        // Hidden names (a component starting with `.`) are not found under
+        // the default policy, whatever exists on disk.
+        if rel.is_hidden() {
+            let root = root();
+            assert!(root.hides(&rel), "{rel} is hidden");
+            assert!(
+                matches!(root.metadata(&rel), Err(RootError::NotFound(_))),
+                "{rel} was found"
+            );
         }
     }
 }
