@@ -152,7 +152,7 @@ impl Shell {
             Some(l) => PathBuf::from(l),
             None => get::default_local(name)?,
         };
-        let done = get::download(self.client()?, name, &local, false)?;
+        let done = get::download(self.client()?, name, &local, false, true)?;
         println!("{}", get::summary(&done));
         Ok(())
     }
