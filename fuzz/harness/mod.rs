@@ -70,17 +70,33 @@ fn drive<S: Session>(session: S, now: Instant, data: &[u8]) -> Vec<u8> {
             break;
         }
         out.extend(h.send(piece));
+        out.extend(deliver_wakes(&mut h));
         assert!(out.len() <= MAX_REPLY, "reply grew past {MAX_REPLY} bytes");
     }
     out.extend(h.advance(Duration::from_secs(1)));
     if !h.session.is_done() {
         out.extend(h.eof());
     }
+    out.extend(deliver_wakes(&mut h));
     // Time runs out: every session must become done or stay quiet.
     for _ in 0..4 {
         out.extend(h.advance(Duration::from_secs(120)));
     }
     assert!(out.len() <= MAX_REPLY, "reply grew past {MAX_REPLY} bytes");
+    out
+}
+
+/// Delivers the wake-ups a session asked for, as a driver does (a files
+/// SUM continues on each), then re-offers input it left while busy; bounded.
+fn deliver_wakes<S: Session>(h: &mut Harness<S>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..64 {
+        if h.wakes() == 0 {
+            break;
+        }
+        out.extend(h.wake());
+    }
+    out.extend(h.send(b""));
     out
 }
 
