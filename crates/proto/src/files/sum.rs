@@ -18,15 +18,23 @@
 //! 10 GB file costs its neighbours one slice of latency, not ten seconds; the
 //! threaded models get the same code and lose nothing. While a SUM runs the
 //! session takes no other command (replies stay in order); later pipelined
-//! commands wait in the driver's buffer.
+//! commands wait in the driver's buffer. The read buffer is one per thread,
+//! not one per SUM: a thousand connections summing at once on one loop cost
+//! one slice of memory, plus their hash states.
 
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
 /// Bytes read and hashed per step.
 pub const SLICE: usize = 256 * 1024;
+
+thread_local! {
+    /// Where a step reads to; allocated on a thread's first SUM.
+    static BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SLICE].into_boxed_slice());
+}
 
 /// One SUM in progress.
 #[derive(Debug)]
@@ -37,7 +45,6 @@ pub(super) struct Sum {
     done: u64,
     /// Bytes to hash in all.
     len: u64,
-    buf: Vec<u8>,
 }
 
 /// Where a [`Sum`] is after a step.
@@ -52,27 +59,33 @@ pub(super) enum Step {
 impl Sum {
     /// Hashes bytes `0..len` of `file` (the caller checked `len` is within it).
     pub(super) fn new(file: File, len: u64) -> Box<Sum> {
-        let slice = usize::try_from(len).map_or(SLICE, |len| len.min(SLICE));
         Box::new(Sum {
             file,
             hasher: Sha256::new(),
             done: 0,
             len,
-            buf: vec![0; slice],
         })
     }
 
     /// Hashes up to [`SLICE`] more bytes. A file that shrank meanwhile is an
     /// error (`UnexpectedEof`): its first `len` bytes no longer exist.
     pub(super) fn step(mut self: Box<Self>) -> io::Result<Step> {
-        let mut budget = SLICE;
+        BUF.with_borrow_mut(|buf| self.hash_slice(buf))?;
+        if self.done < self.len {
+            Ok(Step::More(self))
+        } else {
+            Ok(Step::Done(self.hasher.finalize().into()))
+        }
+    }
+}
+
+impl Sum {
+    /// Reads and hashes up to `buf.len()` bytes.
+    fn hash_slice(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        let mut budget = buf.len();
         while self.done < self.len && budget > 0 {
-            let want = self
-                .buf
-                .len()
-                .min(budget)
-                .min(usize::try_from(self.len - self.done).unwrap_or(usize::MAX));
-            let n = match self.file.read_at(&mut self.buf[..want], self.done) {
+            let want = budget.min(usize::try_from(self.len - self.done).unwrap_or(usize::MAX));
+            let n = match self.file.read_at(&mut buf[..want], self.done) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -83,16 +96,11 @@ impl Sum {
                     "the file shrank while it was being hashed",
                 ));
             }
-            let Sum { hasher, buf, .. } = &mut *self;
-            hasher.update(&buf[..n]);
+            self.hasher.update(&buf[..n]);
             self.done += n as u64;
             budget -= n;
         }
-        if self.done < self.len {
-            Ok(Step::More(self))
-        } else {
-            Ok(Step::Done(self.hasher.finalize().into()))
-        }
+        Ok(())
     }
 }
 
