@@ -15,7 +15,7 @@ use netkit_proto::chat::room::RoomConfig;
 use netkit_proto::chat::udp::UdpFront;
 use netkit_proto::files::{FilesConfig, FilesService};
 use netkit_proto::http::{HttpConfig, HttpService};
-use netkit_proto::root::{RelPath, Root};
+use netkit_proto::root::{RelPath, Root, RootError};
 use netkit_proto::testing::Harness;
 use netkit_proto::tftp::server::{ServerConfig, TftpServer};
 use netkit_proto::tftp::{wire, TransferService, TransferSession};
@@ -39,6 +39,9 @@ fn served_dir() -> &'static PathBuf {
         let _ = std::fs::write(dir.join("index.html"), b"<h1>hi</h1>");
         let _ = std::fs::write(dir.join("a.txt"), b"hello\n");
         let _ = std::fs::write(dir.join("sub/b.bin"), vec![7u8; 3000]);
+        // Hidden: no target may ever reach it (the default policy).
+        let _ = std::fs::write(dir.join(".env"), b"SECRET=1\n");
+        let _ = std::fs::write(dir.join("sub/.key"), b"SECRET=2\n");
         dir
     })
 }
@@ -67,17 +70,33 @@ fn drive<S: Session>(session: S, now: Instant, data: &[u8]) -> Vec<u8> {
             break;
         }
         out.extend(h.send(piece));
+        out.extend(deliver_wakes(&mut h));
         assert!(out.len() <= MAX_REPLY, "reply grew past {MAX_REPLY} bytes");
     }
     out.extend(h.advance(Duration::from_secs(1)));
     if !h.session.is_done() {
         out.extend(h.eof());
     }
+    out.extend(deliver_wakes(&mut h));
     // Time runs out: every session must become done or stay quiet.
     for _ in 0..4 {
         out.extend(h.advance(Duration::from_secs(120)));
     }
     assert!(out.len() <= MAX_REPLY, "reply grew past {MAX_REPLY} bytes");
+    out
+}
+
+/// Delivers the wake-ups a session asked for, as a driver does (a files
+/// SUM continues on each), then re-offers input it left while busy; bounded.
+fn deliver_wakes<S: Session>(h: &mut Harness<S>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for _ in 0..64 {
+        if h.wakes() == 0 {
+            break;
+        }
+        out.extend(h.wake());
+    }
+    out.extend(h.send(b""));
     out
 }
 
@@ -308,6 +327,16 @@ pub fn root_path(data: &[u8]) {
                 "bad component {c:?}"
             );
             assert!(!c.contains(['/', '\0']), "bad component {c:?}");
+        }
+        // Hidden names (a component starting with `.`) are not found under
+        // the default policy, whatever exists on disk.
+        if rel.is_hidden() {
+            let root = root();
+            assert!(root.hides(&rel), "{rel} is hidden");
+            assert!(
+                matches!(root.metadata(&rel), Err(RootError::NotFound(_))),
+                "{rel} was found"
+            );
         }
     }
 }

@@ -61,6 +61,8 @@ pub struct UpConfig {
     pub upload: bool,
     /// Uploads may replace existing files.
     pub overwrite: bool,
+    /// Serve, list and write hidden names (`--hidden`), on every service.
+    pub hidden: bool,
     /// The concurrency model of the TCP services.
     pub model: Model,
     /// Driver settings (workers, grace period).
@@ -92,6 +94,7 @@ impl UpConfig {
             irc_port: Some(6667),
             upload: false,
             overwrite: false,
+            hidden: false,
             model: Model::DEFAULT,
             driver: Config::default(),
             backplane: None,
@@ -389,7 +392,8 @@ impl Up {
 
 fn open_root(config: &UpConfig) -> Result<Root> {
     let root = Root::open(&config.dir)
-        .with_context(|| format!("cannot share {}", config.dir.display()))?;
+        .with_context(|| format!("cannot share {}", config.dir.display()))?
+        .with_hidden(config.hidden);
     if config.upload {
         let _ = root.remove_stale_temporaries();
     }

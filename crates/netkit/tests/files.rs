@@ -1,6 +1,8 @@
 //! `netkit files serve` spoken to with a raw socket, under every `--model`:
 //! every command and every ERR code, commands written one byte at a time and
-//! several in one write, a full disk (ERR 507), and uploads interrupted by the
+//! several in one write, SUM (a file hashed in slices across wake-ups, its
+//! answer in order with pipelined commands), nothing replaced without
+//! `--overwrite`, a full disk (ERR 507), and uploads interrupted by the
 //! client vanishing or the server being SIGKILLed.
 //!
 //! One macro stamps out a module per model, so `cargo test --test files poll::`
@@ -253,6 +255,66 @@ fn split_and_joined_commands(model: &str) {
     assert_eq!(server.terminate(), Some(0));
 }
 
+/// SUM: the digest of a whole file or a prefix, the errors GET gives, and a
+/// file larger than one hashing slice answered in order with the commands
+/// pipelined behind it (the driver re-offers them once the SUM is done) and
+/// after the client's EOF. Then the share only grows without `--overwrite`.
+fn sum_and_no_replacing(model: &str) {
+    let dir = Dir::new();
+    let big = pattern(2 * 1024 * 1024 + 5, 3);
+    std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+    let server = start(model, &dir.path(), &["--upload"]);
+    let mut c = Conv::open(server.addr());
+    for (cmd, digest) in [
+        (&b"SUM a.txt\n"[..], sha(b"hello world")),
+        (b"SUM a.txt 5\n", sha(b"hello")),
+        (b"SUM a.txt 0\n", sha(b"")),
+        (b"SUM b c.txt 6\n", sha(b"spaced")),
+        (b"SUM sub/n.txt\n", sha(b"nested")),
+    ] {
+        c.send(cmd);
+        assert_eq!(c.line(), format!("OK {digest}"), "{cmd:?}");
+    }
+    for (cmd, code) in [
+        (&b"SUM a.txt 12\n"[..], 400),
+        (b"SUM nope\n", 404),
+        (b"SUM sub\n", 403),
+        (b"SUM ../secret\n", 403),
+        (b"SUM out\n", 403),
+        (b"SUM\n", 400),
+    ] {
+        c.expect_err(cmd, code);
+    }
+    c.send(b"SUM big.bin\nGET a.txt 6\nSUM big.bin 1000\nGET a.txt 10\n");
+    assert_eq!(c.line(), format!("OK {}", sha(&big)));
+    assert_eq!(c.line(), "OK 5");
+    assert_eq!(c.bytes(5), b"world");
+    assert_eq!(c.line(), format!("OK {}", sha(&big[..1000])));
+    assert_eq!(c.line(), "OK 1");
+    assert_eq!(c.bytes(1), b"d");
+
+    // Nothing that exists is replaced without --overwrite.
+    c.expect_err(b"PUT a.txt 3\n", 409);
+    c.expect_err(b"PUT big.bin 3\n", 409);
+    c.expect_err(b"PUT sub 3\n", 403);
+    assert_eq!(
+        std::fs::read(dir.path().join("a.txt")).unwrap(),
+        b"hello world"
+    );
+    assert_eq!(std::fs::read(dir.path().join("big.bin")).unwrap(), big);
+
+    // The client half-closes right after a SUM: the answer still comes.
+    c.send(b"SUM big.bin\n");
+    c.reader
+        .get_ref()
+        .shutdown(std::net::Shutdown::Write)
+        .unwrap();
+    assert_eq!(c.line(), format!("OK {}", sha(&big)));
+    c.expect_eof();
+    assert!(dir.temporaries().is_empty());
+    assert_eq!(server.terminate(), Some(0));
+}
+
 /// A file-size limit on the server process (RLIMIT_FSIZE, which needs no
 /// privilege) makes writes past it fail with EFBIG, as a full disk fails
 /// with ENOSPC: the upload gets ERR 507, its temporary is removed, and the
@@ -364,6 +426,7 @@ fn server_killed_mid_upload(model: &str) {
 common::every_model! {
     every_command,
     split_and_joined_commands,
+    sum_and_no_replacing,
     full_disk_is_507,
     client_vanishes_mid_upload,
     server_killed_mid_upload,

@@ -8,6 +8,12 @@
 //! /etc/passwd); no file, directory or link outside the root is created,
 //! changed or removed; every server still serves a normal request afterwards.
 //!
+//! Hidden names (a component starting with `.`: `.env`, `.ssh/…`,
+//! `a/.git/config`) are neither listed, served nor written by any service —
+//! files protocol, TFTP, and all of them in `netkit up` — unless `--hidden`;
+//! refused, they answer exactly as a missing name does (ERR 404, TFTP error 1,
+//! HTTP 404), so nobody learns they exist.
+//!
 //! Hard links: `root/hardlink.txt` is a hard link to a file outside. A hard
 //! link *is* that file — no path resolution can tell it from a regular file —
 //! so reading it serves its bytes (a documented limit, see SECURITY.md: only
@@ -248,4 +254,208 @@ fn writes_never_go_through_a_hard_link() {
     .unwrap();
     assert_eq!(status(&reply), 204);
     assert_eq!(std::fs::read(&target).unwrap(), b"hard link target\n");
+}
+
+/// A share with the dot-files people leave lying around: `.env`,
+/// `a/.git/config`, an empty `.ssh/`, beside `plain.txt`.
+fn dot_share() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("a/.git")).unwrap();
+    std::fs::create_dir(root.join(".ssh")).unwrap();
+    std::fs::write(root.join(".env"), DOT_ENV).unwrap();
+    std::fs::write(root.join("a/.git/config"), GIT_CONFIG).unwrap();
+    std::fs::write(root.join("plain.txt"), b"plain\n").unwrap();
+    dir
+}
+
+const DOT_ENV: &[u8] = b"API_KEY=dot-env-secret\n";
+const GIT_CONFIG: &[u8] = b"[remote] url=git-config-secret\n";
+const KEY: &[u8] = b"ssh-ed25519 AAAA attacker\n";
+
+/// TFTP's ERROR packet for code 1, file not found.
+fn is_tftp_not_found(reply: &[u8]) -> bool {
+    reply.starts_with(&[0, 5, 0, 1])
+}
+
+/// Without `--hidden`: the files protocol answers GET and PUT of a hidden
+/// name as it answers a missing one, and LIST leaves them out.
+fn files_refuse_hidden(addr: std::net::SocketAddr, share: &std::path::Path) {
+    let mut c = FilesConn::new(addr);
+    let listing = c.list();
+    assert!(listing.starts_with("OK 1\n"), "only plain.txt: {listing}");
+    assert!(!listing.contains(".env"), "{listing}");
+    for name in [&b".env"[..], b"a/.git/config", b".ssh", b".nothing"] {
+        let reply = String::from_utf8_lossy(&c.get(name)).into_owned();
+        assert!(reply.starts_with("ERR 404 "), "GET {name:?} → {reply:?}");
+        assert!(!reply.contains("secret"), "{reply}");
+    }
+    for name in [
+        &b".ssh/authorized_keys"[..],
+        b".env",
+        b"a/.git/config",
+        b".new",
+    ] {
+        let reply = c.put(name, KEY);
+        assert!(reply.starts_with("ERR 404 "), "PUT {name:?} → {reply:?}");
+    }
+    assert_untouched(share);
+    assert_eq!(c.get(b"plain.txt"), b"OK 6\nplain\n");
+}
+
+/// Nothing hidden was created or changed.
+fn assert_untouched(share: &std::path::Path) {
+    assert!(!share.join(".ssh/authorized_keys").exists());
+    assert!(!share.join(".new").exists());
+    assert_eq!(std::fs::read(share.join(".env")).unwrap(), DOT_ENV);
+    assert_eq!(
+        std::fs::read(share.join("a/.git/config")).unwrap(),
+        GIT_CONFIG
+    );
+}
+
+/// With `--hidden`: served, listed and written like any name.
+fn files_serve_hidden(addr: std::net::SocketAddr, share: &std::path::Path) {
+    let mut c = FilesConn::new(addr);
+    let listing = c.list();
+    assert!(
+        listing.starts_with("OK 2\n") && listing.contains(" .env\n"),
+        "{listing}"
+    );
+    let mut want = format!("OK {}\n", DOT_ENV.len()).into_bytes();
+    want.extend_from_slice(DOT_ENV);
+    assert_eq!(c.get(b".env"), want);
+    let got = c.get(b"a/.git/config");
+    assert!(got.ends_with(GIT_CONFIG), "{got:?}");
+    let reply = c.put(b".ssh/authorized_keys", KEY);
+    assert!(reply.starts_with("READY\nOK "), "{reply}");
+    assert_eq!(
+        std::fs::read(share.join(".ssh/authorized_keys")).unwrap(),
+        KEY
+    );
+}
+
+fn tftp_refuses_hidden(addr: std::net::SocketAddr, share: &std::path::Path) {
+    for name in [&b".env"[..], b"a/.git/config", b".nothing"] {
+        let reply = tftp_get(addr, name);
+        assert!(is_tftp_not_found(&reply), "RRQ {name:?} → {reply:?}");
+    }
+    for name in [&b".ssh/authorized_keys"[..], b".env", b"a/.git/config"] {
+        let reply = tftp_put(addr, name, KEY);
+        assert!(is_tftp_not_found(&reply), "WRQ {name:?} → {reply:?}");
+    }
+    assert_untouched(share);
+    assert_eq!(tftp_get(addr, b"plain.txt"), b"plain\n");
+}
+
+fn tftp_serves_hidden(addr: std::net::SocketAddr, share: &std::path::Path) {
+    assert_eq!(tftp_get(addr, b".env"), DOT_ENV);
+    assert_eq!(tftp_get(addr, b"a/.git/config"), GIT_CONFIG);
+    let reply = tftp_put(addr, b".ssh/authorized_keys", KEY);
+    assert_eq!(reply, [0, 4, 0, 0, 0, 4, 0, 1], "WRQ acknowledged");
+    assert_eq!(
+        std::fs::read(share.join(".ssh/authorized_keys")).unwrap(),
+        KEY
+    );
+}
+
+#[test]
+fn files_protocol_hides_dot_names_unless_hidden() {
+    for model in ["epoll", "thread"] {
+        let share = dot_share();
+        let root = share.path().to_str().unwrap();
+        let server = start("files", root, model, &[]);
+        files_refuse_hidden(server.addr(), share.path());
+        drop(server);
+        let server = start("files", root, model, &["--hidden"]);
+        files_serve_hidden(server.addr(), share.path());
+    }
+}
+
+#[test]
+fn tftp_hides_dot_names_unless_hidden() {
+    let share = dot_share();
+    let root = share.path().to_str().unwrap();
+    let server = start("tftp", root, "", &[]);
+    tftp_refuses_hidden(server.addr(), share.path());
+    drop(server);
+    let server = start("tftp", root, "", &["--hidden"]);
+    tftp_serves_hidden(server.addr(), share.path());
+}
+
+/// `netkit up --upload --overwrite [--hidden]` on a dot share: its HTTP,
+/// files and TFTP addresses.
+fn start_up(share: &std::path::Path, hidden: bool) -> (common::Server, [std::net::SocketAddr; 3]) {
+    let mut extra = vec!["--upload", "--overwrite", "--no-chat", "--no-irc"];
+    if hidden {
+        extra.push("--hidden");
+    }
+    let server = common::Server::start(&common::up_args(share.to_str().unwrap(), &extra));
+    let addrs = common::up_addrs(&server);
+    let find = |name: &str| {
+        addrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no {name} in {addrs:?}"))
+            .1
+    };
+    let found = [find("http"), find("files"), find("tftp")];
+    (server, found)
+}
+
+fn http_get(addr: std::net::SocketAddr, target: &str) -> (u16, String) {
+    let reply = http(addr, &http_head("GET", target.as_bytes(), ""), b"").expect("an HTTP reply");
+    (status(&reply), String::from_utf8_lossy(&reply).into_owned())
+}
+
+fn http_put(addr: std::net::SocketAddr, target: &str) -> u16 {
+    let extra = format!("Content-Length: {}\r\n", KEY.len());
+    let reply = http(addr, &http_head("PUT", target.as_bytes(), &extra), KEY).expect("a reply");
+    status(&reply)
+}
+
+#[test]
+fn up_hides_dot_names_on_every_service_unless_hidden() {
+    let share = dot_share();
+    let (server, [web, files, tftp]) = start_up(share.path(), false);
+    for target in [
+        "/.env",
+        "/a/.git/config",
+        "/.ssh/",
+        "/.env%2f",
+        "/a/%2egit/config",
+    ] {
+        let (code, reply) = http_get(web, target);
+        assert_eq!(code, 404, "GET {target}: {reply}");
+        assert!(!reply.contains("secret"), "{reply}");
+    }
+    for target in ["/", "/a/", "/_netkit/ls?path=/", "/_netkit/ls?path=/a/"] {
+        let (code, reply) = http_get(web, target);
+        assert_eq!(code, 200, "GET {target}: {reply}");
+        assert!(
+            !reply.contains(".env") && !reply.contains(".git"),
+            "{target}: {reply}"
+        );
+    }
+    assert_eq!(http_get(web, "/_netkit/ls?path=/.ssh/").0, 404);
+    assert_eq!(http_put(web, "/.ssh/authorized_keys"), 403);
+    files_refuse_hidden(files, share.path());
+    tftp_refuses_hidden(tftp, share.path());
+    assert_eq!(server.terminate(), Some(0));
+
+    let (server, [web, files, tftp]) = start_up(share.path(), true);
+    let (code, reply) = http_get(web, "/.env");
+    assert_eq!(code, 200);
+    assert!(reply.ends_with("API_KEY=dot-env-secret\n"), "{reply}");
+    assert!(http_get(web, "/a/").1.contains(".git"));
+    assert!(http_get(web, "/_netkit/ls?path=/").1.contains(".env"));
+    assert_eq!(http_put(web, "/.ssh/known_hosts"), 201);
+    assert_eq!(
+        std::fs::read(share.path().join(".ssh/known_hosts")).unwrap(),
+        KEY
+    );
+    files_serve_hidden(files, share.path());
+    std::fs::remove_file(share.path().join(".ssh/authorized_keys")).unwrap();
+    tftp_serves_hidden(tftp, share.path());
+    assert_eq!(server.terminate(), Some(0));
 }

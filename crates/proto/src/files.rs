@@ -1,4 +1,4 @@
-//! The files protocol (`netkit files serve`): LIST, GET, PUT and QUIT over TCP,
+//! The files protocol (`netkit files serve`): LIST, GET, PUT, SUM and QUIT over TCP,
 //! every payload counted in bytes, so one connection carries any number of
 //! commands however TCP splits or joins them.
 //!
@@ -7,19 +7,26 @@
 //!                         │                                │
 //!                         │ PUT body: write + hash        ├ LIST ─▶ Root::list
 //!                         ▼                                ├ GET  ─▶ Root::open_file ─▶ FileChunk (sendfile)
-//!                    AtomicFile ── commit (fsync+rename)   └ PUT  ─▶ Root::create_atomic
+//!                    AtomicFile ── commit (fsync+rename)   ├ PUT  ─▶ Root::create_atomic
+//!                                                          └ SUM  ─▶ Root::open_file ─▶ sum (a slice per wake-up)
 //!                         │
 //!   driver ◀── poll_transmit: "OK …\n", "ERR <code> …\n", file ranges
 //! ```
 //!
 //! [`wire`] holds the byte format (parse and emit, both directions, shared with
 //! the client), [`session`] the per-connection state machine, [`digest`]
-//! where an upload's SHA-256 is computed (inline, or a caller's pool). Names go through
-//! [`crate::root`], the only code that touches the served directory.
+//! where an upload's SHA-256 is computed (inline, or a caller's pool), [`sum`]
+//! the SHA-256 a SUM asks for, hashed in slices so a huge file never stalls a
+//! single-threaded loop. Names go through [`crate::root`], the only code that
+//! touches the served directory — hidden names (`.env`, `a/.git/config`)
+//! included: the root answers them not found (ERR 404), leaves them out of
+//! LIST and refuses to create them, unless the server runs with `--hidden`.
 
 pub mod digest;
+mod errors;
 pub mod session;
 mod storage;
+pub mod sum;
 pub mod wire;
 
 pub use digest::{DigestPool, FileDigest};

@@ -82,8 +82,6 @@ pub struct HttpConfig {
     pub overwrite: bool,
     /// Largest accepted upload body, in bytes.
     pub max_upload: u64,
-    /// Serve and list dotfiles.
-    pub hidden: bool,
     /// Add CORS headers and answer preflight requests.
     pub cors: bool,
     /// How long a client may take to send a request head (and between body reads).
@@ -104,7 +102,6 @@ impl Default for HttpConfig {
             upload: false,
             overwrite: false,
             max_upload: 1 << 30,
-            hidden: false,
             cors: false,
             // nginx's client_header_timeout and keepalive_timeout.
             header_timeout: Duration::from_secs(60),

@@ -20,6 +20,17 @@
 //! following them, in the same system call that opens the file, so there is no
 //! check-then-open race. Nothing here joins strings onto a directory path.
 //!
+//! Hidden names are the root's policy too, so every service keeps it alike:
+//! unless the root was opened [`Root::with_hidden`]`(true)` (`--hidden`), a
+//! name with a component starting with `.` (`.env`, `.ssh/authorized_keys`,
+//! `a/.git/config`) is [`RootError::NotFound`] for every method — read,
+//! metadata, list, create, remove — exactly as if it did not exist, and
+//! listings leave such entries out. The root's own upload temporaries
+//! (`.netkit-upload-…`) are made and renamed beneath the parent's descriptor,
+//! not through a name, so the policy never gets in their way. A symlink with a
+//! plain name that points at a hidden file inside the root is served: only
+//! whoever can write the served tree can make one, and it says they meant it.
+//!
 //! Errors come back as [`RootError`], each keeping the [`io::Error`] it came
 //! from, and chosen so a protocol can answer without looking at errno:
 //!
@@ -179,6 +190,8 @@ pub struct Root {
     /// the root itself need a readable descriptor.
     dir: OwnedFd,
     resolver: Resolver,
+    /// Serve, list and write hidden names (`--hidden`); off by default.
+    hidden: bool,
 }
 
 impl Root {
@@ -191,7 +204,11 @@ impl Root {
         } else {
             Resolver::Walk
         };
-        Ok(Root { dir: fd, resolver })
+        Ok(Root {
+            dir: fd,
+            resolver,
+            hidden: false,
+        })
     }
 
     /// Opens `dir` with a chosen resolver (tests run everything under both).
@@ -204,7 +221,30 @@ impl Root {
                 "openat2 is not available on this kernel",
             ));
         }
-        Ok(Root { dir: fd, resolver })
+        Ok(Root {
+            dir: fd,
+            resolver,
+            hidden: false,
+        })
+    }
+
+    /// Sets the hidden-names policy, once, at start-up: `true` serves, lists
+    /// and writes names with a component starting with `.` (`--hidden`);
+    /// `false` (the default) answers them [`RootError::NotFound`].
+    pub fn with_hidden(mut self, hidden: bool) -> Root {
+        self.hidden = hidden;
+        self
+    }
+
+    /// Whether hidden names are served (`--hidden`).
+    pub fn serves_hidden(&self) -> bool {
+        self.hidden
+    }
+
+    /// Whether the policy refuses `rel` (it has a hidden component and
+    /// `--hidden` is off).
+    pub fn hides(&self, rel: &RelPath) -> bool {
+        !self.hidden && rel.is_hidden()
     }
 
     /// The resolver in use.
@@ -212,8 +252,23 @@ impl Root {
         self.resolver
     }
 
-    /// Opens `rel` beneath the root; every other method goes through here.
+    /// Opens `rel` beneath the root; every other method goes through here (or
+    /// through [`Root::open_parent`]), so a hidden name is refused here.
     fn open_beneath(&self, rel: &RelPath, flags: OFlag, mode: Mode) -> Result<OwnedFd, RootError> {
+        if self.hides(rel) {
+            return Err(hidden_error());
+        }
+        self.open_beneath_any(rel, flags, mode)
+    }
+
+    /// [`Root::open_beneath`] without the hidden-names policy, for the root's
+    /// own housekeeping (the start-up sweep of temporaries).
+    fn open_beneath_any(
+        &self,
+        rel: &RelPath,
+        flags: OFlag,
+        mode: Mode,
+    ) -> Result<OwnedFd, RootError> {
         Ok(resolve::open_beneath(
             self.dir.as_fd(),
             self.resolver,
@@ -269,10 +324,20 @@ impl Root {
             // The root itself has no name to create or remove.
             return Err(RootError::from(Errno::EISDIR));
         };
+        // The parent may be plain while the name is not (`.env`).
+        if self.hides(rel) {
+            return Err(hidden_error());
+        }
         let dir =
             self.open_beneath(&parent, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())?;
         Ok((dir, name))
     }
+}
+
+/// What a hidden name answers: the error of a name that does not exist, so
+/// a client cannot tell a hidden file from a missing one.
+fn hidden_error() -> RootError {
+    RootError::NotFound(io::Error::from(Errno::ENOENT))
 }
 
 fn open_dir(dir: &Path) -> io::Result<OwnedFd> {

@@ -4,7 +4,9 @@
 //!
 //! Properties: arbitrary bytes never panic and every reply starts with a
 //! protocol word; parse ∘ emit is the identity on commands; a PUT delivered in
-//! arbitrary pieces stores exactly its bytes and answers their SHA-256.
+//! arbitrary pieces stores exactly its bytes and answers their SHA-256; a SUM
+//! of any prefix of a file (several hashing slices long) answers that
+//! prefix's SHA-256, however many wake-ups it takes.
 
 #[path = "../../../fuzz/harness/mod.rs"]
 mod harness;
@@ -42,6 +44,8 @@ fn command() -> impl Strategy<Value = Command> {
         Just(Command::Quit),
         (name(), any::<u64>()).prop_map(|(name, offset)| Command::Get { name, offset }),
         (name(), any::<u64>()).prop_map(|(name, size)| Command::Put { name, size }),
+        (name(), proptest::option::of(any::<u64>()))
+            .prop_map(|(name, length)| Command::Sum { name, length }),
     ]
 }
 
@@ -55,7 +59,7 @@ proptest! {
     }
 
     #[test]
-    fn command_like_garbage(lines in prop::collection::vec("(LIST|GET|PUT|QUIT|get|put)( [ -~]{0,30}){0,3}", 1..8)) {
+    fn command_like_garbage(lines in prop::collection::vec("(LIST|GET|PUT|SUM|QUIT|get|put|sum)( [ -~]{0,30}){0,3}", 1..8)) {
         let mut input = vec![3u8];
         for l in &lines {
             input.extend_from_slice(l.as_bytes());
@@ -94,6 +98,37 @@ proptest! {
         let want = format!("READY\nOK {}\nBYE\n", hex(&sha2::Sha256::digest(&body)));
         prop_assert_eq!(String::from_utf8_lossy(&out), want);
         prop_assert_eq!(std::fs::read(dir.path().join("f.bin")).unwrap(), body);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sum_of_any_prefix_is_its_digest(
+        size in 0usize..(3 * netkit_proto::files::sum::SLICE),
+        cut in 0.0f64..=1.0,
+        whole in any::<bool>(),
+        seed in any::<u8>(),
+    ) {
+        use sha2::Digest;
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..size).map(|i| (i as u8).wrapping_mul(seed | 1)).collect();
+        std::fs::write(dir.path().join("f.bin"), &data).unwrap();
+        let length = if whole { size } else { (size as f64 * cut) as usize };
+        let svc = FilesService::new(Arc::new(Root::open(dir.path()).unwrap()), FilesConfig::default());
+        let now = Instant::now();
+        let mut h = Harness::new(svc.new_session(None, now), now);
+        let cmd = if whole { "SUM f.bin\n".to_owned() } else { format!("SUM f.bin {length}\n") };
+        let mut out = h.send(cmd.as_bytes());
+        for _ in 0..16 {
+            if h.wakes() == 0 {
+                break;
+            }
+            out.extend(h.wake());
+        }
+        let want = format!("OK {}\n", hex(&sha2::Sha256::digest(&data[..length])));
+        prop_assert_eq!(String::from_utf8_lossy(&out), want);
     }
 }
 

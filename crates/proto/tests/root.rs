@@ -201,7 +201,6 @@ both_resolvers! {
         assert_eq!(
             summary,
             [
-                (".hidden", EntryKind::File, false),
                 ("a.txt", EntryKind::File, false),
                 ("d1", EntryKind::Dir, false),
                 ("dangling", EntryKind::Unreachable, true),
@@ -295,13 +294,67 @@ both_resolvers! {
         fs::write(fx.served.join("d1/d2/.netkit-upload-2.tmp"), "x").expect("write");
         fs::write(fx.served.join(".netkit-upload-keep.txt"), "x").expect("write");
         fs::write(fx.outside.join(".netkit-upload-3.tmp"), "x").expect("write");
+        // A hidden folder is swept too, though the root does not serve it.
+        fs::create_dir(fx.served.join(".cache")).expect("mkdir");
+        fs::write(fx.served.join(".cache/.netkit-upload-4.tmp"), "x").expect("write");
         symlink("../outside", fx.served.join("escdir")).expect("symlink");
-        assert_eq!(fx.root.remove_stale_temporaries().expect("sweep"), 2);
+        assert_eq!(fx.root.remove_stale_temporaries().expect("sweep"), 3);
+        assert!(!fx.served.join(".cache/.netkit-upload-4.tmp").exists());
         assert!(!fx.served.join(".netkit-upload-1.tmp").exists());
         assert!(!fx.served.join("d1/d2/.netkit-upload-2.tmp").exists());
         assert!(fx.served.join(".netkit-upload-keep.txt").exists());
         assert!(fx.outside.join(".netkit-upload-3.tmp").exists(), "outside untouched");
         assert_eq!(fx.root.remove_stale_temporaries().expect("sweep"), 0);
+    }
+
+    fn hidden_names_are_not_found_unless_served(fx) {
+        let served = &fx.served;
+        fs::write(served.join(".env"), "KEY=1").expect("write");
+        fs::create_dir_all(served.join("d1/.git")).expect("mkdir");
+        fs::write(served.join("d1/.git/config"), "[core]").expect("write");
+        fs::create_dir(served.join(".ssh")).expect("mkdir");
+        let root = &fx.root;
+        assert!(!root.serves_hidden());
+        let not_found = |what: &str, result: Result<(), RootError>| {
+            assert!(matches!(result, Err(RootError::NotFound(_))), "{what}: {result:?}");
+        };
+        for name in [".env", "d1/.git/config", "d1/.git", ".ssh", ".nothing"] {
+            assert!(root.hides(&rel(name)), "{name}");
+            not_found(name, root.open_file(&rel(name)).map(drop));
+            not_found(name, root.metadata(&rel(name)).map(drop));
+            not_found(name, root.list(&rel(name)).map(drop));
+            not_found(name, root.remove_file(&rel(name)));
+        }
+        for name in [".env", ".ssh/authorized_keys", "d1/.git/hooks", "d1/.new"] {
+            not_found(name, root.create_atomic(&rel(name), true).map(drop));
+        }
+        assert!(!root.hides(&rel("d1/d2/f.txt")));
+        let listed = |root: &Root, dir: &str| -> Vec<String> {
+            root.list(&rel(dir)).expect("list").into_iter().map(|e| e.name).collect()
+        };
+        assert_eq!(listed(root, ""), ["a.txt", "d1"]);
+        assert_eq!(listed(root, "d1"), ["d2"]);
+        assert_eq!(names(served), [".env", ".ssh", "a.txt", "d1"], "nothing written");
+        assert_eq!(names(&served.join(".ssh")), Vec::<String>::new());
+        assert!(served.join(".env").exists(), "nothing removed");
+        // Uploads to plain names still work: their temporaries are dot-names.
+        let mut up = root.create_atomic(&rel("d1/new.txt"), false).expect("create");
+        up.write_all(b"new").expect("write");
+        up.commit().expect("commit");
+
+        // --hidden: everything is served, listed and writable.
+        let open = Root::open_with(served, root.resolver()).expect("open").with_hidden(true);
+        assert!(open.serves_hidden() && !open.hides(&rel(".env")));
+        assert_eq!(read(&open, ".env").expect("read"), "KEY=1");
+        assert_eq!(read(&open, "d1/.git/config").expect("read"), "[core]");
+        assert_eq!(listed(&open, ""), [".env", ".ssh", "a.txt", "d1"]);
+        assert_eq!(listed(&open, "d1"), [".git", "d2", "new.txt"]);
+        let mut up = open.create_atomic(&rel(".ssh/authorized_keys"), false).expect("create");
+        up.write_all(b"key").expect("write");
+        up.commit().expect("commit");
+        assert_eq!(read(&open, ".ssh/authorized_keys").expect("read"), "key");
+        open.remove_file(&rel(".env")).expect("remove");
+        assert!(!served.join(".env").exists());
     }
 
     fn remove_file_acts_on_names_only(fx) {

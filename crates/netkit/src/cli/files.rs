@@ -13,6 +13,7 @@ mod progress;
 mod put;
 mod serve;
 mod shell;
+mod verify;
 
 pub use client::{Client, ServerError};
 

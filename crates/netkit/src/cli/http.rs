@@ -71,8 +71,9 @@ pub fn run(cmd: HttpCommand) -> Result<()> {
 fn serve(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     let config = args.model.config()?;
-    let root =
-        Root::open(&args.dir).with_context(|| format!("cannot serve {}", args.dir.display()))?;
+    let root = Root::open(&args.dir)
+        .with_context(|| format!("cannot serve {}", args.dir.display()))?
+        .with_hidden(args.hidden);
     if args.upload {
         let removed = root.remove_stale_temporaries().unwrap_or(0);
         if removed > 0 {
@@ -83,7 +84,6 @@ fn serve(args: ServeArgs) -> Result<()> {
         upload: args.upload,
         overwrite: args.overwrite,
         max_upload: args.max_upload,
-        hidden: args.hidden,
         cors: args.cors,
         header_timeout: seconds(args.header_timeout, "--header-timeout")?,
         keepalive_timeout: seconds(args.keepalive_timeout, "--keepalive-timeout")?,

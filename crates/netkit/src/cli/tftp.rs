@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// Let uploads replace existing files.
     #[arg(long)]
     overwrite: bool,
+    /// Serve and accept hidden names (a component starting with `.`);
+    /// without it they answer error 1, file not found.
+    #[arg(long)]
+    hidden: bool,
     /// Retransmission timeout in seconds (the first and largest; it adapts
     /// down to the measured round trip unless a client fixes it).
     #[arg(long, default_value_t = 1.0)]
@@ -122,6 +126,7 @@ impl ServeArgs {
             server,
             upload,
             overwrite: false,
+            hidden: false,
             timeout: 1.0,
             retries: 5,
             grace: 10.0,
@@ -132,8 +137,9 @@ impl ServeArgs {
 /// Serves until `shutdown` fires and transfers in flight finish (or the
 /// grace period ends); prints the ready line once listening.
 pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Result<()> {
-    let root =
-        Root::open(&args.dir).with_context(|| format!("cannot serve {}", args.dir.display()))?;
+    let root = Root::open(&args.dir)
+        .with_context(|| format!("cannot serve {}", args.dir.display()))?
+        .with_hidden(args.hidden);
     if let Err(e) = root.remove_stale_temporaries() {
         tracing::warn!("removing stale upload temporaries: {e}");
     }

@@ -54,6 +54,10 @@ pub struct UpArgs {
     /// Let uploads replace existing files.
     #[arg(long)]
     overwrite: bool,
+    /// Serve, list and accept hidden names (a component starting with `.`)
+    /// on every service.
+    #[arg(long)]
+    hidden: bool,
     /// Share the chat room with every server on this Redis: redis://HOST:PORT[/DB].
     #[arg(long, value_name = "URL")]
     backplane: Option<String>,
@@ -86,6 +90,7 @@ pub fn run(args: UpArgs) -> Result<()> {
         irc_port: on(args.no_irc, args.irc_port),
         upload: args.upload,
         overwrite: args.overwrite,
+        hidden: args.hidden,
         model: args.model.model,
         driver: args.model.config()?,
         backplane: args.backplane.map(|url| BackplaneConfig {

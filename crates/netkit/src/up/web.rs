@@ -67,16 +67,13 @@ impl WebApp {
         let Ok(rel) = RelPath::parse(path.trim_matches('/')) else {
             return ExtResponse::text(400, "bad path");
         };
-        if rel.components().iter().any(|c| c.starts_with('.')) {
-            return ExtResponse::text(404, "not found");
-        }
+        // Hidden names are the root's policy (`--hidden`): it answers them
+        // not found and leaves them out of listings.
         let mut entries = match self.root.list(&rel) {
             Ok(entries) => entries,
             Err(e) => return ExtResponse::text(404, e.to_string()),
         };
-        entries.retain(|e| {
-            matches!(e.kind, EntryKind::File | EntryKind::Dir) && !e.name.starts_with('.')
-        });
+        entries.retain(|e| matches!(e.kind, EntryKind::File | EntryKind::Dir));
         entries.sort_by(|a, b| {
             (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name))
         });

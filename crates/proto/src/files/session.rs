@@ -4,6 +4,7 @@
 //!            ┌──────────── LIST / GET / bad line: reply, stay ───────────┐
 //!            ▼                                                           │
 //!   ──▶  Commands ──── PUT ok: READY ───▶ Receiving ── size bytes ──▶ commit: OK <sha>
+//!         │ ▲  └ SUM: hash a slice per wake-up (no command taken) ──▶ OK <sha>
 //!         │   │                              │  write failed: ERR 507/500
 //!         │   └ line > MAX_LINE: ERR 400 ─▶ SkipLine (to the next \n)   ▼
 //!         │                                                     Discarding (rest of body)
@@ -18,6 +19,11 @@
 //! GET's bytes are never read here: the reply is a header and a [`FileChunk`]
 //! that the driver sends with `sendfile(2)`.
 //!
+//! A SUM hashes its file a slice at a time across wake-ups ([`super::sum`]):
+//! meanwhile the session reads nothing (`wants_read` is false, so pipelined
+//! commands wait in the driver's buffer and replies stay in order) and has no
+//! idle timer; EOF or shutdown let it finish and answer first.
+//!
 //! The idle timeout counts from the last input or the end of the last file
 //! sent: no timer runs while a file is going out, and when the driver asks for
 //! output again (the file is out) the session asks for a timeout at once to
@@ -28,14 +34,17 @@
 //! ever visible under the real name.
 
 use super::digest::{DigestPool, Hashing};
-use super::storage::{free_space, is_no_space, start_write_back};
+use super::errors::{self, hex};
+use super::storage::{free_space, start_write_back};
+use super::sum::{Step, Sum};
 use super::wire::{self, Command, ErrCode, Line, ListEntry};
 use super::FilesConfig;
-use crate::root::{AtomicFile, EntryKind, PathError, RelPath, Root, RootError};
+use crate::root::{AtomicFile, EntryKind, RelPath, Root, RootError};
 use crate::{FileChunk, Session};
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::{Instant, UNIX_EPOCH};
 
 /// At most this many GET replies (each an open file) wait to be sent; past it
@@ -68,6 +77,10 @@ pub struct FilesSession {
     stamp_idle: bool,
     /// The server is stopping: finish the current upload, take no new command.
     shutting_down: bool,
+    /// A SUM being hashed, one slice per wake-up.
+    sum: Option<Box<Sum>>,
+    /// Wakes this session through its driver, to hash the next slice.
+    waker: Option<Waker>,
 }
 
 #[derive(Debug)]
@@ -118,6 +131,8 @@ impl FilesSession {
             sending: false,
             stamp_idle: false,
             shutting_down: false,
+            sum: None,
+            waker: None,
         }
     }
 
@@ -127,6 +142,7 @@ impl FilesSession {
             Ok(Command::List) => self.list(),
             Ok(Command::Get { name, offset }) => self.get(&name, offset),
             Ok(Command::Put { name, size }) => self.put(&name, size),
+            Ok(Command::Sum { name, length }) => self.sum(&name, length),
             Ok(Command::Quit) => {
                 self.out.extend_from_slice(b"BYE\n");
                 self.state = State::Closing;
@@ -182,6 +198,41 @@ impl FilesSession {
                 len,
             };
             self.files.push_back((std::mem::take(&mut self.out), chunk));
+        }
+    }
+
+    fn sum(&mut self, name: &str, length: Option<u64>) {
+        let Some(rel) = self.name(name) else { return };
+        let (file, meta) = match self.root.open_file(&rel) {
+            Ok(opened) => opened,
+            Err(e) => return self.root_err(&e, name),
+        };
+        let size = meta.len();
+        let length = length.unwrap_or(size);
+        if length > size {
+            let msg = format!("length {length} is past the end of {rel} ({size} bytes)");
+            return self.err(ErrCode::BadRequest, &msg);
+        }
+        self.step_sum(Sum::new(file, length));
+    }
+
+    /// Hashes the next slice of a SUM: answers if that was the last, else
+    /// asks the driver to come back (with no waker, as when a test drives
+    /// the session by hand, the rest is hashed now).
+    fn step_sum(&mut self, mut sum: Box<Sum>) {
+        loop {
+            match sum.step() {
+                Ok(Step::Done(digest)) => return wire::emit_ok(&mut self.out, hex(&digest)),
+                Ok(Step::More(more)) => match &self.waker {
+                    Some(waker) => {
+                        waker.wake_by_ref();
+                        self.sum = Some(more);
+                        return;
+                    }
+                    None => sum = more,
+                },
+                Err(e) => return self.err(ErrCode::Internal, &format!("hashing failed: {e}")),
+            }
         }
     }
 
@@ -294,50 +345,19 @@ impl FilesSession {
 
     /// Validates a client name; on failure replies and returns `None`.
     fn name(&mut self, name: &str) -> Option<RelPath> {
-        match RelPath::parse(name) {
-            Ok(rel) if rel.is_root() => {
-                self.err(ErrCode::BadRequest, "a file name is needed");
-                None
-            }
-            Ok(rel) => Some(rel),
-            Err(e @ (PathError::Absolute | PathError::ParentDir | PathError::Reserved)) => {
-                self.err(ErrCode::Forbidden, &e.to_string());
-                None
-            }
-            Err(e) => {
-                self.err(ErrCode::BadRequest, &e.to_string());
-                None
-            }
-        }
+        errors::file_name(name)
+            .map_err(|(code, msg)| self.err(code, &msg))
+            .ok()
     }
 
     fn root_err(&mut self, e: &RootError, name: &str) {
-        let name = wire::printable(name, 256);
-        let (code, msg) = match e {
-            _ if is_no_space(e.io_error()) => {
-                (ErrCode::NoSpace, "no space left on the server".into())
-            }
-            RootError::NotFound(_) | RootError::NotADirectory(_) => {
-                (ErrCode::NotFound, format!("{name}: not found"))
-            }
-            RootError::Exists(_) => (ErrCode::Exists, format!("{name}: already exists")),
-            RootError::IsADirectory(_) => (ErrCode::Forbidden, format!("{name}: is a directory")),
-            RootError::NotAFile(_) => (ErrCode::Forbidden, format!("{name}: not a regular file")),
-            RootError::Forbidden(_) => (ErrCode::Forbidden, format!("{name}: forbidden")),
-            _ => (ErrCode::Internal, format!("{name}: {}", e.io_error())),
-        };
+        let (code, msg) = errors::root_error(e, name);
         self.err(code, &msg);
     }
 
     fn io_err(&mut self, e: &io::Error) {
-        if is_no_space(e) {
-            self.err(
-                ErrCode::NoSpace,
-                "no space left on the server; upload discarded",
-            );
-        } else {
-            self.err(ErrCode::Internal, &format!("upload failed: {e}"));
-        }
+        let (code, msg) = errors::upload_error(e);
+        self.err(code, &msg);
     }
 
     fn take_commands(&mut self, input: &[u8]) -> usize {
@@ -345,6 +365,11 @@ impl FilesSession {
         while used < input.len() {
             let rest = &input[used..];
             match std::mem::replace(&mut self.state, State::Closing) {
+                State::Commands if self.sum.is_some() => {
+                    // Replies stay in order: the next command waits for the SUM.
+                    self.state = State::Commands;
+                    return used;
+                }
                 State::Commands if self.shutting_down => return used,
                 State::Commands if self.files.len() >= MAX_QUEUED_FILES => {
                     self.state = State::Commands;
@@ -406,7 +431,8 @@ impl Session for FilesSession {
     }
 
     fn handle_eof(&mut self, _now: Instant) {
-        // An unfinished upload is dropped here, and its temporary with it.
+        // An unfinished upload is dropped here, and its temporary with it. A
+        // SUM goes on: its answer is sent before the close.
         self.state = State::Closing;
     }
 
@@ -421,7 +447,7 @@ impl Session for FilesSession {
         }
         // While a file goes out there is no idle timer (a peer that stops
         // reading is the driver's send timeout), however long it takes.
-        if self.sending || self.deadline.is_none_or(|d| now < d) {
+        if self.sending || self.sum.is_some() || self.deadline.is_none_or(|d| now < d) {
             return;
         }
         self.state = State::Closing;
@@ -453,7 +479,7 @@ impl Session for FilesSession {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        if self.sending {
+        if self.sending || self.sum.is_some() {
             None
         } else if self.stamp_idle {
             Some(self.input_at)
@@ -463,18 +489,36 @@ impl Session for FilesSession {
     }
 
     fn wants_read(&self) -> bool {
-        !matches!(self.state, State::Closing)
+        !matches!(self.state, State::Closing) && self.sum.is_none()
     }
 
     fn is_done(&self) -> bool {
-        matches!(self.state, State::Closing) && self.files.is_empty() && self.out.is_empty()
+        matches!(self.state, State::Closing)
+            && self.files.is_empty()
+            && self.out.is_empty()
+            && self.sum.is_none()
     }
-}
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    fn set_waker(&mut self, waker: Waker) {
+        self.waker = Some(waker);
+    }
+
+    fn handle_wake(&mut self, now: Instant) {
+        let Some(sum) = self.sum.take() else {
+            return; // a spurious or merged wake-up
+        };
+        self.step_sum(sum);
+        if self.sum.is_none() {
+            // Busy until now, like a download: idle from here.
+            self.deadline = self.config.idle_timeout.map(|t| now + t);
+        }
+    }
 }
 
 #[cfg(test)]
 #[path = "session_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "session_sum_tests.rs"]
+mod sum_tests;

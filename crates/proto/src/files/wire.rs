@@ -7,6 +7,7 @@
 //!   GET <name> [<offset>]\n        ──▶       OK <bytes>\n<bytes>
 //!   PUT <name> <size>\n            ──▶       READY\n
 //!   <size bytes>                   ──▶       OK <sha256-hex>\n
+//!   SUM <name> [<length>]\n        ──▶       OK <sha256-hex>\n  of the first <length> bytes
 //!   QUIT\n                         ──▶       BYE\n, close
 //!   anything that fails            ──▶       ERR <code> <message>\n
 //! ```
@@ -20,8 +21,9 @@
 //! `\r` is ignored, so `nc -C` and telnet users are served too.
 //!
 //! Names may contain spaces: a PUT's size is always its last word, and a GET's
-//! last word is its offset when it is all digits — so a client asking for a
-//! name that contains a space always sends the offset (`GET my file.txt 0`).
+//! (a SUM's) last word is its offset (length) when it is all digits — so a
+//! client asking for a name that contains a space always sends the offset
+//! (`GET my file.txt 0`) or the length (`SUM my file.txt 1234`).
 
 use std::fmt;
 use std::io::Write;
@@ -50,6 +52,17 @@ pub enum Command {
         /// How many bytes follow.
         size: u64,
     },
+    /// `SUM <name> [<length>]`: the SHA-256 of the file's first `length`
+    /// bytes (the whole file without it), to check a download or the part a
+    /// download resumes from.
+    Sum {
+        /// The name as the client wrote it.
+        name: String,
+        /// How many bytes from the start; `None`: the whole file. A name that
+        /// contains a space and ends in a word of digits needs a length (the
+        /// server would read that word as one).
+        length: Option<u64>,
+    },
     /// `QUIT`: say `BYE` and close.
     Quit,
 }
@@ -67,10 +80,10 @@ pub enum CommandError {
     /// The line is longer than [`MAX_LINE`].
     #[error("command line longer than {MAX_LINE} bytes")]
     TooLong,
-    /// The keyword is not one of LIST, GET, PUT, QUIT.
-    #[error("unknown command '{0}' (try LIST, GET, PUT, QUIT)")]
+    /// The keyword is not one of LIST, GET, PUT, SUM, QUIT.
+    #[error("unknown command '{0}' (try LIST, GET, PUT, SUM, QUIT)")]
     Unknown(String),
-    /// GET or PUT without a name.
+    /// GET, PUT or SUM without a name.
     #[error("{0} needs a name")]
     MissingName(&'static str),
     /// PUT without a size, or a number that is not a decimal u64.
@@ -121,21 +134,15 @@ impl Command {
             "LIST" => no_arguments(rest, "LIST").map(|()| Command::List),
             "QUIT" => no_arguments(rest, "QUIT").map(|()| Command::Quit),
             "GET" => {
-                let rest = rest
-                    .filter(|r| !r.is_empty())
-                    .ok_or(CommandError::MissingName("GET"))?;
-                match rest.rsplit_once(' ') {
-                    Some((name, offset)) if !name.is_empty() && is_decimal(offset) => {
-                        Ok(Command::Get {
-                            name: name.to_owned(),
-                            offset: number(offset, "GET offset is too large")?,
-                        })
-                    }
-                    _ => Ok(Command::Get {
-                        name: rest.to_owned(),
-                        offset: 0,
-                    }),
-                }
+                let (name, offset) = name_and_number(rest, "GET", "GET offset is too large")?;
+                Ok(Command::Get {
+                    name,
+                    offset: offset.unwrap_or(0),
+                })
+            }
+            "SUM" => {
+                let (name, length) = name_and_number(rest, "SUM", "SUM length is too large")?;
+                Ok(Command::Sum { name, length })
             }
             "PUT" => {
                 let rest = rest
@@ -172,7 +179,30 @@ impl Command {
             }
             Command::Get { name, offset } => writeln!(out, "GET {name} {offset}"),
             Command::Put { name, size } => writeln!(out, "PUT {name} {size}"),
+            Command::Sum { name, length: None } => writeln!(out, "SUM {name}"),
+            Command::Sum {
+                name,
+                length: Some(length),
+            } => writeln!(out, "SUM {name} {length}"),
         };
+    }
+}
+
+/// `<name> [<number>]`: the last word is the number when it is all digits
+/// and a name comes before it.
+fn name_and_number(
+    rest: Option<&str>,
+    keyword: &'static str,
+    too_large: &'static str,
+) -> Result<(String, Option<u64>), CommandError> {
+    let rest = rest
+        .filter(|r| !r.is_empty())
+        .ok_or(CommandError::MissingName(keyword))?;
+    match rest.rsplit_once(' ') {
+        Some((name, n)) if !name.is_empty() && is_decimal(n) => {
+            Ok((name.to_owned(), Some(number(n, too_large)?)))
+        }
+        _ => Ok((rest.to_owned(), None)),
     }
 }
 

@@ -16,6 +16,13 @@ fn put(name: &str, size: u64) -> Command {
     }
 }
 
+fn sum(name: &str, length: Option<u64>) -> Command {
+    Command::Sum {
+        name: name.into(),
+        length,
+    }
+}
+
 #[test]
 fn commands_parse() {
     let table: &[(&[u8], Result<Command, CommandError>)] = &[
@@ -30,6 +37,17 @@ fn commands_parse() {
         (b"GET d/e.txt 007", Ok(get("d/e.txt", 7))),
         (b"PUT a.bin 5", Ok(put("a.bin", 5))),
         (b"PUT a b c 0", Ok(put("a b c", 0))),
+        (b"SUM a.txt", Ok(sum("a.txt", None))),
+        (b"sum a.txt 1000", Ok(sum("a.txt", Some(1000)))),
+        (b"SUM my file.txt 0", Ok(sum("my file.txt", Some(0)))),
+        (b"SUM my file.txt", Ok(sum("my file.txt", None))),
+        (b"SUM 123", Ok(sum("123", None))),
+        (b"SUM", Err(CommandError::MissingName("SUM"))),
+        (b"SUM ", Err(CommandError::MissingName("SUM"))),
+        (
+            b"SUM x 99999999999999999999999",
+            Err(CommandError::BadNumber("SUM length is too large")),
+        ),
         (b"", Err(CommandError::Empty)),
         (b"\xff\xfe", Err(CommandError::NotUtf8)),
         (b"DELETE x", Err(CommandError::Unknown("DELETE".into()))),
@@ -162,6 +180,7 @@ proptest::proptest! {
         for cmd in [
             Command::Get { name: name.clone(), offset: n },
             Command::Put { name: name.clone(), size: n },
+            Command::Sum { name: name.clone(), length: Some(n) },
         ] {
             let mut out = Vec::new();
             cmd.emit(&mut out);

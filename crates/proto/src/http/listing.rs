@@ -1,8 +1,9 @@
 //! Directory listings: an HTML table (names HTML-escaped, links
 //! percent-encoded, sizes and dates, a parent link) or, for
 //! `Accept: application/json`, a JSON document. Directories come first, then
-//! files, each sorted by name. Dotfiles are left out unless `--hidden`, and
-//! symlinks that lead outside the root are left out always.
+//! files, each sorted by name. Dotfiles are left out unless `--hidden` (the
+//! root's policy, see [`crate::root`]), and symlinks that lead outside the
+//! root are left out always.
 
 use super::request::Head;
 use super::response::{clf_date, Body, Reply};
@@ -46,9 +47,8 @@ pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Re
         Ok(entries) => entries,
         Err(e) => return error_reply(&e),
     };
-    entries.retain(|e| {
-        e.kind != EntryKind::Unreachable && (shared.config.hidden || !e.name.starts_with('.'))
-    });
+    // Hidden names are already left out by the root (unless `--hidden`).
+    entries.retain(|e| e.kind != EntryKind::Unreachable);
     entries.sort_by(|a, b| {
         (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name))
     });

@@ -33,8 +33,6 @@ pub(crate) struct Target<'a> {
     pub(crate) rel: RelPath,
     /// The path ended in `/`.
     pub(crate) dir: bool,
-    /// A component starts with `.`.
-    pub(crate) hidden: bool,
 }
 
 /// Decodes an origin-form (`/a/b?q`) or absolute-form (`http://h/a/b`)
@@ -63,21 +61,19 @@ pub(crate) fn parse_target(target: &str) -> Result<Target<'_>, u16> {
     let dir = decoded.ends_with('/');
     // Leading slashes are the root however many there are (`//etc/passwd`).
     let rel = RelPath::parse(decoded.trim_start_matches('/')).map_err(|_| 400u16)?;
-    let hidden = rel.components().iter().any(|c| c.starts_with('.'));
     Ok(Target {
         raw_path,
         query,
         rel,
         dir,
-        hidden,
     })
 }
 
 /// Answers GET or HEAD for a file or directory.
+///
+/// Hidden names (without `--hidden`) are the root's policy: it answers them
+/// not found, so they are a 404 like a missing file.
 pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: Instant) -> Reply {
-    if target.hidden && !shared.config.hidden {
-        return Reply::error(404);
-    }
     match open_entry(shared, &target.rel, now) {
         Ok(_) if target.dir => Reply::error(404), // `file.txt/` is not a directory
         Ok(entry) => serve(shared, head, &target.rel, entry, now),
@@ -454,7 +450,7 @@ mod tests {
             parse_target("/%252e%252e/x").unwrap().rel.to_string(),
             "%2e%2e/x"
         );
-        assert!(parse_target("/a/.git/config").unwrap().hidden);
+        assert!(parse_target("/a/.git/config").unwrap().rel.is_hidden());
     }
 
     #[test]

@@ -74,7 +74,9 @@ pub(crate) fn start(
     if target.dir || target.rel.is_root() {
         return Err(Reply::fatal(400));
     }
-    if target.hidden && !config.hidden {
+    // The root would answer a hidden name as missing; HTTP has always
+    // refused writing one outright.
+    if shared.root.hides(&target.rel) {
         return Err(Reply::fatal(403));
     }
     let state = match head.framing {
@@ -111,7 +113,7 @@ pub(crate) fn delete(shared: &Shared, target: &Target<'_>) -> Reply {
     if !shared.config.upload || !shared.config.overwrite {
         return Reply::error(403);
     }
-    if target.hidden && !shared.config.hidden {
+    if shared.root.hides(&target.rel) {
         return Reply::error(403);
     }
     match shared.root.remove_file(&target.rel) {

@@ -92,7 +92,8 @@ impl Root {
         while let Some(rel) = pending.pop() {
             // O_NOFOLLOW: only real directories are descended into.
             let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW;
-            let fd = match self.open_beneath(&rel, flags, Mode::empty()) {
+            // Hidden folders too: an earlier run may have had --hidden.
+            let fd = match self.open_beneath_any(&rel, flags, Mode::empty()) {
                 Ok(fd) => fd,
                 Err(e) if rel.is_root() => return Err(e),
                 Err(_) => continue,

@@ -8,10 +8,10 @@
 //! dangles) is shown as [`EntryKind::Unreachable`] with the link's own size and
 //! time, and nothing outside is ever stat'ed.
 //!
-//! Left out: `.` and `..`, temporary uploads, and names a client could not ask
+//! Left out: `.` and `..`, temporary uploads, names a client could not ask
 //! for anyway (not UTF-8, control characters, backslashes — see
-//! [`RelPath::parse`]). Hidden dotfiles are kept: hiding them is the caller's
-//! policy (`entry.name.starts_with('.')`).
+//! [`RelPath::parse`]), and hidden names (a leading `.`) unless the root serves
+//! them ([`Root::with_hidden`]).
 
 use super::path::RelPath;
 use super::{Root, RootError};
@@ -63,7 +63,7 @@ impl Root {
             let Ok(name) = entry.file_name().to_str() else {
                 continue; // not UTF-8: no client could name it
             };
-            if name == "." || name == ".." {
+            if name == "." || name == ".." || (!self.serves_hidden() && name.starts_with('.')) {
                 continue;
             }
             names.push(name.to_owned());

@@ -20,6 +20,10 @@
 //! | `a//b`, `a/./b`, `a/`         | `a/b`, `a/b`, `a` | empty and `.` components change nothing |
 //! | `""`, `.`                     | the root itself | so a listing of the root has a name   |
 //!
+//! A name with a component starting with `.` (`.env`, `a/.git/config`) is
+//! well formed: whether it is served is the [`crate::root::Root`]'s policy
+//! ([`RelPath::is_hidden`]).
+//!
 //! Decoding (percent-encoding, a leading `/` of an HTTP path) is the caller's job;
 //! whatever `..` survives decoding is refused here. A trailing `/` is dropped: a
 //! caller that gives it meaning (HTTP redirects a directory to `dir/`) looks at its
@@ -144,6 +148,12 @@ impl RelPath {
             return Err(PathError::TooLong);
         }
         Ok(joined)
+    }
+
+    /// Whether some component starts with `.`: a hidden name, which a
+    /// [`crate::root::Root`] serves only when told to (`--hidden`).
+    pub fn is_hidden(&self) -> bool {
+        self.components.iter().any(|c| c.starts_with('.'))
     }
 
     /// The path to hand to `openat`: `a/b`, or `.` for the root.

@@ -91,6 +91,24 @@ fn limits_are_inclusive() {
 }
 
 #[test]
+fn hidden_means_a_component_starts_with_a_dot() {
+    for (name, hidden) in [
+        (".env", true),
+        (".ssh/authorized_keys", true),
+        ("a/.git/config", true),
+        ("a/b/.c", true),
+        ("a/./b", false),
+        ("./a", false),
+        ("a.txt", false),
+        ("a./b..", false),
+        ("", false),
+    ] {
+        let rel = RelPath::parse(name).expect("valid");
+        assert_eq!(rel.is_hidden(), hidden, "{name:?}");
+    }
+}
+
+#[test]
 fn helpers_follow_the_components() {
     let path = RelPath::parse("a/b/c").expect("valid");
     assert_eq!(path.to_string(), "a/b/c");

@@ -125,6 +125,23 @@ impl Client {
         self.ok_number()
     }
 
+    /// `SUM name [length]`: the server's SHA-256 (hex) of the file's first
+    /// `length` bytes (the whole file with `None`).
+    pub fn sum(&mut self, name: &str, length: Option<u64>) -> Result<String> {
+        self.send(&Command::Sum {
+            name: name.to_owned(),
+            length,
+        })?;
+        match self.reply()? {
+            Reply::Ok(digest)
+                if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                Ok(digest.to_ascii_lowercase())
+            }
+            other => bail!("expected OK <sha256>, got {other:?}"),
+        }
+    }
+
     /// Copies the next `len` bytes of the connection into `sink`.
     pub fn get_body(&mut self, len: u64, sink: &mut impl Write, bar: &ProgressBar) -> Result<()> {
         let mut remaining = len;
@@ -286,7 +303,7 @@ fn hash_file(file: &File, size: u64, stop: &AtomicBool) -> Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// Largest upload accepted, e.g. 500M or 2GiB (otherwise ERR 413).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_upload: Option<u64>,
+    /// Serve, list and accept hidden names (a component starting with `.`);
+    /// without it they answer ERR 404.
+    #[arg(long)]
+    hidden: bool,
     /// Close connections idle for this many seconds (0: never).
     #[arg(long, default_value_t = 300)]
     idle_timeout: u64,
@@ -48,7 +52,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     }
     .context("ignoring SIGXFSZ")?;
     let root = Root::open(&args.dir)
-        .with_context(|| format!("cannot open directory {}", args.dir.display()))?;
+        .with_context(|| format!("cannot open directory {}", args.dir.display()))?
+        .with_hidden(args.hidden);
     let stale = root
         .remove_stale_temporaries()
         .context("removing stale upload temporaries")?;

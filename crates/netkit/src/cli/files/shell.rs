@@ -34,7 +34,8 @@ const COMMANDS: [&str; 5] = ["ls", "get", "put", "help", "quit"];
 const HELP: &str = "\
 commands:
   ls                  list the server's files
-  get NAME [LOCAL]    download NAME (to LOCAL, default: its name, here)
+  get NAME [LOCAL]    download NAME (to LOCAL, default: its name, here),
+                      checked against the server's SHA-256
   put LOCAL [NAME]    upload LOCAL (as NAME, default: its file name)
   help                this text
   quit                leave (also: exit, Ctrl-D)
@@ -152,7 +153,7 @@ impl Shell {
             Some(l) => PathBuf::from(l),
             None => get::default_local(name)?,
         };
-        let done = get::download(self.client()?, name, &local, false)?;
+        let done = get::download(self.client()?, name, &local, false, true)?;
         println!("{}", get::summary(&done));
         Ok(())
     }

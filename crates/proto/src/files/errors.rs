@@ -1,0 +1,56 @@
+//! What each failure answers: the ERR code and message for a refused name, a
+//! file-system error and a failed upload, so every command maps them alike.
+
+use super::storage::is_no_space;
+use super::wire::{self, ErrCode};
+use crate::root::{PathError, RelPath, RootError};
+use std::io;
+
+/// A client name as a file to act on, or the error to answer: the root
+/// itself is no file (400); a name that would climb out is 403; any other
+/// malformed name 400.
+pub(super) fn file_name(name: &str) -> Result<RelPath, (ErrCode, String)> {
+    match RelPath::parse(name) {
+        Ok(rel) if rel.is_root() => Err((ErrCode::BadRequest, "a file name is needed".into())),
+        Ok(rel) => Ok(rel),
+        Err(e @ (PathError::Absolute | PathError::ParentDir | PathError::Reserved)) => {
+            Err((ErrCode::Forbidden, e.to_string()))
+        }
+        Err(e) => Err((ErrCode::BadRequest, e.to_string())),
+    }
+}
+
+/// The answer to a failed root operation on `name`. A hidden name (without
+/// `--hidden`) comes back from the root as not found, so it is a 404 like a
+/// missing file: nobody learns it exists.
+pub(super) fn root_error(e: &RootError, name: &str) -> (ErrCode, String) {
+    let name = wire::printable(name, 256);
+    match e {
+        _ if is_no_space(e.io_error()) => (ErrCode::NoSpace, "no space left on the server".into()),
+        RootError::NotFound(_) | RootError::NotADirectory(_) => {
+            (ErrCode::NotFound, format!("{name}: not found"))
+        }
+        RootError::Exists(_) => (ErrCode::Exists, format!("{name}: already exists")),
+        RootError::IsADirectory(_) => (ErrCode::Forbidden, format!("{name}: is a directory")),
+        RootError::NotAFile(_) => (ErrCode::Forbidden, format!("{name}: not a regular file")),
+        RootError::Forbidden(_) => (ErrCode::Forbidden, format!("{name}: forbidden")),
+        _ => (ErrCode::Internal, format!("{name}: {}", e.io_error())),
+    }
+}
+
+/// The answer to an upload that failed while writing.
+pub(super) fn upload_error(e: &io::Error) -> (ErrCode, String) {
+    if is_no_space(e) {
+        (
+            ErrCode::NoSpace,
+            "no space left on the server; upload discarded".into(),
+        )
+    } else {
+        (ErrCode::Internal, format!("upload failed: {e}"))
+    }
+}
+
+/// Lower-case hex, as digests go on the wire.
+pub(super) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
