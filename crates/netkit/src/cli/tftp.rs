@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use netkit_proto::root::Root;
 use netkit_proto::tftp::client::{Client, Request};
 use netkit_proto::tftp::netascii::NetasciiReader;
-use netkit_proto::tftp::server::{ServerConfig, TftpServer};
+use netkit_proto::tftp::server::{ServerConfig, TftpServer, MAX_PER_CLIENT};
 use netkit_proto::tftp::transfer::{Config, NetasciiSink, Sink, Status};
 use netkit_proto::tftp::wire::{Direction, Mode, Options, MAX_BLKSIZE, MIN_BLKSIZE};
 use std::fs::File;
@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Seconds in-flight transfers get to finish after SIGINT/SIGTERM.
     #[arg(long, default_value_t = 10.0)]
     grace: f64,
+    /// Transfers one client address may run at once; more are refused with
+    /// an ERROR.
+    #[arg(long, default_value_t = MAX_PER_CLIENT as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    max_per_client: u32,
 }
 
 /// The transfer mode flag.
@@ -125,6 +129,7 @@ impl ServeArgs {
             timeout: 1.0,
             retries: 5,
             grace: 10.0,
+            max_per_client: MAX_PER_CLIENT as u32,
         }
     }
 }
@@ -140,6 +145,7 @@ pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Resul
     let mut cfg = ServerConfig {
         upload: args.upload,
         overwrite: args.overwrite,
+        max_per_client: args.max_per_client as usize,
         ..ServerConfig::default()
     };
     cfg.transfer.timeout = seconds(args.timeout, "--timeout")?;
