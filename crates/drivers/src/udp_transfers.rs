@@ -213,7 +213,7 @@ fn run_transfer<T: TransferSession>(socket: &UdpSocket, mut session: T, stop: &A
             |s| s.handle_timeout(Instant::now()),
         );
         if let Err(e) = received {
-            tracing::warn!("set_read_timeout: {e}");
+            tracing::debug!("transfer ends: {e}");
             return;
         }
     }
@@ -244,27 +244,29 @@ const SPIN: Duration = Duration::from_micros(50);
 const SPIN_PAUSE: u32 = 16;
 
 impl Waiting {
-    /// Polls for up to [`SPIN`] if polling pays off: whether a datagram came.
+    /// Polls for up to [`SPIN`] if polling pays off: whether a datagram came
+    /// (an error only for a refused peer, see [`receive_or_time_out`]).
     fn poll_first(
         &mut self,
         socket: &UdpSocket,
         buf: &mut [u8],
         mut each: impl FnMut(SocketAddr, &[u8]),
-    ) -> bool {
+    ) -> io::Result<bool> {
         if self.spin_pause > 0 {
             self.spin_pause -= 1;
-            return false;
+            return Ok(false);
         }
         let until = Instant::now() + SPIN;
         loop {
             match recv_datagrams_with(socket, buf, MsgFlags::MSG_DONTWAIT, &mut each) {
-                Ok(()) => return true,
+                Ok(()) => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < until => {
                     std::hint::spin_loop();
                 }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(e),
                 Err(_) => {
                     self.spin_pause = SPIN_PAUSE;
-                    return false;
+                    return Ok(false);
                 }
             }
         }
@@ -275,10 +277,10 @@ impl Waiting {
 /// `on_datagram`, or calls `on_timeout` when none came; polls briefly before
 /// it sleeps (see [`Waiting`]). The socket's read timeout is re-set only when
 /// it would oversleep by more than an eighth or wake before half of `wait`
-/// has passed. Fails only
-/// when the read timeout cannot be set: EINTR, or an ICMP error from an earlier
-/// send (the peer's port is gone), is logged and left to the transfer's own
-/// timeout.
+/// has passed. Fails when the read timeout cannot be set, and with
+/// `ConnectionRefused` when the kernel reports an ICMP port unreachable for
+/// an earlier send (only on a socket with `IP_RECVERR` or a connected one);
+/// EINTR and other errors are logged and left to the transfer's own timeout.
 pub fn receive_or_time_out<S>(
     socket: &UdpSocket,
     buf: &mut [u8],
@@ -288,7 +290,7 @@ pub fn receive_or_time_out<S>(
     mut on_datagram: impl FnMut(&mut S, SocketAddr, &[u8]),
     on_timeout: impl FnOnce(&mut S),
 ) -> io::Result<()> {
-    if waiting.poll_first(socket, buf, |from, d| on_datagram(state, from, d)) {
+    if waiting.poll_first(socket, buf, |from, d| on_datagram(state, from, d))? {
         return Ok(());
     }
     if waiting
@@ -308,6 +310,7 @@ pub fn receive_or_time_out<S>(
         {
             on_timeout(state)
         }
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(e),
         Err(e) => tracing::debug!("transfer recv_from: {e}"),
     }
     Ok(())
@@ -408,20 +411,28 @@ mod tests {
         let mut waiting = Waiting::default();
         let mut got = Vec::new();
         peer.send_to(b"ack", to).unwrap();
-        assert!(waiting.poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec())));
+        assert!(waiting
+            .poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec()))
+            .unwrap());
         assert_eq!(
             got,
             [b"ack".to_vec()],
             "a queued datagram is taken by the poll"
         );
-        assert!(!waiting.poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec())));
+        assert!(!waiting
+            .poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec()))
+            .unwrap());
         // After that miss, the next waits sleep at once, even with data there.
         peer.send_to(b"late", to).unwrap();
         for _ in 0..SPIN_PAUSE {
-            assert!(!waiting.poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec())));
+            assert!(!waiting
+                .poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec()))
+                .unwrap());
         }
         assert_eq!(got.len(), 1);
-        assert!(waiting.poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec())));
+        assert!(waiting
+            .poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec()))
+            .unwrap());
         assert_eq!(got[1], b"late");
     }
 
