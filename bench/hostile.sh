@@ -14,7 +14,9 @@
 # (200 GETs of the big file, nothing read); a connect flood past
 # --max-connections 500 (fresh connections as fast as one thread can open
 # them, the only phase with a limit); UDP garbage at the chat port (the normal client is a chat member
-# doing JOIN/PING) and at the TFTP port (the normal client does RRQs).
+# doing JOIN/PING) and at the TFTP port (the normal client does RRQs); an RRQ
+# flood at the TFTP port (1,100 never-ACKed RRQs every 3 s from one address;
+# the normal client on another, peak RSS reported).
 # Prints one line per phase: normal requests/s, ratio to unloaded, and the
 # server's VmRSS at the end of the phase.
 set -euo pipefail
@@ -160,4 +162,52 @@ if "chat" in phases:
 if "tftp" in phases:
   tftp_base = phase("tftp unloaded", ["tftp", "serve", root], None, tftp_rate)
   phase("tftp UDP garbage", ["tftp", "serve", root], udp_garbage, tftp_rate, tftp_base)
+
+# --- TFTP: the RRQ flood (issue 15.7/15.8) ---------------------------------
+# 1,100 RRQs for the big file at blksize 65464, never ACKed, from 100 ports
+# of 127.0.0.1, sent again every 3 s; the normal client does RRQs from
+# 127.0.0.2 (another address, as an attacker's victims are). Reports the
+# normal client's rate against its unloaded rate and the server's peak RSS.
+if "tftp" in phases:
+  def tftp_rate_elsewhere(addr, t):
+      n, end = 0, time.time() + t
+      while time.time() < end:
+          u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2); u.bind(("127.0.0.2", 0))
+          u.sendto(b"\0\1a.txt\0octet\0", addr)
+          try:
+              p, peer = u.recvfrom(600)
+              if p[:4] == b"\0\3\0\1" and p[4:] == b"hello\n":
+                  u.sendto(b"\0\4\0\1", peer); n += 1
+          except socket.timeout: pass
+          u.close()
+      return n / t
+  def rrq_flood(addr):
+      socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(100)]
+      rrq = b"\0\1big.bin\0octet\0blksize\x0065464\0"
+      while True:
+          for _ in range(11):
+              for s in socks:
+                  try: s.sendto(rrq, addr)
+                  except OSError: pass
+          if stop.wait(3): return
+  def flood_phase(name, attack, measure, base=None):
+      global stop
+      stop = threading.Event()
+      p, addr = serve("tftp", "serve", root)
+      peak = [rss(p)]
+      def sample():
+          while not stop.wait(0.1):
+              try: peak[0] = max(peak[0], rss(p))
+              except (OSError, StopIteration): return
+      threading.Thread(target=sample, daemon=True).start()
+      try:
+          if attack: threading.Thread(target=attack, args=(addr,), daemon=True).start(); time.sleep(min(2, secs / 2))
+          r = measure(addr, secs)
+          ratio = f"{r / base:.2f}" if base else "1.00"
+          print(f"{name:28} {r:10.0f} {ratio:>7} {peak[0]:9d} (peak)", flush=True)
+          return r
+      finally:
+          stop.set(); p.terminate(); p.wait()
+  other_base = flood_phase("tftp unloaded (127.0.0.2)", None, tftp_rate_elsewhere)
+  flood_phase("tftp RRQ flood x1100/3s", rrq_flood, tftp_rate_elsewhere, other_base)
 PY

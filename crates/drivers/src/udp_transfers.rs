@@ -35,7 +35,10 @@
 //! moment off the CPU does not fill it either. (Answers to garbage have
 //! their own budget in the service.)
 
+mod batch;
 mod listen;
+
+pub use batch::Batcher;
 
 use crate::io::wait_readable;
 use crate::shutdown::Tracker;
@@ -172,6 +175,9 @@ fn start<T: TransferSession>(
             return None;
         }
     };
+    if session.largest_datagram().is_none() {
+        enable_gro(&socket);
+    }
     tracing::debug!(%peer, port = ?socket.local_addr().ok(), "new transfer");
     flush(&socket, &mut session, &mut Batcher::default());
     (!session.is_done()).then_some((socket, session))
@@ -179,7 +185,8 @@ fn start<T: TransferSession>(
 
 /// One transfer, on its own thread, until the session is done or `stop`.
 fn run_transfer<T: TransferSession>(socket: &UdpSocket, mut session: T, stop: &AtomicBool) {
-    let mut buf = vec![0u8; RECV_BUFFER];
+    // Sized to what the session must hear whole (see `largest_datagram`).
+    let mut buf = vec![0u8; session.largest_datagram().unwrap_or(RECV_BUFFER)];
     let mut batch = Batcher::default();
     let mut waiting = Waiting::default();
     loop {
@@ -206,7 +213,7 @@ fn run_transfer<T: TransferSession>(socket: &UdpSocket, mut session: T, stop: &A
             |s| s.handle_timeout(Instant::now()),
         );
         if let Err(e) = received {
-            tracing::warn!("set_read_timeout: {e}");
+            tracing::debug!("transfer ends: {e}");
             return;
         }
     }
@@ -237,27 +244,29 @@ const SPIN: Duration = Duration::from_micros(50);
 const SPIN_PAUSE: u32 = 16;
 
 impl Waiting {
-    /// Polls for up to [`SPIN`] if polling pays off: whether a datagram came.
+    /// Polls for up to [`SPIN`] if polling pays off: whether a datagram came
+    /// (an error only for a refused peer, see [`receive_or_time_out`]).
     fn poll_first(
         &mut self,
         socket: &UdpSocket,
         buf: &mut [u8],
         mut each: impl FnMut(SocketAddr, &[u8]),
-    ) -> bool {
+    ) -> io::Result<bool> {
         if self.spin_pause > 0 {
             self.spin_pause -= 1;
-            return false;
+            return Ok(false);
         }
         let until = Instant::now() + SPIN;
         loop {
             match recv_datagrams_with(socket, buf, MsgFlags::MSG_DONTWAIT, &mut each) {
-                Ok(()) => return true,
+                Ok(()) => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < until => {
                     std::hint::spin_loop();
                 }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(e),
                 Err(_) => {
                     self.spin_pause = SPIN_PAUSE;
-                    return false;
+                    return Ok(false);
                 }
             }
         }
@@ -268,10 +277,10 @@ impl Waiting {
 /// `on_datagram`, or calls `on_timeout` when none came; polls briefly before
 /// it sleeps (see [`Waiting`]). The socket's read timeout is re-set only when
 /// it would oversleep by more than an eighth or wake before half of `wait`
-/// has passed. Fails only
-/// when the read timeout cannot be set: EINTR, or an ICMP error from an earlier
-/// send (the peer's port is gone), is logged and left to the transfer's own
-/// timeout.
+/// has passed. Fails when the read timeout cannot be set, and with
+/// `ConnectionRefused` when the kernel reports an ICMP port unreachable for
+/// an earlier send (only on a socket with `IP_RECVERR` or a connected one);
+/// EINTR and other errors are logged and left to the transfer's own timeout.
 pub fn receive_or_time_out<S>(
     socket: &UdpSocket,
     buf: &mut [u8],
@@ -281,7 +290,7 @@ pub fn receive_or_time_out<S>(
     mut on_datagram: impl FnMut(&mut S, SocketAddr, &[u8]),
     on_timeout: impl FnOnce(&mut S),
 ) -> io::Result<()> {
-    if waiting.poll_first(socket, buf, |from, d| on_datagram(state, from, d)) {
+    if waiting.poll_first(socket, buf, |from, d| on_datagram(state, from, d))? {
         return Ok(());
     }
     if waiting
@@ -301,6 +310,7 @@ pub fn receive_or_time_out<S>(
         {
             on_timeout(state)
         }
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return Err(e),
         Err(e) => tracing::debug!("transfer recv_from: {e}"),
     }
     Ok(())
@@ -316,9 +326,7 @@ fn transfer_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
     socket.bind(&addr.into())?;
-    let socket: UdpSocket = socket.into();
-    enable_gro(&socket);
-    Ok(socket)
+    Ok(socket.into())
 }
 
 /// Sends everything the session has queued. The first datagram goes straight
@@ -337,105 +345,6 @@ fn flush<T: TransferSession>(socket: &UdpSocket, session: &mut T, batch: &mut Ba
         batch.push(socket, to, data);
     }
     batch.flush(socket);
-}
-
-/// Datagrams in one GSO send at most (the kernel's UDP_MAX_SEGMENTS).
-const MAX_SEGMENTS: usize = 64;
-
-/// Bytes in one GSO send at most (one UDP datagram's payload, with room).
-const MAX_GSO_BYTES: usize = 65_000;
-
-/// Sends datagrams, merging a run of equal-sized ones to the same address (the
-/// last may be shorter) into one `sendmsg` with UDP generic segmentation
-/// offload: a TFTP window becomes one system call and one trip down the
-/// stack; the kernel (or the NIC) cuts it back into datagrams. Knows nothing
-/// of TFTP. Falls back to one `send_to` each if the kernel refuses GSO.
-#[derive(Debug)]
-pub struct Batcher {
-    buf: Vec<u8>,
-    to: Option<SocketAddr>,
-    seg: usize,
-    count: usize,
-    /// A shorter datagram ended the run.
-    closed: bool,
-    gso: bool,
-}
-
-impl Default for Batcher {
-    fn default() -> Self {
-        Self {
-            buf: Vec::with_capacity(MAX_GSO_BYTES),
-            to: None,
-            seg: 0,
-            count: 0,
-            closed: false,
-            gso: true,
-        }
-    }
-}
-
-impl Batcher {
-    /// Queues one datagram (sending what was queued first if it cannot join).
-    pub fn push(&mut self, socket: &UdpSocket, to: SocketAddr, data: &[u8]) {
-        // An empty datagram cannot be a GSO segment: it always goes alone.
-        let joins = self.to == Some(to)
-            && !data.is_empty()
-            && !self.closed
-            && data.len() <= self.seg
-            && self.count < MAX_SEGMENTS
-            && self.buf.len() + data.len() <= MAX_GSO_BYTES;
-        if !joins {
-            self.flush(socket);
-            self.to = Some(to);
-            self.seg = data.len();
-        }
-        self.buf.extend_from_slice(data);
-        self.count += 1;
-        if data.len() < self.seg || self.seg == 0 {
-            self.closed = true;
-        }
-    }
-
-    /// Sends everything queued.
-    pub fn flush(&mut self, socket: &UdpSocket) {
-        let Some(to) = self.to.take() else {
-            return;
-        };
-        if self.count > 1 && self.gso {
-            if let Err(e) = send_gso(socket, to, &self.buf, self.seg) {
-                tracing::debug!("UDP GSO refused ({e}); sending datagrams one by one");
-                self.gso = false;
-            }
-        }
-        if self.count == 1 || !self.gso {
-            for d in self.buf.chunks(self.seg.max(1)) {
-                if let Err(e) = socket.send_to(d, to) {
-                    // Counted as lost: the session's retransmission covers it.
-                    tracing::debug!(%to, "send_to: {e}");
-                }
-            }
-            if self.buf.is_empty() {
-                let _ = socket.send_to(&[], to);
-            }
-        }
-        self.buf.clear();
-        self.count = 0;
-        self.closed = false;
-    }
-}
-
-fn send_gso(socket: &UdpSocket, to: SocketAddr, buf: &[u8], seg: usize) -> nix::Result<usize> {
-    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, SockaddrStorage};
-    use std::os::fd::AsRawFd;
-    let seg = u16::try_from(seg).map_err(|_| nix::errno::Errno::EINVAL)?;
-    let addr = SockaddrStorage::from(to);
-    sendmsg(
-        socket.as_raw_fd(),
-        &[io::IoSlice::new(buf)],
-        &[ControlMessage::UdpGsoSegments(&seg)],
-        MsgFlags::empty(),
-        Some(&addr),
-    )
 }
 
 /// Asks the kernel to hand over runs of datagrams from one sender as one
@@ -502,20 +411,28 @@ mod tests {
         let mut waiting = Waiting::default();
         let mut got = Vec::new();
         peer.send_to(b"ack", to).unwrap();
-        assert!(waiting.poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec())));
+        assert!(waiting
+            .poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec()))
+            .unwrap());
         assert_eq!(
             got,
             [b"ack".to_vec()],
             "a queued datagram is taken by the poll"
         );
-        assert!(!waiting.poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec())));
+        assert!(!waiting
+            .poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec()))
+            .unwrap());
         // After that miss, the next waits sleep at once, even with data there.
         peer.send_to(b"late", to).unwrap();
         for _ in 0..SPIN_PAUSE {
-            assert!(!waiting.poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec())));
+            assert!(!waiting
+                .poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec()))
+                .unwrap());
         }
         assert_eq!(got.len(), 1);
-        assert!(waiting.poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec())));
+        assert!(waiting
+            .poll_first(&socket, &mut buf, |_, d| got.push(d.to_vec()))
+            .unwrap());
         assert_eq!(got[1], b"late");
     }
 

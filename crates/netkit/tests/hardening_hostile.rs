@@ -417,3 +417,7 @@ mod emfile {
         super::emfile("async")
     }
 }
+
+/// TFTP: an RRQ flood from one address, and stalled transfers' memory.
+#[path = "hardening_hostile/tftp_floods.rs"]
+mod tftp_floods;

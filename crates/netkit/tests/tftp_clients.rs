@@ -265,8 +265,8 @@ fn forty_mib_at_512_byte_blocks_rolls_over() {
     assert_same(&s.root.join("big"), &out);
     // And the other way, through netkit's own client.
     let addr = s.server.addr().to_string();
-    let mut cmd = netkit(&["tftp", "put", &addr, "big-up"]);
-    cmd.arg(&out);
+    let mut cmd = netkit(&["tftp", "put", &addr]);
+    cmd.arg(&out).arg("big-up");
     run(cmd);
     assert_same(&out, &s.root.join("big-up"));
 }
@@ -294,15 +294,16 @@ fn netkit_client_get_put_with_windows_and_netascii() {
             assert_same(&s.root.join(&name), &out);
         }
         let up = format!("nk-up-{size}");
-        let mut cmd = netkit(&["tftp", "put", &addr, &up, "--windowsize", "8"]);
-        cmd.arg(s.local.join(&name));
+        let mut cmd = netkit(&["tftp", "put", &addr]);
+        cmd.arg(s.local.join(&name))
+            .args([&up, "--windowsize", "8"]);
         run(cmd);
         assert_same(&s.local.join(&name), &s.root.join(&up));
     }
     let text = tricky_text();
     std::fs::write(s.local.join("t.txt"), &text).unwrap();
-    let mut cmd = netkit(&["tftp", "put", &addr, "t.txt", "--mode", "netascii"]);
-    cmd.arg(s.local.join("t.txt"));
+    let mut cmd = netkit(&["tftp", "put", &addr]);
+    cmd.arg(s.local.join("t.txt")).args(["--mode", "netascii"]);
     run(cmd);
     assert_eq!(std::fs::read(s.root.join("t.txt")).unwrap(), text);
     let mut cmd = netkit(&["tftp", "get", &addr, "t.txt", "--mode", "netascii"]);

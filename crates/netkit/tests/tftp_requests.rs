@@ -1,8 +1,8 @@
 //! `netkit tftp serve` answering requests sent from a raw UDP socket: the
 //! OACK for each option combination (only what was asked, curl's tsize quirk,
 //! the window budget), names that try to leave the root (ERROR 2), malformed
-//! and oversized requests (ERROR 4), and refusals (not found, uploads off,
-//! existing files).
+//! and oversized requests (ERROR 4), refusals (not found, uploads off,
+//! existing files), and a file sent only as far as its stated size.
 
 mod common;
 mod tftp_support;
@@ -195,4 +195,24 @@ fn refusals_not_found_no_upload_and_exists() {
     c.send(&data(1, b"new"));
     assert_eq!(c.recv(), P::Ack(1));
     assert_eq!(std::fs::read(o.root.join("exists")).unwrap(), b"new");
+}
+
+#[test]
+fn a_file_is_sent_only_as_far_as_its_stated_size() {
+    // procfs: `status` stats as 0 bytes yet reads a page of text. HTTP and
+    // the files protocol send exactly the stated size; so does TFTP.
+    let server = crate::common::Server::start(&[
+        "tftp",
+        "serve",
+        "/proc/self",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]);
+    assert_eq!(std::fs::metadata("/proc/self/status").unwrap().len(), 0);
+    let mut p = Peer::new(server.addr());
+    p.request(&rrq("status", &[]));
+    assert_eq!(p.recv(), P::Data(1, Vec::new()));
+    p.send(&ack(1));
 }

@@ -202,6 +202,14 @@ pub trait TransferSession: Send + 'static {
     fn poll_timeout(&self) -> Option<Instant>;
     /// Finished: nothing left to send or wait for.
     fn is_done(&self) -> bool;
+    /// The largest datagram the session needs whole, if it knows one: the
+    /// driver then receives into a buffer that size, one datagram at a time,
+    /// instead of one sized for a batch of the largest (a sender of DATA
+    /// only ever hears ACKs, and a thousand of them stalled must not each
+    /// hold a batch buffer).
+    fn largest_datagram(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A TCP (or Unix stream) service: makes one [`Session`] per accepted connection.

@@ -13,19 +13,24 @@
 //!
 //! Modules: [`wire`] (packets as bytes), [`netascii`] (line-end conversion),
 //! [`transfer`] (the per-transfer machines, in `sender` and `receiver`),
-//! [`server`] and [`client`]. The seam with the driver is
+//! [`server`] (with [`per_client`], its cap per address) and [`client`]. The seam with the driver is
 //! [`crate::TransferService`] / [`crate::TransferSession`]: like
 //! [`crate::DatagramService`], but each session gets a socket (a TFTP transfer
 //! ID) of its own.
 
 pub mod client;
 pub mod netascii;
+pub mod per_client;
 mod receiver;
 mod sender;
 pub mod server;
 pub mod transfer;
 pub mod wire;
 
+#[cfg(test)]
+mod client_tests;
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod tests;
 

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use netkit_proto::root::Root;
 use netkit_proto::tftp::client::{Client, Request};
 use netkit_proto::tftp::netascii::NetasciiReader;
-use netkit_proto::tftp::server::{ServerConfig, TftpServer};
+use netkit_proto::tftp::server::{ServerConfig, TftpServer, MAX_PER_CLIENT};
 use netkit_proto::tftp::transfer::{Config, NetasciiSink, Sink, Status};
 use netkit_proto::tftp::wire::{Direction, Mode, Options, MAX_BLKSIZE, MIN_BLKSIZE};
 use std::fs::File;
@@ -26,10 +26,37 @@ pub const DEFAULT_PORT: u16 = 6969;
 pub enum TftpCommand {
     /// Serve DIR over TFTP (RFC 1350 with blksize, timeout, tsize, windowsize).
     Serve(ServeArgs),
-    /// Download FILE from ADDR into LOCAL (default: FILE's name).
-    Get(ClientArgs),
-    /// Upload LOCAL (default: FILE) to ADDR as FILE.
-    Put(ClientArgs),
+    /// Download REMOTE from ADDR into LOCAL (default: REMOTE's file name).
+    Get(GetArgs),
+    /// Upload LOCAL to ADDR as REMOTE (default: LOCAL's file name).
+    Put(PutArgs),
+}
+
+/// `netkit tftp get ADDR REMOTE [LOCAL]` (the order of `files get`).
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// Server, `host[:port]` (default port 6969).
+    addr: String,
+    /// The remote file name.
+    remote: String,
+    /// The local file (default: REMOTE's last component).
+    local: Option<PathBuf>,
+    #[command(flatten)]
+    opts: ClientArgs,
+}
+
+/// `netkit tftp put ADDR LOCAL [REMOTE]` (the order of `files put`,
+/// tftp-hpa and `curl -T`).
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// Server, `host[:port]` (default port 6969).
+    addr: String,
+    /// The local file to upload.
+    local: PathBuf,
+    /// The remote file name (default: LOCAL's file name).
+    remote: Option<String>,
+    #[command(flatten)]
+    opts: ClientArgs,
 }
 
 /// `netkit tftp serve` flags.
@@ -60,6 +87,10 @@ pub struct ServeArgs {
     /// Seconds in-flight transfers get to finish after SIGINT/SIGTERM.
     #[arg(long, default_value_t = 10.0)]
     grace: f64,
+    /// Transfers one client address may run at once; more are refused with
+    /// an ERROR.
+    #[arg(long, default_value_t = MAX_PER_CLIENT as u32, value_parser = clap::value_parser!(u32).range(1..))]
+    max_per_client: u32,
 }
 
 /// The transfer mode flag.
@@ -72,12 +103,6 @@ enum ModeArg {
 /// `netkit tftp get|put` flags.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// Server, `host[:port]` (default port 6969).
-    addr: String,
-    /// The remote file name.
-    file: String,
-    /// The local file (default: the remote name's last component).
-    local: Option<PathBuf>,
     /// Block size to ask for (8–65464).
     #[arg(long)]
     blksize: Option<usize>,
@@ -102,8 +127,27 @@ pub struct ClientArgs {
 pub fn run(cmd: TftpCommand) -> Result<()> {
     match cmd {
         TftpCommand::Serve(args) => serve(args),
-        TftpCommand::Get(args) => client(Direction::Read, args),
-        TftpCommand::Put(args) => client(Direction::Write, args),
+        TftpCommand::Get(a) => {
+            let local = match a.local {
+                Some(l) => l,
+                None => PathBuf::from(last_component(&a.remote)),
+            };
+            client(Direction::Read, &a.addr, &a.remote, &local, &a.opts)
+        }
+        TftpCommand::Put(a) => {
+            let remote = match a.remote {
+                Some(r) => r,
+                None => a
+                    .local
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .with_context(|| {
+                        format!("{} has no file name to upload as", a.local.display())
+                    })?
+                    .to_owned(),
+            };
+            client(Direction::Write, &a.addr, &remote, &a.local, &a.opts)
+        }
     }
 }
 
@@ -130,6 +174,7 @@ impl ServeArgs {
             timeout: 1.0,
             retries: 5,
             grace: 10.0,
+            max_per_client: MAX_PER_CLIENT as u32,
         }
     }
 }
@@ -146,6 +191,7 @@ pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Resul
     let mut cfg = ServerConfig {
         upload: args.upload,
         overwrite: args.overwrite,
+        max_per_client: args.max_per_client as usize,
         ..ServerConfig::default()
     };
     cfg.transfer.timeout = seconds(args.timeout, "--timeout")?;
@@ -160,8 +206,22 @@ pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Resul
     Ok(())
 }
 
-fn client(direction: Direction, args: ClientArgs) -> Result<()> {
-    let server = resolve(&args.addr, DEFAULT_PORT)?;
+/// A remote name's last component (a local name for a download).
+fn last_component(remote: &str) -> &str {
+    match Path::new(remote).file_name().and_then(|n| n.to_str()) {
+        Some(name) => name,
+        None => remote,
+    }
+}
+
+fn client(
+    direction: Direction,
+    addr: &str,
+    remote: &str,
+    local: &Path,
+    args: &ClientArgs,
+) -> Result<()> {
+    let server = resolve(addr, DEFAULT_PORT)?;
     if let Some(b) = args.blksize {
         anyhow::ensure!(
             (MIN_BLKSIZE..=MAX_BLKSIZE).contains(&b),
@@ -172,13 +232,6 @@ fn client(direction: Direction, args: ClientArgs) -> Result<()> {
         args.windowsize != Some(0),
         "--windowsize must be at least 1"
     );
-    let local = args.local.clone().unwrap_or_else(|| {
-        PathBuf::from(
-            Path::new(&args.file)
-                .file_name()
-                .unwrap_or_else(|| args.file.as_ref()),
-        )
-    });
     let mode = match args.mode {
         ModeArg::Octet => Mode::Octet,
         ModeArg::Netascii => Mode::Netascii,
@@ -199,11 +252,11 @@ fn client(direction: Direction, args: ClientArgs) -> Result<()> {
             options.tsize = Some(0);
             let req = Request {
                 direction,
-                filename: args.file.clone(),
+                filename: remote.to_owned(),
                 mode,
                 options,
             };
-            let sink = LocalSink::create(&local)?;
+            let sink = LocalSink::create(local)?;
             let sink: Box<dyn Sink> = match mode {
                 Mode::Octet => Box::new(sink),
                 Mode::Netascii => Box::new(NetasciiSink::new(sink)),
@@ -212,12 +265,12 @@ fn client(direction: Direction, args: ClientArgs) -> Result<()> {
         }
         Direction::Write => {
             let file =
-                File::open(&local).with_context(|| format!("cannot open {}", local.display()))?;
+                File::open(local).with_context(|| format!("cannot open {}", local.display()))?;
             let size = file.metadata()?.len();
             options.tsize = (mode == Mode::Octet).then_some(size);
             let req = Request {
                 direction,
-                filename: args.file.clone(),
+                filename: remote.to_owned(),
                 mode,
                 options,
             };
@@ -230,18 +283,26 @@ fn client(direction: Direction, args: ClientArgs) -> Result<()> {
         }
     };
     let show = io::stdout().is_terminal() && !args.json;
-    let (client, elapsed) = drive(client, server, total, show)?;
+    let (preposition, what) = match direction {
+        Direction::Read => ("from", verb(direction)),
+        Direction::Write => ("to", verb(direction)),
+    };
+    let (client, elapsed) =
+        drive(client, server, total, show).with_context(|| format!("{what} {remote}"))?;
     let bytes = client.bytes();
+    // Every failure names the address it concerns (the server, or the
+    // transfer's port on it once one answered).
+    let peer = client.peer().unwrap_or(server);
     match client.status() {
         Status::Complete => {}
-        Status::Failed(why) => bail!("{} {}: {why}", verb(direction), args.file),
-        Status::Running => bail!("{} {}: transfer stopped", verb(direction), args.file),
+        Status::Failed(why) => bail!("{what} {remote} {preposition} {peer}: {why}"),
+        Status::Running => bail!("{what} {remote} {preposition} {peer}: transfer stopped"),
     }
     let secs = elapsed.as_secs_f64().max(1e-9);
     let mbps = bytes as f64 / secs / 1e6;
     if args.json {
         let doc = serde_json::json!({
-            "direction": verb(direction), "file": args.file, "local": local,
+            "direction": verb(direction), "file": remote, "local": local,
             "bytes": bytes, "seconds": secs, "mb_per_s": mbps,
             "blksize": client.config().blksize, "windowsize": client.config().windowsize,
         });
@@ -280,6 +341,11 @@ fn drive(
     // download is removed (a second Ctrl-C exits at once).
     let interrupted = shutdown_on_signals()?;
     let socket = UdpSocket::bind(bind).context("cannot open a UDP socket")?;
+    // Until the server answers, an ICMP port unreachable is reported on this
+    // (unconnected) socket as ECONNREFUSED: a closed port fails at once
+    // rather than after every retry. Off once the server's TID is known, so
+    // reports never pile up in the error queue.
+    let mut recverr = set_recverr(&socket, server, true);
     let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20);
     // A bar once the size is known (put: the file; get: the OACK's tsize),
     // a spinner with the byte count until then.
@@ -332,8 +398,11 @@ fn drive(
             client.handle_timeout(now);
             continue;
         }
+        if recverr && client.peer().is_some() {
+            recverr = set_recverr(&socket, server, false);
+        }
         let wait = (deadline - now).clamp(Duration::from_millis(1), Duration::from_millis(500));
-        netkit_drivers::udp_transfers::receive_or_time_out(
+        let received = netkit_drivers::udp_transfers::receive_or_time_out(
             &socket,
             &mut buf,
             &mut waiting,
@@ -341,12 +410,32 @@ fn drive(
             &mut client,
             |c, from, d| c.handle_datagram(Instant::now(), from, d),
             |c| c.handle_timeout(Instant::now()),
-        )?;
+        );
+        match received {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                if client.peer().is_none() {
+                    bail!("connection refused by {server}");
+                }
+                // A report from before the switch-off: the transfer's own
+                // timeouts decide.
+            }
+            other => other?,
+        }
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     Ok((client, start.elapsed()))
+}
+
+/// Turns `IP_RECVERR` on or off (best effort); whether it is now on.
+fn set_recverr(socket: &UdpSocket, server: SocketAddr, on: bool) -> bool {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let done = match server {
+        SocketAddr::V4(_) => setsockopt(socket, sockopt::Ipv4RecvErr, &on),
+        SocketAddr::V6(_) => setsockopt(socket, sockopt::Ipv6RecvErr, &on),
+    };
+    on && done.is_ok()
 }
 
 /// A download's destination: a temporary next to LOCAL, renamed over it once

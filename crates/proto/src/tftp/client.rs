@@ -9,7 +9,9 @@
 //! ```
 //!
 //! After the first answer every packet must come from that TID; others get
-//! ERROR 5.
+//! ERROR 5. A server that answers a request with options by ERROR 8 (tftpd-hpa
+//! does when it grants none of them, e.g. `tsize` in netascii) is asked once
+//! more without options, as RFC 2347 allows.
 
 use super::transfer::{Config, Failure, Receiver, Sender, Sink, Status, Transfer};
 use super::wire::{self, Direction, ErrorCode, Mode, Options, Packet, DEFAULT_BLKSIZE};
@@ -41,6 +43,8 @@ pub struct Client {
     peer: Option<SocketAddr>,
     cfg: Config,
     asked: Options,
+    /// The request without its options, for a retry after ERROR 8.
+    plain: Option<Vec<u8>>,
     request: Vec<u8>,
     request_due: bool,
     tries: u32,
@@ -95,13 +99,13 @@ impl Client {
         now: Instant,
     ) -> Self {
         let mut request = Vec::new();
-        wire::emit_request(
-            &mut request,
-            req.direction,
-            &req.filename,
-            req.mode,
-            &req.options.to_pairs(),
-        );
+        let pairs = req.options.to_pairs();
+        wire::emit_request(&mut request, req.direction, &req.filename, req.mode, &pairs);
+        let plain = (!pairs.is_empty()).then(|| {
+            let mut plain = Vec::new();
+            wire::emit_request(&mut plain, req.direction, &req.filename, req.mode, &[]);
+            plain
+        });
         // Until an OACK says otherwise, RFC 1350 sizes apply.
         cfg.blksize = DEFAULT_BLKSIZE;
         cfg.windowsize = 1;
@@ -111,6 +115,7 @@ impl Client {
             peer: None,
             cfg,
             asked: req.options,
+            plain,
             request,
             request_due: true,
             tries: 0,
@@ -135,6 +140,11 @@ impl Client {
     /// Payload bytes moved so far.
     pub fn bytes(&self) -> u64 {
         self.transfer.as_ref().map_or(0, Transfer::bytes)
+    }
+
+    /// The server's transfer port (its TID), once it answered.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
     }
 
     /// The size the server announced (tsize in its OACK), if it did.
@@ -220,6 +230,18 @@ impl Client {
     }
 
     fn first_answer(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        if let Ok(Packet::Error { code: 8, .. }) = wire::parse(data) {
+            if let Some(plain) = self.plain.take() {
+                // Options refused: the same request without them, once.
+                self.request = plain;
+                self.asked = Options::default();
+                self.peer = None;
+                self.request_due = true;
+                self.tries = 0;
+                self.deadline = Some(now + self.cfg.timeout);
+                return;
+            }
+        }
         let Some(pending) = self.pending.take() else {
             return;
         };

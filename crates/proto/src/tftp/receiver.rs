@@ -9,7 +9,7 @@
 //! out-of-order blocks does not become a burst of ACKs). After the last block
 //! it lingers, re-ACKing a repeated last DATA, then is done.
 
-use super::transfer::{Config, Failure, Sink, Status};
+use super::transfer::{Config, Failure, FirstContact, Sink, Status};
 use super::wire::{self, ErrorCode, Packet};
 use std::time::Instant;
 
@@ -29,6 +29,8 @@ pub struct Receiver {
     error: Option<Vec<u8>>,
     status: Status,
     deadline: Option<Instant>,
+    /// Until the peer's first DATA, the short deadline of a server transfer.
+    contact: FirstContact,
     tries: u32,
     final_block: Option<u16>,
     bytes: u64,
@@ -67,6 +69,7 @@ impl Receiver {
             error: None,
             status: Status::Running,
             deadline: Some(now + cfg.timeout),
+            contact: FirstContact::new(&cfg, now),
             tries: 0,
             final_block: None,
             bytes: 0,
@@ -93,7 +96,10 @@ impl Receiver {
 
     /// When [`Receiver::handle_timeout`] is next wanted.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        match self.status {
+            Status::Running => self.contact.earliest(self.deadline),
+            _ => self.deadline,
+        }
     }
 
     /// The next packet to send, if any.
@@ -157,6 +163,7 @@ impl Receiver {
             return self.io_failed(&e);
         }
         self.bytes += data.len() as u64;
+        self.contact.heard();
         self.next = self.next.wrapping_add(1);
         self.in_window += 1;
         self.gap_acked = false;
@@ -198,6 +205,13 @@ impl Receiver {
     /// The deadline may have passed: resend the last ACK, give up, or stop
     /// lingering.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.status == Status::Running && self.contact.expired(now) {
+            // No ERROR: the peer never showed it exists (it may be forged).
+            self.status = Status::Failed(Failure::TimedOut);
+            self.deadline = None;
+            self.ack_due = false;
+            return;
+        }
         match self.deadline {
             Some(at) if now >= at => {}
             _ => return,

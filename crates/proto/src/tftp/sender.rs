@@ -13,7 +13,7 @@
 //! read while the window travels (as tftpd-hpa does), so an ACK is answered
 //! without a file read on the round trip's critical path.
 
-use super::transfer::{Config, Failure, Rto, Status};
+use super::transfer::{Config, Failure, FirstContact, Rto, Status};
 use super::wire::{self, ErrorCode, Packet};
 use std::collections::VecDeque;
 use std::io::Read;
@@ -41,6 +41,8 @@ pub struct Sender {
     error: Option<Vec<u8>>,
     status: Status,
     deadline: Option<Instant>,
+    /// Until the peer's first ACK, the short deadline of a server transfer.
+    contact: FirstContact,
     /// When the current window went out, for a round-trip sample.
     sent_at: Option<Instant>,
     tries: u32,
@@ -82,6 +84,7 @@ impl Sender {
             error: None,
             status: Status::Running,
             deadline: Some(now + cfg.timeout),
+            contact: FirstContact::new(&cfg, now),
             sent_at: Some(now),
             tries: 0,
             rto: Rto::new(&cfg),
@@ -111,7 +114,7 @@ impl Sender {
     /// When [`Sender::handle_timeout`] is next wanted.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.status == Status::Running {
-            self.deadline
+            self.contact.earliest(self.deadline)
         } else {
             None
         }
@@ -203,6 +206,7 @@ impl Sender {
     /// The peer moved forward: new round-trip sample, retries reset, and the
     /// window (topped up) goes out from its start.
     fn progress(&mut self, now: Instant) {
+        self.contact.heard();
         if let (0, Some(at)) = (self.tries, self.sent_at) {
             self.rto.sample(now.saturating_duration_since(at));
         }
@@ -273,6 +277,12 @@ impl Sender {
 
     /// The deadline may have passed: resend the window (or the OACK), or give up.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.status == Status::Running && self.contact.expired(now) {
+            // No ERROR: the peer never showed it exists (it may be forged).
+            self.status = Status::Failed(Failure::TimedOut);
+            self.deadline = None;
+            return;
+        }
         match self.deadline {
             Some(at) if self.status == Status::Running && now >= at => {}
             _ => return,

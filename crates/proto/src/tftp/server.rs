@@ -19,6 +19,7 @@
 //! (and a read with only `tsize` asked becomes a plain RFC 1350 transfer).
 
 use super::netascii::NetasciiReader;
+use super::per_client::{PerClient, Slot};
 use super::transfer::{Config, NetasciiSink, Receiver, Sender, Sink, Transfer};
 use super::wire::{self, Direction, ErrorCode, Mode, Options, Packet, MAX_REQUEST};
 use super::{TransferService, TransferSession};
@@ -51,6 +52,25 @@ struct Bucket {
 /// lets the server lower it).
 const WINDOW_BUDGET: usize = 160 * 1024;
 
+/// The largest datagram a sending transfer needs whole: an ACK is 4 bytes,
+/// an ERROR at most a request's size.
+const HEARD_BY_SENDER: usize = MAX_REQUEST + 4;
+
+/// Transfers one address may run at once, by default (`--max-per-client`).
+pub const MAX_PER_CLIENT: usize = 32;
+
+/// How long a transfer waits for its peer's first answer, by default.
+pub const FIRST_CONTACT: Duration = Duration::from_secs(2);
+
+/// Below this block size a read goes through a buffer of [`READ_BLOCKS`]
+/// blocks (a system call per 512-byte block would dominate); at or above
+/// it, each block is read straight into its packet, so a transfer holds no
+/// memory beyond its window and the one block read ahead.
+const DIRECT_READ: usize = 8 * 1024;
+
+/// Blocks one buffered read fetches.
+const READ_BLOCKS: usize = 16;
+
 /// What a TFTP server allows and how its transfers behave.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -63,6 +83,8 @@ pub struct ServerConfig {
     pub transfer: Config,
     /// The largest windowsize granted.
     pub max_windowsize: u16,
+    /// Transfers one address (IP) may run at once; more are refused.
+    pub max_per_client: usize,
 }
 
 impl Default for ServerConfig {
@@ -70,8 +92,12 @@ impl Default for ServerConfig {
         Self {
             upload: false,
             overwrite: false,
-            transfer: Config::default(),
+            transfer: Config {
+                first_contact: Some(FIRST_CONTACT),
+                ..Config::default()
+            },
             max_windowsize: 64,
+            max_per_client: MAX_PER_CLIENT,
         }
     }
 }
@@ -83,6 +109,7 @@ pub struct TftpServer {
     root: Arc<Root>,
     cfg: ServerConfig,
     refusals: Mutex<Bucket>,
+    per_client: Arc<PerClient>,
 }
 
 impl TftpServer {
@@ -92,10 +119,12 @@ impl TftpServer {
             tokens: REFUSAL_BURST,
             at: None,
         });
+        let per_client = PerClient::new(cfg.max_per_client);
         Self {
             root,
             cfg,
             refusals,
+            per_client,
         }
     }
 
@@ -140,11 +169,7 @@ impl TftpServer {
                 if asked.tsize.is_some() && meta.len() > 0 && mode == Mode::Octet {
                     granted.tsize = Some(meta.len());
                 }
-                let buffered = BufReader::with_capacity((cfg.blksize * 4).max(64 * 1024), file);
-                let source: Box<dyn Read + Send> = match mode {
-                    Mode::Octet => Box::new(buffered),
-                    Mode::Netascii => Box::new(NetasciiReader::new(buffered)),
-                };
+                let source = file_source(file, meta.len(), mode, cfg.blksize);
                 let prelude = (!granted.is_empty()).then(|| wire::oack(&granted.to_pairs()));
                 Ok(Transfer::Send(Sender::new(cfg, source, now, prelude)))
             }
@@ -211,6 +236,24 @@ impl TftpServer {
     }
 }
 
+/// What a read sends of a file: exactly the `len` bytes its metadata gave
+/// (a procfs-like file that says 0 but reads data sends nothing, as HTTP and
+/// the files protocol do), buffered only for small blocks.
+pub fn file_source<R: Read + Send + 'static>(
+    file: R,
+    len: u64,
+    mode: Mode,
+    blksize: usize,
+) -> Box<dyn Read + Send> {
+    let file = file.take(len);
+    match mode {
+        // The encoder reads in chunks of its own.
+        Mode::Netascii => Box::new(NetasciiReader::new(file)),
+        Mode::Octet if blksize >= DIRECT_READ => Box::new(file),
+        Mode::Octet => Box::new(BufReader::with_capacity(blksize * READ_BLOCKS, file)),
+    }
+}
+
 /// Bytes an unprivileged writer may still use on the file's file system
 /// (unknown: unlimited, and the write itself will say).
 fn free_space(file: &std::fs::File) -> u64 {
@@ -243,13 +286,25 @@ impl TransferService for TftpServer {
         if let Ok(Packet::Error { .. }) = wire::parse(data) {
             return None; // an ERROR is never answered
         }
-        let (transfer, reply) = match self.start(now, data) {
-            Ok(t) => (Some(t), None),
+        let slot = self.per_client.take(from.ip());
+        let started = match slot {
+            Some(_) => self.start(now, data),
+            None => Err((
+                ErrorCode::NotDefined,
+                format!(
+                    "too many transfers from this address (at most {}); try again later",
+                    self.per_client.max()
+                ),
+            )),
+        };
+        let (transfer, reply, slot) = match started {
+            Ok(t) => (Some(t), None, slot),
             Err(_) if !self.may_refuse(now) => return None,
-            Err((code, msg)) => (None, Some(wire::error(code, &msg))),
+            Err((code, msg)) => (None, Some(wire::error(code, &msg)), None),
         };
         Some(ServerTransfer {
             peer: from,
+            _slot: slot,
             transfer,
             reply,
             foreign: None,
@@ -263,6 +318,9 @@ impl TransferService for TftpServer {
 #[derive(Debug)]
 pub struct ServerTransfer {
     peer: SocketAddr,
+    /// The peer address's share of [`ServerConfig::max_per_client`], given
+    /// back when the transfer is dropped.
+    _slot: Option<Slot>,
     transfer: Option<Transfer>,
     /// A refusal to send instead of a transfer.
     reply: Option<Vec<u8>>,
@@ -310,6 +368,14 @@ impl TransferSession for ServerTransfer {
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.transfer.as_ref()?.poll_timeout()
+    }
+
+    fn largest_datagram(&self) -> Option<usize> {
+        match self.transfer {
+            Some(Transfer::Recv(_)) => None,
+            // ACKs and ERRORs; a longer datagram is not one of them anyway.
+            _ => Some(HEARD_BY_SENDER),
+        }
     }
 
     fn is_done(&self) -> bool {

@@ -55,6 +55,7 @@ fn cfg(blksize: usize, windowsize: u16) -> Config {
         adaptive: false,
         retries: 3,
         linger: Duration::from_secs(2),
+        first_contact: None,
     }
 }
 

@@ -24,7 +24,7 @@
 use super::netascii::NetasciiDecoder;
 use super::wire::DEFAULT_BLKSIZE;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use super::receiver::Receiver;
 pub use super::sender::Sender;
@@ -50,6 +50,12 @@ pub struct Config {
     /// How long a receiver stays after its final ACK to re-ACK a repeated
     /// last block (the sender may not have heard the ACK).
     pub linger: Duration,
+    /// A server's transfer whose peer has not answered at all (no ACK of
+    /// the OACK or DATA 1, no DATA 1 of an upload) within this is dropped
+    /// without an ERROR, rather than after the whole retry schedule: a
+    /// request from a forged or silent address holds a slot this long only.
+    /// `None`: no such deadline (the client side).
+    pub first_contact: Option<Duration>,
 }
 
 impl Default for Config {
@@ -61,6 +67,35 @@ impl Default for Config {
             adaptive: true,
             retries: 5,
             linger: Duration::from_secs(2),
+            first_contact: None,
+        }
+    }
+}
+
+/// The first-contact deadline of [`Config::first_contact`], for either side.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FirstContact(Option<Instant>);
+
+impl FirstContact {
+    pub(crate) fn new(cfg: &Config, now: Instant) -> Self {
+        Self(cfg.first_contact.map(|d| now + d))
+    }
+
+    /// The peer answered: the deadline no longer applies.
+    pub(crate) fn heard(&mut self) {
+        self.0 = None;
+    }
+
+    /// The peer never answered and the deadline has passed.
+    pub(crate) fn expired(&self, now: Instant) -> bool {
+        self.0.is_some_and(|at| now >= at)
+    }
+
+    /// The earlier of this deadline and `other`.
+    pub(crate) fn earliest(&self, other: Option<Instant>) -> Option<Instant> {
+        match (self.0, other) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 }
