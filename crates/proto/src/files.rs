@@ -25,6 +25,7 @@ pub mod wire;
 pub use digest::{DigestPool, FileDigest};
 pub use session::FilesSession;
 
+use crate::access_log::AccessLog;
 use crate::root::Root;
 use crate::Service;
 use std::net::SocketAddr;
@@ -53,6 +54,7 @@ pub struct FilesService {
     root: Arc<Root>,
     config: Arc<FilesConfig>,
     pool: Option<Arc<dyn DigestPool>>,
+    log: Option<Arc<dyn AccessLog>>,
 }
 
 impl FilesService {
@@ -63,7 +65,14 @@ impl FilesService {
             root,
             config: Arc::new(config),
             pool: None,
+            log: None,
         }
+    }
+
+    /// Logs every command's outcome (one [`crate::access_log`] line each).
+    pub fn with_access_log(mut self, log: Arc<dyn AccessLog>) -> Self {
+        self.log = Some(log);
+        self
     }
 
     /// Hashes large uploads with `pool` instead of on the connection's
@@ -77,12 +86,13 @@ impl FilesService {
 impl Service for FilesService {
     type Session = FilesSession;
 
-    fn new_session(&self, _peer: Option<SocketAddr>, now: Instant) -> FilesSession {
+    fn new_session(&self, peer: Option<SocketAddr>, now: Instant) -> FilesSession {
         FilesSession::new(
             self.root.clone(),
             self.config.clone(),
             self.pool.clone(),
             now,
         )
+        .logging(peer, self.log.clone())
     }
 }

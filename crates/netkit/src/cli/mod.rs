@@ -1,6 +1,7 @@
 //! The command line: one file per command, each with its arguments and `run()`.
 //! This module only declares the commands and dispatches.
 
+mod access_log;
 pub mod bench;
 pub mod broadcast;
 pub mod chat;
@@ -10,8 +11,10 @@ pub mod files;
 pub mod http;
 pub mod nc;
 pub mod relay;
+pub mod share_args;
 pub mod tftp;
 pub mod up;
+mod values;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

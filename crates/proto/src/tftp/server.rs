@@ -20,8 +20,10 @@
 
 use super::netascii::NetasciiReader;
 use super::transfer::{Config, NetasciiSink, Receiver, Sender, Sink, Transfer};
+use super::transfer::{Failure, Status};
 use super::wire::{self, Direction, ErrorCode, Mode, Options, Packet, MAX_REQUEST};
 use super::{TransferService, TransferSession};
+use crate::access_log::{self, AccessLog, Entry};
 use crate::root::{AtomicFile, RelPath, Root, RootError};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::SocketAddr;
@@ -83,6 +85,7 @@ pub struct TftpServer {
     root: Arc<Root>,
     cfg: ServerConfig,
     refusals: Mutex<Bucket>,
+    log: Option<Arc<dyn AccessLog>>,
 }
 
 impl TftpServer {
@@ -96,7 +99,15 @@ impl TftpServer {
             root,
             cfg,
             refusals,
+            log: None,
         }
+    }
+
+    /// Logs every transfer and refusal when it ends (one
+    /// [`crate::access_log`] line each).
+    pub fn with_access_log(mut self, log: Arc<dyn AccessLog>) -> Self {
+        self.log = Some(log);
+        self
     }
 
     /// Spends one refusal from the budget, if any is left.
@@ -243,17 +254,23 @@ impl TransferService for TftpServer {
         if let Ok(Packet::Error { .. }) = wire::parse(data) {
             return None; // an ERROR is never answered
         }
-        let (transfer, reply) = match self.start(now, data) {
-            Ok(t) => (Some(t), None),
+        let (transfer, reply, refused) = match self.start(now, data) {
+            Ok(t) => (Some(t), None, None),
             Err(_) if !self.may_refuse(now) => return None,
-            Err((code, msg)) => (None, Some(wire::error(code, &msg))),
+            Err((code, msg)) => (None, Some(wire::error(code, &msg)), Some(code)),
         };
+        let log = self.log.clone().map(|sink| Logged {
+            sink,
+            request: log_request(data),
+            refused,
+        });
         Some(ServerTransfer {
             peer: from,
             transfer,
             reply,
             foreign: None,
             foreign_packet: wire::error(ErrorCode::UnknownTid, "unknown transfer ID"),
+            log,
         })
     }
 }
@@ -268,6 +285,70 @@ pub struct ServerTransfer {
     reply: Option<Vec<u8>>,
     foreign: Option<SocketAddr>,
     foreign_packet: Vec<u8>,
+    /// Written to the access log when the transfer is dropped (done, or cut
+    /// short by the server stopping).
+    log: Option<Logged>,
+}
+
+/// What the access log line of a transfer needs besides its outcome.
+#[derive(Debug)]
+struct Logged {
+    sink: Arc<dyn AccessLog>,
+    request: Vec<u8>,
+    refused: Option<ErrorCode>,
+}
+
+/// `GET /name TFTP` (a read) or `PUT /name TFTP` (a write); empty for what
+/// is not a request.
+fn log_request(data: &[u8]) -> Vec<u8> {
+    match wire::parse(data) {
+        Ok(Packet::Request {
+            direction,
+            filename,
+            ..
+        }) => {
+            let method = match direction {
+                Direction::Read => "GET",
+                Direction::Write => "PUT",
+            };
+            access_log::request(method, &String::from_utf8_lossy(filename), "TFTP")
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A TFTP outcome as the HTTP-style status every access log line carries.
+fn log_status(refused: Option<ErrorCode>, transfer: Option<&Transfer>) -> u16 {
+    match (refused, transfer.map(Transfer::status)) {
+        (Some(ErrorCode::FileNotFound), _) => 404,
+        (Some(ErrorCode::AccessViolation | ErrorCode::NoSuchUser), _) => 403,
+        (Some(ErrorCode::DiskFull), _) => 507,
+        (Some(ErrorCode::FileExists), _) => 409,
+        (Some(ErrorCode::NotDefined), _) => 500,
+        (Some(_), _) => 400,
+        (None, Some(Status::Complete)) => 200,
+        (None, Some(Status::Failed(Failure::TimedOut))) => 408,
+        (None, Some(Status::Failed(Failure::Peer { .. }))) => 499,
+        (None, Some(Status::Failed(Failure::Protocol(_)))) => 400,
+        (None, Some(Status::Failed(_))) => 500,
+        // Still running when dropped: the server stopped before it ended.
+        (None, Some(Status::Running) | None) => 503,
+    }
+}
+
+impl Drop for ServerTransfer {
+    fn drop(&mut self) {
+        if let Some(log) = &self.log {
+            let transfer = self.transfer.as_ref();
+            let entry = Entry {
+                peer: Some(self.peer),
+                request: &log.request,
+                status: log_status(log.refused, transfer),
+                bytes: transfer.map_or(0, Transfer::bytes),
+            };
+            log.sink.entry(&entry);
+        }
+    }
 }
 
 impl ServerTransfer {

@@ -1,0 +1,128 @@
+//! The access log every service shares: one hook ([`AccessLog`]) and one line
+//! format for HTTP requests, files-protocol commands and TFTP transfers.
+//!
+//! The format is the Common Log Format (what nginx and Apache write, what log
+//! tools read): who, when, what, the result and the bytes.
+//!
+//! ```text
+//!   127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] "GET /a.txt HTTP/1.1" 200 5
+//!   127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] "GET /a.txt FILES" 200 1048576
+//!   127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] "PUT /up.bin TFTP" 200 65536
+//! ```
+//!
+//! The result is an HTTP-style status for every service (the files protocol
+//! speaks those codes already; a TFTP transfer maps its outcome onto them, see
+//! [`crate::tftp::server`]), and the bytes are those of the file moved.
+//!
+//! Sessions know no wall clock: HTTP formats its own lines with the date it is
+//! told ([`AccessLog::record`]); the files and TFTP sessions hand over an
+//! [`Entry`] and the sink dates it ([`AccessLog::entry`], [`write_line`]).
+
+use std::net::SocketAddr;
+
+/// Where access log lines go. Implementations buffer: this is called on the
+/// hot path.
+pub trait AccessLog: Send + Sync + 'static {
+    /// Records one complete line (ending in `\n`).
+    fn record(&self, line: &[u8]);
+
+    /// Records one request or transfer of a session that has no wall clock:
+    /// a sink with a clock formats it with [`write_line`] and the date of now.
+    /// The default writes `-` for the date.
+    fn entry(&self, entry: &Entry<'_>) {
+        let mut line = Vec::with_capacity(96 + entry.request.len());
+        write_line(&mut line, b"-", entry);
+        self.record(&line);
+    }
+}
+
+/// Sessions that hold a sink still derive `Debug`.
+impl std::fmt::Debug for dyn AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessLog")
+    }
+}
+
+/// One logged request or transfer.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// Who asked (`None`: not an IP peer, e.g. a Unix socket).
+    pub peer: Option<SocketAddr>,
+    /// What: `METHOD /name PROTOCOL` (`GET /a.txt HTTP/1.1`, `PUT /b FILES`).
+    pub request: &'a [u8],
+    /// The result, as an HTTP-style status code.
+    pub status: u16,
+    /// The bytes of the file (or body) moved.
+    pub bytes: u64,
+}
+
+/// Appends `entry` as one log line, dated `date` (`06/Nov/1994:08:49:37 +0000`
+/// as [`clf_date`] makes it, or `-`). The request is escaped, so a name
+/// cannot forge a line.
+pub fn write_line(out: &mut Vec<u8>, date: &[u8], entry: &Entry<'_>) {
+    use crate::http::{push_escaped, push_u64};
+    match entry.peer {
+        Some(peer) => {
+            let _ = std::io::Write::write_fmt(out, format_args!("{}", peer.ip()));
+        }
+        None => out.push(b'-'),
+    }
+    out.extend_from_slice(b" - - [");
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"] \"");
+    if entry.request.is_empty() {
+        out.push(b'-');
+    }
+    push_escaped(out, entry.request);
+    out.extend_from_slice(b"\" ");
+    push_u64(out, u64::from(entry.status));
+    out.push(b' ');
+    if entry.bytes == 0 {
+        out.push(b'-');
+    } else {
+        push_u64(out, entry.bytes);
+    }
+    out.push(b'\n');
+}
+
+/// The log line's date for a wall-clock instant: `06/Nov/1994:08:49:37 +0000` (UTC).
+pub fn clf_date(t: std::time::SystemTime) -> String {
+    crate::http::clf_date(t)
+}
+
+/// `request` for a service whose names are relative (files, TFTP):
+/// `METHOD /name PROTOCOL`.
+pub fn request(method: &str, name: &str, protocol: &str) -> Vec<u8> {
+    let slash = if name.starts_with('/') { "" } else { "/" };
+    format!("{method} {slash}{name} {protocol}").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_common_log_format() {
+        let mut out = Vec::new();
+        let entry = Entry {
+            peer: Some("127.0.0.1:5000".parse().unwrap()),
+            request: &request("GET", "a \"b\".txt", "FILES"),
+            status: 200,
+            bytes: 1048576,
+        };
+        write_line(&mut out, b"06/Nov/1994:08:49:37 +0000", &entry);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "127.0.0.1 - - [06/Nov/1994:08:49:37 +0000] \"GET /a \\x22b\\x22.txt FILES\" 200 1048576\n"
+        );
+        let mut out = Vec::new();
+        let refused = Entry {
+            peer: None,
+            request: b"",
+            status: 404,
+            bytes: 0,
+        };
+        write_line(&mut out, b"-", &refused);
+        assert_eq!(String::from_utf8(out).unwrap(), "- - - [-] \"-\" 404 -\n");
+    }
+}
