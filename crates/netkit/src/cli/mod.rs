@@ -1,7 +1,7 @@
 //! The command line: one file per command, each with its arguments and `run()`.
 //! This module only declares the commands and dispatches.
 
-mod access_log;
+pub(crate) mod access_log;
 pub mod bench;
 pub mod broadcast;
 pub mod chat;
@@ -33,7 +33,7 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Everything at once on one folder: HTTP + web app, files, TFTP, chat, IRC.
+    /// Everything at once on one folder: HTTP 8000 + web app, files 8888, TFTP 6969, chat 9999, IRC 6667.
     Up(up::UpArgs),
     /// HTTP/1.1 static-file server.
     #[command(subcommand)]
@@ -55,7 +55,7 @@ pub enum Command {
     /// Send or receive UDP broadcasts.
     #[command(subcommand)]
     Broadcast(broadcast::BroadcastCommand),
-    /// One-thread multiplexing server: logs every client line and stdin line to a file.
+    /// One-thread multiplexing server (default port 7070): logs every client line and stdin line to a file.
     Relay(relay::RelayArgs),
     /// Benchmarks: a load generator, every model under load, threads vs processes.
     #[command(subcommand)]

@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub upload: bool,
     /// Let a WRQ replace an existing file.
     pub overwrite: bool,
+    /// The largest file a WRQ may write (`None`: no limit but the disk's).
+    pub max_upload: Option<u64>,
     /// Timing for every transfer (the client's options override size, window
     /// and timeout).
     pub transfer: Config,
@@ -72,6 +74,7 @@ impl Default for ServerConfig {
         Self {
             upload: false,
             overwrite: false,
+            max_upload: None,
             transfer: Config::default(),
             max_windowsize: 64,
         }
@@ -180,8 +183,15 @@ impl TftpServer {
                         return Err((ErrorCode::DiskFull, "not enough space for tsize".into()));
                     }
                 }
+                let max = self.cfg.max_upload.unwrap_or(u64::MAX);
+                if asked.tsize.is_some_and(|size| size > max) {
+                    return Err((ErrorCode::DiskFull, format!("larger than {max} bytes")));
+                }
                 granted.tsize = asked.tsize;
-                let sink = AtomicSink(Some(BufWriter::with_capacity(256 * 1024, file)));
+                let sink = Capped {
+                    inner: AtomicSink(Some(BufWriter::with_capacity(256 * 1024, file))),
+                    left: max,
+                };
                 let sink: Box<dyn Sink> = match mode {
                     Mode::Octet => Box::new(sink),
                     Mode::Netascii => Box::new(NetasciiSink::new(sink)),
@@ -419,5 +429,30 @@ impl Sink for AtomicSink {
             .ok_or_else(|| io::Error::other("upload already finished"))?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.commit().map_err(io::Error::from)
+    }
+}
+
+/// At most `left` more bytes may be written (`--max-upload`, for a client that
+/// sent no tsize): beyond, the write fails as "allocation exceeded" (TFTP
+/// error 3) and the upload is discarded.
+struct Capped<S> {
+    inner: S,
+    left: u64,
+}
+
+impl<S: Sink> Sink for Capped<S> {
+    fn write_block(&mut self, data: &[u8]) -> io::Result<()> {
+        let len = data.len() as u64;
+        if len > self.left {
+            return Err(io::Error::from_raw_os_error(
+                nix::errno::Errno::EDQUOT as i32,
+            ));
+        }
+        self.left -= len;
+        self.inner.write_block(data)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.inner.finish()
     }
 }
