@@ -62,6 +62,12 @@ pub enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// The process's command line, parsed; a usage error exits with status 2 and
+/// the usage line of the subcommand it is about.
+pub fn parse() -> Cli {
+    values::parse_args()
+}
+
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
     common::init_logging();

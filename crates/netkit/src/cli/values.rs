@@ -150,6 +150,33 @@ pub(crate) fn load_url(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// Parses the process's arguments; on a usage error, prints it with the
+/// usage line of the subcommand it is about (clap leaves that line out of a
+/// rejected value) and exits with status 2.
+pub(crate) fn parse_args() -> super::Cli {
+    use clap::error::{ContextKind, ContextValue};
+    use clap::{CommandFactory, Parser};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut error = match super::Cli::try_parse_from(&args) {
+        Ok(cli) => return cli,
+        Err(e) => e,
+    };
+    if error.use_stderr() && error.get(ContextKind::Usage).is_none() {
+        // The subcommand is named by the leading words that are subcommands.
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        for word in args.iter().skip(1) {
+            match word.to_str().and_then(|w| cmd.find_subcommand(w)) {
+                Some(sub) => cmd = sub.clone(),
+                None => break,
+            }
+        }
+        let usage = cmd.render_usage();
+        error.insert(ContextKind::Usage, ContextValue::StyledStr(usage));
+    }
+    error.exit()
+}
+
 /// A usage error on the subcommand at `path` (e.g. `["chat", "serve"]`): clap
 /// prints it with that subcommand's own usage line and exits with status 2.
 /// For checks that span flags (`--model fork` with `--irc-port`), which a

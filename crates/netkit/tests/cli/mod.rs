@@ -1,0 +1,3 @@
+//! Command-line behaviour shared by every service, run end to end.
+
+pub mod access_log;
