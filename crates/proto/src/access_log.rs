@@ -125,4 +125,80 @@ mod tests {
         write_line(&mut out, b"-", &refused);
         assert_eq!(String::from_utf8(out).unwrap(), "- - - [-] \"-\" 404 -\n");
     }
+
+    /// A sink that keeps every line.
+    #[derive(Default)]
+    struct Lines(std::sync::Mutex<Vec<u8>>);
+
+    impl AccessLog for Lines {
+        fn record(&self, line: &[u8]) {
+            self.0.lock().unwrap().extend_from_slice(line);
+        }
+    }
+
+    impl Lines {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn folder() -> (tempfile::TempDir, std::sync::Arc<crate::root::Root>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), b"hello").unwrap();
+        let root = std::sync::Arc::new(crate::root::Root::open(dir.path()).unwrap());
+        (dir, root)
+    }
+
+    #[test]
+    fn the_files_session_logs_each_command_once() {
+        use crate::files::{FilesConfig, FilesService};
+        use crate::Service;
+        let (_dir, root) = folder();
+        let log = std::sync::Arc::new(Lines::default());
+        let config = FilesConfig {
+            upload: true,
+            ..FilesConfig::default()
+        };
+        let service = FilesService::new(root, config).with_access_log(log.clone());
+        let peer = "127.0.0.1:5000".parse().ok();
+        let now = std::time::Instant::now();
+        let mut h = crate::testing::Harness::new(service.new_session(peer, now), now);
+        h.send(b"GET a.txt\nGET nope\nGET ../x\nPUT b.bin 3\nabcLIST\nPUT c.bin 10\nabcd");
+        h.eof();
+        let expected = [
+            "127.0.0.1 - - [-] \"GET /a.txt FILES\" 200 5",
+            "127.0.0.1 - - [-] \"GET /nope FILES\" 404 -",
+            "127.0.0.1 - - [-] \"GET /../x FILES\" 403 -",
+            "127.0.0.1 - - [-] \"PUT /b.bin FILES\" 200 3",
+            "127.0.0.1 - - [-] \"LIST / FILES\" 200 -",
+            // Cut short by the client: what arrived, as nginx's 499.
+            "127.0.0.1 - - [-] \"PUT /c.bin FILES\" 499 4",
+        ];
+        assert_eq!(log.text().lines().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_tftp_transfer_is_logged_when_it_ends() {
+        use crate::tftp::server::{ServerConfig, TftpServer};
+        use crate::tftp::TransferService;
+        let (_dir, root) = folder();
+        let log = std::sync::Arc::new(Lines::default());
+        let service = TftpServer::new(root, ServerConfig::default()).with_access_log(log.clone());
+        let peer = "127.0.0.1:5000".parse().unwrap();
+        let now = std::time::Instant::now();
+        let read = service.handle_request(now, peer, b"\x00\x01a.txt\x00octet\x00");
+        let mut read = read.expect("a transfer");
+        let refused = service.handle_request(now, peer, b"\x00\x02up.bin\x00octet\x00");
+        drop(refused.expect("an ERROR to send"));
+        use crate::tftp::TransferSession;
+        assert!(read.poll_transmit().is_some(), "DATA 1");
+        read.handle_datagram(now, peer, b"\x00\x04\x00\x01");
+        assert!(read.is_done());
+        drop(read);
+        let expected = [
+            "127.0.0.1 - - [-] \"PUT /up.bin TFTP\" 403 -",
+            "127.0.0.1 - - [-] \"GET /a.txt TFTP\" 200 5",
+        ];
+        assert_eq!(log.text().lines().collect::<Vec<_>>(), expected);
+    }
 }
