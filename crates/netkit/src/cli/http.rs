@@ -62,7 +62,7 @@ pub(crate) fn http_config(
     HttpConfig {
         upload: share.upload,
         overwrite: share.overwrite,
-        max_upload: share.max_upload,
+        max_upload: share.max_upload.unwrap_or(u64::MAX),
         hidden: share.hidden,
         cors: http.cors,
         header_timeout: http.header_timeout,

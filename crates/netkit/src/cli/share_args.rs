@@ -15,9 +15,10 @@ pub struct ShareArgs {
     /// Let an upload replace an existing file (with --upload).
     #[arg(long)]
     pub overwrite: bool,
-    /// Largest upload accepted, e.g. 512K, 100M, 2G (bytes without a suffix).
-    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = size)]
-    pub max_upload: u64,
+    /// Largest upload accepted, e.g. 512K, 100M, 2G (bytes without a suffix);
+    /// without it, as large as the disk's free space.
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    pub max_upload: Option<u64>,
     /// Serve, list and accept dot-files (names starting with '.').
     #[arg(long)]
     pub hidden: bool,

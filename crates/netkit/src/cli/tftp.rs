@@ -124,7 +124,7 @@ pub(crate) fn server_config(share: &ShareArgs) -> ServerConfig {
     ServerConfig {
         upload: share.upload,
         overwrite: share.overwrite,
-        max_upload: Some(share.max_upload),
+        max_upload: share.max_upload,
         ..ServerConfig::default()
     }
 }

@@ -41,7 +41,7 @@ pub(crate) fn files_config(share: &ShareArgs, idle: IdleArgs) -> FilesConfig {
     FilesConfig {
         upload: share.upload,
         overwrite: share.overwrite,
-        max_upload: Some(share.max_upload),
+        max_upload: share.max_upload,
         idle_timeout: idle.or(IDLE_TIMEOUT),
     }
 }
