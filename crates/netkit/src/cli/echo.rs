@@ -25,7 +25,7 @@ pub enum EchoCommand {
 /// `netkit echo serve` flags.
 #[derive(Debug, Args)]
 #[command(
-    mut_arg("port", |a| a.default_value("7007")),
+    mut_arg("port", |a| super::values::default_port(a, "7007")),
     mut_arg("idle_timeout", |a| a.default_value("300s"))
 )]
 pub struct ServeArgs {

@@ -26,7 +26,7 @@ pub enum HttpCommand {
 /// `netkit http serve` flags.
 #[derive(Debug, Args)]
 #[command(
-    mut_arg("port", |a| a.default_value("8000")),
+    mut_arg("port", |a| super::values::default_port(a, "8000")),
     mut_arg("idle_timeout", |a| a.default_value("75s"))
 )]
 pub struct ServeArgs {

@@ -37,7 +37,7 @@ pub enum TftpCommand {
 
 /// `netkit tftp serve` flags.
 #[derive(Debug, Args)]
-#[command(mut_arg("port", |a| a.default_value("6969")))]
+#[command(mut_arg("port", |a| super::values::default_port(a, "6969")))]
 pub struct ServeArgs {
     /// Directory to serve.
     #[arg(default_value = ".")]

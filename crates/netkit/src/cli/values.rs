@@ -177,6 +177,13 @@ pub(crate) fn parse_args() -> super::Cli {
     error.exit()
 }
 
+/// A server's `--port` with its service's default, shown in `--help` (every
+/// serving command states its port, as SPEC.md lists them).
+pub(crate) fn default_port(port: clap::Arg, default: &'static str) -> clap::Arg {
+    port.default_value(default)
+        .help("Port to listen on (0 picks a free one)")
+}
+
 /// A usage error on the subcommand at `path` (e.g. `["chat", "serve"]`): clap
 /// prints it with that subcommand's own usage line and exits with status 2.
 /// For checks that span flags (`--model fork` with `--irc-port`), which a

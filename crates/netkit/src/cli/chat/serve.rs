@@ -31,7 +31,7 @@ use std::time::Duration;
 
 /// `netkit chat serve` flags.
 #[derive(Debug, Args)]
-#[command(mut_arg("port", |a| a.default_value("9999")))]
+#[command(mut_arg("port", |a| crate::cli::values::default_port(a, "9999")))]
 pub struct ServeArgs {
     #[command(flatten)]
     server: ServerArgs,

@@ -16,7 +16,7 @@ use std::time::Duration;
 /// `netkit files serve` flags.
 #[derive(Debug, Args)]
 #[command(
-    mut_arg("port", |a| a.default_value("8888")),
+    mut_arg("port", |a| crate::cli::values::default_port(a, "8888")),
     mut_arg("idle_timeout", |a| a.default_value("300s"))
 )]
 pub struct ServeArgs {
