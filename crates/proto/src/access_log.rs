@@ -19,6 +19,7 @@
 //! [`Entry`] and the sink dates it ([`AccessLog::entry`], [`write_line`]).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Where access log lines go. Implementations buffer: this is called on the
 /// hot path.
@@ -54,6 +55,52 @@ pub struct Entry<'a> {
     pub status: u16,
     /// The bytes of the file (or body) moved.
     pub bytes: u64,
+}
+
+/// The log of one connection that answers requests one at a time (the files
+/// session): who it is, and the request being answered until its outcome is
+/// known. Off (and free) without a sink.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    sink: Option<Arc<dyn AccessLog>>,
+    peer: Option<SocketAddr>,
+    request: Vec<u8>,
+}
+
+impl Pending {
+    /// Logs `peer`'s requests to `sink` (none: nothing is logged).
+    pub(crate) fn new(sink: Option<Arc<dyn AccessLog>>, peer: Option<SocketAddr>) -> Self {
+        Pending {
+            sink,
+            peer,
+            request: Vec::new(),
+        }
+    }
+
+    /// Whether anything is logged (so callers skip building requests).
+    pub(crate) fn is_on(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// A request starts (empty: one that is not logged).
+    pub(crate) fn start(&mut self, request: Vec<u8>) {
+        self.request = request;
+    }
+
+    /// The current request ended with `status`, having moved `bytes`:
+    /// logged once (a second outcome of the same request is not).
+    pub(crate) fn finish(&mut self, status: u16, bytes: u64) {
+        if let (Some(sink), false) = (&self.sink, self.request.is_empty()) {
+            let entry = Entry {
+                peer: self.peer,
+                request: &self.request,
+                status,
+                bytes,
+            };
+            sink.entry(&entry);
+        }
+        self.request.clear();
+    }
 }
 
 /// Appends `entry` as one log line, dated `date` (`06/Nov/1994:08:49:37 +0000`

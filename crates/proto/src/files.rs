@@ -25,7 +25,7 @@ pub mod wire;
 pub use digest::{DigestPool, FileDigest};
 pub use session::FilesSession;
 
-use crate::access_log::AccessLog;
+use crate::access_log::{self, AccessLog, Pending};
 use crate::root::Root;
 use crate::Service;
 use std::net::SocketAddr;
@@ -87,12 +87,26 @@ impl Service for FilesService {
     type Session = FilesSession;
 
     fn new_session(&self, peer: Option<SocketAddr>, now: Instant) -> FilesSession {
-        FilesSession::new(
+        let mut session = FilesSession::new(
             self.root.clone(),
             self.config.clone(),
             self.pool.clone(),
             now,
-        )
-        .logging(peer, self.log.clone())
+        );
+        session.log = Pending::new(self.log.clone(), peer);
+        session
+    }
+}
+
+/// What the access log says a command asked: `GET /name FILES`; nothing for
+/// QUIT; a command added later, or a bad line, as sent.
+fn log_request(parsed: &Result<wire::Command, wire::CommandError>, line: &[u8]) -> Vec<u8> {
+    use wire::Command;
+    match parsed {
+        Ok(Command::List) => access_log::request("LIST", "", "FILES"),
+        Ok(Command::Get { name, .. }) => access_log::request("GET", name, "FILES"),
+        Ok(Command::Put { name, .. }) => access_log::request("PUT", name, "FILES"),
+        Ok(Command::Quit) => Vec::new(),
+        _ => line.iter().take(256).copied().collect(),
     }
 }

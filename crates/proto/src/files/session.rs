@@ -31,12 +31,11 @@ use super::digest::{DigestPool, Hashing};
 use super::storage::{free_space, is_no_space, start_write_back};
 use super::wire::{self, Command, ErrCode, Line, ListEntry};
 use super::FilesConfig;
-use crate::access_log::{self, AccessLog, Entry};
+use crate::access_log::Pending;
 use crate::root::{AtomicFile, EntryKind, PathError, RelPath, Root, RootError};
 use crate::{FileChunk, Session};
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
@@ -70,11 +69,8 @@ pub struct FilesSession {
     stamp_idle: bool,
     /// The server is stopping: finish the current upload, take no new command.
     shutting_down: bool,
-    /// The access log, who this is, and the command being answered (empty:
-    /// nothing to log).
-    log: Option<Arc<dyn AccessLog>>,
-    peer: Option<SocketAddr>,
-    request: Vec<u8>,
+    /// The access log: who this is, the command being answered.
+    pub(super) log: Pending,
 }
 
 #[derive(Debug)]
@@ -125,35 +121,8 @@ impl FilesSession {
             sending: false,
             stamp_idle: false,
             shutting_down: false,
-            log: None,
-            peer: None,
-            request: Vec::new(),
+            log: Pending::default(),
         }
-    }
-
-    /// Logs each command's outcome to `log`, as `peer`'s.
-    pub(super) fn logging(
-        mut self,
-        peer: Option<SocketAddr>,
-        log: Option<Arc<dyn AccessLog>>,
-    ) -> Self {
-        self.peer = peer;
-        self.log = log;
-        self
-    }
-
-    /// Logs the current command's outcome (once).
-    fn logged(&mut self, status: u16, bytes: u64) {
-        if let (Some(log), false) = (&self.log, self.request.is_empty()) {
-            let entry = Entry {
-                peer: self.peer,
-                request: &self.request,
-                status,
-                bytes,
-            };
-            log.entry(&entry);
-        }
-        self.request.clear();
     }
 
     /// An upload cut short (EOF, idle timeout) is logged as the client's
@@ -161,22 +130,15 @@ impl FilesSession {
     fn abandoned(&mut self) {
         if let State::Receiving(upload) = &self.state {
             let written = upload.written;
-            self.logged(499, written);
+            self.log.finish(499, written);
         }
     }
 
     /// Handles one command line.
     fn command(&mut self, line: &[u8]) {
         let parsed = Command::parse(line);
-        if self.log.is_some() {
-            self.request = match &parsed {
-                Ok(Command::List) => access_log::request("LIST", "", "FILES"),
-                Ok(Command::Get { name, .. }) => access_log::request("GET", name, "FILES"),
-                Ok(Command::Put { name, .. }) => access_log::request("PUT", name, "FILES"),
-                Ok(Command::Quit) => Vec::new(),
-                #[allow(unreachable_patterns)] // commands added later are logged as sent
-                _ => line.iter().take(256).copied().collect(),
-            };
+        if self.log.is_on() {
+            self.log.start(super::log_request(&parsed, line));
         }
         match parsed {
             Ok(Command::List) => self.list(),
@@ -192,7 +154,7 @@ impl FilesSession {
 
     fn err(&mut self, code: ErrCode, message: &str) {
         wire::emit_err(&mut self.out, code, message);
-        self.logged(code.code(), 0);
+        self.log.finish(code.code(), 0);
     }
 
     fn list(&mut self) {
@@ -213,7 +175,7 @@ impl FilesSession {
             })
             .collect();
         wire::emit_ok(&mut self.out, files.len());
-        self.logged(200, 0);
+        self.log.finish(200, 0);
         for entry in &files {
             wire::emit_entry(&mut self.out, entry);
         }
@@ -232,7 +194,7 @@ impl FilesSession {
         }
         let len = size - offset;
         wire::emit_ok(&mut self.out, len);
-        self.logged(200, len);
+        self.log.finish(200, len);
         if len > 0 {
             let chunk = FileChunk {
                 file: Arc::new(file),
@@ -331,7 +293,7 @@ impl FilesSession {
             Ok(digest) => match upload.file.commit() {
                 Ok(()) => {
                     wire::emit_ok(&mut self.out, hex(&digest));
-                    self.logged(200, upload.written);
+                    self.log.finish(200, upload.written);
                 }
                 Err(e) => self.root_err(&e, ""),
             },
