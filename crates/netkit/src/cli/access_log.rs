@@ -1,6 +1,8 @@
 //! The access log on stderr, one line per request or transfer in the one
 //! format of [`netkit_proto::access_log`], for every service (`--quiet` turns
-//! it off): lines gathered in memory and written in batches.
+//! it off): lines gathered in memory and written in batches, outside
+//! `tracing` (a formatted event per request would cost the hot path), but
+//! obeying its level (info).
 
 use netkit_proto::access_log::{clf_date, write_line, AccessLog, Entry};
 use std::io::Write;
@@ -8,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-/// The access log a server writes, or none with `--quiet`; `buffered` unless
-/// lines must go out at once (a forked child exits without a flusher).
+/// The access log a server writes, at level info: none with `--quiet` (or
+/// `RUST_LOG=warn`); `buffered` unless lines must go out at once (a forked
+/// child exits without a flusher).
 pub(crate) fn open(quiet: bool, buffered: bool) -> Option<Log> {
-    if quiet {
+    if quiet || !tracing::enabled!(tracing::Level::INFO) {
         return None;
     }
     let log = Arc::new(StderrLog::new(buffered));
