@@ -1,5 +1,5 @@
 //! `netkit http serve [DIR]`: the HTTP/1.1 static-file server under any model,
-//! with its access log (see [`super::access_log`]).
+//! with its access log (one line per request on stderr, `--quiet` for none).
 
 use super::access_log;
 use super::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
