@@ -20,6 +20,11 @@ mod web;
 mod webchat;
 
 use crate::backplane::{self, Backplane};
+use crate::cli::access_log;
+use crate::cli::files::serve::{files_config, ignore_sigxfsz, service as files_service};
+use crate::cli::http::http_config;
+use crate::cli::share_args::{HttpArgs, IdleArgs, ShareArgs};
+use crate::cli::tftp::{server_config as tftp_config, service as tftp_service};
 use anyhow::{bail, Context, Result};
 use netkit_drivers::udp::UdpWaker;
 use netkit_drivers::{Config, Listener, Model, Shutdown};
@@ -27,16 +32,14 @@ use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::irc::IrcService;
 use netkit_proto::chat::room::RoomConfig;
 use netkit_proto::chat::udp::UdpFront;
-use netkit_proto::files::{FilesConfig, FilesService};
-use netkit_proto::http::{HttpConfig, HttpService};
+use netkit_proto::http::HttpService;
 use netkit_proto::root::Root;
-use netkit_proto::tftp::server::{ServerConfig, TftpServer};
 use netkit_proto::DatagramService;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use banner::{banner, interface_addresses};
 
@@ -57,12 +60,13 @@ pub struct UpConfig {
     pub chat_port: Option<u16>,
     /// The chat room's IRC front (default 6667).
     pub irc_port: Option<u16>,
-    /// Accept uploads (HTTP PUT, files PUT, TFTP WRQ).
-    pub upload: bool,
-    /// Uploads may replace existing files.
-    pub overwrite: bool,
-    /// Serve, list and write hidden names (`--hidden`), on every service.
-    pub hidden: bool,
+    /// What the share allows (uploads, sizes, dot-files) and the access log
+    /// (`--quiet`): the flags every sharing command takes.
+    pub share: ShareArgs,
+    /// HTTP's limits and CORS.
+    pub http: HttpArgs,
+    /// The idle time-out of HTTP and files connections (each its own default).
+    pub idle: IdleArgs,
     /// The concurrency model of the TCP services.
     pub model: Model,
     /// Driver settings (workers, grace period).
@@ -92,9 +96,9 @@ impl UpConfig {
             tftp_port: Some(6969),
             chat_port: Some(9999),
             irc_port: Some(6667),
-            upload: false,
-            overwrite: false,
-            hidden: false,
+            share: defaults::<ShareArgs>(),
+            http: defaults::<HttpArgs>(),
+            idle: defaults::<IdleArgs>(),
             model: Model::DEFAULT,
             driver: Config::default(),
             backplane: None,
@@ -271,6 +275,12 @@ impl Up {
                 .with_context(|| format!("starting {name}"))
         };
         let (model, driver) = (config.model, config.driver.clone());
+        // One access log for every service (none with --quiet); a forked
+        // child writes its lines at once, having no flusher.
+        let log = access_log::open(config.share.quiet, model != Model::Fork);
+        if files.is_some() {
+            ignore_sigxfsz()?;
+        }
 
         if let Some(listener) = http {
             // An open page holds its event stream: one client at a time would
@@ -282,24 +292,19 @@ impl Up {
                 );
             }
             let settings = serde_json::json!({
-                "upload": config.upload,
-                "overwrite": config.overwrite,
+                "upload": config.share.upload,
+                "overwrite": config.share.overwrite,
                 "chat": web_hub.is_some(),
                 "ports": ports,
                 "model": model.name(),
             });
             let chat = web_hub.map(webchat::WebChat::new);
             let app = web::WebApp::new(open_root(&config)?, settings, chat, hub.clone());
-            let http = HttpConfig {
-                upload: config.upload,
-                overwrite: config.overwrite,
-                model: model.name().to_owned(),
-                ..HttpConfig::default()
-            };
+            let http = http_config(&config.share, &config.http, config.idle, model);
             let service = Arc::new(HttpService::with_extension(
                 open_root(&config)?,
                 http,
-                None,
+                log.as_ref().map(access_log::Log::sink),
                 Instant::now(),
                 Some(Arc::new(app)),
             ));
@@ -314,13 +319,8 @@ impl Up {
             )?;
         }
         if let Some(listener) = files {
-            let files = FilesConfig {
-                upload: config.upload,
-                overwrite: config.overwrite,
-                max_upload: None,
-                idle_timeout: Some(Duration::from_secs(300)),
-            };
-            let service = Arc::new(FilesService::new(Arc::new(open_root(&config)?), files));
+            let files = files_config(&config.share, config.idle);
+            let service = files_service(open_root(&config)?, files, log.as_ref());
             let (driver, shutdown) = (driver.clone(), shutdown.clone());
             spawn(
                 "files",
@@ -332,12 +332,8 @@ impl Up {
             )?;
         }
         if let Some(socket) = tftp {
-            let cfg = ServerConfig {
-                upload: config.upload,
-                overwrite: config.overwrite,
-                ..ServerConfig::default()
-            };
-            let service = TftpServer::new(Arc::new(open_root(&config)?), cfg);
+            let cfg = tftp_config(&config.share);
+            let service = tftp_service(open_root(&config)?, cfg, log.as_ref());
             let (grace, shutdown) = (driver.grace, shutdown.clone());
             spawn(
                 "tftp",
@@ -386,15 +382,26 @@ impl Up {
                 first_error.get_or_insert(e.context(format!("{name} failed")));
             }
         }
+        drop(log);
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// A flag group with every flag at its default, as the command line gives it.
+fn defaults<T: clap::Args>() -> T {
+    #[derive(clap::Parser)]
+    struct Only<T: clap::Args> {
+        #[command(flatten)]
+        args: T,
+    }
+    <Only<T> as clap::Parser>::parse_from(["netkit"]).args
 }
 
 fn open_root(config: &UpConfig) -> Result<Root> {
     let root = Root::open(&config.dir)
         .with_context(|| format!("cannot share {}", config.dir.display()))?
-        .with_hidden(config.hidden);
-    if config.upload {
+        .with_hidden(config.share.hidden);
+    if config.share.upload {
         let _ = root.remove_stale_temporaries();
     }
     Ok(root)

@@ -21,6 +21,8 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 fn start(dir: &Path, model: &str, extra: &[&str]) -> Server {
     let mut args = local_args(&["files", "serve", utf8(dir)], model);
+    // The stress tests make millions of requests: no access log.
+    args.push("--quiet");
     args.extend_from_slice(extra);
     Server::start(&args)
 }

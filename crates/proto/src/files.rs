@@ -32,6 +32,7 @@ pub mod wire;
 pub use digest::{DigestPool, FileDigest};
 pub use session::FilesSession;
 
+use crate::access_log::{self, AccessLog, Pending};
 use crate::root::Root;
 use crate::Service;
 use std::net::SocketAddr;
@@ -60,6 +61,7 @@ pub struct FilesService {
     root: Arc<Root>,
     config: Arc<FilesConfig>,
     pool: Option<Arc<dyn DigestPool>>,
+    log: Option<Arc<dyn AccessLog>>,
 }
 
 impl FilesService {
@@ -70,7 +72,14 @@ impl FilesService {
             root,
             config: Arc::new(config),
             pool: None,
+            log: None,
         }
+    }
+
+    /// Logs every command's outcome (one [`crate::access_log`] line each).
+    pub fn with_access_log(mut self, log: Arc<dyn AccessLog>) -> Self {
+        self.log = Some(log);
+        self
     }
 
     /// Hashes large uploads with `pool` instead of on the connection's
@@ -84,12 +93,27 @@ impl FilesService {
 impl Service for FilesService {
     type Session = FilesSession;
 
-    fn new_session(&self, _peer: Option<SocketAddr>, now: Instant) -> FilesSession {
-        FilesSession::new(
+    fn new_session(&self, peer: Option<SocketAddr>, now: Instant) -> FilesSession {
+        let mut session = FilesSession::new(
             self.root.clone(),
             self.config.clone(),
             self.pool.clone(),
             now,
-        )
+        );
+        session.log = Pending::new(self.log.clone(), peer);
+        session
+    }
+}
+
+/// What the access log says a command asked: `GET /name FILES`; nothing for
+/// QUIT; a command added later, or a bad line, as sent.
+fn log_request(parsed: &Result<wire::Command, wire::CommandError>, line: &[u8]) -> Vec<u8> {
+    use wire::Command;
+    match parsed {
+        Ok(Command::List) => access_log::request("LIST", "", "FILES"),
+        Ok(Command::Get { name, .. }) => access_log::request("GET", name, "FILES"),
+        Ok(Command::Put { name, .. }) => access_log::request("PUT", name, "FILES"),
+        Ok(Command::Quit) => Vec::new(),
+        _ => line.iter().take(256).copied().collect(),
     }
 }

@@ -113,12 +113,8 @@ impl Default for HttpConfig {
     }
 }
 
-/// Where access log lines go (common log format, one line per request, each
-/// ending in `\n`). Implementations buffer: this is called on the hot path.
-pub trait AccessLog: Send + Sync + 'static {
-    /// Records one line.
-    fn record(&self, line: &[u8]);
-}
+pub use crate::access_log::AccessLog;
+pub(crate) use response::{clf_date, push_escaped, push_u64};
 
 /// State shared by every session.
 pub(crate) struct Shared {

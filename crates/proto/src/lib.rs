@@ -20,7 +20,7 @@
 //!   read again? close? ◀────────── bool ─────── wants_read(), is_done()
 //! ```
 //!
-//! Modules: [`http`] (HTTP/1.1 static files and uploads), [`files`] (the files
+//! Modules: [`access_log`] (the one access-log hook and line format), [`http`] (HTTP/1.1 static files and uploads), [`files`] (the files
 //! protocol: LIST/GET/PUT/QUIT), [`tftp`] (TFTP transfers, server and client),
 //! [`chat`] (the chat room and its UDP and IRC fronts), [`echo`] (the echo
 //! service), [`relay`] (line assembly and log records for `netkit relay`),
@@ -29,6 +29,7 @@
 //! uploads — the only code that touches files under a served directory).
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod access_log;
 pub mod chat;
 pub mod echo;
 pub mod files;

@@ -1,6 +1,7 @@
 //! `netkit bench load|models|tasks`: flags in, a report out (human text, or one
 //! JSON document with `--json`). The work itself is in [`crate::bench`].
 
+use super::values::{duration, load_url, positive, positive_duration};
 use crate::bench::models::{self, ModelsOptions, ServiceKind};
 use crate::bench::tasks::{self, TasksOptions};
 use crate::bench::{load, LoadOptions, Stop};
@@ -26,21 +27,22 @@ pub enum BenchCommand {
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// http://host[:port][/path] or tcp://host:port (echo round trips).
+    #[arg(value_parser = load_url)]
     url: String,
     /// Connections, each with one request in flight.
-    #[arg(short = 'c', long, default_value_t = 10)]
+    #[arg(short = 'c', long, default_value_t = 10, value_parser = positive::<usize>)]
     connections: usize,
     /// How long to run, e.g. 10s, 500ms, 1m (a bare number is seconds).
-    #[arg(short = 'd', long, value_parser = parse_duration, conflicts_with = "requests")]
+    #[arg(short = 'd', long, value_parser = positive_duration, conflicts_with = "requests")]
     duration: Option<Duration>,
     /// Exactly this many requests instead of a duration (Ctrl-C ends either early, with a report).
-    #[arg(short = 'n', long)]
+    #[arg(short = 'n', long, value_parser = positive::<u64>)]
     requests: Option<u64>,
     /// Threads, each an event loop over its share of the connections (default: CPUs).
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, value_parser = positive::<usize>)]
     threads: Option<usize>,
     /// A request without a complete reply after this long fails as a timeout.
-    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    #[arg(long, value_parser = positive_duration, default_value = "5s")]
     timeout: Duration,
     /// HTTP: a new connection for every request.
     #[arg(long)]
@@ -51,14 +53,14 @@ pub struct LoadArgs {
     /// Extra header, "Name: value" (repeatable).
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     headers: Vec<String>,
-    /// HTTP request body.
-    #[arg(short = 'b', long, conflicts_with = "body_file")]
+    /// HTTP request body (-b is --bind everywhere, so the body is -B).
+    #[arg(short = 'B', long, conflicts_with = "body_file")]
     body: Option<String>,
     /// HTTP request body from a file.
     #[arg(long, value_name = "PATH")]
     body_file: Option<PathBuf>,
     /// tcp://: bytes per echo round trip.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = positive::<usize>)]
     size: usize,
     /// Print one JSON document instead of text.
     #[arg(long)]
@@ -78,10 +80,10 @@ pub struct ModelsArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,10,100,1000")]
     ladder: Vec<usize>,
     /// Load duration at each rung.
-    #[arg(short = 'd', long, value_parser = parse_duration, default_value = "2s")]
+    #[arg(short = 'd', long, value_parser = positive_duration, default_value = "2s")]
     duration: Duration,
     /// Load-generator threads.
-    #[arg(short = 't', long)]
+    #[arg(short = 't', long, value_parser = positive::<usize>)]
     threads: Option<usize>,
     /// Echo bytes per round trip.
     #[arg(long, default_value_t = 64)]
@@ -98,7 +100,7 @@ pub struct ModelsArgs {
 #[derive(Debug, Args)]
 pub struct TasksArgs {
     /// Copies of each job (the seed used 10).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = positive::<usize>)]
     jobs: usize,
     /// CPU job: count the primes below this number by trial division.
     #[arg(long, default_value_t = 3_000_000)]
@@ -107,7 +109,7 @@ pub struct TasksArgs {
     #[arg(long, default_value_t = 40)]
     io_trips: u32,
     /// IO job: how long the server waits before each answer (a remote service's latency).
-    #[arg(long, value_parser = parse_duration, default_value = "5ms")]
+    #[arg(long, value_parser = duration, default_value = "5ms")]
     io_delay: Duration,
     /// Also draw the table as an SVG chart here.
     #[arg(long, value_name = "FILE")]
@@ -211,41 +213,4 @@ fn print(json: bool, value: &impl serde::Serialize, text: &impl std::fmt::Displa
 fn parse_model(s: &str) -> Result<Model, String> {
     s.parse()
         .map_err(|e: netkit_drivers::UnknownModel| e.to_string())
-}
-
-/// `1.5`, `10s`, `250ms`, `2m` → a duration.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = s.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (s, 1.0)
-    };
-    number
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .and_then(|n| Duration::try_from_secs_f64(n * scale).ok())
-        .ok_or_else(|| format!("'{s}' is not a duration (e.g. 10s, 500ms, 2m)"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("-1s").is_err());
-    }
 }

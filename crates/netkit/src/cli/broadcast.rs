@@ -40,7 +40,7 @@ pub enum BroadcastCommand {
 #[derive(Debug, Args)]
 pub struct SendArgs {
     /// Destination port.
-    #[arg(long)]
+    #[arg(short = 'p', long)]
     port: u16,
     /// The message.
     msg: String,
@@ -50,19 +50,19 @@ pub struct SendArgs {
     /// How many datagrams to send.
     #[arg(long, default_value_t = 1)]
     count: u32,
-    /// Milliseconds between datagrams.
-    #[arg(long, default_value_t = 1000)]
-    interval: u64,
+    /// Time between datagrams: 1s, 250ms, … (a bare number is seconds).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = super::values::duration)]
+    interval: Duration,
 }
 
 /// `netkit broadcast listen` flags.
 #[derive(Debug, Args)]
 pub struct ListenArgs {
     /// Port to listen on (0 picks a free one, shown in the ready line).
-    #[arg(long)]
+    #[arg(short = 'p', long)]
     port: u16,
     /// Address to bind; broadcasts arrive only on a wildcard or broadcast address.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    #[arg(short = 'b', long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     bind: IpAddr,
     /// Print one JSON object per datagram: {"from": "ip:port", "message": "…"}.
     #[arg(long)]
@@ -85,7 +85,7 @@ fn send(args: SendArgs) -> Result<()> {
     sock.set_broadcast(true).context("setting SO_BROADCAST")?;
     for i in 0..args.count {
         if i > 0 {
-            std::thread::sleep(Duration::from_millis(args.interval));
+            std::thread::sleep(args.interval);
         }
         sock.send_to(args.msg.as_bytes(), &to.into())
             .with_context(|| format!("cannot send to {to}"))?;

@@ -14,7 +14,7 @@ pub const DEFAULT_PORT: u16 = 9999;
 /// `netkit chat …`
 #[derive(Debug, Subcommand)]
 pub enum ChatCommand {
-    /// Run the room: UDP (and IRC with --irc-port); stdin lines are admin announcements.
+    /// Run the room: UDP (default port 9999; IRC with --irc-port); stdin lines are admin announcements.
     Serve(serve::ServeArgs),
     /// Join a room: stdin lines are said, what others say is printed.
     Join(join::JoinArgs),
@@ -34,12 +34,4 @@ pub fn run(cmd: ChatCommand) -> Result<()> {
         ChatCommand::FanoutBench(args) => fanout::run(args),
         ChatCommand::BackplaneBench(args) => backplane_bench::run(args),
     }
-}
-
-/// Prints a usage error the way clap does and exits with status 2.
-fn usage_error(message: &str) -> ! {
-    use clap::CommandFactory;
-    crate::cli::Cli::command()
-        .error(clap::error::ErrorKind::ValueValidation, message)
-        .exit()
 }

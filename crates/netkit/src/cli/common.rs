@@ -1,6 +1,7 @@
 //! What every command shares: server address and model flags, the ready line,
 //! logging to stderr, and turning an outcome into an exit status.
 
+use super::values::{duration, positive};
 use anyhow::{Context, Result};
 use clap::Args;
 use netkit_drivers::{Config, Model, Shutdown};
@@ -13,10 +14,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// Address to listen on.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    #[arg(short = 'b', long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     pub bind: IpAddr,
     /// Port to listen on (0 picks a free one); the default depends on the service.
-    #[arg(long)]
+    #[arg(short = 'p', long)]
     pub port: Option<u16>,
 }
 
@@ -34,11 +35,11 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = Model::DEFAULT, value_parser = parse_model)]
     pub model: Model,
     /// Worker threads for pool, epoll and async (default: one per CPU).
-    #[arg(long)]
+    #[arg(long, value_name = "N", value_parser = positive::<usize>)]
     pub workers: Option<usize>,
-    /// Seconds in-flight connections get to finish after SIGINT/SIGTERM.
-    #[arg(long, default_value_t = 10.0)]
-    pub grace: f64,
+    /// How long in-flight connections get to finish after SIGINT/SIGTERM (10s, 500ms, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub grace: Duration,
 }
 
 impl ModelArgs {
@@ -46,43 +47,11 @@ impl ModelArgs {
     pub fn config(&self) -> Result<Config> {
         let mut config = Config::default();
         if let Some(workers) = self.workers {
-            anyhow::ensure!(workers > 0, "--workers must be at least 1");
             config.workers = workers;
         }
-        config.grace = Duration::try_from_secs_f64(self.grace)
-            .context("--grace must be a number of seconds")?;
+        config.grace = self.grace;
         Ok(config)
     }
-}
-
-/// `--max-upload` sizes: `1000`, `64K`, `500M`, `2G`, `2GiB`, `1.5GB` (binary
-/// multiples; `B`, `KB` and `KiB` spellings alike, any case). Whole numbers are
-/// exact; a fraction is rounded down to a byte.
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let shift = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
-        "T" | "TB" | "TIB" => 40,
-        other => return Err(format!("unknown size unit '{other}' (K, M, G, T)")),
-    };
-    let not_a_size = || format!("'{s}' is not a size (e.g. 500M)");
-    let out_of_range = || format!("'{s}' is out of range");
-    if let Ok(whole) = number.parse::<u64>() {
-        return whole.checked_mul(1u64 << shift).ok_or_else(out_of_range);
-    }
-    let number: f64 = number.parse().map_err(|_| not_a_size())?;
-    let bytes = number * (1u64 << shift) as f64;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-        return Err(out_of_range());
-    }
-    Ok(bytes as u64)
 }
 
 fn parse_model(s: &str) -> Result<Model, String> {
@@ -174,24 +143,5 @@ mod tests {
         assert_eq!(resolve("::1", 7).unwrap(), "[::1]:7".parse().unwrap());
         assert_eq!(resolve("localhost", 7).unwrap().port(), 7);
         assert!(resolve("no such host.invalid", 7).is_err());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("10"), Ok(10));
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert_eq!(parse_size("512K"), Ok(512 << 10));
-        assert_eq!(parse_size("64K"), Ok(65536));
-        assert_eq!(parse_size("100MiB"), Ok(100 << 20));
-        assert_eq!(parse_size("1.5MiB"), Ok(1572864));
-        assert_eq!(parse_size("2g"), Ok(2 << 30));
-        assert_eq!(
-            parse_size("16777217T"),
-            Err("'16777217T' is out of range".into())
-        );
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("x").is_err());
-        assert!(parse_size("5Q").is_err());
-        assert!(parse_size("99999999999T").is_err());
     }
 }

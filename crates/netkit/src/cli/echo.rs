@@ -2,6 +2,7 @@
 //! stream socket.
 
 use super::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use super::share_args::IdleArgs;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use netkit_drivers::Listener;
@@ -17,12 +18,16 @@ pub const DEFAULT_PORT: u16 = 7007;
 /// `netkit echo …`
 #[derive(Debug, Subcommand)]
 pub enum EchoCommand {
-    /// Send back every byte received.
+    /// Send back every byte received (default port 7007).
     Serve(ServeArgs),
 }
 
 /// `netkit echo serve` flags.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("port", |a| super::values::default_port(a, "7007")),
+    mut_arg("idle_timeout", |a| a.default_value("300s"))
+)]
 pub struct ServeArgs {
     #[command(flatten)]
     server: ServerArgs,
@@ -34,9 +39,8 @@ pub struct ServeArgs {
     /// Listen on a Unix stream socket at PATH instead of TCP.
     #[arg(long, value_name = "PATH")]
     unix: Option<PathBuf>,
-    /// Close connections idle for this many seconds (0: never).
-    #[arg(long, default_value_t = 300)]
-    idle_timeout: u64,
+    #[command(flatten)]
+    idle: IdleArgs,
 }
 
 /// Runs an `echo` command.
@@ -66,7 +70,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     };
     let _socket_file = args.unix.clone().map(RemoveOnDrop);
     announce("echo", &listener.url("tcp")?)?;
-    let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
+    let idle = args.idle.or(Duration::from_secs(300));
     let service = Arc::new(EchoService::new(idle));
     netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown)?;
     Ok(())

@@ -1,6 +1,7 @@
 //! The command line: one file per command, each with its arguments and `run()`.
 //! This module only declares the commands and dispatches.
 
+pub(crate) mod access_log;
 pub mod bench;
 pub mod broadcast;
 pub mod chat;
@@ -10,8 +11,10 @@ pub mod files;
 pub mod http;
 pub mod nc;
 pub mod relay;
+pub mod share_args;
 pub mod tftp;
 pub mod up;
+mod values;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,7 +33,7 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Everything at once on one folder: HTTP + web app, files, TFTP, chat, IRC.
+    /// Everything at once on one folder: HTTP 8000 + web app, files 8888, TFTP 6969, chat 9999, IRC 6667.
     Up(up::UpArgs),
     /// HTTP/1.1 static-file server.
     #[command(subcommand)]
@@ -52,11 +55,17 @@ pub enum Command {
     /// Send or receive UDP broadcasts.
     #[command(subcommand)]
     Broadcast(broadcast::BroadcastCommand),
-    /// One-thread multiplexing server: logs every client line and stdin line to a file.
+    /// One-thread multiplexing server (default port 7070): logs every client line and stdin line to a file.
     Relay(relay::RelayArgs),
     /// Benchmarks: a load generator, every model under load, threads vs processes.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+/// The process's command line, parsed; a usage error exits with status 2 and
+/// the usage line of the subcommand it is about.
+pub fn parse() -> Cli {
+    values::parse_args()
 }
 
 /// Runs a parsed command line and returns the process exit status.

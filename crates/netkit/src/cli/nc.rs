@@ -40,9 +40,9 @@ pub struct NcArgs {
     #[arg(long)]
     unix: bool,
     /// With --udp: after stdin ends, keep printing replies until none has arrived
-    /// for this many seconds (like `nc -w`).
-    #[arg(long, short = 'w', value_name = "SECS", default_value_t = 1.0)]
-    wait: f64,
+    /// for this long (like `nc -w`): 1s, 500ms, …
+    #[arg(long, short = 'w', value_name = "DURATION", default_value = "1s", value_parser = super::values::duration)]
+    wait: Duration,
 }
 
 /// Runs the command.
@@ -54,9 +54,7 @@ pub fn run(args: NcArgs) -> Result<()> {
     }
     let addr = resolve(&args.addr, super::echo::DEFAULT_PORT)?;
     if args.udp {
-        let wait = Duration::try_from_secs_f64(args.wait)
-            .context("--wait must be a non-negative number of seconds")?;
-        return relay_udp(addr, wait);
+        return relay_udp(addr, args.wait);
     }
     let stream = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
     relay_stream(Socket::from(stream))

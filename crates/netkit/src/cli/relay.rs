@@ -13,6 +13,7 @@ pub const DEFAULT_PORT: u16 = 7070;
 
 /// `netkit relay` arguments.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("port", |a| super::values::default_port(a, "7070")))]
 pub struct RelayArgs {
     #[command(flatten)]
     server: ServerArgs,

@@ -1,7 +1,10 @@
 //! `netkit tftp serve|get|put`: the TFTP server on the per-transfer UDP loop,
 //! and a client that runs the same transfer state machines over one socket.
 
+use super::access_log;
 use super::common::{announce, resolve, shutdown_on_signals, ServerArgs};
+use super::share_args::ShareArgs;
+use super::values::{addr, duration, positive, positive_duration};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -24,7 +27,7 @@ pub const DEFAULT_PORT: u16 = 6969;
 /// `netkit tftp …`
 #[derive(Debug, Subcommand)]
 pub enum TftpCommand {
-    /// Serve DIR over TFTP (RFC 1350 with blksize, timeout, tsize, windowsize).
+    /// Serve DIR over TFTP (default port 6969; RFC 1350 with blksize, timeout, tsize, windowsize).
     Serve(ServeArgs),
     /// Download REMOTE from ADDR into LOCAL (default: REMOTE's file name).
     Get(GetArgs),
@@ -36,6 +39,7 @@ pub enum TftpCommand {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// Server, `host[:port]` (default port 6969).
+    #[arg(value_parser = addr)]
     addr: String,
     /// The remote file name.
     remote: String,
@@ -50,6 +54,7 @@ pub struct GetArgs {
 #[derive(Debug, Args)]
 pub struct PutArgs {
     /// Server, `host[:port]` (default port 6969).
+    #[arg(value_parser = addr)]
     addr: String,
     /// The local file to upload.
     local: PathBuf,
@@ -61,32 +66,25 @@ pub struct PutArgs {
 
 /// `netkit tftp serve` flags.
 #[derive(Debug, Args)]
+#[command(mut_arg("port", |a| super::values::default_port(a, "6969")))]
 pub struct ServeArgs {
     /// Directory to serve.
     #[arg(default_value = ".")]
     dir: PathBuf,
     #[command(flatten)]
     server: ServerArgs,
-    /// Accept uploads (WRQ).
-    #[arg(long)]
-    upload: bool,
-    /// Let uploads replace existing files.
-    #[arg(long)]
-    overwrite: bool,
-    /// Serve and accept hidden names (a component starting with `.`);
-    /// without it they answer error 1, file not found.
-    #[arg(long)]
-    hidden: bool,
-    /// Retransmission timeout in seconds (the first and largest; it adapts
-    /// down to the measured round trip unless a client fixes it).
-    #[arg(long, default_value_t = 1.0)]
-    timeout: f64,
+    #[command(flatten)]
+    share: ShareArgs,
+    /// Retransmission timeout (the first and largest; it adapts down to the
+    /// measured round trip unless a client fixes it): 1s, 500ms, …
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = positive_duration)]
+    timeout: Duration,
     /// Retransmissions without progress before a transfer is dropped.
     #[arg(long, default_value_t = 5)]
     retries: u32,
-    /// Seconds in-flight transfers get to finish after SIGINT/SIGTERM.
-    #[arg(long, default_value_t = 10.0)]
-    grace: f64,
+    /// How long in-flight transfers get to finish after SIGINT/SIGTERM.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    grace: Duration,
     /// Transfers one client address may run at once; more are refused with
     /// an ERROR.
     #[arg(long, default_value_t = MAX_PER_CLIENT as u32, value_parser = clap::value_parser!(u32).range(1..))]
@@ -104,17 +102,17 @@ enum ModeArg {
 #[derive(Debug, Args)]
 pub struct ClientArgs {
     /// Block size to ask for (8–65464).
-    #[arg(long)]
+    #[arg(long, value_parser = blksize)]
     blksize: Option<usize>,
     /// Window size to ask for (blocks per ACK, RFC 7440).
-    #[arg(long)]
+    #[arg(long, value_parser = positive::<u16>)]
     windowsize: Option<u16>,
     /// Transfer mode.
     #[arg(long, value_enum, default_value = "octet")]
     mode: ModeArg,
-    /// Retransmission timeout in seconds.
-    #[arg(long, default_value_t = 1.0)]
-    timeout: f64,
+    /// Retransmission timeout: 1s, 500ms, …
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = positive_duration)]
+    timeout: Duration,
     /// Retransmissions without progress before giving up.
     #[arg(long, default_value_t = 5)]
     retries: u32,
@@ -151,31 +149,37 @@ pub fn run(cmd: TftpCommand) -> Result<()> {
     }
 }
 
-fn seconds(s: f64, flag: &str) -> Result<Duration> {
-    let d = Duration::try_from_secs_f64(s).with_context(|| format!("{flag} must be seconds"))?;
-    anyhow::ensure!(!d.is_zero(), "{flag} must be more than 0");
-    Ok(d)
+/// `--blksize`: what RFC 2348 allows.
+fn blksize(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(b) if (MIN_BLKSIZE..=MAX_BLKSIZE).contains(&b) => Ok(b),
+        _ => Err(format!(
+            "'{s}' is not a block size ({MIN_BLKSIZE}-{MAX_BLKSIZE})"
+        )),
+    }
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
     serve_with(args, &shutdown_on_signals()?)
 }
 
-impl ServeArgs {
-    /// The flags' defaults for serving `dir` (for commands that start a TFTP
-    /// server among others, like `netkit up`).
-    pub fn new(dir: PathBuf, server: ServerArgs, upload: bool) -> Self {
-        Self {
-            dir,
-            server,
-            upload,
-            overwrite: false,
-            hidden: false,
-            timeout: 1.0,
-            retries: 5,
-            grace: 10.0,
-            max_per_client: MAX_PER_CLIENT as u32,
-        }
+/// The TFTP settings the shared flags ask for (`tftp serve` and `up`), with
+/// the default timing.
+pub(crate) fn server_config(share: &ShareArgs) -> ServerConfig {
+    ServerConfig {
+        upload: share.upload,
+        overwrite: share.overwrite,
+        max_upload: share.max_upload,
+        ..ServerConfig::default()
+    }
+}
+
+/// The TFTP service over `root` (`tftp serve` and `up`).
+pub(crate) fn service(root: Root, cfg: ServerConfig, log: Option<&access_log::Log>) -> TftpServer {
+    let service = TftpServer::new(Arc::new(root), cfg);
+    match log {
+        Some(log) => service.with_access_log(log.sink()),
+        None => service,
     }
 }
 
@@ -184,25 +188,25 @@ impl ServeArgs {
 pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Result<()> {
     let root = Root::open(&args.dir)
         .with_context(|| format!("cannot serve {}", args.dir.display()))?
-        .with_hidden(args.hidden);
+        .with_hidden(args.share.hidden);
     if let Err(e) = root.remove_stale_temporaries() {
         tracing::warn!("removing stale upload temporaries: {e}");
     }
-    let mut cfg = ServerConfig {
-        upload: args.upload,
-        overwrite: args.overwrite,
-        max_per_client: args.max_per_client as usize,
-        ..ServerConfig::default()
-    };
-    cfg.transfer.timeout = seconds(args.timeout, "--timeout")?;
+    let mut cfg = server_config(&args.share);
+    cfg.max_per_client = args.max_per_client as usize;
+    cfg.transfer.timeout = args.timeout;
     cfg.transfer.retries = args.retries;
     cfg.transfer.linger = (cfg.transfer.timeout * 2).min(Duration::from_secs(5));
-    let grace = Duration::try_from_secs_f64(args.grace).context("--grace must be seconds")?;
     let addr = args.server.addr(DEFAULT_PORT);
     let socket = UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
-    let service = TftpServer::new(Arc::new(root), cfg);
+    let log = access_log::open(args.share.quiet, true);
+    let service = service(root, cfg, log.as_ref());
     announce("tftp", &format!("udp://{}", socket.local_addr()?))?;
-    netkit_drivers::udp_transfers::serve(&socket, &service, grace, shutdown)?;
+    let result = netkit_drivers::udp_transfers::serve(&socket, &service, args.grace, shutdown);
+    // Transfers log when dropped: the service goes first, then the log flushes.
+    drop(service);
+    drop(log);
+    result?;
     Ok(())
 }
 
@@ -222,22 +226,12 @@ fn client(
     args: &ClientArgs,
 ) -> Result<()> {
     let server = resolve(addr, DEFAULT_PORT)?;
-    if let Some(b) = args.blksize {
-        anyhow::ensure!(
-            (MIN_BLKSIZE..=MAX_BLKSIZE).contains(&b),
-            "--blksize must be {MIN_BLKSIZE}–{MAX_BLKSIZE}"
-        );
-    }
-    anyhow::ensure!(
-        args.windowsize != Some(0),
-        "--windowsize must be at least 1"
-    );
     let mode = match args.mode {
         ModeArg::Octet => Mode::Octet,
         ModeArg::Netascii => Mode::Netascii,
     };
     let cfg = Config {
-        timeout: seconds(args.timeout, "--timeout")?,
+        timeout: args.timeout,
         retries: args.retries,
         ..Config::default()
     };

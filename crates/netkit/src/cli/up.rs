@@ -2,8 +2,11 @@
 //! (see [`crate::up`]); this file only turns flags into an [`UpConfig`].
 
 use super::common::{shutdown_on_signals, ModelArgs};
+use super::share_args::{HttpArgs, IdleArgs, ShareArgs};
+use super::values::usage_error;
 use crate::up::{BackplaneConfig, UpConfig};
 use anyhow::Result;
+use clap::error::ErrorKind;
 use clap::Args;
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr};
@@ -11,12 +14,15 @@ use std::path::PathBuf;
 
 /// `netkit up` flags.
 #[derive(Debug, Args)]
+#[command(mut_arg("idle_timeout", |a| {
+    a.help("Close a connection idle this long (0: never) [default: HTTP 75s, files 300s]")
+}))]
 pub struct UpArgs {
     /// The folder to share.
     #[arg(default_value = ".")]
     dir: PathBuf,
     /// Address every service listens on.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    #[arg(short = 'b', long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     bind: IpAddr,
     /// HTTP port, for browsers and curl (0 picks a free one).
     #[arg(long, default_value_t = 8000)]
@@ -48,16 +54,12 @@ pub struct UpArgs {
     /// Leave the IRC front out.
     #[arg(long)]
     no_irc: bool,
-    /// Accept uploads (web page, HTTP PUT, netkit files put, TFTP WRQ).
-    #[arg(long)]
-    upload: bool,
-    /// Let uploads replace existing files.
-    #[arg(long)]
-    overwrite: bool,
-    /// Serve, list and accept hidden names (a component starting with `.`)
-    /// on every service.
-    #[arg(long)]
-    hidden: bool,
+    #[command(flatten)]
+    share: ShareArgs,
+    #[command(flatten)]
+    http: HttpArgs,
+    #[command(flatten)]
+    idle: IdleArgs,
     /// Share the chat room with every server on this Redis: redis://HOST:PORT[/DB].
     #[arg(long, value_name = "URL")]
     backplane: Option<String>,
@@ -76,8 +78,7 @@ pub struct UpArgs {
 /// Runs `netkit up`.
 pub fn run(args: UpArgs) -> Result<()> {
     if args.model.model == netkit_drivers::Model::Fork && !(args.no_chat && args.no_irc) {
-        eprintln!("netkit: --model fork cannot share the chat room between services (forked children would each have their own); use a threaded model, or --no-chat --no-irc");
-        std::process::exit(2);
+        usage_error(&["up"], ErrorKind::ArgumentConflict, "--model fork cannot share the chat room between services (forked children would each have their own); use a threaded model, or --no-chat --no-irc");
     }
     let on = |off: bool, port: u16| (!off).then_some(port);
     let config = UpConfig {
@@ -88,9 +89,9 @@ pub fn run(args: UpArgs) -> Result<()> {
         tftp_port: on(args.no_tftp, args.tftp_port),
         chat_port: on(args.no_chat, args.chat_port),
         irc_port: on(args.no_irc, args.irc_port),
-        upload: args.upload,
-        overwrite: args.overwrite,
-        hidden: args.hidden,
+        share: args.share,
+        http: args.http,
+        idle: args.idle,
         model: args.model.model,
         driver: args.model.config()?,
         backplane: args.backplane.map(|url| BackplaneConfig {

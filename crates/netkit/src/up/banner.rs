@@ -61,7 +61,7 @@ pub fn banner(config: &UpConfig, ports: &[(&'static str, u16)], qr: bool) -> Str
             .canonicalize()
             .unwrap_or_else(|_| config.dir.clone())
             .display(),
-        if config.upload { "on" } else { "off" }
+        if config.share.upload { "on" } else { "off" }
     );
     let first = host(ips[0]);
     if let Some(p) = port("http") {

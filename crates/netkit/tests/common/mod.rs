@@ -313,3 +313,41 @@ macro_rules! every_model {
 }
 #[allow(unused_imports)] // each test binary uses a different subset
 pub(crate) use every_model;
+
+/// What a finished `netkit` run printed, and how it ended.
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `netkit ARGS` to its end (killed, and the test failed, after 20 s),
+/// stdin null, both outputs captured.
+pub fn run_netkit(args: &[&str]) -> Output {
+    let mut child = Command::new(netkit_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn netkit");
+    let stdout = read_all_on_a_thread(child.stdout.take().expect("piped stdout"));
+    let stderr = read_all_on_a_thread(child.stderr.take().expect("piped stderr"));
+    let code = wait_bounded(&mut child, READY_TIMEOUT);
+    Output {
+        code,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// Reads `out` to its end on a thread (so a full pipe never blocks the child).
+pub fn read_all_on_a_thread(
+    mut out: impl Read + Send + 'static,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = out.read_to_string(&mut text);
+        text
+    })
+}

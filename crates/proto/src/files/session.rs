@@ -39,6 +39,7 @@ use super::storage::{free_space, start_write_back};
 use super::sum::{Step, Sum};
 use super::wire::{self, Command, ErrCode, Line, ListEntry};
 use super::FilesConfig;
+use crate::access_log::Pending;
 use crate::root::{AtomicFile, EntryKind, RelPath, Root, RootError};
 use crate::{FileChunk, Session};
 use std::collections::VecDeque;
@@ -81,6 +82,8 @@ pub struct FilesSession {
     sum: Option<Box<Sum>>,
     /// Wakes this session through its driver, to hash the next slice.
     waker: Option<Waker>,
+    /// The access log: who this is, the command being answered.
+    pub(super) log: Pending,
 }
 
 #[derive(Debug)]
@@ -133,12 +136,26 @@ impl FilesSession {
             shutting_down: false,
             sum: None,
             waker: None,
+            log: Pending::default(),
+        }
+    }
+
+    /// An upload cut short (EOF, idle timeout) is logged as the client's
+    /// doing (499, as nginx says), with the bytes that arrived.
+    fn abandoned(&mut self) {
+        if let State::Receiving(upload) = &self.state {
+            let written = upload.written;
+            self.log.finish(499, written);
         }
     }
 
     /// Handles one command line.
     fn command(&mut self, line: &[u8]) {
-        match Command::parse(line) {
+        let parsed = Command::parse(line);
+        if self.log.is_on() {
+            self.log.start(super::log_request(&parsed, line));
+        }
+        match parsed {
             Ok(Command::List) => self.list(),
             Ok(Command::Get { name, offset }) => self.get(&name, offset),
             Ok(Command::Put { name, size }) => self.put(&name, size),
@@ -153,6 +170,7 @@ impl FilesSession {
 
     fn err(&mut self, code: ErrCode, message: &str) {
         wire::emit_err(&mut self.out, code, message);
+        self.log.finish(code.code(), 0);
     }
 
     fn list(&mut self) {
@@ -173,6 +191,7 @@ impl FilesSession {
             })
             .collect();
         wire::emit_ok(&mut self.out, files.len());
+        self.log.finish(200, 0);
         for entry in &files {
             wire::emit_entry(&mut self.out, entry);
         }
@@ -191,6 +210,7 @@ impl FilesSession {
         }
         let len = size - offset;
         wire::emit_ok(&mut self.out, len);
+        self.log.finish(200, len);
         if len > 0 {
             let chunk = FileChunk {
                 file: Arc::new(file),
@@ -322,7 +342,10 @@ impl FilesSession {
         // is not kept.
         match upload.hasher.finish(upload.written) {
             Ok(digest) => match upload.file.commit() {
-                Ok(()) => wire::emit_ok(&mut self.out, hex(&digest)),
+                Ok(()) => {
+                    wire::emit_ok(&mut self.out, hex(&digest));
+                    self.log.finish(200, upload.written);
+                }
                 Err(e) => self.root_err(&e, ""),
             },
             Err(e) => {
@@ -433,6 +456,7 @@ impl Session for FilesSession {
     fn handle_eof(&mut self, _now: Instant) {
         // An unfinished upload is dropped here, and its temporary with it. A
         // SUM goes on: its answer is sent before the close.
+        self.abandoned();
         self.state = State::Closing;
     }
 
@@ -450,6 +474,7 @@ impl Session for FilesSession {
         if self.sending || self.sum.is_some() || self.deadline.is_none_or(|d| now < d) {
             return;
         }
+        self.abandoned();
         self.state = State::Closing;
         self.deadline = None;
     }

@@ -29,7 +29,7 @@
 
 use super::extension::{self, ExtConn};
 use super::request::{parse_head, Framing, Head};
-use super::response::{push_escaped, push_u64, write_status, Body, DateCache, Reply};
+use super::response::{push_u64, write_status, Body, DateCache, Reply};
 use super::static_files::{self, parse_target};
 use super::upload::{self, Progress, Upload};
 use super::Shared;
@@ -336,28 +336,13 @@ impl HttpSession {
     fn log(&self, status: u16, bytes: u64, meta: &Meta) {
         let Some(log) = &self.shared.log else { return };
         let mut line = Vec::with_capacity(96 + meta.line.len());
-        match self.peer {
-            Some(peer) => {
-                let _ = std::io::Write::write_fmt(&mut line, format_args!("{}", peer.ip()));
-            }
-            None => line.push(b'-'),
-        }
-        line.extend_from_slice(b" - - [");
-        line.extend_from_slice(&self.dates.clf);
-        line.extend_from_slice(b"] \"");
-        if meta.line.is_empty() {
-            line.push(b'-');
-        }
-        push_escaped(&mut line, &meta.line);
-        line.extend_from_slice(b"\" ");
-        push_u64(&mut line, u64::from(status));
-        line.push(b' ');
-        if bytes == 0 {
-            line.push(b'-');
-        } else {
-            push_u64(&mut line, bytes);
-        }
-        line.push(b'\n');
+        let entry = crate::access_log::Entry {
+            peer: self.peer,
+            request: &meta.line,
+            status,
+            bytes,
+        };
+        crate::access_log::write_line(&mut line, &self.dates.clf, &entry);
         log.record(&line);
     }
 

@@ -21,8 +21,10 @@
 use super::netascii::NetasciiReader;
 use super::per_client::{PerClient, Slot};
 use super::transfer::{Config, NetasciiSink, Receiver, Sender, Sink, Transfer};
+use super::transfer::{Failure, Status};
 use super::wire::{self, Direction, ErrorCode, Mode, Options, Packet, MAX_REQUEST};
 use super::{TransferService, TransferSession};
+use crate::access_log::{self, AccessLog, Entry};
 use crate::root::{AtomicFile, RelPath, Root, RootError};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::SocketAddr;
@@ -78,6 +80,8 @@ pub struct ServerConfig {
     pub upload: bool,
     /// Let a WRQ replace an existing file.
     pub overwrite: bool,
+    /// The largest file a WRQ may write (`None`: no limit but the disk's).
+    pub max_upload: Option<u64>,
     /// Timing for every transfer (the client's options override size, window
     /// and timeout).
     pub transfer: Config,
@@ -92,6 +96,7 @@ impl Default for ServerConfig {
         Self {
             upload: false,
             overwrite: false,
+            max_upload: None,
             transfer: Config {
                 first_contact: Some(FIRST_CONTACT),
                 ..Config::default()
@@ -110,6 +115,7 @@ pub struct TftpServer {
     cfg: ServerConfig,
     refusals: Mutex<Bucket>,
     per_client: Arc<PerClient>,
+    log: Option<Arc<dyn AccessLog>>,
 }
 
 impl TftpServer {
@@ -125,7 +131,15 @@ impl TftpServer {
             cfg,
             refusals,
             per_client,
+            log: None,
         }
+    }
+
+    /// Logs every transfer and refusal when it ends (one
+    /// [`crate::access_log`] line each).
+    pub fn with_access_log(mut self, log: Arc<dyn AccessLog>) -> Self {
+        self.log = Some(log);
+        self
     }
 
     /// Spends one refusal from the budget, if any is left.
@@ -194,8 +208,15 @@ impl TftpServer {
                         return Err((ErrorCode::DiskFull, "not enough space for tsize".into()));
                     }
                 }
+                let max = self.cfg.max_upload.unwrap_or(u64::MAX);
+                if asked.tsize.is_some_and(|size| size > max) {
+                    return Err((ErrorCode::DiskFull, format!("larger than {max} bytes")));
+                }
                 granted.tsize = asked.tsize;
-                let sink = AtomicSink(Some(BufWriter::with_capacity(256 * 1024, file)));
+                let sink = Capped {
+                    inner: AtomicSink(Some(BufWriter::with_capacity(256 * 1024, file))),
+                    left: max,
+                };
                 let sink: Box<dyn Sink> = match mode {
                     Mode::Octet => Box::new(sink),
                     Mode::Netascii => Box::new(NetasciiSink::new(sink)),
@@ -297,11 +318,16 @@ impl TransferService for TftpServer {
                 ),
             )),
         };
-        let (transfer, reply, slot) = match started {
-            Ok(t) => (Some(t), None, slot),
+        let (transfer, reply, slot, refused) = match started {
+            Ok(t) => (Some(t), None, slot, None),
             Err(_) if !self.may_refuse(now) => return None,
-            Err((code, msg)) => (None, Some(wire::error(code, &msg)), None),
+            Err((code, msg)) => (None, Some(wire::error(code, &msg)), None, Some(code)),
         };
+        let log = self.log.clone().map(|sink| Logged {
+            sink,
+            request: log_request(data),
+            refused,
+        });
         Some(ServerTransfer {
             peer: from,
             _slot: slot,
@@ -309,6 +335,7 @@ impl TransferService for TftpServer {
             reply,
             foreign: None,
             foreign_packet: wire::error(ErrorCode::UnknownTid, "unknown transfer ID"),
+            log,
         })
     }
 }
@@ -326,6 +353,70 @@ pub struct ServerTransfer {
     reply: Option<Vec<u8>>,
     foreign: Option<SocketAddr>,
     foreign_packet: Vec<u8>,
+    /// Written to the access log when the transfer is dropped (done, or cut
+    /// short by the server stopping).
+    log: Option<Logged>,
+}
+
+/// What the access log line of a transfer needs besides its outcome.
+#[derive(Debug)]
+struct Logged {
+    sink: Arc<dyn AccessLog>,
+    request: Vec<u8>,
+    refused: Option<ErrorCode>,
+}
+
+/// `GET /name TFTP` (a read) or `PUT /name TFTP` (a write); empty for what
+/// is not a request.
+fn log_request(data: &[u8]) -> Vec<u8> {
+    match wire::parse(data) {
+        Ok(Packet::Request {
+            direction,
+            filename,
+            ..
+        }) => {
+            let method = match direction {
+                Direction::Read => "GET",
+                Direction::Write => "PUT",
+            };
+            access_log::request(method, &String::from_utf8_lossy(filename), "TFTP")
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A TFTP outcome as the HTTP-style status every access log line carries.
+fn log_status(refused: Option<ErrorCode>, transfer: Option<&Transfer>) -> u16 {
+    match (refused, transfer.map(Transfer::status)) {
+        (Some(ErrorCode::FileNotFound), _) => 404,
+        (Some(ErrorCode::AccessViolation | ErrorCode::NoSuchUser), _) => 403,
+        (Some(ErrorCode::DiskFull), _) => 507,
+        (Some(ErrorCode::FileExists), _) => 409,
+        (Some(ErrorCode::NotDefined), _) => 500,
+        (Some(_), _) => 400,
+        (None, Some(Status::Complete)) => 200,
+        (None, Some(Status::Failed(Failure::TimedOut))) => 408,
+        (None, Some(Status::Failed(Failure::Peer { .. }))) => 499,
+        (None, Some(Status::Failed(Failure::Protocol(_)))) => 400,
+        (None, Some(Status::Failed(_))) => 500,
+        // Still running when dropped: the server stopped before it ended.
+        (None, Some(Status::Running) | None) => 503,
+    }
+}
+
+impl Drop for ServerTransfer {
+    fn drop(&mut self) {
+        if let Some(log) = &self.log {
+            let transfer = self.transfer.as_ref();
+            let entry = Entry {
+                peer: Some(self.peer),
+                request: &log.request,
+                status: log_status(log.refused, transfer),
+                bytes: transfer.map_or(0, Transfer::bytes),
+            };
+            log.sink.entry(&entry);
+        }
+    }
 }
 
 impl ServerTransfer {
@@ -404,5 +495,30 @@ impl Sink for AtomicSink {
             .ok_or_else(|| io::Error::other("upload already finished"))?;
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.commit().map_err(io::Error::from)
+    }
+}
+
+/// At most `left` more bytes may be written (`--max-upload`, for a client that
+/// sent no tsize): beyond, the write fails as "allocation exceeded" (TFTP
+/// error 3) and the upload is discarded.
+struct Capped<S> {
+    inner: S,
+    left: u64,
+}
+
+impl<S: Sink> Sink for Capped<S> {
+    fn write_block(&mut self, data: &[u8]) -> io::Result<()> {
+        let len = data.len() as u64;
+        if len > self.left {
+            return Err(io::Error::from_raw_os_error(
+                nix::errno::Errno::EDQUOT as i32,
+            ));
+        }
+        self.left -= len;
+        self.inner.write_block(data)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.inner.finish()
     }
 }

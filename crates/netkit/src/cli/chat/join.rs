@@ -6,8 +6,9 @@
 //! PING every 20 s. When nothing at all has come back for two PINGs in a row,
 //! the server is taken for dead and the client exits with status 1.
 
-use super::{usage_error, DEFAULT_PORT};
+use super::DEFAULT_PORT;
 use crate::cli::common::resolve;
+use crate::cli::values::{addr, positive_duration};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use netkit_proto::chat::wire::{valid_name, ErrorReason, Reply, Request};
@@ -28,27 +29,29 @@ const JOIN_TRIES: u32 = 5;
 #[derive(Debug, Args)]
 pub struct JoinArgs {
     /// The room: host:port (host alone: port 9999).
+    #[arg(value_parser = addr)]
     addr: String,
     /// Your name: 1-32 characters, no spaces.
+    #[arg(value_parser = name)]
     name: String,
-    /// Seconds between heartbeats (tests shorten it).
-    #[arg(long, default_value_t = 20.0, hide = true)]
-    ping_interval: f64,
+    /// Time between heartbeats (tests shorten it).
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = positive_duration, hide = true)]
+    ping_interval: Duration,
+}
+
+/// A member name the room accepts.
+fn name(s: &str) -> Result<String, String> {
+    if valid_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not a valid name (1-32 characters; no spaces, control characters or , * ? ! @; not starting with : # &)"))
+    }
 }
 
 /// Runs `netkit chat join`.
 pub fn run(args: JoinArgs) -> Result<()> {
-    if !valid_name(&args.name) {
-        usage_error(&format!(
-            "{:?} is not a valid name (1-32 characters; no spaces, control characters or , * ? ! @; not starting with : # &)",
-            args.name
-        ));
-    }
     let server = resolve(&args.addr, DEFAULT_PORT)?;
-    let interval = Duration::try_from_secs_f64(args.ping_interval)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .context("--ping-interval must be a positive number of seconds")?;
+    let interval = args.ping_interval;
     let local: SocketAddr = if server.is_ipv4() {
         "0.0.0.0:0".parse()?
     } else {

@@ -10,10 +10,12 @@
 //! With `--backplane redis://…`, every instance on that Redis with the same
 //! `--room` serves one room (see [`crate::backplane`]).
 
-use super::{usage_error, DEFAULT_PORT};
+use super::DEFAULT_PORT;
 use crate::backplane::{self, Backplane};
 use crate::cli::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use crate::cli::values::{duration, positive, usage_error};
 use anyhow::{Context, Result};
+use clap::error::ErrorKind;
 use clap::Args;
 use netkit_drivers::udp::UdpWaker;
 use netkit_drivers::{Listener, Model};
@@ -29,6 +31,7 @@ use std::time::Duration;
 
 /// `netkit chat serve` flags.
 #[derive(Debug, Args)]
+#[command(mut_arg("port", |a| crate::cli::values::default_port(a, "9999")))]
 pub struct ServeArgs {
     #[command(flatten)]
     server: ServerArgs,
@@ -38,53 +41,62 @@ pub struct ServeArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// Messages per second each member may keep up (0 turns flood control off).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = rate)]
     rate: f64,
     /// Messages a member may send at once.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = positive::<u32>)]
     burst: u32,
-    /// Seconds of silence before a member is dropped (tests shorten it).
-    #[arg(long, default_value_t = 60.0, hide = true)]
-    idle_timeout: f64,
+    /// Silence before a member is dropped (tests shorten it).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration, hide = true)]
+    idle_timeout: Duration,
     /// Share the room with every instance on this Redis: redis://HOST:PORT[/DB].
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = redis_url)]
     backplane: Option<String>,
     /// The shared room's name (instances on one Redis with one name are one room).
-    #[arg(long, value_name = "NAME", default_value = "netkit")]
+    #[arg(long, value_name = "NAME", default_value = "netkit", value_parser = room)]
     room: String,
-    /// Seconds without a heartbeat before another instance's members are
+    /// Time without a heartbeat before another instance's members are
     /// announced as LEFT and their names freed (tests shorten it).
-    #[arg(long, default_value_t = 15.0, hide = true)]
-    backplane_timeout: f64,
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = duration, hide = true)]
+    backplane_timeout: Duration,
+}
+
+/// `--rate`: messages per second, 0 or more.
+fn rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r >= 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!(
+            "'{s}' is not a number of messages per second, 0 or more"
+        )),
+    }
+}
+
+/// `--room`: a name Redis keys can carry.
+fn room(s: &str) -> Result<String, String> {
+    if backplane::valid_room(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "'{s}' must be 1-64 letters, digits, '-', '_' or '.'"
+        ))
+    }
+}
+
+/// `--backplane`: `redis://HOST:PORT[/DB]`.
+fn redis_url(s: &str) -> Result<String, String> {
+    if s.starts_with("redis://") {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("'{s}' is not redis://HOST:PORT[/DB]"))
+    }
 }
 
 /// Runs `netkit chat serve`.
 pub fn run(args: ServeArgs) -> Result<()> {
     if args.irc_port.is_some() && args.model.model == Model::Fork {
-        usage_error("--model fork cannot serve IRC: forked children cannot share the room; use a threaded model (the default, epoll, or thread, pool, poll, select, async)");
+        usage_error(&["chat", "serve"], ErrorKind::ArgumentConflict, "--model fork cannot serve IRC: forked children cannot share the room; use a threaded model (the default, epoll, or thread, pool, poll, select, async)");
     }
-    if !(args.rate >= 0.0 && args.rate.is_finite()) {
-        usage_error("--rate must be a number of messages per second, 0 or more");
-    }
-    if args.burst == 0 {
-        usage_error("--burst must be at least 1");
-    }
-    let Ok(idle_timeout) = Duration::try_from_secs_f64(args.idle_timeout) else {
-        usage_error("--idle-timeout must be a number of seconds");
-    };
-    let Ok(liveness) = Duration::try_from_secs_f64(args.backplane_timeout) else {
-        usage_error("--backplane-timeout must be a number of seconds");
-    };
-    if !backplane::valid_room(&args.room) {
-        usage_error("--room must be 1-64 letters, digits, '-', '_' or '.'");
-    }
-    if args
-        .backplane
-        .as_deref()
-        .is_some_and(|url| !url.starts_with("redis://"))
-    {
-        usage_error("--backplane must be redis://HOST:PORT[/DB]");
-    }
+    let (idle_timeout, liveness) = (args.idle_timeout, args.backplane_timeout);
     let shutdown = shutdown_on_signals()?;
     let config = RoomConfig {
         rate: args.rate,

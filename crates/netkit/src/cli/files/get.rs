@@ -27,6 +27,7 @@ use std::time::Instant;
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// The server, `host[:port]` (default port 8888).
+    #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
     /// The remote name.
     name: String,

@@ -12,6 +12,7 @@ use std::io::Write;
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// The server, `host[:port]` (default port 8888).
+    #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
     /// Print one JSON array of {size, mtime, name} instead of a table.
     #[arg(long)]

@@ -15,6 +15,7 @@ use std::time::Instant;
 #[derive(Debug, Args)]
 pub struct PutArgs {
     /// The server, `host[:port]` (default port 8888).
+    #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
     /// The local file.
     local: PathBuf,

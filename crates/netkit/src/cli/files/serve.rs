@@ -1,10 +1,12 @@
 //! `netkit files serve [DIR]`: the files protocol under any `--model`.
 
 use super::digest::ThreadDigests;
-use crate::cli::common::{announce, parse_size, shutdown_on_signals, ModelArgs, ServerArgs};
+use crate::cli::access_log;
+use crate::cli::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use crate::cli::share_args::{IdleArgs, ShareArgs};
 use anyhow::{Context, Result};
 use clap::Args;
-use netkit_drivers::Listener;
+use netkit_drivers::{Listener, Model};
 use netkit_proto::files::{FilesConfig, FilesService, DEFAULT_PORT};
 use netkit_proto::root::Root;
 use std::path::PathBuf;
@@ -13,6 +15,10 @@ use std::time::Duration;
 
 /// `netkit files serve` flags.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("port", |a| crate::cli::values::default_port(a, "8888")),
+    mut_arg("idle_timeout", |a| a.default_value("300s"))
+)]
 pub struct ServeArgs {
     /// The directory to share.
     #[arg(default_value = ".")]
@@ -21,28 +27,28 @@ pub struct ServeArgs {
     server: ServerArgs,
     #[command(flatten)]
     model: ModelArgs,
-    /// Allow uploads (PUT); without it they get ERR 403.
-    #[arg(long)]
-    upload: bool,
-    /// Let an upload replace an existing file (otherwise ERR 409).
-    #[arg(long)]
-    overwrite: bool,
-    /// Largest upload accepted, e.g. 500M or 2GiB (otherwise ERR 413).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    max_upload: Option<u64>,
-    /// Serve, list and accept hidden names (a component starting with `.`);
-    /// without it they answer ERR 404.
-    #[arg(long)]
-    hidden: bool,
-    /// Close connections idle for this many seconds (0: never).
-    #[arg(long, default_value_t = 300)]
-    idle_timeout: u64,
+    #[command(flatten)]
+    share: ShareArgs,
+    #[command(flatten)]
+    idle: IdleArgs,
 }
 
-pub(crate) fn run(args: ServeArgs) -> Result<()> {
-    let shutdown = shutdown_on_signals()?;
-    // A file-size limit (RLIMIT_FSIZE) must fail one upload with EFBIG (ERR
-    // 507), not kill the server with SIGXFSZ.
+/// How long an idle connection is kept by default.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The files settings the shared flags ask for (`files serve` and `up`).
+pub(crate) fn files_config(share: &ShareArgs, idle: IdleArgs) -> FilesConfig {
+    FilesConfig {
+        upload: share.upload,
+        overwrite: share.overwrite,
+        max_upload: share.max_upload,
+        idle_timeout: idle.or(IDLE_TIMEOUT),
+    }
+}
+
+/// Makes a forked child's file-size limit (RLIMIT_FSIZE) fail one upload
+/// with EFBIG (ERR 507) instead of killing the server with SIGXFSZ.
+pub(crate) fn ignore_sigxfsz() -> Result<()> {
     // SAFETY: SIG_IGN installs no handler code.
     unsafe {
         nix::sys::signal::signal(
@@ -51,9 +57,30 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         )
     }
     .context("ignoring SIGXFSZ")?;
+    Ok(())
+}
+
+/// The files service over `root` (`files serve` and `up`): large uploads are
+/// hashed on a thread of their own, beside the receive.
+pub(crate) fn service(
+    root: Root,
+    config: FilesConfig,
+    log: Option<&access_log::Log>,
+) -> Arc<FilesService> {
+    let mut service =
+        FilesService::new(Arc::new(root), config).with_digest_pool(Arc::new(ThreadDigests));
+    if let Some(log) = log {
+        service = service.with_access_log(log.sink());
+    }
+    Arc::new(service)
+}
+
+pub(crate) fn run(args: ServeArgs) -> Result<()> {
+    let shutdown = shutdown_on_signals()?;
+    ignore_sigxfsz()?;
     let root = Root::open(&args.dir)
         .with_context(|| format!("cannot open directory {}", args.dir.display()))?
-        .with_hidden(args.hidden);
+        .with_hidden(args.share.hidden);
     let stale = root
         .remove_stale_temporaries()
         .context("removing stale upload temporaries")?;
@@ -64,17 +91,13 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     let addr = args.server.addr(DEFAULT_PORT);
     let listener =
         Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
-    let files = FilesConfig {
-        upload: args.upload,
-        overwrite: args.overwrite,
-        max_upload: args.max_upload,
-        idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
-    };
-    // Large uploads are hashed on a thread of their own, beside the receive.
-    let service = Arc::new(
-        FilesService::new(Arc::new(root), files).with_digest_pool(Arc::new(ThreadDigests)),
-    );
+    let files = files_config(&args.share, args.idle);
+    // A forked child writes each line at once (it exits without a flusher).
+    let log = access_log::open(args.share.quiet, args.model.model != Model::Fork);
+    let service = service(root, files, log.as_ref());
     announce("files", &listener.url("tcp")?)?;
-    netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown)?;
+    let result = netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown);
+    drop(log);
+    result?;
     Ok(())
 }

@@ -26,6 +26,7 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub struct ShellArgs {
     /// The server, `host[:port]` (default port 8888).
+    #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
 }
 
