@@ -106,6 +106,7 @@ impl DatagramService for UdpFront {
                 Ok(Request::Join(name)) => match room.join(now, id, name, true) {
                     Ok(()) => None,
                     Err(JoinError::NameTaken) => Some(Reply::Err(ErrorReason::NameTaken)),
+                    Err(JoinError::RateLimited) => Some(Reply::Err(ErrorReason::RateLimited)),
                     Err(_) => Some(Reply::Err(ErrorReason::BadName)),
                 },
                 Ok(Request::Say(text)) => match room.say(now, id, text) {
@@ -176,10 +177,18 @@ mod tests {
         let mut front = UdpFront::new(Hub::new(RoomConfig::default()));
         assert_eq!(send(&mut front, 1, b"JOIN alice"), [(1, "OK alice".into())]);
         assert_eq!(
-            send(&mut front, 2, b"JOIN bob"),
-            [(1, "JOINED bob".into()), (2, "OK alice bob".into())]
+            send(&mut front, 1, b"PING"),
+            [(1, "MEMBERS alice".into()), (1, "PONG".into())]
         );
-        assert_eq!(send(&mut front, 2, b"SAY hi"), [(1, "MSG bob hi".into())]);
+        // bob's OK names bob alone: the list follows its next datagram.
+        assert_eq!(
+            send(&mut front, 2, b"JOIN bob"),
+            [(1, "JOINED bob".into()), (2, "OK bob".into())]
+        );
+        assert_eq!(
+            send(&mut front, 2, b"SAY hi"),
+            [(2, "MEMBERS alice bob".into()), (1, "MSG bob hi".into())]
+        );
         assert_eq!(send(&mut front, 1, b"PING"), [(1, "PONG".into())]);
         assert_eq!(
             send(&mut front, 1, b"WHO"),
@@ -194,7 +203,11 @@ mod tests {
         assert_eq!(three.len(), 2, "JOINED carol to alice, OK to carol");
         assert_eq!(
             send(&mut front, 3, b"PING"),
-            [(3, "HISTORY bob hi".into()), (3, "PONG".into())]
+            [
+                (3, "MEMBERS alice carol".into()),
+                (3, "HISTORY bob hi".into()),
+                (3, "PONG".into())
+            ]
         );
     }
 

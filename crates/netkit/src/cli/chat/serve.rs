@@ -21,6 +21,7 @@ use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::irc::IrcService;
 use netkit_proto::chat::room::{MemberId, RoomConfig};
 use netkit_proto::chat::udp::UdpFront;
+use netkit_proto::chat::wire::SHUTTING_DOWN;
 use netkit_proto::DatagramService;
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -43,6 +44,13 @@ pub struct ServeArgs {
     /// Messages a member may send at once.
     #[arg(long, default_value_t = 10)]
     burst: u32,
+    /// Joins and renames per second one address (IPv4, or IPv6 /64) may keep
+    /// up, over UDP, IRC and the web page together (0 turns the limit off).
+    #[arg(long, default_value_t = 2.0)]
+    join_rate: f64,
+    /// Joins and renames one address may make at once.
+    #[arg(long, default_value_t = 20)]
+    join_burst: u32,
     /// Seconds of silence before a member is dropped (tests shorten it).
     #[arg(long, default_value_t = 60.0, hide = true)]
     idle_timeout: f64,
@@ -69,6 +77,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
     if args.burst == 0 {
         usage_error("--burst must be at least 1");
     }
+    if !(args.join_rate >= 0.0 && args.join_rate.is_finite()) {
+        usage_error("--join-rate must be a number of joins per second, 0 or more");
+    }
+    if args.join_burst == 0 {
+        usage_error("--join-burst must be at least 1");
+    }
     let Ok(idle_timeout) = Duration::try_from_secs_f64(args.idle_timeout) else {
         usage_error("--idle-timeout must be a number of seconds");
     };
@@ -90,6 +104,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         rate: args.rate,
         burst: args.burst,
         idle_timeout,
+        join_rate: args.join_rate,
+        join_burst: args.join_burst,
         ..RoomConfig::default()
     };
     let history = config.history;
@@ -139,7 +155,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         backplane.shutdown();
     }
     // Tell the UDP members (IRC members get an ERROR line from their session).
-    hub.act(None, |room| room.admin("the server is shutting down"));
+    hub.act(None, |room| room.admin(SHUTTING_DOWN));
     let mut farewell = Vec::new();
     front.handle_timeout(std::time::Instant::now(), &mut farewell);
     for d in farewell {
