@@ -250,16 +250,31 @@ mod properties {
         /// No datagram from an address that has not joined gets an answer
         /// longer than itself, whatever it holds.
         #[test]
-        fn no_amplification(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+        fn no_amplification(
+            data in proptest::collection::vec(any::<u8>(), 0..64),
+            name in "[a-z]{1,12}",
+            others in proptest::collection::vec("(SAY [a-z ]{0,40}|WHO|PING|JOIN [a-z]{1,8})", 0..8),
+        ) {
+            // A room with members who talk; a new address sends one datagram
+            // (anything, or a JOIN) and then gets, in all, no more than that.
             let mut front = UdpFront::new(Hub::new(RoomConfig::default()));
-            let from = SocketAddr::from(([127, 0, 0, 1], 9));
-            let mut out = Vec::new();
-            front.handle_datagram(Instant::now(), from, &data, &mut out);
-            let joined = data.starts_with(b"JOIN ") && out.iter().any(|d| d.data.starts_with(b"OK "));
-            if !joined {
-                for d in &out {
-                    prop_assert!(d.data.len() <= data.len(), "{:?} → {:?}", data, d.data);
+            let t = Instant::now();
+            let mut ignore = Vec::new();
+            for (i, m) in ["alice", "bob"].iter().enumerate() {
+                let at = SocketAddr::from(([127, 0, 0, 1], 100 + i as u16));
+                front.handle_datagram(t, at, format!("JOIN {m}").as_bytes(), &mut ignore);
+                front.handle_datagram(t, at, b"PING", &mut ignore);
+            }
+            for (port, first) in [(9, data), (10, format!("JOIN {name}").into_bytes())] {
+                let from = SocketAddr::from(([127, 0, 0, 1], port));
+                let mut out = Vec::new();
+                front.handle_datagram(t, from, &first, &mut out);
+                for (i, d) in others.iter().enumerate() {
+                    let at = SocketAddr::from(([127, 0, 0, 1], 100 + (i % 2) as u16));
+                    front.handle_datagram(t, at, d.as_bytes(), &mut out);
                 }
+                let got: usize = out.iter().filter(|d| d.to == from).map(|d| d.data.len()).sum();
+                prop_assert!(got <= first.len(), "{:?} drew {} bytes", first, got);
             }
         }
     }
