@@ -1,7 +1,9 @@
 //! `netkit chat join` end to end, each client on its own pseudo-terminal, as a
 //! person would run it: two clients talk, `/who` lists the members, one quits
 //! and the other sees it; a later joiner gets the history; a client whose
-//! server died says so and exits 1.
+//! server died says so and exits 1; one whose server shuts down leaves at
+//! once (exit 0); a closed port is "connection refused" with its address;
+//! control characters a room forwards are printed escaped.
 
 mod common;
 
