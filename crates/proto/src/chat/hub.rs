@@ -301,6 +301,36 @@ mod tests {
     }
 
     #[test]
+    fn the_udp_outbox_is_bounded_while_the_udp_loop_is_busy() {
+        let t = Instant::now();
+        let hub = Hub::new(RoomConfig {
+            rate: 0.0,
+            join_rate: 0.0,
+            ..RoomConfig::default()
+        });
+        let mut out = Vec::new();
+        for port in 1..=100 {
+            let a = MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], port)));
+            hub.act(Some(&mut out), |room| {
+                room.join(t, a, &format!("m{port}"), true)?;
+                room.ping(t, a)
+                    .map_err(|_| super::super::room::JoinError::BadName)
+            })
+            .unwrap();
+        }
+        let irc = hub.register(Front::Irc, None);
+        hub.act(None, |room| room.join(t, irc, "talker", false))
+            .unwrap();
+        // 100 members × 1,000 messages, and the UDP loop takes none of them.
+        for _ in 0..1000 {
+            hub.act(None, |room| room.say(t, irc, "x")).unwrap();
+        }
+        let mut udp = Vec::new();
+        hub.take_udp(&mut udp);
+        assert_eq!(udp.len(), MAX_UDP_QUEUED);
+    }
+
+    #[test]
     fn a_connection_that_does_not_keep_up_is_told_to_close() {
         let t = Instant::now();
         let hub = Hub::new(RoomConfig {

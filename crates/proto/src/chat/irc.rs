@@ -11,6 +11,7 @@
 
 use super::hub::{Front, Hub};
 use super::irc_wire::{Line, Out, MAX_LINE};
+use super::names::clean_text;
 use super::room::{JoinError, LeaveReason, MemberId, SayError};
 use crate::{FileChunk, Service, Session};
 use std::net::SocketAddr;
@@ -155,7 +156,8 @@ impl IrcSession {
             }
             "PONG" => {}
             "QUIT" => {
-                let msg = p(0).unwrap_or("Client quit");
+                // Heard by the others: no control characters (IRC colours included).
+                let msg = clean_text(p(0).unwrap_or("Client quit")).into_owned();
                 let error = format!("Closing Link: {} (Quit: {msg})", self.me());
                 self.quit(LeaveReason::Quit(msg.into()), &error);
             }
