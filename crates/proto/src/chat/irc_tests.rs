@@ -243,3 +243,21 @@ fn nick_changes_count_against_the_join_limit_of_the_address() {
     let r = text(h2.send(b"NICK fresh\r\nUSER u 0 * :x\r\n"));
     assert!(r.contains(" 001 fresh "), "{r}");
 }
+
+#[test]
+fn a_quit_message_reaches_the_others_without_control_characters() {
+    let (_hub, svc, t) = setup();
+    let mut a = client(&svc, t, "watcher");
+    a.send(b"JOIN #netkit\r\n");
+    let mut b = client(&svc, t, "leaver");
+    b.send(b"JOIN #netkit\r\n");
+    a.session.handle_wake(t);
+    a.drain();
+    b.send(b"QUIT :\x1b]0;owned\x07bye\r\n");
+    a.session.handle_wake(t);
+    let r = text(a.drain());
+    assert!(
+        r.contains(":leaver!leaver@netkit QUIT :Quit: \u{fffd}]0;owned\u{fffd}bye\r\n"),
+        "{r:?}"
+    );
+}
