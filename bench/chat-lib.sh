@@ -18,7 +18,8 @@ trap cleanup EXIT
 # server would outlive the script.
 start_chat() {
   local out="$work/chat-$RANDOM.out"
-  "$netkit" chat serve --bind 127.0.0.1 --port 0 "$@" >"$out" 2>>"$work/chat.log" </dev/null &
+  # --join-rate 0: every member of a bench joins from 127.0.0.1 at once.
+  "$netkit" chat serve --bind 127.0.0.1 --port 0 --join-rate 0 "$@" >"$out" 2>>"$work/chat.log" </dev/null &
   pids+=($!)
   for _ in $(seq 200); do
     if grep -q 'listening on udp://' "$out"; then

@@ -18,7 +18,9 @@
 # flood at the TFTP port (1,100 never-ACKed RRQs every 3 s from one address;
 # the normal client on another, peak RSS reported).
 # Prints one line per phase: normal requests/s, ratio to unloaded, and the
-# server's VmRSS at the end of the phase.
+# server's VmRSS at the end of the phase. The chat JOIN-flood phases (with
+# `chat`; IDLE=SECONDS shortens the 60 s member timeout they wait for) print
+# a normal member's SAY deliveries/s and the server's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -134,6 +136,75 @@ def udp_garbage(addr):
     while not stop.is_set():
         for _ in range(100): u.sendto(os.urandom(300), addr)
 
+# --- chat JOIN flood (issue 15): a normal member's SAYs reach another member
+# while 4,000 JOINs from 4,000 ports of 127.0.0.1 arrive, round after round,
+# and then while the members the flood got in time out. IDLE (default 60 s,
+# the real member timeout) sets the server's --idle-timeout; the second line
+# covers the wait for it. RSS KiB is the server's peak (VmHWM), with the
+# slowest delivery seen.
+idle = float(os.environ.get("IDLE", "60"))
+
+def hwm(p):
+    return next(int(l.split()[1]) for l in open(f"/proc/{p.pid}/status") if l.startswith("VmHWM"))
+
+def chat_pair(addr):
+    tag = str(time.time_ns())[-6:]
+    socks = []
+    for who in ("a", "b"):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(1)
+        u.sendto(f"JOIN normal{who}{tag}".encode(), addr); u.recvfrom(70000)
+        u.sendto(b"PING", addr)  # confirms the address: the member list follows
+        while u.recvfrom(70000)[0] != b"PONG": pass
+        socks.append(u)
+    return socks[0], socks[1], f"normala{tag}".encode()
+
+def say_rate(pair, addr, t):
+    a, b, name = pair
+    n, worst, i, end, ping_at = 0, 0.0, 0, time.time() + t, 0.0
+    while time.time() < end:
+        if time.time() >= ping_at:  # b only listens: keep it a member
+            b.sendto(b"PING", addr); ping_at = time.time() + 5
+        i += 1; sent = time.time()
+        a.sendto(b"SAY m%d" % i, addr)
+        want = b"MSG " + name + b" m%d" % i
+        try:
+            while b.recvfrom(70000)[0] != want: pass
+            n += 1; worst = max(worst, time.time() - sent)
+        except socket.timeout: pass
+    return n / t, worst
+
+def join_flood(addr):
+    while not stop.is_set():
+        for i in range(4000):
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.sendto(b"JOIN j%05d" % i, addr); u.close()
+
+def join_flood_phases(t):
+    global stop
+    row = lambda name, r, base, p, worst: print(
+        f"{name:28} {r:10.0f} {r / base:7.2f} {hwm(p):9d}  (slowest delivery {worst * 1000:.0f} ms)", flush=True)
+    args = ["chat", "serve", "--rate", "0", "--idle-timeout", str(idle)]
+    p, addr = serve(*args)
+    try:
+        base, worst = say_rate(chat_pair(addr), addr, t)
+        row("chat SAY unloaded", base, base, p, worst)
+    finally:
+        p.terminate(); p.wait()
+    stop = threading.Event()
+    p, addr = serve(*args)
+    try:
+        pair = chat_pair(addr)
+        threading.Thread(target=join_flood, args=(addr,), daemon=True).start()
+        flood_for = max(t, 5)
+        r, worst = say_rate(pair, addr, flood_for)
+        row("chat JOIN flood x4000", r, base, p, worst)
+        stop.set()
+        # The flood's members time out idle s after their join: cover that.
+        r, worst = say_rate(pair, addr, idle + 5)
+        row("chat JOIN flood timeouts", r, base, p, worst)
+    finally:
+        stop.set(); p.terminate(); p.wait()
+
 print(f"{'phase':28} {'normal/s':>10} {'ratio':>7} {'RSS KiB':>9}")
 def phase(name, server_args, attack, measure, base=None):
     global stop
@@ -159,6 +230,8 @@ if "http" in phases:
 if "chat" in phases:
   chat_base = phase("chat unloaded", ["chat", "serve", "--rate", "0"], None, chat_rate)
   phase("chat UDP garbage", ["chat", "serve", "--rate", "0"], udp_garbage, chat_rate, chat_base)
+if "chat" in phases:
+  join_flood_phases(secs)
 if "tftp" in phases:
   tftp_base = phase("tftp unloaded", ["tftp", "serve", root], None, tftp_rate)
   phase("tftp UDP garbage", ["tftp", "serve", root], udp_garbage, tftp_rate, tftp_base)

@@ -47,7 +47,7 @@ start() { # name, then the command; prints the ready URL's host:port
 http=$(start http "$netkit" http serve "$work/root" --bind 127.0.0.1 --port 0 --upload --overwrite --quiet --model "$model")
 files=$(start files "$netkit" files serve "$work/root" --bind 127.0.0.1 --port 0 --upload --overwrite --model "$model")
 tftp=$(start tftp "$netkit" tftp serve "$work/root" --bind 127.0.0.1 --port 0 --upload --overwrite)
-chat=$(start chat "$netkit" chat serve --bind 127.0.0.1 --port 0 --rate 0)
+chat=$(start chat "$netkit" chat serve --bind 127.0.0.1 --port 0 --rate 0 --join-rate 0)
 echo "soak: ${duration}s, model $model; http $http, files $files, tftp $tftp, chat $chat" >&2
 
 python3 - "$duration" "$work" "$http" "$files" "$tftp" "$chat" <<'PY'

@@ -57,6 +57,9 @@ impl Udp {
         let udp = Udp(socket);
         udp.send(&format!("JOIN {name}"));
         assert!(udp.recv().starts_with("OK "));
+        // The second datagram confirms the address; the member list follows.
+        udp.send("PING");
+        udp.expect("PONG");
         udp
     }
 

@@ -1,7 +1,9 @@
 //! `netkit chat join` end to end, each client on its own pseudo-terminal, as a
 //! person would run it: two clients talk, `/who` lists the members, one quits
 //! and the other sees it; a later joiner gets the history; a client whose
-//! server died says so and exits 1.
+//! server died says so and exits 1; one whose server shuts down leaves at
+//! once (exit 0); a closed port is "connection refused" with its address;
+//! control characters a room forwards are printed escaped.
 
 mod common;
 
@@ -22,10 +24,13 @@ struct Client {
 
 impl Client {
     fn start(server: &Server, name: &str) -> Client {
+        Client::start_at(&server.addr().to_string(), name)
+    }
+
+    fn start_at(addr: &str, name: &str) -> Client {
         let pty = nix::pty::openpty(None, None).expect("openpty");
         let slave = File::from(pty.slave);
-        let addr = server.addr().to_string();
-        let child = common::netkit(&["chat", "join", &addr, name])
+        let child = common::netkit(&["chat", "join", addr, name])
             .stdin(Stdio::from(slave.try_clone().expect("dup")))
             .stdout(Stdio::from(slave.try_clone().expect("dup")))
             .stderr(Stdio::from(slave))
@@ -93,9 +98,11 @@ impl Drop for Client {
 fn two_clients_talk_and_one_quits() {
     let server = Server::start(&["chat", "serve", "--bind", "127.0.0.1", "--port", "0"]);
     let mut alice = Client::start(&server, "alice");
-    alice.expect("joined as alice; members: alice");
+    alice.expect("joined as alice");
+    alice.expect("members: alice");
     let mut bob = Client::start(&server, "bob");
-    bob.expect("joined as bob; members: alice, bob");
+    bob.expect("joined as bob");
+    bob.expect("members: alice, bob");
     alice.expect("bob joined");
 
     alice.type_line("hi bob, how are you?");
@@ -110,7 +117,8 @@ fn two_clients_talk_and_one_quits() {
     assert_eq!(bob.wait(), Some(0));
 
     let mut carol = Client::start(&server, "carol");
-    carol.expect("joined as carol; members: alice, carol");
+    carol.expect("joined as carol");
+    carol.expect("members: alice, carol");
     carol.expect("[history] alice: hi bob, how are you?");
     carol.expect("[history] bob: fine, thanks");
     alice.expect("carol joined");
@@ -124,9 +132,9 @@ fn two_clients_talk_and_one_quits() {
 fn a_taken_name_is_refused() {
     let server = Server::start(&["chat", "serve", "--bind", "127.0.0.1", "--port", "0"]);
     let mut alice = Client::start(&server, "alice");
-    alice.expect("joined as alice; members: alice");
+    alice.expect("joined as alice");
     let mut other = Client::start(&server, "ALICE");
-    other.expect("netkit: the name ALICE is taken");
+    other.expect("netkit: the name ALICE is taken (or looks like a member's name)");
     assert_eq!(other.wait(), Some(1));
 }
 
@@ -149,7 +157,7 @@ fn a_dead_server_is_noticed() {
     let mut child = cmd.spawn().expect("spawn chat join");
     let lines = common::spawn_line_reader(child.stdout.take().expect("piped stdout"));
     let first = lines.recv_timeout(READY_TIMEOUT).expect("a joined line");
-    assert_eq!(first, "joined as alice; members: alice");
+    assert_eq!(first, "joined as alice");
     drop(server);
     let code = common::wait_bounded(&mut child, Duration::from_secs(20));
     assert_eq!(code, Some(1));
@@ -161,4 +169,83 @@ fn a_dead_server_is_noticed() {
         .read_to_string(&mut err)
         .expect("read stderr");
     assert!(err.contains("stopped answering"), "{err}");
+}
+
+#[test]
+fn the_client_leaves_at_once_when_the_server_shuts_down() {
+    let server = Server::start(&["chat", "serve", "--bind", "127.0.0.1", "--port", "0"]);
+    let addr = server.addr().to_string();
+    let mut cmd = common::netkit(&["chat", "join", &addr, "alice"]);
+    cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn chat join");
+    let lines = common::spawn_line_reader(child.stdout.take().expect("piped stdout"));
+    assert_eq!(
+        lines.recv_timeout(READY_TIMEOUT).unwrap(),
+        "joined as alice"
+    );
+    assert_eq!(lines.recv_timeout(READY_TIMEOUT).unwrap(), "members: alice");
+    assert_eq!(server.terminate(), Some(0));
+    // Without the notice it would wait for two missed PINGs (40 s): the
+    // bounded wait here is shorter than that.
+    let code = common::wait_bounded(&mut child, Duration::from_secs(15));
+    assert_eq!(
+        code,
+        Some(0),
+        "still running after the server said it was going"
+    );
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("is shutting down; leaving"), "{err}");
+}
+
+#[test]
+fn a_closed_port_is_refused_and_named() {
+    let port = {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = common::netkit(&["chat", "join", &addr, "alice"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chat join");
+    assert_eq!(
+        common::wait_bounded(&mut child, Duration::from_secs(20)),
+        Some(1)
+    );
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.contains("connection refused"), "{err}");
+    assert!(err.contains(&addr), "{err}");
+}
+
+#[test]
+fn control_characters_from_a_server_are_printed_escaped() {
+    // A room that does not clean what it forwards (not netkit's): the
+    // client is the second wall.
+    let fake = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    fake.set_read_timeout(Some(READY_TIMEOUT)).unwrap();
+    let mut client = Client::start_at(&fake.local_addr().unwrap().to_string(), "alice");
+    let mut buf = [0u8; 2048];
+    let (n, from) = fake.recv_from(&mut buf).expect("a JOIN");
+    assert!(buf[..n].starts_with(b"JOIN alice"));
+    fake.send_to(b"OK alice", from).unwrap();
+    fake.send_to(
+        b"MSG mallory \x1b]0;owned\x07\x1b[2J\ralice: your password?",
+        from,
+    )
+    .unwrap();
+    client.expect("mallory: \\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{d}alice: your password?");
 }

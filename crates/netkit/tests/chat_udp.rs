@@ -28,8 +28,16 @@ impl Member {
     fn joined(server: &Server, name: &str) -> Member {
         let m = Member::new(server);
         m.send(&format!("JOIN {name}"));
-        let ok = m.recv();
-        assert!(ok.starts_with("OK "), "{name}: {ok}");
+        assert_eq!(
+            m.recv(),
+            format!("OK {name}"),
+            "a new member's OK names it alone"
+        );
+        // Its next datagram confirms the address: the member list follows.
+        m.send("PING");
+        let members = m.recv();
+        assert!(members.starts_with("MEMBERS "), "{name}: {members}");
+        assert_eq!(m.recv(), "PONG");
         m
     }
 
@@ -88,9 +96,12 @@ fn join_with_unique_and_valid_names() {
     let alice = Member::new(&server);
     alice.send("JOIN alice");
     assert_eq!(alice.recv(), "OK alice");
+    alice.send("PING");
+    assert_eq!(alice.recv(), "MEMBERS alice");
+    assert_eq!(alice.recv(), "PONG");
     let bob = Member::new(&server);
     bob.send("JOIN Bob");
-    assert_eq!(bob.recv(), "OK alice Bob");
+    assert_eq!(bob.recv(), "OK Bob", "the list follows bob's next datagram");
     assert_eq!(alice.recv(), "JOINED Bob");
 
     let other = Member::new(&server);
@@ -107,8 +118,17 @@ fn join_with_unique_and_valid_names() {
     assert_eq!(other.recv(), "ERR bad-name");
     other.send_bytes(b"JOIN ctl\x07name            ");
     assert_eq!(other.recv(), "ERR bad-name");
+    // Invisible and text-direction characters; look-alikes of a member's name.
+    for invisible in ["\u{202e}ecila", "al\u{200b}ice", "bo\u{200d}b"] {
+        other.send(&format!("JOIN {invisible}            "));
+        assert_eq!(other.recv(), "ERR bad-name", "{invisible:?}");
+    }
+    for look_alike in ["ａlice", "alicе", "ＢＯＢ"] {
+        other.send(&format!("JOIN {look_alike}            "));
+        assert_eq!(other.recv(), "ERR name-taken", "{look_alike}");
+    }
     other.send(&format!("JOIN {}", "é".repeat(32)));
-    assert_eq!(other.recv(), format!("OK alice Bob {}", "é".repeat(32)));
+    assert_eq!(other.recv(), format!("OK {}", "é".repeat(32)));
     assert_eq!(alice.recv(), format!("JOINED {}", "é".repeat(32)));
     alice.send("WHO");
     assert_eq!(
@@ -300,10 +320,11 @@ fn a_joining_member_gets_the_last_50_messages() {
     alice.nothing_pending();
     let bob = Member::new(&server);
     bob.send("JOIN bob");
-    assert_eq!(bob.recv(), "OK alice bob");
-    // History follows the member's next datagram, which proves the address is
-    // really its own (a forged JOIN gets one OK, not fifty messages).
+    assert_eq!(bob.recv(), "OK bob");
+    // The list and history follow the member's next datagram, which proves the
+    // address is really its own (a forged JOIN gets one OK, not fifty messages).
     bob.send("PING");
+    assert_eq!(bob.recv(), "MEMBERS alice bob");
     for i in 10..60 {
         assert_eq!(bob.recv(), format!("HISTORY alice message {i}"));
     }
@@ -328,4 +349,46 @@ fn fork_model_with_irc_is_a_usage_error() {
     .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fork"));
+}
+
+#[test]
+fn control_characters_never_reach_another_member() {
+    let server = serve(&[]);
+    let alice = Member::joined(&server, "alice");
+    let mallory = Member::joined(&server, "mallory");
+    assert_eq!(alice.recv(), "JOINED mallory");
+    mallory
+        .send_bytes(b"SAY \x1b]0;owned\x07\x1b[2J\r\nalice: give me your password\x7f\xc2\x9b\tok");
+    let got = alice.recv();
+    assert!(!got.chars().any(char::is_control), "{got:?}");
+    assert_eq!(
+        got,
+        "MSG mallory \u{fffd}]0;owned\u{fffd}\u{fffd}[2J\u{fffd}\u{fffd}alice: give me your password\u{fffd}\u{fffd} ok"
+    );
+}
+
+#[test]
+fn a_join_flood_from_one_address_admits_its_burst_and_answers_no_more_than_it_got() {
+    let server = serve(&["--join-burst", "5", "--join-rate", "0.01"]);
+    let alice = Member::joined(&server, "alice");
+    let floods: Vec<UdpSocket> = (0..50)
+        .map(|i| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.send_to(format!("JOIN j{i:05}").as_bytes(), server.addr())
+                .unwrap();
+            s
+        })
+        .collect();
+    // alice took one token; four more members from this address were let in.
+    for _ in 0..4 {
+        assert!(alice.recv().starts_with("JOINED j"));
+    }
+    alice.nothing_pending();
+    // A padded JOIN is told why (the short ones were not answered at all).
+    let late = Member::new(&server);
+    late.send("JOIN late                      ");
+    assert_eq!(late.recv(), "ERR rate-limited");
+    alice.send("WHO");
+    assert_eq!(alice.recv().split(' ').count(), 1 + 5, "alice and four");
+    drop(floods);
 }

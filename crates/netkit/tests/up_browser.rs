@@ -266,6 +266,9 @@ async fn the_page_lists_downloads_uploads_and_chats_in_chromium() {
     let chat = find("chat");
     udp.send_to(b"JOIN dana", chat).unwrap();
     udp_until(&udp, "OK ");
+    // Its second datagram confirms the address; from then on it hears the room.
+    udp.send_to(b"PING", chat).unwrap();
+    udp_until(&udp, "PONG");
     let irc = TcpStream::connect(find("irc")).unwrap();
     irc.set_read_timeout(Some(WAIT)).unwrap();
     let mut irc_in = BufReader::new(irc.try_clone().unwrap());

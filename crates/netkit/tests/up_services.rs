@@ -78,6 +78,12 @@ fn up_serves_all_five_services_to_their_real_clients() {
     let mut buf = [0u8; 2048];
     let n = udp.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"OK udpuser");
+    // Its second datagram confirms the address: the member list follows.
+    udp.send_to(b"PING", chat_addr).unwrap();
+    let n = udp.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"MEMBERS udpuser");
+    let n = udp.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"PONG");
 
     // IRC: NICK/USER gets the welcome, and the IRC member is in the same room.
     let irc = TcpStream::connect(addr(&addrs, "irc")).unwrap();
@@ -215,7 +221,12 @@ fn web_chat_under(model: &str) {
     udp.send_to(b"JOIN dgram", chat_addr).unwrap();
     let mut buf = [0u8; 2048];
     let n = udp.recv(&mut buf).unwrap();
-    assert_eq!(&buf[..n], b"OK dgram webby");
+    assert_eq!(&buf[..n], b"OK dgram");
+    udp.send_to(b"PING", chat_addr).unwrap();
+    let n = udp.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"MEMBERS dgram webby");
+    let n = udp.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"PONG");
     udp.send_to(b"SAY hello browser", chat_addr).unwrap();
     let mut line = String::new();
     while !line.contains("hello browser") && Instant::now() < deadline {

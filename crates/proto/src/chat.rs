@@ -15,7 +15,9 @@
 pub mod hub;
 pub mod irc;
 pub mod irc_wire;
+pub mod limits;
 pub mod link;
+pub mod names;
 pub mod room;
 pub mod udp;
 pub mod wire;

@@ -82,7 +82,11 @@ impl Keys {
         format!("{}log", self.prefix)
     }
     fn name(&self, name: &str) -> String {
-        format!("{}name:{}", self.prefix, name.to_lowercase())
+        format!(
+            "{}name:{}",
+            self.prefix,
+            netkit_proto::chat::names::name_key(name)
+        )
     }
     fn alive(&self, instance: &str) -> String {
         format!("{}alive:{instance}", self.prefix)

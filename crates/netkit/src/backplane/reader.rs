@@ -33,7 +33,7 @@ pub(super) struct Reader {
 }
 
 fn fold(name: &str) -> String {
-    name.to_lowercase()
+    netkit_proto::chat::names::name_key(name)
 }
 
 impl Reader {

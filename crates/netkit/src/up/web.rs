@@ -104,7 +104,7 @@ impl WebApp {
         };
         let token = query_param(req.query, "token").unwrap_or_default();
         match (req.method, route) {
-            ("POST", "join") => chat.join(now, req.body),
+            ("POST", "join") => chat.join(now, req.peer.map(|p| p.ip()), req.body),
             ("POST", "say") => chat.say(now, &token, req.body),
             ("POST", "leave") => chat.leave(&token),
             ("GET", "events") => chat.events(now, &token),

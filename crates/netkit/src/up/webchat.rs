@@ -26,6 +26,7 @@ use netkit_proto::http::extension::{EventStream, ExtResponse};
 use serde_json::json;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -84,14 +85,16 @@ impl WebChat {
         format!("{:016x}{:016x}", half(1), half(2))
     }
 
-    /// `POST join`: 200 with a token, 400 `bad-name`, 409 `name-taken`.
-    pub(crate) fn join(&self, now: Instant, name: &[u8]) -> ExtResponse {
+    /// `POST join`: 200 with a token, 400 `bad-name`, 409 `name-taken`, 429
+    /// `rate-limited` when `peer`'s address joined too often (the room's join
+    /// limit, shared with UDP and IRC joins from that address).
+    pub(crate) fn join(&self, now: Instant, peer: Option<IpAddr>, name: &[u8]) -> ExtResponse {
         let Ok(name) = std::str::from_utf8(name) else {
             return ExtResponse::text(400, "bad-name");
         };
         let name = name.trim();
         self.sweep();
-        let id = self.hub.register(Front::Web);
+        let id = self.hub.register(Front::Web, peer);
         match self.hub.act(None, |room| room.join(now, id, name, true)) {
             Ok(()) => {
                 let token = self.token();
@@ -103,6 +106,7 @@ impl WebChat {
                 self.hub.unregister(id, LeaveReason::Left);
                 match e {
                     JoinError::NameTaken => ExtResponse::text(409, "name-taken"),
+                    JoinError::RateLimited => ExtResponse::text(429, "rate-limited"),
                     _ => ExtResponse::text(400, "bad-name"),
                 }
             }
@@ -323,10 +327,12 @@ mod tests {
         let udp = MemberId::Udp("127.0.0.1:9".parse().unwrap());
         hub.act(None, |room| room.join(t, udp, "bob", true))
             .unwrap();
+        // bob's second datagram: from now on it hears the room.
+        hub.act(None, |room| room.ping(t, udp)).unwrap();
 
-        assert_eq!(chat.join(t, b"bob").status, 409, "names are unique");
-        assert_eq!(chat.join(t, b"two words").status, 400);
-        let joined = chat.join(t, b"alice");
+        assert_eq!(chat.join(t, None, b"bob").status, 409, "names are unique");
+        assert_eq!(chat.join(t, None, b"two words").status, 400);
+        let joined = chat.join(t, None, b"alice");
         assert_eq!(joined.status, 200);
         let v: serde_json::Value = serde_json::from_str(&body(&joined)).unwrap();
         let token = v["token"].as_str().unwrap().to_owned();
@@ -363,5 +369,22 @@ mod tests {
             matches!(&*udp_out.last().unwrap().1, Event::Left { name, .. } if &**name == "alice")
         );
         assert_eq!(chat.say(t, &token, b"still here?").status, 404);
+    }
+
+    #[test]
+    fn web_joins_count_against_the_address_join_limit() {
+        let t = Instant::now();
+        let chat = WebChat::new(Hub::new(RoomConfig::default()));
+        let peer = Some(IpAddr::from([192, 0, 2, 7]));
+        let statuses: Vec<u16> = (0..300)
+            .map(|i| chat.join(t, peer, format!("w{i}").as_bytes()).status)
+            .collect();
+        let burst = RoomConfig::default().join_burst as usize;
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), burst);
+        assert!(statuses[burst..].iter().all(|s| *s == 429), "{statuses:?}");
+        let refused = chat.join(t, peer, b"one-more");
+        assert_eq!(body(&refused).trim_end(), "rate-limited");
+        let elsewhere = Some(IpAddr::from([192, 0, 2, 8]));
+        assert_eq!(chat.join(t, elsewhere, b"neighbour").status, 200);
     }
 }

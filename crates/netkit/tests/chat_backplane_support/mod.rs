@@ -174,6 +174,9 @@ impl Udp {
         let m = Udp::new(at);
         let ok = m.try_join(name);
         assert!(ok.starts_with("OK "), "{name}: {ok}");
+        // The second datagram confirms the address: from then on it hears
+        // the room (the member list comes first).
+        m.pending();
         m
     }
 

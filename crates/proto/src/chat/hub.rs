@@ -11,13 +11,18 @@
 
 use super::room::{Delivery, Event, LeaveReason, MemberId, Room, RoomConfig};
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
 /// Events a connection may have queued before it is cut off as too slow
 /// (IRC servers call this "SendQ exceeded").
 pub const MAX_QUEUED: usize = 10_000;
+
+/// UDP deliveries the outbox holds at most while the UDP loop is busy
+/// (made by other fronts: IRC, web, the operator); beyond it they are
+/// dropped, as a full socket buffer would drop them, and the server does not grow.
+pub const MAX_UDP_QUEUED: usize = 65_536;
 
 /// A UDP delivery: the address and the event.
 pub type UdpDelivery = (SocketAddr, Arc<Event>);
@@ -124,8 +129,9 @@ impl Hub {
     }
 
     /// A new connection member of kind `front`: its member id (numbered
-    /// across fronts, never reused) and an empty outbox.
-    pub fn register(&self, front: Front) -> MemberId {
+    /// across fronts, never reused) and an empty outbox. Its joins and
+    /// renames count against the join limit of `peer`'s address, if known.
+    pub fn register(&self, front: Front, peer: Option<IpAddr>) -> MemberId {
         let mut inner = self.lock();
         let n = inner.next_conn;
         inner.next_conn += 1;
@@ -134,6 +140,9 @@ impl Hub {
             Front::Web => MemberId::Web(n),
         };
         inner.conns.insert(id, Outbox::default());
+        if let Some(ip) = peer {
+            inner.room.set_origin(id, ip);
+        }
         id
     }
 
@@ -161,6 +170,7 @@ impl Hub {
         self.act(None, |room| {
             room.leave(id, reason);
             room.release_name(id);
+            room.forget_origin(id);
         });
         self.lock().conns.remove(&id);
     }
@@ -174,10 +184,11 @@ impl Inner {
             match d.to {
                 MemberId::Udp(addr) => match udp_out.as_deref_mut() {
                     Some(out) => out.push((addr, d.event)),
-                    None => {
+                    None if self.udp.len() < MAX_UDP_QUEUED => {
                         wake_udp |= self.udp.is_empty();
                         self.udp.push((addr, d.event));
                     }
+                    None => {}
                 },
                 // Members elsewhere are told by their own server.
                 MemberId::Elsewhere => {}
@@ -228,7 +239,7 @@ mod tests {
         let udp_wakes = Arc::new(Count(AtomicUsize::new(0)));
         let irc_wakes = Arc::new(Count(AtomicUsize::new(0)));
         hub.set_udp_waker(Waker::from(udp_wakes.clone()));
-        let irc = hub.register(Front::Irc);
+        let irc = hub.register(Front::Irc, None);
         hub.set_waker(irc, Waker::from(irc_wakes.clone()));
         let a = MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], 1)));
 
@@ -236,6 +247,8 @@ mod tests {
         hub.act(Some(&mut out), |room| room.join(t, a, "alice", true))
             .unwrap();
         assert_eq!(out.len(), 1, "the welcome, handed straight to the UDP loop");
+        hub.act(Some(&mut out), |room| room.ping(t, a)).unwrap();
+        assert_eq!(out.len(), 2, "the member list, after its second datagram");
         assert_eq!(udp_wakes.0.load(Ordering::SeqCst), 0);
 
         hub.act(None, |room| room.join(t, irc, "bob", false))
@@ -268,8 +281,8 @@ mod tests {
     fn web_and_irc_members_have_their_own_ids_and_outboxes() {
         let t = Instant::now();
         let hub = Hub::new(RoomConfig::default());
-        let irc = hub.register(Front::Irc);
-        let web = hub.register(Front::Web);
+        let irc = hub.register(Front::Irc, None);
+        let web = hub.register(Front::Web, None);
         assert!(matches!(web, MemberId::Web(_)) && matches!(irc, MemberId::Irc(_)));
         assert_ne!(irc.to_string(), web.to_string());
         assert!(web.to_string().starts_with("web #"), "{web}");
@@ -288,13 +301,43 @@ mod tests {
     }
 
     #[test]
+    fn the_udp_outbox_is_bounded_while_the_udp_loop_is_busy() {
+        let t = Instant::now();
+        let hub = Hub::new(RoomConfig {
+            rate: 0.0,
+            join_rate: 0.0,
+            ..RoomConfig::default()
+        });
+        let mut out = Vec::new();
+        for port in 1..=100 {
+            let a = MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], port)));
+            hub.act(Some(&mut out), |room| {
+                room.join(t, a, &format!("m{port}"), true)
+            })
+            .unwrap();
+            // Its second datagram: from now on it hears the room.
+            hub.act(Some(&mut out), |room| room.ping(t, a)).unwrap();
+        }
+        let irc = hub.register(Front::Irc, None);
+        hub.act(None, |room| room.join(t, irc, "talker", false))
+            .unwrap();
+        // 100 members × 1,000 messages, and the UDP loop takes none of them.
+        for _ in 0..1000 {
+            hub.act(None, |room| room.say(t, irc, "x")).unwrap();
+        }
+        let mut udp = Vec::new();
+        hub.take_udp(&mut udp);
+        assert_eq!(udp.len(), MAX_UDP_QUEUED);
+    }
+
+    #[test]
     fn a_connection_that_does_not_keep_up_is_told_to_close() {
         let t = Instant::now();
         let hub = Hub::new(RoomConfig {
             rate: 0.0,
             ..RoomConfig::default()
         });
-        let irc = hub.register(Front::Irc);
+        let irc = hub.register(Front::Irc, None);
         let a = MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], 1)));
         hub.act(None, |room| room.join(t, irc, "slow", false))
             .unwrap();

@@ -11,6 +11,7 @@
 
 use super::hub::{Front, Hub};
 use super::irc_wire::{Line, Out, MAX_LINE};
+use super::names::clean_text;
 use super::room::{JoinError, LeaveReason, MemberId, SayError};
 use crate::{FileChunk, Service, Session};
 use std::net::SocketAddr;
@@ -43,8 +44,8 @@ impl IrcService {
 impl Service for IrcService {
     type Session = IrcSession;
 
-    fn new_session(&self, _peer: Option<SocketAddr>, now: Instant) -> IrcSession {
-        let id = self.hub.register(Front::Irc);
+    fn new_session(&self, peer: Option<SocketAddr>, now: Instant) -> IrcSession {
+        let id = self.hub.register(Front::Irc, peer.map(|p| p.ip()));
         let idle = self.hub.with_room(|room| room.config().idle_timeout);
         IrcSession {
             hub: self.hub.clone(),
@@ -138,7 +139,7 @@ impl IrcSession {
                 }
                 _ => self.numeric("410", &[p(0).unwrap_or("")], "Invalid CAP command"),
             },
-            "NICK" => self.nick(p(0)),
+            "NICK" => self.nick(now, p(0)),
             "USER" => {
                 if self.registered {
                     self.numeric("462", &[], "You may not reregister");
@@ -155,7 +156,8 @@ impl IrcSession {
             }
             "PONG" => {}
             "QUIT" => {
-                let msg = p(0).unwrap_or("Client quit");
+                // Heard by the others: no control characters (IRC colours included).
+                let msg = clean_text(p(0).unwrap_or("Client quit")).into_owned();
                 let error = format!("Closing Link: {} (Quit: {msg})", self.me());
                 self.quit(LeaveReason::Quit(msg.into()), &error);
             }
@@ -180,7 +182,7 @@ impl IrcSession {
         }
     }
 
-    fn nick(&mut self, wanted: Option<&str>) {
+    fn nick(&mut self, now: Instant, wanted: Option<&str>) {
         let Some(wanted) = wanted.filter(|n| !n.is_empty()) else {
             return self.numeric("431", &[], "No nickname given");
         };
@@ -190,7 +192,10 @@ impl IrcSession {
         if self.in_channel {
             return self.numeric("447", &[], "Cannot change nickname while on #netkit");
         }
-        match self.hub.act(None, |room| room.claim_name(self.id, wanted)) {
+        match self
+            .hub
+            .act(None, |room| room.claim_name(now, self.id, wanted))
+        {
             Ok(()) => {
                 if self.registered {
                     let from = Self::prefix(self.me());
@@ -202,6 +207,12 @@ impl IrcSession {
             Err(JoinError::NameTaken) => {
                 self.numeric("433", &[wanted], "Nickname is already in use")
             }
+            // As ircd-hybrid and ratbox answer nick floods.
+            Err(JoinError::RateLimited) => self.numeric(
+                "438",
+                &[wanted],
+                "Nick change too fast (too many joins from your address); wait a while",
+            ),
             Err(_) => self.numeric("432", &[wanted], "Erroneous nickname"),
         }
     }
@@ -248,13 +259,18 @@ impl IrcSession {
                 self.numeric("403", &[&chan], "No such channel (only #netkit here)");
             } else if !self.in_channel {
                 let nick = self.me().to_owned();
-                // The nick is ours (claimed), so only a bad name can fail here.
-                if self
+                // The nick is ours (claimed): only the join limit or a bad name.
+                match self
                     .hub
                     .act(None, |room| room.join(now, self.id, &nick, false))
-                    .is_err()
                 {
-                    self.numeric("479", &[CHANNEL], "Cannot join with that nickname");
+                    Ok(()) => {}
+                    Err(JoinError::RateLimited) => self.numeric(
+                        "263",
+                        &["JOIN"],
+                        "Too many joins from your address; wait a while and try again",
+                    ),
+                    Err(_) => self.numeric("479", &[CHANNEL], "Cannot join with that nickname"),
                 }
             }
         }

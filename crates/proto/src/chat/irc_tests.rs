@@ -85,8 +85,8 @@ fn join_privmsg_and_the_udp_side() {
     h.session.handle_wake(t);
     let r = text(h.drain());
     assert_eq!(
-        r,
-        ":udpbob!udpbob@netkit PRIVMSG #netkit :hi irc  QUIT :injected\r\n"
+        r, ":udpbob!udpbob@netkit PRIVMSG #netkit :hi irc\u{fffd}\u{fffd}QUIT :injected\r\n",
+        "the room replaced the control characters"
     );
 
     assert_eq!(
@@ -208,4 +208,56 @@ proptest::proptest! {
             proptest::prop_assert!(h.unconsumed().len() < MAX_LINE);
         }
     }
+}
+
+#[test]
+fn look_alike_and_invisible_nicks_are_refused() {
+    let (_hub, svc, t) = setup();
+    let _alice = client(&svc, t, "alice");
+    let mut h = Harness::new(svc.new_session(None, t), t);
+    for look_alike in ["ａlice", "alicе", "ALICE"] {
+        let r = text(h.send(format!("NICK {look_alike}\r\n").as_bytes()));
+        assert!(r.contains(" 433 * "), "{look_alike}: {r}");
+    }
+    for invisible in ["\u{202e}ecila", "al\u{200b}ix", "bo\u{200d}b"] {
+        let r = text(h.send(format!("NICK {invisible}\r\n").as_bytes()));
+        assert!(r.contains(" 432 "), "{invisible:?}: {r}");
+    }
+}
+
+#[test]
+fn nick_changes_count_against_the_join_limit_of_the_address() {
+    let (_hub, svc, t) = setup();
+    let peer = Some(SocketAddr::from(([192, 0, 2, 1], 4000)));
+    let mut h = Harness::new(svc.new_session(peer, t), t);
+    let mut flood = String::new();
+    for i in 0..500 {
+        flood.push_str(&format!("NICK n{i}\r\n"));
+    }
+    let r = text(h.send(flood.as_bytes()));
+    let burst = RoomConfig::default().join_burst as usize;
+    assert_eq!(r.matches(" 438 ").count(), 500 - burst, "{r}");
+    // Another address is not held back by this one.
+    let other = Some(SocketAddr::from(([192, 0, 2, 2], 4000)));
+    let mut h2 = Harness::new(svc.new_session(other, t), t);
+    let r = text(h2.send(b"NICK fresh\r\nUSER u 0 * :x\r\n"));
+    assert!(r.contains(" 001 fresh "), "{r}");
+}
+
+#[test]
+fn a_quit_message_reaches_the_others_without_control_characters() {
+    let (_hub, svc, t) = setup();
+    let mut a = client(&svc, t, "watcher");
+    a.send(b"JOIN #netkit\r\n");
+    let mut b = client(&svc, t, "leaver");
+    b.send(b"JOIN #netkit\r\n");
+    a.session.handle_wake(t);
+    a.drain();
+    b.send(b"QUIT :\x1b]0;owned\x07bye\r\n");
+    a.session.handle_wake(t);
+    let r = text(a.drain());
+    assert!(
+        r.contains(":leaver!leaver@netkit QUIT :Quit: \u{fffd}]0;owned\u{fffd}bye\r\n"),
+        "{r:?}"
+    );
 }

@@ -2,7 +2,7 @@
 //! event back, then each member hears it once; claims and releases go through.
 
 use super::*;
-use crate::chat::room::tests::{drain, udp};
+use crate::chat::room::tests::{drain, member};
 use crate::chat::room::{Event, JoinError, MemberId, Room, RoomConfig};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -54,7 +54,7 @@ fn shared_events_reach_members_only_when_handed_back() {
     assert_eq!(room.link_status(), LinkStatus::Alone);
     room.set_link(Box::new(fake.clone()));
     assert_eq!(room.link_status(), LinkStatus::Whole);
-    let (a, b) = (udp(1), udp(2));
+    let (a, b) = (member(1), member(2));
     room.join(t, a, "alice", false).unwrap();
     room.join(t, b, "bob", false).unwrap();
     let welcome = drain(&mut room);
@@ -115,7 +115,7 @@ fn a_refused_claim_is_a_taken_name_and_a_split_link_delivers_at_once() {
     let mut room = Room::new(RoomConfig::default());
     room.set_link(Box::new(fake.clone()));
     assert_eq!(room.link_status(), LinkStatus::Split);
-    let (a, b) = (udp(1), udp(2));
+    let (a, b) = (member(1), member(2));
     assert_eq!(room.join(t, a, "carol", false), Err(JoinError::NameTaken));
     room.join(t, a, "alice", false).unwrap();
     room.join(t, b, "bob", false).unwrap();
@@ -134,7 +134,7 @@ fn a_kick_of_a_member_elsewhere_goes_through_the_link() {
     fake.0.lock().unwrap().shared = true;
     let mut room = Room::new(RoomConfig::default());
     room.set_link(Box::new(fake.clone()));
-    let a = udp(1);
+    let a = member(1);
     room.join(t, a, "alice", true).unwrap();
     fake.0.lock().unwrap().published.clear();
     drain(&mut room);

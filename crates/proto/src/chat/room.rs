@@ -14,7 +14,8 @@
 //!   clock ── handle_timeout(now) ─────────────▶ Room   (heartbeat evictions)
 //! ```
 //!
-//! Names are unique case-insensitively across fronts. An IRC connection holds
+//! Names are unique across fronts, case-insensitively and up to look-alikes
+//! (UTS #39 confusables, see [`super::names`]). An IRC connection holds
 //! its nick with [`Room::claim_name`] before it joins the channel, so a UDP
 //! member cannot take a nick in use. Members that may vanish silently (UDP)
 //! carry a heartbeat: silent for longer than the idle timeout, they are dropped
@@ -29,11 +30,13 @@
 //! the backplane is away) leaves the room to deliver at once. Either way each
 //! member hears each event once.
 
+use super::limits::{AddressLimit, Bucket};
 pub use super::link::{Link, LinkStatus, Shared};
-use super::wire::{valid_name, MAX_TEXT_BYTES};
+use super::names::{clean_text, valid_name};
+use super::wire::MAX_TEXT_BYTES;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,6 +77,10 @@ pub struct RoomConfig {
     pub burst: u32,
     /// Heartbeat members silent for longer than this are dropped.
     pub idle_timeout: Duration,
+    /// Joins and renames per second one address may keep up (0: no limit).
+    pub join_rate: f64,
+    /// Joins and renames one address may make at once.
+    pub join_burst: u32,
 }
 
 impl Default for RoomConfig {
@@ -83,6 +90,8 @@ impl Default for RoomConfig {
             rate: 5.0,
             burst: 10,
             idle_timeout: Duration::from_secs(60),
+            join_rate: 2.0,
+            join_burst: 20,
         }
     }
 }
@@ -164,9 +173,13 @@ pub enum JoinError {
     /// The name is not 1–32 characters without spaces or control characters.
     #[error("bad name")]
     BadName,
-    /// Another member (or IRC connection) has that name, case-insensitively.
+    /// Another member (or IRC connection) has that name, case-insensitively
+    /// or as a look-alike.
     #[error("name taken")]
     NameTaken,
+    /// The address has joined or renamed too often (`--join-rate`).
+    #[error("rate limited")]
+    RateLimited,
 }
 
 /// Why a message was not forwarded.
@@ -195,32 +208,17 @@ struct Member {
     /// When a heartbeat member is dropped; `None` for members whose connection
     /// tells us when they go (IRC).
     expires: Option<Instant>,
-    tokens: f64,
-    refilled: Instant,
+    /// Its flood limit for messages.
+    bucket: Bucket,
+    /// A datagram member (its address may be forged) hears nothing but its
+    /// `OK` until its next datagram: no address gets more bytes than it sent.
+    pending: bool,
     /// A datagram member gets the history as it was when it joined (messages
     /// numbered below this) with its first datagram after JOIN.
     history_owed: Option<u64>,
     /// Events this room published after this number (see [`Room::receive_own`])
     /// are news to this member; earlier ones were in its welcome or history.
     since: u64,
-}
-
-impl Member {
-    /// The token bucket: refills at `rate` per second up to `burst`; whether a
-    /// token was there to take (always, when `rate` is 0: no flood control).
-    fn take_token(&mut self, now: Instant, rate: f64, burst: u32) -> bool {
-        if rate <= 0.0 {
-            return true;
-        }
-        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(f64::from(burst));
-        self.refilled = now;
-        if self.tokens < 1.0 {
-            return false;
-        }
-        self.tokens -= 1.0;
-        true
-    }
 }
 
 /// The room. See the module documentation.
@@ -242,17 +240,24 @@ pub struct Room {
     link: Option<Box<dyn Link>>,
     /// The number of the last event the link took from this room.
     published: u64,
+    /// Join buckets per address.
+    joins: AddressLimit,
+    /// Members the last sweep dropped whose departure is still to be told
+    /// (a few at a time: see `room_sweep.rs`).
+    departed: VecDeque<Arc<str>>,
+    /// The addresses of connection members (IRC, web), for the join limit.
+    origins: HashMap<MemberId, IpAddr>,
 }
 
+/// The key a name is held under: look-alikes (UTS #39) and cases are one name.
 fn fold(name: &str) -> String {
-    name.to_lowercase()
+    super::names::name_key(name)
 }
 
 impl Room {
     /// An empty room.
     pub fn new(config: RoomConfig) -> Room {
         Room {
-            config,
             members: HashMap::new(),
             names: HashMap::new(),
             claims: HashMap::new(),
@@ -262,6 +267,10 @@ impl Room {
             next_sweep: None,
             link: None,
             published: 0,
+            joins: AddressLimit::new(config.join_rate, config.join_burst),
+            departed: VecDeque::new(),
+            origins: HashMap::new(),
+            config,
         }
     }
 
@@ -279,12 +288,16 @@ impl Room {
 
     /// Holds `name` for `id` without joining (an IRC nick), releasing the name it
     /// held before. Fails while `id` is a member (rename by leaving first).
-    pub fn claim_name(&mut self, id: MemberId, name: &str) -> Result<(), JoinError> {
+    /// A claim counts against the address's join limit.
+    pub fn claim_name(&mut self, now: Instant, id: MemberId, name: &str) -> Result<(), JoinError> {
         if !valid_name(name) {
             return Err(JoinError::BadName);
         }
         if self.name_taken(name, id) || self.members.contains_key(&id) {
             return Err(JoinError::NameTaken);
+        }
+        if !self.charge_join(now, id) {
+            return Err(JoinError::RateLimited);
         }
         if !self.claim_shared(id, name) {
             return Err(JoinError::NameTaken);
@@ -307,9 +320,13 @@ impl Room {
     /// `id` joins as `name`. A heartbeat member is dropped when silent for the
     /// idle timeout, and gets the history only with its next datagram (a SAY,
     /// PING or WHO): its address may be forged, and a forged JOIN must not turn
-    /// a few bytes into fifty messages sent to someone else. Joining again under
-    /// the same name repeats the welcome alone (a UDP client whose `OK` was
-    /// lost); under another name, it leaves first.
+    /// a few bytes into fifty messages sent to someone else. A datagram
+    /// member ([`MemberId::Udp`]) is welcomed with its own name alone and
+    /// hears nothing more until that datagram, which brings the member list
+    /// and the history. Joining again under the same name repeats the welcome
+    /// alone (a UDP client whose `OK` was lost); under another name (a
+    /// rename), it leaves first. Joins and renames count against the
+    /// address's join limit ([`RoomConfig::join_rate`]).
     pub fn join(
         &mut self,
         now: Instant,
@@ -324,15 +341,21 @@ impl Room {
             return Err(JoinError::NameTaken);
         }
         let same = self.members.get(&id).is_some_and(|m| *m.name == *name);
+        if !same && !self.charge_join(now, id) {
+            return Err(JoinError::RateLimited);
+        }
         if !same && !self.claim_shared(id, name) {
             return Err(JoinError::NameTaken);
         }
         let (rate, burst) = (self.config.rate, self.config.burst);
         match self.members.get_mut(&id) {
             Some(m) if *m.name == *name => {
-                // Repeats share the flood limit, so forged JOINs cannot draw a
-                // stream of member lists towards someone else's address.
-                if m.take_token(now, rate, burst) {
+                if m.pending {
+                    // Its second datagram: the full welcome, then the history.
+                    self.confirm(now, id, true);
+                } else if m.bucket.take(now, rate, burst) {
+                    // Repeats share the flood limit, so forged JOINs cannot draw a
+                    // stream of member lists towards someone else's address.
                     let members = self.sorted_names();
                     self.deliver(id, Arc::new(Event::Welcome { members }));
                 }
@@ -350,21 +373,26 @@ impl Room {
         }
         self.names.insert(fold(&name), id);
         let shared = self.publish(&Shared::Joined { name: name.clone() });
+        let pending = matches!(id, MemberId::Udp(_));
         self.members.insert(
             id,
             Member {
                 name: name.clone(),
                 expires,
-                tokens: f64::from(self.config.burst),
-                refilled: now,
+                bucket: Bucket::full(now, self.config.burst),
+                pending,
                 history_owed: heartbeat.then_some(self.said),
                 since: self.published,
             },
         );
         if !shared {
-            self.tell_others(id, Event::Joined { name });
+            self.tell_others(id, Event::Joined { name: name.clone() });
         }
-        let members = self.sorted_names();
+        let members = if pending {
+            vec![name]
+        } else {
+            self.sorted_names()
+        };
         self.deliver(id, Arc::new(Event::Welcome { members }));
         if !heartbeat {
             self.replay_history(id, self.said);
@@ -372,34 +400,8 @@ impl Room {
         Ok(())
     }
 
-    /// A sign of life from `id`: its heartbeat is renewed, and history still
-    /// owed to it is sent.
-    fn touch(&mut self, now: Instant, id: MemberId) -> Result<&mut Member, NotJoined> {
-        let idle = self.config.idle_timeout;
-        let member = self.members.get_mut(&id).ok_or(NotJoined)?;
-        if let Some(exp) = &mut member.expires {
-            *exp = now + idle;
-        }
-        if let Some(until) = member.history_owed.take() {
-            self.replay_history(id, until);
-        }
-        self.members.get_mut(&id).ok_or(NotJoined)
-    }
-
-    fn replay_history(&mut self, id: MemberId, until: u64) {
-        for (_, name, text) in self.history.iter().take_while(|(n, _, _)| *n < until) {
-            let event = Event::History {
-                name: name.clone(),
-                text: text.clone(),
-            };
-            self.deliveries.push(Delivery {
-                to: id,
-                event: Arc::new(event),
-            });
-        }
-    }
-
-    /// `id` says `text` to everyone else (never to itself). Counts as a heartbeat.
+    /// `id` says `text` to everyone else (never to itself), its control
+    /// characters replaced ([`clean_text`]). Counts as a heartbeat.
     pub fn say(&mut self, now: Instant, id: MemberId, text: &str) -> Result<(), SayError> {
         let (rate, burst) = (self.config.rate, self.config.burst);
         let member = self
@@ -408,11 +410,12 @@ impl Room {
         if text.len() > MAX_TEXT_BYTES {
             return Err(SayError::TooLong);
         }
-        if !member.take_token(now, rate, burst) {
+        if !member.bucket.take(now, rate, burst) {
             return Err(SayError::RateLimited);
         }
         let name = member.name.clone();
-        let text: Arc<str> = text.into();
+        // Control characters never reach another member, whatever its front.
+        let text: Arc<str> = clean_text(text).into();
         let event = Shared::Said { name, text };
         if self.publish(&event) {
             // Kept now, so a member who joins before it comes back has it
@@ -449,34 +452,48 @@ impl Room {
 
     /// `id` asks for the member list (a sign of life, like PING).
     pub fn who(&mut self, now: Instant, id: MemberId) -> Result<(), NotJoined> {
+        let pending = self.members.get(&id).is_some_and(|m| m.pending);
         self.touch(now, id)?;
-        let names = self.sorted_names();
-        self.deliver(id, Arc::new(Event::Members { names }));
+        // A pending member's confirmation has just sent the list.
+        if !pending {
+            let names = self.sorted_names();
+            self.deliver(id, Arc::new(Event::Members { names }));
+        }
         Ok(())
     }
 
     /// `id` leaves; the others are told. Returns whether it was a member.
     pub fn leave(&mut self, id: MemberId, reason: LeaveReason) -> bool {
-        let Some(member) = self.members.remove(&id) else {
+        let Some(name) = self.remove_member(id) else {
             return false;
         };
+        self.announce_left(name, reason);
+        true
+    }
+
+    /// Takes `id` out of the room (its name freed unless claimed), untold.
+    fn remove_member(&mut self, id: MemberId) -> Option<Arc<str>> {
+        let member = self.members.remove(&id)?;
         if !self.claims.contains_key(&id) {
             self.names.remove(&fold(&member.name));
             self.release_shared(&member.name);
         }
-        let event = Shared::Left {
-            name: member.name,
-            reason,
-        };
+        Some(member.name)
+    }
+
+    /// Tells the members still here (and the other rooms) that `name` left.
+    fn announce_left(&mut self, name: Arc<str>, reason: LeaveReason) {
+        let event = Shared::Left { name, reason };
         if !self.publish(&event) {
             self.receive(event);
         }
-        true
     }
 
     /// The operator speaks to every member.
     pub fn admin(&mut self, text: &str) {
-        let event = Shared::Admin { text: text.into() };
+        let event = Shared::Admin {
+            text: clean_text(text).into(),
+        };
         if !self.publish(&event) {
             self.receive(event);
         }
@@ -521,35 +538,13 @@ impl Room {
                 }
             }
         }
-        list.sort_by_key(|(_, name)| fold(name));
+        list.sort_by_key(|(_, name)| name.to_lowercase());
         list
     }
 
     /// The name of member `id`.
     pub fn name_of(&self, id: MemberId) -> Option<&Arc<str>> {
         self.members.get(&id).map(|m| &m.name)
-    }
-
-    /// Drops heartbeat members silent for longer than the idle timeout.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        if self.next_sweep.is_none_or(|at| now < at) {
-            return;
-        }
-        let expired: Vec<MemberId> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.expires.is_some_and(|at| at <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.leave(id, LeaveReason::TimedOut);
-        }
-        self.next_sweep = self.members.values().filter_map(|m| m.expires).min();
-    }
-
-    /// When [`Room::handle_timeout`] next has work, if ever.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_sweep
     }
 
     /// Moves every pending delivery to `out`, in order.
@@ -560,61 +555,25 @@ impl Room {
     fn sorted_names(&self) -> Vec<Arc<str>> {
         self.members().into_iter().map(|(_, name)| name).collect()
     }
-
-    fn deliver(&mut self, to: MemberId, event: Arc<Event>) {
-        self.deliveries.push(Delivery { to, event });
-    }
-
-    fn tell_all(&mut self, event: Event) {
-        let event = Arc::new(event);
-        for id in self.members.keys() {
-            self.deliveries.push(Delivery {
-                to: *id,
-                event: event.clone(),
-            });
-        }
-    }
-
-    /// Tells every member except the one called `name` (its own event).
-    fn tell_all_but(&mut self, name: &str, event: Event) {
-        self.tell_newer(Some(name), u64::MAX, event);
-    }
-
-    /// Tells every member except the one called `except`, if any, that joined
-    /// before this room's event number `number`.
-    fn tell_newer(&mut self, except: Option<&str>, number: u64, event: Event) {
-        let event = Arc::new(event);
-        // The name as its member spelled it; case-folded without allocating.
-        let same = |a: &str, b: &str| {
-            a == b
-                || a.chars()
-                    .flat_map(char::to_lowercase)
-                    .eq(b.chars().flat_map(char::to_lowercase))
-        };
-        for (id, m) in &self.members {
-            if m.since < number && except.is_none_or(|n| !same(&m.name, n)) {
-                self.deliveries.push(Delivery {
-                    to: *id,
-                    event: event.clone(),
-                });
-            }
-        }
-    }
-
-    fn tell_others(&mut self, from: MemberId, event: Event) {
-        let event = Arc::new(event);
-        for id in self.members.keys().filter(|id| **id != from) {
-            self.deliveries.push(Delivery {
-                to: *id,
-                event: event.clone(),
-            });
-        }
-    }
 }
 
 #[path = "room_link.rs"]
 mod link_impl;
 
+#[path = "room_admit.rs"]
+mod admit;
+
+#[path = "room_tell.rs"]
+mod tell;
+
+#[path = "room_sweep.rs"]
+mod sweep;
+pub use sweep::{MAX_SWEEP_DELIVERIES, SWEEP_EVERY};
+
 #[cfg(test)]
 #[path = "room_tests.rs"]
 pub(super) mod tests;
+
+#[cfg(test)]
+#[path = "room_hostile_tests.rs"]
+mod hostile_tests;

@@ -2,6 +2,13 @@
 
 use super::*;
 
+/// A heartbeat member that hears the room from its join on (a web page's).
+/// The fan-out tests use it; a datagram member first has to confirm its
+/// address with a second datagram (`room_hostile_tests.rs`, [`udp`]).
+pub(crate) fn member(n: u16) -> MemberId {
+    MemberId::Web(u64::from(n))
+}
+
 /// The UDP member at 127.0.0.1:`port`.
 pub(crate) fn udp(port: u16) -> MemberId {
     MemberId::Udp(SocketAddr::from(([127, 0, 0, 1], port)))
@@ -32,7 +39,7 @@ fn names(list: &[&str]) -> Vec<Arc<str>> {
 fn join_say_leave_reach_the_others_once_and_never_the_sender() {
     let t = Instant::now();
     let mut room = Room::new(RoomConfig::default());
-    let (a, b, c) = (udp(1), udp(2), udp(3));
+    let (a, b, c) = (member(1), member(2), member(3));
     room.join(t, a, "alice", true).unwrap();
     assert_eq!(
         drain(&mut room),
@@ -84,46 +91,49 @@ fn join_say_leave_reach_the_others_once_and_never_the_sender() {
         }));
     assert_eq!(room.say(t, b, "x"), Err(SayError::NotJoined));
     // The name is free again.
-    room.join(t, udp(4), "BOB", true).unwrap();
+    room.join(t, member(4), "BOB", true).unwrap();
 }
 
 #[test]
 fn names_are_unique_case_insensitively_and_checked() {
     let t = Instant::now();
     let mut room = Room::new(RoomConfig::default());
-    room.join(t, udp(1), "Alice", true).unwrap();
+    room.join(t, member(1), "Alice", true).unwrap();
     assert_eq!(
-        room.join(t, udp(2), "aLICE", true),
+        room.join(t, member(2), "aLICE", true),
         Err(JoinError::NameTaken)
     );
-    assert_eq!(room.join(t, udp(2), "a b", true), Err(JoinError::BadName));
-    assert_eq!(room.join(t, udp(2), "", true), Err(JoinError::BadName));
     assert_eq!(
-        room.join(t, udp(2), &"x".repeat(33), true),
+        room.join(t, member(2), "a b", true),
+        Err(JoinError::BadName)
+    );
+    assert_eq!(room.join(t, member(2), "", true), Err(JoinError::BadName));
+    assert_eq!(
+        room.join(t, member(2), &"x".repeat(33), true),
         Err(JoinError::BadName)
     );
     // An IRC nick holds its name before joining.
-    room.claim_name(MemberId::Irc(7), "Dave").unwrap();
+    room.claim_name(t, MemberId::Irc(7), "Dave").unwrap();
     assert_eq!(
-        room.join(t, udp(2), "dave", true),
+        room.join(t, member(2), "dave", true),
         Err(JoinError::NameTaken)
     );
     room.join(t, MemberId::Irc(7), "Dave", false).unwrap();
     room.leave(MemberId::Irc(7), LeaveReason::Left);
     assert_eq!(
-        room.join(t, udp(2), "dave", true),
+        room.join(t, member(2), "dave", true),
         Err(JoinError::NameTaken),
         "PART keeps the nick"
     );
     room.release_name(MemberId::Irc(7));
-    room.join(t, udp(2), "dave", true).unwrap();
+    room.join(t, member(2), "dave", true).unwrap();
 }
 
 #[test]
 fn joining_again_repeats_the_welcome_or_renames() {
     let t = Instant::now();
     let mut room = Room::new(RoomConfig::default());
-    let (a, b) = (udp(1), udp(2));
+    let (a, b) = (member(1), member(2));
     room.join(t, a, "alice", true).unwrap();
     room.join(t, b, "bob", true).unwrap();
     drain(&mut room);
@@ -159,13 +169,13 @@ fn history_replays_the_last_messages_oldest_first() {
         ..RoomConfig::default()
     };
     let mut room = Room::new(config);
-    let a = udp(1);
+    let a = member(1);
     room.join(t, a, "alice", true).unwrap();
     for i in 0..60 {
         room.say(t, a, &format!("m{i}")).unwrap();
     }
     drain(&mut room);
-    let b = udp(2);
+    let b = member(2);
     room.join(t, b, "bob", true).unwrap();
     let ev = to(&drain(&mut room), b);
     assert_eq!(
@@ -225,7 +235,7 @@ fn flood_control_is_a_token_bucket() {
         ..RoomConfig::default()
     };
     let mut room = Room::new(config);
-    let (a, b) = (udp(1), udp(2));
+    let (a, b) = (member(1), member(2));
     room.join(t, a, "alice", true).unwrap();
     room.join(t, b, "bob", true).unwrap();
     drain(&mut room);
@@ -262,7 +272,7 @@ fn repeated_joins_share_the_flood_limit() {
         ..RoomConfig::default()
     };
     let mut room = Room::new(config);
-    let a = udp(1);
+    let a = member(1);
     room.join(t, a, "alice", true).unwrap();
     drain(&mut room);
     for _ in 0..10 {
@@ -276,10 +286,10 @@ fn repeated_joins_share_the_flood_limit() {
 fn too_long_text_is_refused() {
     let t = Instant::now();
     let mut room = Room::new(RoomConfig::default());
-    room.join(t, udp(1), "alice", true).unwrap();
-    room.say(t, udp(1), &"x".repeat(1000)).unwrap();
+    room.join(t, member(1), "alice", true).unwrap();
+    room.say(t, member(1), &"x".repeat(1000)).unwrap();
     assert_eq!(
-        room.say(t, udp(1), &"x".repeat(1001)),
+        room.say(t, member(1), &"x".repeat(1001)),
         Err(SayError::TooLong)
     );
 }
@@ -288,7 +298,7 @@ fn too_long_text_is_refused() {
 fn silent_heartbeat_members_are_dropped_and_announced() {
     let t = Instant::now();
     let mut room = Room::new(RoomConfig::default());
-    let (a, b, irc) = (udp(1), udp(2), MemberId::Irc(1));
+    let (a, b, irc) = (member(1), member(2), MemberId::Irc(1));
     room.join(t, a, "alice", true).unwrap();
     room.join(t + Duration::from_secs(10), b, "bob", true)
         .unwrap();
@@ -317,7 +327,7 @@ fn silent_heartbeat_members_are_dropped_and_announced() {
 fn admin_kick_and_who() {
     let t = Instant::now();
     let mut room = Room::new(RoomConfig::default());
-    let (a, b) = (udp(1), udp(2));
+    let (a, b) = (member(1), member(2));
     room.join(t, a, "alice", true).unwrap();
     room.join(t, b, "bob", true).unwrap();
     drain(&mut room);
@@ -338,7 +348,7 @@ fn admin_kick_and_who() {
             }
         )]
     );
-    assert_eq!(room.who(t, udp(9)), Err(NotJoined));
+    assert_eq!(room.who(t, member(9)), Err(NotJoined));
     assert_eq!(room.kick("BOB"), Some(b));
     let ev = drain(&mut room);
     assert_eq!(to(&ev, b), vec![Event::Kicked]);

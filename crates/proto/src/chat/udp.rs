@@ -106,6 +106,7 @@ impl DatagramService for UdpFront {
                 Ok(Request::Join(name)) => match room.join(now, id, name, true) {
                     Ok(()) => None,
                     Err(JoinError::NameTaken) => Some(Reply::Err(ErrorReason::NameTaken)),
+                    Err(JoinError::RateLimited) => Some(Reply::Err(ErrorReason::RateLimited)),
                     Err(_) => Some(Reply::Err(ErrorReason::BadName)),
                 },
                 Ok(Request::Say(text)) => match room.say(now, id, text) {
@@ -176,10 +177,18 @@ mod tests {
         let mut front = UdpFront::new(Hub::new(RoomConfig::default()));
         assert_eq!(send(&mut front, 1, b"JOIN alice"), [(1, "OK alice".into())]);
         assert_eq!(
-            send(&mut front, 2, b"JOIN bob"),
-            [(1, "JOINED bob".into()), (2, "OK alice bob".into())]
+            send(&mut front, 1, b"PING"),
+            [(1, "MEMBERS alice".into()), (1, "PONG".into())]
         );
-        assert_eq!(send(&mut front, 2, b"SAY hi"), [(1, "MSG bob hi".into())]);
+        // bob's OK names bob alone: the list follows its next datagram.
+        assert_eq!(
+            send(&mut front, 2, b"JOIN bob"),
+            [(1, "JOINED bob".into()), (2, "OK bob".into())]
+        );
+        assert_eq!(
+            send(&mut front, 2, b"SAY hi"),
+            [(2, "MEMBERS alice bob".into()), (1, "MSG bob hi".into())]
+        );
         assert_eq!(send(&mut front, 1, b"PING"), [(1, "PONG".into())]);
         assert_eq!(
             send(&mut front, 1, b"WHO"),
@@ -194,7 +203,11 @@ mod tests {
         assert_eq!(three.len(), 2, "JOINED carol to alice, OK to carol");
         assert_eq!(
             send(&mut front, 3, b"PING"),
-            [(3, "HISTORY bob hi".into()), (3, "PONG".into())]
+            [
+                (3, "MEMBERS alice carol".into()),
+                (3, "HISTORY bob hi".into()),
+                (3, "PONG".into())
+            ]
         );
     }
 
@@ -237,16 +250,31 @@ mod properties {
         /// No datagram from an address that has not joined gets an answer
         /// longer than itself, whatever it holds.
         #[test]
-        fn no_amplification(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+        fn no_amplification(
+            data in proptest::collection::vec(any::<u8>(), 0..64),
+            name in "[a-z]{1,12}",
+            others in proptest::collection::vec("(SAY [a-z ]{0,40}|WHO|PING|JOIN [a-z]{1,8})", 0..8),
+        ) {
+            // A room with members who talk; a new address sends one datagram
+            // (anything, or a JOIN) and then gets, in all, no more than that.
             let mut front = UdpFront::new(Hub::new(RoomConfig::default()));
-            let from = SocketAddr::from(([127, 0, 0, 1], 9));
-            let mut out = Vec::new();
-            front.handle_datagram(Instant::now(), from, &data, &mut out);
-            let joined = data.starts_with(b"JOIN ") && out.iter().any(|d| d.data.starts_with(b"OK "));
-            if !joined {
-                for d in &out {
-                    prop_assert!(d.data.len() <= data.len(), "{:?} → {:?}", data, d.data);
+            let t = Instant::now();
+            let mut ignore = Vec::new();
+            for (i, m) in ["alice", "bob"].iter().enumerate() {
+                let at = SocketAddr::from(([127, 0, 0, 1], 100 + i as u16));
+                front.handle_datagram(t, at, format!("JOIN {m}").as_bytes(), &mut ignore);
+                front.handle_datagram(t, at, b"PING", &mut ignore);
+            }
+            for (port, first) in [(9, data), (10, format!("JOIN {name}").into_bytes())] {
+                let from = SocketAddr::from(([127, 0, 0, 1], port));
+                let mut out = Vec::new();
+                front.handle_datagram(t, from, &first, &mut out);
+                for (i, d) in others.iter().enumerate() {
+                    let at = SocketAddr::from(([127, 0, 0, 1], 100 + (i % 2) as u16));
+                    front.handle_datagram(t, at, d.as_bytes(), &mut out);
                 }
+                let got: usize = out.iter().filter(|d| d.to == from).map(|d| d.data.len()).sum();
+                prop_assert!(got <= first.len(), "{:?} drew {} bytes", first, got);
             }
         }
     }

@@ -17,8 +17,11 @@
 
 use std::fmt;
 
-/// The longest member name, in characters.
-pub const MAX_NAME_CHARS: usize = 32;
+pub use super::names::{valid_name, MAX_NAME_CHARS};
+
+/// The `ADMIN` text a server sends every member as it shuts down: the `join`
+/// client leaves when it reads it (instead of waiting for silence).
+pub const SHUTTING_DOWN: &str = "the server is shutting down";
 
 /// The longest `SAY` text, in bytes.
 pub const MAX_TEXT_BYTES: usize = 1000;
@@ -85,17 +88,6 @@ impl<'a> Request<'a> {
             out.extend_from_slice(arg.as_bytes());
         }
     }
-}
-
-/// Whether `name` is a valid member name: 1–32 characters, no spaces or control
-/// characters (and, for IRC's sake, none of `,` `*` `?` `!` `@` `:` `#` `&` at the start).
-pub fn valid_name(name: &str) -> bool {
-    let count = name.chars().count();
-    (1..=MAX_NAME_CHARS).contains(&count)
-        && !name.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, ',' | '*' | '?' | '!' | '@')
-        })
-        && !name.starts_with([':', '#', '&'])
 }
 
 /// The reason in an `ERR <reason>` datagram.

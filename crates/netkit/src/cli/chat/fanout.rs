@@ -137,6 +137,10 @@ pub(super) fn join(server: SocketAddr, name: &str) -> Result<UdpSocket> {
     loop {
         let n = socket.recv(&mut buf).context("no answer to JOIN")?;
         if buf[..n].starts_with(b"OK ") {
+            // Confirm the address with a second datagram: only then does
+            // the room send this member anything (its list first).
+            socket.send(b"PING")?;
+            while socket.recv(&mut buf).context("no PONG")? != 4 || &buf[..4] != b"PONG" {}
             return Ok(socket);
         }
         if buf[..n].starts_with(b"ERR") {

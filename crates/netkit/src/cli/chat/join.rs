@@ -4,14 +4,20 @@
 //! and sends (`/who` asks for the members, `/quit` or end of input leaves), a
 //! receiving thread prints what arrives and keeps the membership alive with a
 //! PING every 20 s. When nothing at all has come back for two PINGs in a row,
-//! the server is taken for dead and the client exits with status 1.
+//! the server is taken for dead and the client exits with status 1; when the
+//! server says it is shutting down, the client leaves at once (status 0).
+//!
+//! What others send is printed with its control characters (and text-direction
+//! overrides) escaped, as `\u{1b}`: the server already replaces them, and this
+//! is a second wall against a server that does not.
 
 use super::DEFAULT_PORT;
 use crate::cli::common::resolve;
 use crate::cli::values::{addr, positive_duration};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use netkit_proto::chat::wire::{valid_name, ErrorReason, Reply, Request};
+use netkit_proto::chat::wire::{valid_name, ErrorReason, Reply, Request, SHUTTING_DOWN};
+use std::borrow::Cow;
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
@@ -77,9 +83,9 @@ pub fn run(args: JoinArgs) -> Result<()> {
             "/who" => Request::Who,
             _ => Request::Say(&line),
         };
-        send(&socket, &request)?;
+        send(&socket, &request).with_context(|| format!("sending to the room at {server}"))?;
     }
-    send(&socket, &Request::Leave)?;
+    send(&socket, &Request::Leave).with_context(|| format!("sending to the room at {server}"))?;
     Ok(())
 }
 
@@ -89,7 +95,7 @@ fn send(socket: &UdpSocket, request: &Request<'_>) -> Result<()> {
     if !matches!(request, Request::Say(_)) && data.len() < PAD_TO {
         data.resize(PAD_TO, b' ');
     }
-    socket.send(&data).context("sending to the room")?;
+    socket.send(&data)?;
     Ok(())
 }
 
@@ -97,42 +103,84 @@ fn send(socket: &UdpSocket, request: &Request<'_>) -> Result<()> {
 fn join(socket: &UdpSocket, name: &str, server: SocketAddr) -> Result<()> {
     socket.set_read_timeout(Some(Duration::from_secs(1)))?;
     let mut buf = vec![0u8; 65_536];
+    let mut limited = false;
     for _ in 0..JOIN_TRIES {
-        send(socket, &Request::Join(name))?;
+        // The socket is connected: an ICMP "port unreachable" for this JOIN
+        // comes back as ECONNREFUSED on the send or on the next receive.
+        match send(socket, &Request::Join(name)) {
+            Err(e) if refused(&e) => {
+                bail!("{server}: connection refused (no chat room on that port)")
+            }
+            other => other?,
+        }
         let deadline = Instant::now() + Duration::from_secs(1);
         while Instant::now() < deadline {
             let n = match socket.recv(&mut buf) {
                 Ok(n) => n,
-                Err(e) if is_timeout(&e) => break,
-                // ECONNREFUSED from an ICMP error: nobody listens (yet); try again.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    bail!("{server}: connection refused (no chat room on that port)")
+                }
                 Err(_) => break,
             };
             match Reply::parse(&buf[..n]) {
                 Ok(Reply::Ok(members)) => {
-                    say(&format!(
-                        "joined as {name}; members: {}",
-                        members.join(", ")
-                    ));
-                    // The room replays its history once we send again.
+                    // A new member's OK names itself alone; the member list
+                    // and the history follow our next datagram.
+                    let others: Vec<Cow<'_, str>> = members
+                        .iter()
+                        .filter(|m| **m != name)
+                        .map(|m| printable(m))
+                        .collect();
+                    if others.is_empty() {
+                        say(&format!("joined as {name}"));
+                    } else {
+                        say(&format!("joined as {name}; members: {}", others.join(", ")));
+                    }
                     send(socket, &Request::Ping)?;
                     return Ok(());
                 }
-                Ok(Reply::Err(ErrorReason::NameTaken)) => bail!("the name {name} is taken"),
+                Ok(Reply::Err(ErrorReason::NameTaken)) => {
+                    bail!("the name {name} is taken (or looks like a member's name)")
+                }
                 Ok(Reply::Err(ErrorReason::BadName)) => {
                     bail!("{name:?} is not a valid name (1-32 characters, no spaces)")
                 }
+                // Too many joins from this address: the bucket refills, try again.
+                Ok(Reply::Err(ErrorReason::RateLimited)) => limited = true,
                 _ => {}
             }
         }
     }
+    if limited {
+        bail!("the room at {server} refuses joins from this address for now (too many joins); try again later")
+    }
     bail!("no answer from {server}")
 }
 
-fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
+/// Whether a socket error is an ICMP "port unreachable" (nobody listens).
+fn refused(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
+/// `text` as it may be printed on a terminal: control characters and
+/// text-direction overrides escaped (`\u{1b}`), so nothing a member sends can
+/// move the cursor, retitle the terminal or fake a line.
+fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// Prints a line on stdout; a closed stdout ends the client quietly.
@@ -179,13 +227,24 @@ fn receive(
         if let Ok(mut t) = last_heard.lock() {
             *t = Instant::now();
         }
+        let p = printable;
         match Reply::parse(&buf[..n]) {
-            Ok(Reply::Msg { name, text }) => say(&format!("{name}: {text}")),
-            Ok(Reply::History { name, text }) => say(&format!("[history] {name}: {text}")),
-            Ok(Reply::Joined(name)) => say(&format!("{name} joined")),
-            Ok(Reply::Left(name)) => say(&format!("{name} left")),
-            Ok(Reply::Admin(text)) => say(&format!("[admin] {text}")),
-            Ok(Reply::Members(names)) => say(&format!("members: {}", names.join(", "))),
+            Ok(Reply::Msg { name, text }) => say(&format!("{}: {}", p(name), p(text))),
+            Ok(Reply::History { name, text }) => {
+                say(&format!("[history] {}: {}", p(name), p(text)))
+            }
+            Ok(Reply::Joined(name)) => say(&format!("{} joined", p(name))),
+            Ok(Reply::Left(name)) => say(&format!("{} left", p(name))),
+            Ok(Reply::Admin(text)) if text == SHUTTING_DOWN => {
+                say(&format!("[admin] {text}"));
+                eprintln!("netkit: the room at {server} is shutting down; leaving");
+                std::process::exit(0);
+            }
+            Ok(Reply::Admin(text)) => say(&format!("[admin] {}", p(text))),
+            Ok(Reply::Members(names)) => {
+                let names: Vec<Cow<'_, str>> = names.iter().map(|n| p(n)).collect();
+                say(&format!("members: {}", names.join(", ")))
+            }
             Ok(Reply::Err(ErrorReason::Kicked)) => {
                 eprintln!("netkit: the operator removed you from the room");
                 std::process::exit(1);

@@ -23,6 +23,7 @@ use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::irc::IrcService;
 use netkit_proto::chat::room::{MemberId, RoomConfig};
 use netkit_proto::chat::udp::UdpFront;
+use netkit_proto::chat::wire::SHUTTING_DOWN;
 use netkit_proto::DatagramService;
 use std::io::{BufRead, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -46,6 +47,13 @@ pub struct ServeArgs {
     /// Messages a member may send at once.
     #[arg(long, default_value_t = 10, value_parser = positive::<u32>)]
     burst: u32,
+    /// Joins and renames per second one address (IPv4, or IPv6 /64) may keep
+    /// up, over UDP, IRC and the web page together (0 turns the limit off).
+    #[arg(long, default_value_t = 2.0, value_parser = rate)]
+    join_rate: f64,
+    /// Joins and renames one address may make at once.
+    #[arg(long, default_value_t = 20, value_parser = positive::<u32>)]
+    join_burst: u32,
     /// Silence before a member is dropped (tests shorten it).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration, hide = true)]
     idle_timeout: Duration,
@@ -102,6 +110,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         rate: args.rate,
         burst: args.burst,
         idle_timeout,
+        join_rate: args.join_rate,
+        join_burst: args.join_burst,
         ..RoomConfig::default()
     };
     let history = config.history;
@@ -151,7 +161,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         backplane.shutdown();
     }
     // Tell the UDP members (IRC members get an ERROR line from their session).
-    hub.act(None, |room| room.admin("the server is shutting down"));
+    hub.act(None, |room| room.admin(SHUTTING_DOWN));
     let mut farewell = Vec::new();
     front.handle_timeout(std::time::Instant::now(), &mut farewell);
     for d in farewell {
