@@ -262,7 +262,7 @@ pub fn tftp_options(data: &[u8]) {
 /// senders) at the chat room's UDP front. No stranger is ever sent more
 /// bytes than its datagram had; no datagram exceeds a UDP payload.
 pub fn chat_datagrams(data: &[u8]) {
-    use netkit_proto::chat::room::MemberId;
+    use netkit_proto::chat::event::MemberId;
     let hub = Hub::new(RoomConfig::default());
     let mut front = UdpFront::new(Arc::clone(&hub));
     let mut now = Instant::now();
@@ -312,7 +312,7 @@ pub fn irc_stream(data: &[u8]) {
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = netkit_proto::chat::irc_wire::Line::parse(text);
+        let _ = netkit_proto::chat::irc::wire::Line::parse(text);
     }
 }
 

@@ -12,9 +12,9 @@
 //! two fronts. [`link`] is the seam through which a room is one with rooms on
 //! other servers (netkit's Redis backplane), without knowing what is behind it.
 
+pub mod event;
 pub mod hub;
 pub mod irc;
-pub mod irc_wire;
 pub mod limits;
 pub mod link;
 pub mod names;

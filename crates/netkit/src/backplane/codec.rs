@@ -8,7 +8,9 @@
 //! that has member `n` to remove it), `n` the name, `x` the text or the reason.
 //! An instance skips entries it cannot decode (an older one skips `k`).
 
-use netkit_proto::chat::room::{LeaveReason, Shared};
+use netkit_proto::chat::event::LeaveReason;
+
+use netkit_proto::chat::link::Shared;
 use std::sync::Arc;
 
 /// Claims KEYS[1] for ARGV[1] for ARGV[2] ms, if free or already ARGV[1]'s.

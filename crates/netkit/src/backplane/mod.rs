@@ -36,7 +36,7 @@ mod writer;
 
 use anyhow::{bail, Context, Result};
 use netkit_proto::chat::hub::Hub;
-use netkit_proto::chat::room::{Link, LinkStatus, Shared};
+use netkit_proto::chat::link::{Link, LinkStatus, Shared};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};

@@ -5,8 +5,9 @@
 use super::codec::decode;
 use super::writer::stream_cap;
 use super::{State, View, IO_TIMEOUT};
+use netkit_proto::chat::event::LeaveReason;
 use netkit_proto::chat::hub::Hub;
-use netkit_proto::chat::room::{LeaveReason, Shared};
+use netkit_proto::chat::link::Shared;
 use redis::{Connection, RedisResult};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::Sender;

@@ -4,8 +4,9 @@
 
 use super::codec::{self, fields};
 use super::{Command, State};
+use netkit_proto::chat::event::{LeaveReason, MemberId};
 use netkit_proto::chat::hub::Hub;
-use netkit_proto::chat::room::{LeaveReason, MemberId, Shared};
+use netkit_proto::chat::link::Shared;
 use redis::{Connection, RedisResult};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};

@@ -20,8 +20,9 @@
 //!   POST say ───▶ Room::say (flood control, 1,000 bytes) ──▶ the others
 //! ```
 
+use netkit_proto::chat::event::{Event, LeaveReason, MemberId};
 use netkit_proto::chat::hub::{Front, Hub};
-use netkit_proto::chat::room::{Event, JoinError, LeaveReason, MemberId, SayError};
+use netkit_proto::chat::room::{JoinError, SayError};
 use netkit_proto::http::extension::{EventStream, ExtResponse};
 use serde_json::json;
 use std::collections::HashMap;

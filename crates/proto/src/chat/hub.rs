@@ -9,7 +9,9 @@
 //! through the [`Waker`] it registered — after the lock is released — and takes
 //! its outbox on its own thread. No socket and no thread lives here.
 
-use super::room::{Delivery, Event, LeaveReason, MemberId, Room, RoomConfig};
+use super::event::{Delivery, Event, LeaveReason, MemberId};
+
+use super::room::{Room, RoomConfig};
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};

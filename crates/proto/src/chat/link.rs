@@ -4,9 +4,7 @@
 //! others to kick their members). The room does
 //! not know what is behind a link; `netkit`'s Redis backplane is one.
 
-use super::room::LeaveReason;
-#[cfg(doc)]
-use super::room::Room;
+use super::event::LeaveReason;
 use std::fmt;
 use std::sync::Arc;
 
@@ -77,7 +75,7 @@ pub trait Link: Send + fmt::Debug {
     fn release(&mut self, name: &str);
     /// Offers `event`, this room's event number `number` (counting from 1),
     /// to every room. True: it comes back, with its number, through
-    /// [`Room::receive_own`] (in the shared order), so the room delivers
+    /// the room's `receive_own` (in the shared order), so the room delivers
     /// nothing now. False: the room delivers it to its own members at once.
     fn publish(&mut self, number: u64, event: &Shared) -> bool;
     /// Members on other servers.
@@ -85,7 +83,3 @@ pub trait Link: Send + fmt::Debug {
     /// Whether the room is whole or split.
     fn status(&self) -> LinkStatus;
 }
-
-#[cfg(test)]
-#[path = "link_tests.rs"]
-mod tests;

@@ -30,41 +30,15 @@
 //! the backplane is away) leaves the room to deliver at once. Either way each
 //! member hears each event once.
 
+use super::event::{Delivery, Event, LeaveReason, MemberId};
 use super::limits::{AddressLimit, Bucket};
-pub use super::link::{Link, LinkStatus, Shared};
+use super::link::{Link, Shared};
 use super::names::{clean_text, valid_name};
 use super::wire::MAX_TEXT_BYTES;
 use std::collections::{HashMap, VecDeque};
-use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Who a member is, and so which front delivers to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum MemberId {
-    /// A UDP member, known by its source address.
-    Udp(SocketAddr),
-    /// An IRC connection, numbered by the hub ([`crate::chat::hub::Hub::register`]).
-    Irc(u64),
-    /// A web page's member (`netkit up`'s chat), numbered by the hub like IRC.
-    Web(u64),
-    /// A member of the same room on another server (in member lists only;
-    /// nothing is ever delivered to it here).
-    Elsewhere,
-}
-
-impl fmt::Display for MemberId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MemberId::Udp(addr) => write!(f, "udp {addr}"),
-            MemberId::Irc(n) => write!(f, "irc #{n}"),
-            MemberId::Web(n) => write!(f, "web #{n}"),
-            MemberId::Elsewhere => write!(f, "on another server"),
-        }
-    }
-}
 
 /// Room settings.
 #[derive(Debug, Clone)]
@@ -94,76 +68,6 @@ impl Default for RoomConfig {
             join_burst: 20,
         }
     }
-}
-
-/// Why a member is no longer in the room.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LeaveReason {
-    /// It left (UDP `LEAVE`, IRC `PART`).
-    Left,
-    /// Its connection ended (IRC `QUIT` or a closed connection), with a message.
-    Quit(Arc<str>),
-    /// It was silent for longer than the idle timeout.
-    TimedOut,
-    /// The operator kicked it.
-    Kicked,
-}
-
-/// Something a member is told.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// To the joiner: the join succeeded; every member's name, its own included.
-    Welcome {
-        /// Names, sorted case-insensitively.
-        members: Vec<Arc<str>>,
-    },
-    /// To the joiner, after `Welcome`: an earlier message, oldest first.
-    History {
-        /// Who said it.
-        name: Arc<str>,
-        /// What was said.
-        text: Arc<str>,
-    },
-    /// To the others: someone joined.
-    Joined {
-        /// The new member.
-        name: Arc<str>,
-    },
-    /// To the others: someone said something.
-    Message {
-        /// The speaker.
-        name: Arc<str>,
-        /// The text.
-        text: Arc<str>,
-    },
-    /// To the others: someone is gone.
-    Left {
-        /// The member who left.
-        name: Arc<str>,
-        /// Why.
-        reason: LeaveReason,
-    },
-    /// To everyone: the operator speaks.
-    Admin {
-        /// The announcement.
-        text: Arc<str>,
-    },
-    /// To one member, who asked: the member list.
-    Members {
-        /// Names, sorted case-insensitively.
-        names: Vec<Arc<str>>,
-    },
-    /// To the kicked member itself.
-    Kicked,
-}
-
-/// One event for one member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The member to tell.
-    pub to: MemberId,
-    /// What to tell it (shared by every recipient of the same event).
-    pub event: Arc<Event>,
 }
 
 /// Why a join failed.
@@ -243,7 +147,7 @@ pub struct Room {
     /// Join buckets per address.
     joins: AddressLimit,
     /// Members the last sweep dropped whose departure is still to be told
-    /// (a few at a time: see `room_sweep.rs`).
+    /// (a few at a time: see `room/sweep.rs`).
     departed: VecDeque<Arc<str>>,
     /// The addresses of connection members (IRC, web), for the join limit.
     origins: HashMap<MemberId, IpAddr>,
@@ -557,23 +461,17 @@ impl Room {
     }
 }
 
-#[path = "room_link.rs"]
-mod link_impl;
+mod link;
 
-#[path = "room_admit.rs"]
 mod admit;
 
-#[path = "room_tell.rs"]
 mod tell;
 
-#[path = "room_sweep.rs"]
 mod sweep;
 pub use sweep::{MAX_SWEEP_DELIVERIES, SWEEP_EVERY};
 
 #[cfg(test)]
-#[path = "room_tests.rs"]
 pub(super) mod tests;
 
 #[cfg(test)]
-#[path = "room_hostile_tests.rs"]
 mod hostile_tests;

@@ -8,8 +8,9 @@
 //! and answers to strangers share a budget of [`STRANGER_REPLIES_PER_SEC`], so
 //! a garbage flood costs a parse per datagram, not a `sendto` as well.
 
+use super::event::{Event, MemberId};
 use super::hub::{Hub, UdpDelivery};
-use super::room::{Event, JoinError, MemberId, SayError};
+use super::room::{JoinError, SayError};
 use super::wire::{ErrorReason, Reply, Request};
 use crate::{Datagram, DatagramService};
 use std::net::SocketAddr;
@@ -116,7 +117,7 @@ impl DatagramService for UdpFront {
                     Err(_) => Some(Reply::Err(ErrorReason::RateLimited)),
                 },
                 Ok(Request::Leave) => {
-                    let left = room.leave(id, super::room::LeaveReason::Left);
+                    let left = room.leave(id, super::event::LeaveReason::Left);
                     (!left).then_some(Reply::Err(ErrorReason::NotJoined))
                 }
                 Ok(Request::Ping) => Some(match room.ping(now, id) {

@@ -111,5 +111,4 @@ impl Hashing {
 }
 
 #[cfg(test)]
-#[path = "digest_tests.rs"]
 mod tests;

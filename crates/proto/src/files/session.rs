@@ -541,9 +541,7 @@ impl Session for FilesSession {
 }
 
 #[cfg(test)]
-#[path = "session_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "session_sum_tests.rs"]
 mod sum_tests;

@@ -367,5 +367,4 @@ impl Reply {
 }
 
 #[cfg(test)]
-#[path = "wire_tests.rs"]
 mod tests;

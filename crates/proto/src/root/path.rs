@@ -195,5 +195,4 @@ impl FromStr for RelPath {
 }
 
 #[cfg(test)]
-#[path = "path_tests.rs"]
 mod tests;

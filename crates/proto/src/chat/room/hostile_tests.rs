@@ -4,7 +4,7 @@
 
 use super::tests::{drain, member, udp};
 use super::*;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 fn at(t: Instant, ms: u64) -> Instant {
     t + Duration::from_millis(ms)

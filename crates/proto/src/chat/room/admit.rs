@@ -3,7 +3,8 @@
 //! forged JOIN draws no more bytes than it had), then given the member list
 //! and the history they are owed.
 
-use super::{Delivery, Event, Member, MemberId, NotJoined, Room};
+use super::{Member, NotJoined, Room};
+use crate::chat::event::{Delivery, Event, MemberId};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;

@@ -2,7 +2,9 @@
 //! releasing names through it, publishing, receiving events in the shared
 //! order, and kicks across rooms.
 
-use super::{fold, Event, Link, LinkStatus, MemberId, Room, Shared};
+use super::{fold, Room};
+use crate::chat::event::{Event, MemberId};
+use crate::chat::link::{Link, LinkStatus, Shared};
 use std::sync::Arc;
 
 impl Room {
@@ -141,3 +143,6 @@ impl Room {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,10 +1,11 @@
 //! Room tests: byte-free, with a fake clock.
 
 use super::*;
+use std::net::SocketAddr;
 
 /// A heartbeat member that hears the room from its join on (a web page's).
 /// The fan-out tests use it; a datagram member first has to confirm its
-/// address with a second datagram (`room_hostile_tests.rs`, [`udp`]).
+/// address with a second datagram (`room/hostile_tests.rs`, [`udp`]).
 pub(crate) fn member(n: u16) -> MemberId {
     MemberId::Web(u64::from(n))
 }

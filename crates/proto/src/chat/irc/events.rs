@@ -4,9 +4,9 @@
 //! several PRIVMSGs; history is replayed as NOTICEs from the server, so clients
 //! do not mistake it for live talk; the operator's lines are NOTICEs too.
 
+use super::wire::split_text;
 use super::{IrcSession, CHANNEL, TEXT_PIECE};
-use crate::chat::irc_wire::split_text;
-use crate::chat::room::{Event, LeaveReason};
+use crate::chat::event::{Event, LeaveReason};
 
 impl IrcSession {
     /// Turns what the room sent this connection into lines.

@@ -1,7 +1,8 @@
 //! Fan-out: who hears an event. Pending datagram members (not yet confirmed
 //! by a second datagram) hear nothing; a member never hears its own events.
 
-use super::{Delivery, Event, MemberId, Room};
+use super::Room;
+use crate::chat::event::{Delivery, Event, MemberId};
 use std::sync::Arc;
 
 impl Room {

@@ -13,7 +13,8 @@
 //! at most every [`SWEEP_EVERY`], so members who joined in a burst (a flood)
 //! expire in one sweep, not one by one while the others still listen.
 
-use super::{LeaveReason, MemberId, Room};
+use super::Room;
+use crate::chat::event::{LeaveReason, MemberId};
 use std::time::{Duration, Instant};
 
 /// Deliveries one sweep call makes at most.

@@ -1,10 +1,11 @@
 //! The room behind a fake link: nothing is delivered until the link hands an
 //! event back, then each member hears it once; claims and releases go through.
 
-use super::*;
+use crate::chat::event::{Event, LeaveReason, MemberId};
+use crate::chat::link::{Link, LinkStatus, Shared};
 use crate::chat::room::tests::{drain, member};
-use crate::chat::room::{Event, JoinError, MemberId, Room, RoomConfig};
-use std::sync::Mutex;
+use crate::chat::room::{JoinError, Room, RoomConfig};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 #[derive(Debug, Default)]
