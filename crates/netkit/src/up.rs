@@ -17,7 +17,6 @@
 
 mod banner;
 mod web;
-mod webchat;
 
 use crate::backplane::{self, Backplane};
 use crate::cli::access_log;
@@ -298,7 +297,7 @@ impl Up {
                 "ports": ports,
                 "model": model.name(),
             });
-            let chat = web_hub.map(webchat::WebChat::new);
+            let chat = web_hub.map(netkit_proto::chat::web::WebChat::new);
             let app = web::WebApp::new(open_root(&config)?, settings, chat, hub.clone());
             let http = http_config(&config.share, &config.http, config.idle, model);
             let service = Arc::new(HttpService::with_extension(

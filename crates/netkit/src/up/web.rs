@@ -11,8 +11,8 @@
 //! origin before they get here (see `netkit_proto::http::extension`), so the
 //! chat's join, say and leave need no check of their own.
 
-use super::webchat::WebChat;
 use netkit_proto::chat::hub::Hub;
+use netkit_proto::chat::web::WebChat;
 use netkit_proto::http::extension::{ExtRequest, ExtResponse, Extension};
 use netkit_proto::root::{EntryKind, RelPath, Root};
 use std::sync::Arc;

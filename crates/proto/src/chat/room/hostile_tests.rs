@@ -76,65 +76,6 @@ fn renames_count_against_the_join_limit() {
 }
 
 #[test]
-fn a_new_datagram_member_gets_no_more_than_it_sent_until_its_next_datagram() {
-    let t = Instant::now();
-    let mut room = Room::new(RoomConfig {
-        join_rate: 0.0,
-        ..RoomConfig::default()
-    });
-    for i in 0..2000u16 {
-        confirmed(&mut room, t, 1000 + i, &format!("member{i:04}"));
-    }
-    room.say(t, udp(1000), "earlier").unwrap();
-    drain(&mut room);
-    let joiner = udp(9);
-    let join = b"JOIN x";
-    room.join(t, joiner, "x", true).unwrap();
-    room.say(t, udp(1001), "while x is unconfirmed").unwrap();
-    room.admin("an announcement");
-    room.join(t, udp(10), "y", true).unwrap();
-    let to_x: Vec<Event> = drain(&mut room)
-        .into_iter()
-        .filter(|(to, _)| *to == joiner)
-        .map(|(_, e)| e)
-        .collect();
-    let bytes: usize = to_x.iter().map(|e| crate::chat::udp::encode(e).len()).sum();
-    assert!(
-        bytes <= join.len(),
-        "{bytes} bytes for a {}-byte JOIN: {to_x:?}",
-        join.len()
-    );
-    assert_eq!(
-        to_x,
-        [Event::Welcome {
-            members: vec!["x".into()]
-        }]
-    );
-
-    // Its next datagram brings the list and everything said meanwhile.
-    room.ping(t, joiner).unwrap();
-    let ev: Vec<Event> = drain(&mut room).into_iter().map(|(_, e)| e).collect();
-    assert!(
-        matches!(&ev[0], Event::Members { names } if names.len() == 2002),
-        "{:?}",
-        ev[0]
-    );
-    let history: Vec<&str> = ev[1..]
-        .iter()
-        .filter_map(|e| match e {
-            Event::History { text, .. } => Some(&**text),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(history, ["earlier", "while x is unconfirmed"]);
-    // And from then on it hears the room live.
-    room.say(t, udp(1000), "now").unwrap();
-    assert!(drain(&mut room).iter().any(
-        |(to, e)| *to == joiner && matches!(e, Event::Message { text, .. } if &**text == "now")
-    ));
-}
-
-#[test]
 fn members_leaving_together_cost_linear_work() {
     let t = Instant::now();
     let idle = Duration::from_secs(60);

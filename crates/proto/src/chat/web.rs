@@ -1,4 +1,4 @@
-//! The web chat: the room's third front, next to UDP and IRC, for browsers.
+//! The web front: the room's third front, next to UDP and IRC, for browsers.
 //!
 //! A browser joins with `POST /_netkit/chat/join` (the body is the name) and
 //! gets a session token: from then on the token, never a name the page claims,
@@ -19,14 +19,19 @@
 //!   GET events ─▶ EventStream: take the outbox on each wake ──▶ `event: message` …
 //!   POST say ───▶ Room::say (flood control, 1,000 bytes) ──▶ the others
 //! ```
+//!
+//! Sans-IO like the other fronts: the HTTP service routes the requests here
+//! (`netkit up`'s web app) and passes the time in; nothing here reads a clock
+//! or starts a thread. Answers are [`ExtResponse`]s and the event stream an
+//! [`EventStream`], the HTTP service's extension seam.
 
-use netkit_proto::chat::event::{Event, LeaveReason, MemberId};
-use netkit_proto::chat::hub::{Front, Hub};
-use netkit_proto::chat::room::{JoinError, SayError};
-use netkit_proto::http::extension::{EventStream, ExtResponse};
+use super::event::{Event, LeaveReason, MemberId};
+use super::hub::{Front, Hub};
+use super::room::{JoinError, SayError};
+use crate::http::extension::{EventStream, ExtResponse};
 use serde_json::json;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,14 +39,14 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// How often an open stream sends a comment and refreshes the heartbeat.
-pub(crate) const KEEPALIVE: Duration = Duration::from_secs(15);
+pub const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// Tokens kept before the ones whose member is gone are swept.
 const SWEEP_AT: usize = 256;
 
 /// The web front of one room.
 #[derive(Debug)]
-pub(crate) struct WebChat {
+pub struct WebChat {
     hub: Arc<Hub>,
     members: Mutex<HashMap<String, WebMember>>,
     counter: AtomicU64,
@@ -56,7 +61,8 @@ struct WebMember {
 }
 
 impl WebChat {
-    pub(crate) fn new(hub: Arc<Hub>) -> Arc<WebChat> {
+    /// The web front of `hub`'s room.
+    pub fn new(hub: Arc<Hub>) -> Arc<WebChat> {
         Arc::new(WebChat {
             hub,
             members: Mutex::new(HashMap::new()),
@@ -70,17 +76,14 @@ impl WebChat {
     }
 
     /// 128 unguessable bits: SipHash under a per-process random key of a
-    /// counter and the time.
-    fn token(&self) -> String {
+    /// counter and the time (the caller's `now`: no clock is read here).
+    fn token(&self, now: Instant) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
         let half = |salt: u8| {
             let mut h = self.keys.build_hasher();
             h.write_u8(salt);
             h.write_u64(n);
-            h.write_u128(nanos);
+            now.hash(&mut h);
             h.finish()
         };
         format!("{:016x}{:016x}", half(1), half(2))
@@ -89,7 +92,7 @@ impl WebChat {
     /// `POST join`: 200 with a token, 400 `bad-name`, 409 `name-taken`, 429
     /// `rate-limited` when `peer`'s address joined too often (the room's join
     /// limit, shared with UDP and IRC joins from that address).
-    pub(crate) fn join(&self, now: Instant, peer: Option<IpAddr>, name: &[u8]) -> ExtResponse {
+    pub fn join(&self, now: Instant, peer: Option<IpAddr>, name: &[u8]) -> ExtResponse {
         let Ok(name) = std::str::from_utf8(name) else {
             return ExtResponse::text(400, "bad-name");
         };
@@ -98,7 +101,7 @@ impl WebChat {
         let id = self.hub.register(Front::Web, peer);
         match self.hub.act(None, |room| room.join(now, id, name, true)) {
             Ok(()) => {
-                let token = self.token();
+                let token = self.token(now);
                 self.members()
                     .insert(token.clone(), WebMember { id, stream: 0 });
                 ExtResponse::json(200, &json!({ "token": token, "name": name }))
@@ -115,7 +118,7 @@ impl WebChat {
     }
 
     /// `POST say`: 204, 404 `not-joined`, 413 `too-long`, 429 `rate-limited`.
-    pub(crate) fn say(&self, now: Instant, token: &str, text: &[u8]) -> ExtResponse {
+    pub fn say(&self, now: Instant, token: &str, text: &[u8]) -> ExtResponse {
         let Some(member) = self.members().get(token).copied() else {
             return ExtResponse::text(404, "not-joined");
         };
@@ -135,7 +138,7 @@ impl WebChat {
     }
 
     /// `POST leave`: 204 whether or not the token was known.
-    pub(crate) fn leave(&self, token: &str) -> ExtResponse {
+    pub fn leave(&self, token: &str) -> ExtResponse {
         if let Some(member) = self.members().remove(token) {
             self.hub.unregister(member.id, LeaveReason::Left);
         }
@@ -143,7 +146,7 @@ impl WebChat {
     }
 
     /// `GET events`: the member's event stream, or 404 for an unknown token.
-    pub(crate) fn events(self: &Arc<Self>, now: Instant, token: &str) -> ExtResponse {
+    pub fn events(self: &Arc<Self>, now: Instant, token: &str) -> ExtResponse {
         let stream = {
             let mut members = self.members();
             let Some(member) = members.get_mut(token) else {
@@ -309,13 +312,11 @@ fn sse(out: &mut Vec<u8>, kind: &str, data: &serde_json::Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netkit_proto::chat::room::RoomConfig;
+    use crate::chat::room::RoomConfig;
 
     fn body(r: &ExtResponse) -> String {
         match &r.body {
-            netkit_proto::http::extension::ExtBody::Bytes(b) => {
-                String::from_utf8_lossy(b).into_owned()
-            }
+            crate::http::extension::ExtBody::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
             _ => String::new(),
         }
     }
@@ -353,7 +354,7 @@ mod tests {
         assert!(id.to_string().starts_with("web #"), "{id}");
 
         let mut stream = match chat.events(t, &token).body {
-            netkit_proto::http::extension::ExtBody::Stream(s) => s,
+            crate::http::extension::ExtBody::Stream(s) => s,
             _ => panic!("a stream"),
         };
         hub.act(None, |room| room.say(t, udp, "hello alice"))
