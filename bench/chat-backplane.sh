@@ -2,7 +2,7 @@
 # Chat across instances: one speaker, MEMBERS listeners spread over the
 # instances, deliveries per second and SAY→MSG latency (p50, p99) for
 #   1 instance, no backplane | 1 instance on Redis | 3 instances on one Redis
-# with the same total members (`netkit chat backplane-bench`, flood control off),
+# with the same total members (`netkit bench chat-backplane`, flood control off),
 # at speaker windows 1 (lock-step: latency) and 32 (pipelined: throughput).
 #
 #   bench/chat-backplane.sh [MEMBERS] [MESSAGES]
@@ -28,7 +28,7 @@ backplane="redis://127.0.0.1:$redis_port"
 
 for window in 1 32; do
   echo "chat across instances: 1 speaker, $members members, $messages messages, window $window"
-  bench() { "$netkit" chat backplane-bench --members "$members" --messages "$messages" --window "$window" --udp "$@"; }
+  bench() { "$netkit" bench chat-backplane --members "$members" --messages "$messages" --window "$window" --udp "$@"; }
   start_chat --rate 0; a=$addr
   echo "1 instance, no backplane:  $(bench "$a")"
   stop_chats

@@ -2,7 +2,7 @@
 # Chat fan-out: one speaker, MEMBERS listeners, deliveries per second received by
 # all of them (lock-step and pipelined) — through `netkit chat serve` (UDP, flood control off) and through
 # redis-server PUBLISH to as many SUBSCRIBErs, measured by the same client code
-# (`netkit chat fanout-bench`). Then, at the default flood limit (5 msg/s, burst
+# (`netkit bench chat-fanout`). Then, at the default flood limit (5 msg/s, burst
 # 10), a paced speaker must reach every member with every message.
 #
 # What each side does. Server: netkit reads SAYs with recvmmsg and sends each
@@ -38,21 +38,21 @@ echo "fan-out: 1 speaker, $members members, $messages messages"
 # window 32: the speaker runs up to 32 messages ahead of the slowest member, which
 # lets Redis write many messages to a subscriber with one write(2).
 for window in 1 32; do
-  netkit_line=$("$netkit" chat fanout-bench --udp "$chat" --members "$members" --messages "$messages" --window "$window")
-  redis_line=$("$netkit" chat fanout-bench --redis "127.0.0.1:$redis_port" --members "$members" --messages "$messages" --window "$window")
+  netkit_line=$("$netkit" bench chat-fanout --udp "$chat" --members "$members" --messages "$messages" --window "$window")
+  redis_line=$("$netkit" bench chat-fanout --redis "127.0.0.1:$redis_port" --members "$members" --messages "$messages" --window "$window")
   echo " window $window"
   echo "  netkit chat (UDP): $netkit_line"
   echo "  redis pub/sub:     $redis_line"
   n=$(field deliveries_per_sec <<<"$netkit_line")
   r=$(field deliveries_per_sec <<<"$redis_line")
   python3 -c "import sys; n,r=float(sys.argv[1]),float(sys.argv[2]); print(f'  window {sys.argv[3]}: netkit {n:,.0f}/s vs redis {r:,.0f}/s: ratio {n/r:.2f}x (target >= 1.0x)')" "$n" "$r" "$window"
-  plain_line=$("$netkit" chat fanout-bench --udp "$chat" --members "$members" --messages "$messages" --window "$window" --no-gro)
+  plain_line=$("$netkit" bench chat-fanout --udp "$chat" --members "$members" --messages "$messages" --window "$window" --no-gro)
   echo "  netkit, no GRO:    $plain_line"
 done
 
 start_chat; limited=$addr
 echo "default flood limit (5/s, burst 10): $paced messages paced at 4.5/s"
-paced_line=$("$netkit" chat fanout-bench --udp "$limited" --members "$members" --messages "$paced" --pace 4.5)
+paced_line=$("$netkit" bench chat-fanout --udp "$limited" --members "$members" --messages "$paced" --pace 4.5)
 echo "  $paced_line"
 missing=$(field members_missing_messages <<<"$paced_line")
 if [ "$missing" = 0 ]; then echo "  every member got every message"; else echo "  $missing members missed messages"; exit 1; fi

@@ -9,6 +9,8 @@
 //! ```
 
 mod chart;
+pub mod chat_backplane;
+pub mod chat_fanout;
 pub mod load;
 pub mod models;
 mod reply;

@@ -392,3 +392,35 @@ fn a_join_flood_from_one_address_admits_its_burst_and_answers_no_more_than_it_go
     assert_eq!(alice.recv().split(' ').count(), 1 + 5, "alice and four");
     drop(floods);
 }
+
+/// The chat benches' measuring clients are hidden `netkit bench` subcommands
+/// (run by bench/chat-fanout.sh and bench/chat-backplane.sh), not `chat` ones:
+/// each counts every delivery through a real room.
+#[test]
+fn the_chat_benches_run_under_netkit_bench() {
+    let server = serve(&["--rate", "0", "--join-rate", "0"]);
+    let addr = server.addr().to_string();
+    let run = |args: &[&str]| {
+        let out = common::netkit(args).output().expect("run netkit");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stdout, stderr)
+    };
+    let fanout = ["bench", "chat-fanout", "--udp", &addr, "--members", "3"];
+    let (code, line, err) = run(&[&fanout[..], &["--messages", "40"]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(line.contains(" delivered=120 expected=120 "), "{line}");
+    assert!(line.contains(" members_missing_messages=0 "), "{line}");
+
+    let backplane = ["bench", "chat-backplane", "--udp", &addr, "--members", "3"];
+    let (code, line, err) = run(&[&backplane[..], &["--messages", "40"]].concat());
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        line.starts_with("instances=1 members=3 messages=40 "),
+        "{line}"
+    );
+    assert!(line.contains(" delivered=120 expected=120 "), "{line}");
+
+    let (code, _, err) = run(&["chat", "fanout-bench", "--udp", &addr]);
+    assert_eq!(code, Some(2), "no longer a chat subcommand: {err}");
+}

@@ -21,6 +21,12 @@ pub enum BenchCommand {
     Models(ModelsArgs),
     /// The same CPU job and IO job run sequentially, on threads and on processes.
     Tasks(TasksArgs),
+    /// Chat fan-out deliveries per second, netkit or redis (bench/chat-fanout.sh).
+    #[command(hide = true)]
+    ChatFanout(crate::bench::chat_fanout::FanoutArgs),
+    /// Chat deliveries per second and latency across instances (bench/chat-backplane.sh).
+    #[command(hide = true)]
+    ChatBackplane(crate::bench::chat_backplane::BackplaneBenchArgs),
 }
 
 /// `netkit bench load` flags.
@@ -125,6 +131,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Load(args) => run_load(args),
         BenchCommand::Models(args) => run_models(args),
         BenchCommand::Tasks(args) => run_tasks(args),
+        BenchCommand::ChatFanout(args) => crate::bench::chat_fanout::run(args),
+        BenchCommand::ChatBackplane(args) => crate::bench::chat_backplane::run(args),
     }
 }
 

@@ -1,7 +1,5 @@
 //! `netkit chat …`: the chat room server ([`serve`]) and its client ([`join`]).
 
-pub mod backplane_bench;
-pub mod fanout;
 pub mod join;
 pub mod serve;
 
@@ -18,12 +16,6 @@ pub enum ChatCommand {
     Serve(serve::ServeArgs),
     /// Join a room: stdin lines are said, what others say is printed.
     Join(join::JoinArgs),
-    /// Measure fan-out deliveries per second (bench/chat-fanout.sh).
-    #[command(hide = true)]
-    FanoutBench(fanout::FanoutArgs),
-    /// Measure deliveries per second and latency across instances (bench/chat-backplane.sh).
-    #[command(hide = true)]
-    BackplaneBench(backplane_bench::BackplaneBenchArgs),
 }
 
 /// Runs a `chat` command.
@@ -31,7 +23,5 @@ pub fn run(cmd: ChatCommand) -> Result<()> {
     match cmd {
         ChatCommand::Serve(args) => serve::run(args),
         ChatCommand::Join(args) => join::run(args),
-        ChatCommand::FanoutBench(args) => fanout::run(args),
-        ChatCommand::BackplaneBench(args) => backplane_bench::run(args),
     }
 }

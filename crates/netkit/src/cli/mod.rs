@@ -5,7 +5,7 @@ pub(crate) mod access_log;
 pub mod bench;
 pub mod broadcast;
 pub mod chat;
-mod common;
+pub(crate) mod common;
 pub mod echo;
 pub mod files;
 pub mod http;

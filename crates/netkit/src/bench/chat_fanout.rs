@@ -1,4 +1,4 @@
-//! `netkit chat fanout-bench` (hidden; run by `bench/chat-fanout.sh`): one
+//! `netkit bench chat-fanout` (hidden; run by `bench/chat-fanout.sh`): one
 //! speaker, N listeners, count deliveries per second — through a netkit chat
 //! room over UDP, or through redis-server PUBLISH/SUBSCRIBE over TCP, measured
 //! by the same code so the two figures compare.
@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// `netkit chat fanout-bench` flags.
+/// `netkit bench chat-fanout` flags.
 #[derive(Debug, Args)]
 pub struct FanoutArgs {
     /// A netkit chat room (host:port, UDP).
@@ -64,7 +64,7 @@ const NEEDLE: &[u8] = b"\r\nmessage\r\n";
 pub fn run(args: FanoutArgs) -> Result<()> {
     let (listeners, mut speaker) = match (&args.udp, &args.redis) {
         (Some(addr), _) => setup_udp(
-            resolve(addr, super::DEFAULT_PORT)?,
+            resolve(addr, crate::cli::chat::DEFAULT_PORT)?,
             args.members,
             !args.no_gro,
         )?,

@@ -1,4 +1,4 @@
-//! `netkit chat backplane-bench` (hidden; run by `bench/chat-backplane.sh`):
+//! `netkit bench chat-backplane` (hidden; run by `bench/chat-backplane.sh`):
 //! one speaker on the first instance, N listeners spread round-robin over one
 //! or more `chat serve` instances (one room, through a backplane or not);
 //! deliveries per second and the latency from SAY to MSG (p50, p99).
@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// `netkit chat backplane-bench` flags.
+/// `netkit bench chat-backplane` flags.
 #[derive(Debug, Args)]
 pub struct BackplaneBenchArgs {
     /// The instances' UDP addresses, comma-separated (the speaker uses the first).
@@ -34,7 +34,7 @@ pub struct BackplaneBenchArgs {
 
 /// A member joined as `name`, non-blocking for the measuring loop.
 fn join(server: SocketAddr, name: &str) -> Result<UdpSocket> {
-    let socket = super::fanout::join(server, name)?;
+    let socket = super::chat_fanout::join(server, name)?;
     socket.set_nonblocking(true)?;
     Ok(socket)
 }
@@ -86,7 +86,7 @@ pub fn run(args: BackplaneBenchArgs) -> Result<()> {
         while speaker.recv(&mut buf).is_ok() {}
     }
     let expected = sent * args.members as u64;
-    super::fanout::wait_for_deliveries(&counts, expected);
+    super::chat_fanout::wait_for_deliveries(&counts, expected);
     let seconds = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let (mut latencies, listeners) = receiver
@@ -123,7 +123,7 @@ fn receive(
     let mut latencies = Vec::new();
     let mut buf = vec![0u8; 65_536];
     while !stop.load(Ordering::Relaxed) {
-        let ready = super::fanout::readable(listeners.iter().map(|s| s.as_fd()));
+        let ready = super::chat_fanout::readable(listeners.iter().map(|s| s.as_fd()));
         for i in ready {
             while let Ok(n) = listeners[i].recv(&mut buf) {
                 let Some(rest) = buf[..n].strip_prefix(b"MSG s") else {
