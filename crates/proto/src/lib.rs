@@ -22,7 +22,7 @@
 //!
 //! Modules: [`access_log`] (the one access-log hook and line format), [`http`] (HTTP/1.1 static files and uploads), [`files`] (the files
 //! protocol: LIST/GET/PUT/QUIT), [`tftp`] (TFTP transfers, server and client),
-//! [`chat`] (the chat room and its UDP and IRC fronts), [`echo`] (the echo
+//! [`chat`] (the chat room and its UDP, IRC and web fronts), [`echo`] (the echo
 //! service), [`relay`] (line assembly and log records for `netkit relay`),
 //! [`testing`] (drive a session without a socket, with a fake clock), [`root`]
 //! (the served directory: safe names, opening beneath it, listings, atomic

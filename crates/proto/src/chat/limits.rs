@@ -1,7 +1,7 @@
 //! Flood limits: a token bucket, and one bucket per source address.
 //!
-//! Each member has a [`Bucket`] for what it says (`--rate` / `--burst`). Joins
-//! and renames are charged to the member's *address* instead ([`AddressLimit`],
+//! Each member has a `Bucket` for what it says (`--rate` / `--burst`). Joins
+//! and renames are charged to the member's *address* instead (`AddressLimit`,
 //! `--join-rate` / `--join-burst`): a member is free to be many (a UDP port is
 //! cheap, so is an IRC connection or a web join), so a per-member limit cannot
 //! stop one host from flooding the room with members. An address is an IPv4
