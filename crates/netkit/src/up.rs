@@ -299,8 +299,7 @@ impl Up {
             let service = Arc::new(HttpService::with_extension(
                 open_root(&config)?,
                 http,
-                None,
-                Instant::now(),
+                crate::http_context::http_context(model, Instant::now()),
                 Some(Arc::new(app)),
             ));
             let (driver, shutdown) = (driver.clone(), shutdown.clone());

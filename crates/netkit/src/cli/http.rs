@@ -89,7 +89,6 @@ fn serve(args: ServeArgs) -> Result<()> {
         keepalive_timeout: seconds(args.keepalive_timeout, "--keepalive-timeout")?,
         max_connections: args.max_connections,
         model: args.model.model.name().to_owned(),
-        ..HttpConfig::default()
     };
     let addr = args.server.addr(DEFAULT_PORT);
     let listener =
@@ -104,8 +103,9 @@ fn serve(args: ServeArgs) -> Result<()> {
     // straight away; every other model buffers.
     let log = (!args.quiet).then(|| Arc::new(StderrLog::new(args.model.model != Model::Fork)));
     let flusher = log.as_ref().map(|log| log.spawn_flusher());
-    let sink = log.clone().map(|l| l as Arc<dyn AccessLog>);
-    let service = Arc::new(HttpService::new(root, http, sink, Instant::now()));
+    let mut context = crate::http_context::http_context(args.model.model, Instant::now());
+    context.log = log.clone().map(|l| l as Arc<dyn AccessLog>);
+    let service = Arc::new(HttpService::new(root, http, context));
     announce("http", &listener.url("http")?)?;
     let result = netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown);
     if let Some(log) = &log {

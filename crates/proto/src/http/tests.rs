@@ -7,9 +7,9 @@ use crate::Session;
 use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
-fn fixed_clock() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(784_111_777)
-}
+/// The wall time at the fixture's `t0` (and after it, as far as the test
+/// moves its clock).
+const WALL_AT_T0: Duration = Duration::from_secs(784_111_777);
 
 #[derive(Default)]
 struct Lines(Mutex<Vec<u8>>);
@@ -32,7 +32,6 @@ fn fixture(tweak: impl FnOnce(&mut HttpConfig)) -> Fixture {
     std::fs::write(dir.path().join("a.txt"), "hello").unwrap();
     std::fs::write(dir.path().join("big.bin"), vec![7u8; 100_000]).unwrap();
     let mut config = HttpConfig {
-        clock: fixed_clock,
         model: "test".into(),
         ..HttpConfig::default()
     };
@@ -40,8 +39,13 @@ fn fixture(tweak: impl FnOnce(&mut HttpConfig)) -> Fixture {
     let log = Arc::new(Lines::default());
     let t0 = Instant::now();
     let root = Root::open(dir.path()).unwrap();
-    let sink: Arc<dyn AccessLog> = log.clone();
-    let service = HttpService::new(root, config, Some(sink), t0);
+    let clock = AnchoredClock {
+        instant: t0,
+        wall: UNIX_EPOCH + WALL_AT_T0,
+    };
+    let mut context = HttpContext::new(t0, Arc::new(clock));
+    context.log = Some(log.clone());
+    let service = HttpService::new(root, config, context);
     Fixture {
         dir,
         service,
@@ -260,10 +264,7 @@ fn max_connections_answers_503_beyond_the_limit() {
     drop(first);
     let mut third = f.session();
     assert!(third.drain().is_empty());
-    assert_eq!(
-        f.service.stats().connections_open.load(Ordering::Relaxed),
-        1
-    );
+    assert_eq!(f.service.stats().connections_open, 1);
 }
 
 #[test]
