@@ -357,6 +357,29 @@ mod properties {
 }
 
 #[test]
+fn a_put_on_one_thread_drops_the_cache_entry_another_thread_uses() {
+    // The file cache is the service's, not the running thread's: a worker
+    // that cached `a.txt` sees another worker's PUT at once, not a TTL later.
+    let f = fixture(|c| {
+        c.upload = true;
+        c.overwrite = true;
+    });
+    let get = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut here = f.session();
+    assert!(text(&here.send(get)).ends_with("\r\n\r\nhello"));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut there = f.session();
+            let put = b"PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nworld";
+            let out = text(&there.send(put));
+            assert!(out.starts_with("HTTP/1.1 204"), "{out}");
+        });
+    });
+    let out = text(&here.send(get));
+    assert!(out.ends_with("\r\n\r\nworld"), "{out}");
+}
+
+#[test]
 fn an_idle_session_is_small_and_owns_no_buffers() {
     // 10,000 idle keep-alive connections should cost a few MiB, not hundreds.
     assert!(
