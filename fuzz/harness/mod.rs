@@ -14,7 +14,7 @@ use netkit_proto::chat::irc::IrcService;
 use netkit_proto::chat::room::RoomConfig;
 use netkit_proto::chat::udp::UdpFront;
 use netkit_proto::files::{FilesConfig, FilesService};
-use netkit_proto::http::{HttpConfig, HttpService};
+use netkit_proto::http::{AnchoredClock, HttpConfig, HttpContext, HttpService};
 use netkit_proto::root::{RelPath, Root, RootError};
 use netkit_proto::testing::Harness;
 use netkit_proto::tftp::server::{ServerConfig, TftpServer};
@@ -108,7 +108,13 @@ fn http_service() -> HttpService {
         max_upload: 64 * 1024,
         ..HttpConfig::default()
     };
-    HttpService::new(root(), config, None, Instant::now())
+    // A wall clock that follows the harness's instants: no clock is read.
+    let now = Instant::now();
+    let clock = AnchoredClock {
+        instant: now,
+        wall: std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    };
+    HttpService::new(root(), config, HttpContext::new(now, Arc::new(clock)))
 }
 
 /// Arbitrary bytes as an HTTP connection's input: request heads, bodies,

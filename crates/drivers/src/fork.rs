@@ -11,7 +11,9 @@
 //!
 //! Processes share nothing: a crash in one child cannot touch another client,
 //! but a fork per connection is the most expensive model, and state such as
-//! statistics lives in each child's copy of the service. Wake-ups too: a
+//! statistics lives in each child's copy of the service unless it was put in
+//! memory the children share ([`crate::shared_memory`], which is how HTTP's
+//! counters are whole under this model). Wake-ups too: a
 //! session's waker works (through the child's own eventfd, as in every
 //! blocking model) only when called from inside that child — a chat room in
 //! one child cannot reach an IRC member served by another. Shared state across

@@ -17,7 +17,8 @@
 //! ```
 //!
 //! Shared pieces: [`listener`] (binding and accepting on TCP or Unix sockets),
-//! [`shutdown`] (SIGINT/SIGTERM as a readable file descriptor), and the
+//! [`shutdown`] (SIGINT/SIGTERM as a readable file descriptor),
+//! [`shared_memory`] (memory `fork`'s children share: a service's counters), and the
 //! connection loops every model reuses (`blocking` for the one-connection-per-
 //! flow models, `readiness` for the event loops), and `wake` (how a session's
 //! `Waker`, called from any thread, reaches the connection's thread or loop).
@@ -36,6 +37,7 @@ pub mod pool;
 mod readiness;
 mod scan;
 pub mod select;
+pub mod shared_memory;
 pub mod thread;
 pub mod tokio;
 pub mod udp;

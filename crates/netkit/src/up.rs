@@ -303,8 +303,11 @@ impl Up {
             let service = Arc::new(HttpService::with_extension(
                 open_root(&config)?,
                 http,
-                log.as_ref().map(access_log::Log::sink),
-                Instant::now(),
+                {
+                    let mut context = crate::http_context::http_context(model, Instant::now());
+                    context.log = log.as_ref().map(access_log::Log::sink);
+                    context
+                },
                 Some(Arc::new(app)),
             ));
             let (driver, shutdown) = (driver.clone(), shutdown.clone());

@@ -21,10 +21,13 @@
 //! ```
 //!
 //! Everything outside one connection lives in [`HttpService`]: the served
-//! [`Root`], the [`HttpConfig`], the statistics every worker updates with
-//! atomics, and the access log sink. The wall clock (for `Date`,
-//! `Last-Modified` comparisons and log lines) is a function in the config, so
-//! tests can pin it; the session asks it at most once a second.
+//! [`Root`], the [`HttpConfig`], and what whoever runs the service hands it in
+//! an [`HttpContext`] — the instant uptime counts from, the [`WallClock`] (for
+//! `Date` and log lines, asked at most once a second with the `Instant` the
+//! session was told), where the [`Stats`] counters live (process memory, or
+//! memory forked children share), the [`FileCache`] of open files every
+//! session shares, and the access log sink. The protocol makes none of them:
+//! it reads no clock, keeps nothing per thread and knows nothing of processes.
 //!
 //! Everything the server adds lives under `/_netkit/` ([`STATS_PATH`], and the
 //! routes of `netkit up`'s web page), so a real file anywhere else is never
@@ -46,6 +49,7 @@
 //!   `chunked` (HTTP/1.1 only). Every framing error closes the connection.
 
 mod cache;
+mod clock;
 pub mod extension;
 mod listing;
 mod request;
@@ -53,6 +57,7 @@ mod response;
 mod session;
 mod static_files;
 mod stats;
+mod target;
 mod upload;
 
 #[cfg(test)]
@@ -60,15 +65,16 @@ mod extension_tests;
 #[cfg(test)]
 mod tests;
 
+pub use cache::FileCache;
+pub use clock::{AnchoredClock, WallClock};
 pub use session::HttpSession;
-pub use stats::Stats;
+pub use stats::{Counters, Snapshot, Stats};
 
 use crate::root::Root;
 use crate::Service;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Where the server's counters are read (JSON).
 pub const STATS_PATH: &str = "/_netkit/stats";
@@ -92,8 +98,6 @@ pub struct HttpConfig {
     pub max_connections: Option<usize>,
     /// The concurrency model's name, reported by `/_netkit/stats`.
     pub model: String,
-    /// The wall clock (for `Date` and log lines).
-    pub clock: fn() -> SystemTime,
 }
 
 impl Default for HttpConfig {
@@ -108,7 +112,6 @@ impl Default for HttpConfig {
             keepalive_timeout: Duration::from_secs(75),
             max_connections: None,
             model: String::new(),
-            clock: SystemTime::now,
         }
     }
 }
@@ -116,22 +119,68 @@ impl Default for HttpConfig {
 pub use crate::access_log::AccessLog;
 pub(crate) use response::{clf_date, push_escaped, push_u64};
 
+/// What an HTTP service is given by whoever runs it (the binary, a test):
+/// its time, where its counters live, its open-file cache and its access log.
+/// The protocol makes none of these itself.
+pub struct HttpContext {
+    /// The instant uptime counts from.
+    pub started: Instant,
+    /// The wall clock, for `Date` and log lines.
+    pub clock: Arc<dyn WallClock>,
+    /// Where the counters live: [`Counters`] in this process for models whose
+    /// workers are threads; memory the children share for `--model fork`.
+    pub stats: Arc<dyn Stats>,
+    /// The open files every session of the service shares.
+    pub cache: FileCache,
+    /// Where access log lines go (`None`: no access log).
+    pub log: Option<Arc<dyn AccessLog>>,
+}
+
+impl HttpContext {
+    /// A context with counters in this process, an empty cache and no
+    /// access log.
+    pub fn new(started: Instant, clock: Arc<dyn WallClock>) -> Self {
+        Self {
+            started,
+            clock,
+            stats: Arc::new(Counters::default()),
+            cache: FileCache::new(),
+            log: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for HttpContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpContext")
+            .field("started", &self.started)
+            .field("stats", &self.stats.counters().snapshot())
+            .field("log", &self.log.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 /// State shared by every session.
 pub(crate) struct Shared {
-    /// Unique per service, for the per-worker file cache.
-    pub(crate) id: u64,
     pub(crate) root: Root,
     pub(crate) config: HttpConfig,
-    pub(crate) stats: stats::SharedStats,
-    pub(crate) log: Option<Arc<dyn AccessLog>>,
     pub(crate) started: Instant,
+    pub(crate) clock: Arc<dyn WallClock>,
+    pub(crate) stats: Arc<dyn Stats>,
+    pub(crate) cache: FileCache,
+    pub(crate) log: Option<Arc<dyn AccessLog>>,
     /// `Allow` header value for this configuration.
     pub(crate) allow: &'static str,
     /// Routes the program added (`netkit up`'s web app), if any.
     pub(crate) ext: Option<Arc<dyn extension::Extension>>,
 }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+impl Shared {
+    /// The counters to bump.
+    pub(crate) fn counters(&self) -> &Counters {
+        self.stats.counters()
+    }
+}
 
 /// Makes HTTP sessions; shared by every worker.
 pub struct HttpService {
@@ -147,23 +196,16 @@ impl std::fmt::Debug for HttpService {
 }
 
 impl HttpService {
-    /// A service serving `root`; `started` is the instant uptime counts from;
-    /// `log` receives access log lines (`None`: no access log).
-    pub fn new(
-        root: Root,
-        config: HttpConfig,
-        log: Option<Arc<dyn AccessLog>>,
-        started: Instant,
-    ) -> Self {
-        Self::with_extension(root, config, log, started, None)
+    /// A service serving `root` with what `context` hands it.
+    pub fn new(root: Root, config: HttpConfig, context: HttpContext) -> Self {
+        Self::with_extension(root, config, context, None)
     }
 
     /// The same, with an [`extension::Extension`] owning some paths.
     pub fn with_extension(
         root: Root,
         config: HttpConfig,
-        log: Option<Arc<dyn AccessLog>>,
-        started: Instant,
+        context: HttpContext,
         ext: Option<Arc<dyn extension::Extension>>,
     ) -> Self {
         let allow = if config.upload && config.overwrite {
@@ -173,23 +215,31 @@ impl HttpService {
         } else {
             "GET, HEAD, OPTIONS"
         };
+        let HttpContext {
+            started,
+            clock,
+            stats,
+            cache,
+            log,
+        } = context;
         Self {
             shared: Arc::new(Shared {
-                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 root,
                 config,
-                stats: stats::SharedStats::new(),
-                log,
                 started,
+                clock,
+                stats,
+                cache,
+                log,
                 allow,
                 ext,
             }),
         }
     }
 
-    /// The live counters.
-    pub fn stats(&self) -> &Stats {
-        &self.shared.stats
+    /// The counters, as `/_netkit/stats` reports them.
+    pub fn stats(&self) -> Snapshot {
+        self.shared.counters().snapshot()
     }
 }
 
@@ -197,9 +247,7 @@ impl Service for HttpService {
     type Session = HttpSession;
 
     fn new_session(&self, peer: Option<SocketAddr>, now: Instant) -> HttpSession {
-        let stats = &self.shared.stats;
-        let open = stats.connections_open.fetch_add(1, Ordering::Relaxed) + 1;
-        stats.connections_total.fetch_add(1, Ordering::Relaxed);
+        let open = self.shared.counters().opened();
         let over = self
             .shared
             .config

@@ -11,24 +11,31 @@
 #[path = "../../../fuzz/harness/mod.rs"]
 mod harness;
 
-use netkit_proto::http::{HttpConfig, HttpService};
+use netkit_proto::http::{HttpConfig, HttpContext, HttpService, WallClock};
 use netkit_proto::root::Root;
 use netkit_proto::testing::Harness;
 use netkit_proto::Service;
 use proptest::prelude::*;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-fn fixed_clock() -> SystemTime {
-    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000)
+/// A wall clock that never moves, so two sessions started at different
+/// instants date their replies alike.
+struct Stopped;
+
+impl WallClock for Stopped {
+    fn wall_time(&self, _now: Instant) -> SystemTime {
+        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000)
+    }
 }
 
 fn service(dir: &std::path::Path) -> HttpService {
     let config = HttpConfig {
         upload: true,
-        clock: fixed_clock,
         ..HttpConfig::default()
     };
-    HttpService::new(Root::open(dir).unwrap(), config, None, Instant::now())
+    let context = HttpContext::new(Instant::now(), Arc::new(Stopped));
+    HttpService::new(Root::open(dir).unwrap(), config, context)
 }
 
 /// Sends `input` in pieces cut at `cuts` (offsets, any order) and returns the reply.

@@ -68,7 +68,6 @@ pub(crate) fn http_config(
         keepalive_timeout: idle.or(KEEPALIVE_TIMEOUT).unwrap_or(NEVER),
         max_connections: http.max_connections,
         model: model.name().to_owned(),
-        ..HttpConfig::default()
     }
 }
 
@@ -100,12 +99,9 @@ fn serve(args: ServeArgs) -> Result<()> {
     // A forked child exits without running a flusher, so it writes each line
     // straight away; every other model buffers.
     let log = access_log::open(args.share.quiet, args.model.model != Model::Fork);
-    let service = Arc::new(HttpService::new(
-        root,
-        http,
-        log.as_ref().map(access_log::Log::sink),
-        Instant::now(),
-    ));
+    let mut context = crate::http_context::http_context(args.model.model, Instant::now());
+    context.log = log.as_ref().map(access_log::Log::sink);
+    let service = Arc::new(HttpService::new(root, http, context));
     announce("http", &listener.url("http")?)?;
     let result = netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown);
     drop(log);

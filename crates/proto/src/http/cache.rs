@@ -1,36 +1,43 @@
-//! A per-worker cache of open files, each entry trusted for at most
-//! [`TTL`] (one second, like the `Date` header), so a hot file costs no
+//! The service's cache of open files, each entry trusted for at most [`TTL`]
+//! (one second, like the `Date` header), so a hot file costs no
 //! `open`/`stat`/`close` (or `pread`, for small ones) per request.
 //!
 //! Each entry keeps the open file, its size and validators (ETag,
 //! Last-Modified) formatted once, its Content-Type, and — for files up to
-//! [`INLINE_MAX`](super::session::INLINE_MAX) bytes — the content itself.
-//! It is what nginx calls `open_file_cache` with `open_file_cache_valid 1s`
-//! and what h2o does by default. A change on disk shows within a second; a
-//! PUT or DELETE through this worker drops the entry at once.
+//! [`INLINE_MAX`] bytes — the content itself. It is what nginx calls
+//! `open_file_cache` with `open_file_cache_valid 1s` and what h2o does by
+//! default. A change on disk shows within a second; a PUT or DELETE through
+//! this service drops the entry at once, whichever worker served it.
 //!
-//! The cache is thread-local: workers never contend for it, and it needs no
-//! lock. (The protocol stays free of threads: it only keeps state per thread
-//! the driver runs it on.) Entries are keyed by service id as well, so two
-//! services in one thread (tests) never see each other's files.
+//! A [`FileCache`] is an object the service is *given* (in its
+//! [`HttpContext`](super::HttpContext)), not state of the thread that runs a
+//! session: every session of the service sees the same entries under every
+//! model. Workers share it through [`SHARDS`] short locks, chosen by path, each
+//! held for a map lookup and an `Arc` clone only; files are closed after the
+//! lock is released.
 //!
-//! Expired entries are swept (their files closed) on the first insert after
-//! each [`TTL`], so a file deleted on disk does not keep its space held by an
-//! open descriptor here for longer than the next request after a second.
+//! Expired entries are swept (their files closed) on the first insert into
+//! their shard after each [`TTL`], so a file deleted on disk does not keep its
+//! space held by an open descriptor here for longer than the next request
+//! after a second.
 
-use super::static_files::content_type;
+use super::response::{content_type, INLINE_MAX};
 use crate::root::RelPath;
-use std::cell::RefCell;
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
+use std::hash::BuildHasher;
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// How long an entry is trusted.
 pub(crate) const TTL: Duration = Duration::from_secs(1);
-/// Entries per worker; past this the cache starts over.
-const MAX_ENTRIES: usize = 256;
+/// Locks the entries are spread over, by path.
+pub(crate) const SHARDS: usize = 8;
+/// Entries per shard; past this the shard starts over. (512 open files in
+/// all, what two workers' caches of 256 held before the cache was shared.)
+const SHARD_ENTRIES: usize = 64;
 
 /// An open file and what its replies need.
 #[derive(Debug)]
@@ -48,18 +55,17 @@ pub(crate) struct FileEntry {
 }
 
 impl FileEntry {
-    /// Describes an open file; reads it if it is small.
+    /// Describes an open file; reads it if it is at most [`INLINE_MAX`] bytes.
     pub(crate) fn new(
         file: File,
         meta: &Metadata,
         rel: &RelPath,
-        inline_max: u64,
         now: Instant,
     ) -> std::io::Result<Self> {
         let len = meta.len();
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
         let since = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-        let content = if len <= inline_max {
+        let content = if len <= INLINE_MAX {
             let mut buf = vec![0u8; len as usize];
             file.read_exact_at(&mut buf, 0)?;
             Some(Arc::from(buf))
@@ -79,113 +85,160 @@ impl FileEntry {
     }
 }
 
-/// One service's entries in this worker, and when they were last swept.
-#[derive(Default)]
-struct Files {
+/// One shard's entries, and when they were last swept.
+#[derive(Debug, Default)]
+struct Shard {
     entries: HashMap<RelPath, Arc<FileEntry>>,
     swept: Option<Instant>,
 }
 
-type Entries = HashMap<u64, Files>;
+/// Open files shared by every session of one service. See the module doc.
+#[derive(Debug)]
+pub struct FileCache {
+    shards: [Mutex<Shard>; SHARDS],
+    pick: RandomState,
+}
+
+impl Default for FileCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 fn fresh(entry: &FileEntry, now: Instant) -> bool {
     now >= entry.loaded && now.saturating_duration_since(entry.loaded) < TTL
 }
 
-thread_local! {
-    static CACHE: RefCell<Entries> = RefCell::new(HashMap::new());
-}
+impl FileCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| Mutex::default()),
+            pick: RandomState::new(),
+        }
+    }
 
-/// The entry for `rel` if it is younger than [`TTL`].
-pub(crate) fn lookup(service: u64, rel: &RelPath, now: Instant) -> Option<Arc<FileEntry>> {
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        let files = &mut c.get_mut(&service)?.entries;
-        let entry = files.get(rel)?;
+    fn shard_of(&self, rel: &RelPath) -> usize {
+        self.pick.hash_one(rel) as usize % SHARDS
+    }
+
+    fn shard(&self, rel: &RelPath) -> MutexGuard<'_, Shard> {
+        let at = self.shard_of(rel);
+        // A panic elsewhere while holding the lock leaves a map that is still
+        // a map: at worst an entry a second stale, which the TTL handles.
+        self.shards[at].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The entry for `rel` if it is younger than [`TTL`].
+    pub(crate) fn lookup(&self, rel: &RelPath, now: Instant) -> Option<Arc<FileEntry>> {
+        let mut shard = self.shard(rel);
+        let entry = shard.entries.get(rel)?;
         if fresh(entry, now) {
             return Some(Arc::clone(entry));
         }
-        files.remove(rel);
+        let stale = shard.entries.remove(rel);
+        drop(shard);
+        drop(stale); // closes the file, outside the lock
         None
-    })
-}
+    }
 
-/// Remembers an entry (loaded at `entry.loaded`), sweeping out expired ones
-/// at most once per [`TTL`].
-pub(crate) fn insert(service: u64, rel: &RelPath, entry: Arc<FileEntry>) {
-    let now = entry.loaded;
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        let files = c.entry(service).or_default();
-        if files
+    /// Remembers an entry (loaded at `entry.loaded`), sweeping out the
+    /// shard's expired ones at most once per [`TTL`].
+    pub(crate) fn insert(&self, rel: &RelPath, entry: Arc<FileEntry>) {
+        let now = entry.loaded;
+        let mut shard = self.shard(rel);
+        let mut expired = Vec::new();
+        if shard
             .swept
             .is_none_or(|at| now.saturating_duration_since(at) >= TTL)
         {
-            files.entries.retain(|_, e| fresh(e, now));
-            files.swept = Some(now);
+            shard.entries.retain(|_, e| {
+                let keep = fresh(e, now);
+                if !keep {
+                    expired.push(Arc::clone(e));
+                }
+                keep
+            });
+            shard.swept = Some(now);
         }
-        if files.entries.len() >= MAX_ENTRIES {
-            files.entries.clear();
+        if shard.entries.len() >= SHARD_ENTRIES {
+            expired.extend(shard.entries.drain().map(|(_, e)| e));
         }
-        files.entries.insert(rel.clone(), entry);
-    });
-}
+        shard.entries.insert(rel.clone(), entry);
+        drop(shard);
+        drop(expired); // closes the files, outside the lock
+    }
 
-/// Drops `rel` (it was just replaced or removed through this worker).
-pub(crate) fn forget(service: u64, rel: &RelPath) {
-    CACHE.with(|c| {
-        if let Some(files) = c.borrow_mut().get_mut(&service) {
-            files.entries.remove(rel);
-        }
-    });
+    /// Drops `rel` (it was just replaced or removed through this service).
+    pub(crate) fn forget(&self, rel: &RelPath) {
+        let gone = self.shard(rel).entries.remove(rel);
+        drop(gone);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn entries_expire_and_are_kept_apart_by_service() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("a"), "abc").unwrap();
-        let file = File::open(dir.path().join("a")).unwrap();
-        let meta = file.metadata().unwrap();
-        let rel = RelPath::parse("a").unwrap();
-        let t0 = Instant::now();
-        let entry = FileEntry::new(file, &meta, &rel, 16, t0).unwrap();
-        assert_eq!(entry.content.as_deref(), Some(&b"abc"[..]));
-        insert(7, &rel, Arc::new(entry));
-        assert!(lookup(7, &rel, t0 + Duration::from_millis(999)).is_some());
-        assert!(lookup(8, &rel, t0).is_none(), "another service");
-        assert!(lookup(7, &rel, t0 + TTL).is_none(), "expired");
-        assert!(lookup(7, &rel, t0).is_none(), "and removed");
-    }
-
     fn entry_at(dir: &std::path::Path, name: &str, at: Instant) -> (RelPath, Arc<FileEntry>) {
         std::fs::write(dir.join(name), name).unwrap();
         let file = File::open(dir.join(name)).unwrap();
         let meta = file.metadata().unwrap();
         let rel = RelPath::parse(name).unwrap();
-        let entry = FileEntry::new(file, &meta, &rel, 16, at).unwrap();
+        let entry = FileEntry::new(file, &meta, &rel, at).unwrap();
         (rel, Arc::new(entry))
+    }
+
+    #[test]
+    fn entries_expire_and_are_kept_apart_by_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Instant::now();
+        let (rel, entry) = entry_at(dir.path(), "abc", t0);
+        assert_eq!(entry.content.as_deref(), Some(&b"abc"[..]));
+        let (cache, other) = (FileCache::new(), FileCache::new());
+        cache.insert(&rel, entry);
+        assert!(cache
+            .lookup(&rel, t0 + Duration::from_millis(999))
+            .is_some());
+        assert!(other.lookup(&rel, t0).is_none(), "another service's cache");
+        assert!(cache.lookup(&rel, t0 + TTL).is_none(), "expired");
+        assert!(cache.lookup(&rel, t0).is_none(), "and removed");
     }
 
     #[test]
     fn an_insert_after_a_second_closes_expired_files() {
         let dir = tempfile::tempdir().unwrap();
+        let cache = FileCache::new();
         let t0 = Instant::now();
-        let (old, entry) = entry_at(dir.path(), "old", t0);
+        // Names in one shard, so the sweep of that shard is what is tested.
+        let names: Vec<String> = (0..1000)
+            .map(|i| format!("f{i}"))
+            .filter(|n| cache.shard_of(&RelPath::parse(n).unwrap()) == 0)
+            .take(3)
+            .collect();
+        let (old, entry) = entry_at(dir.path(), &names[0], t0);
         let weak = Arc::downgrade(&entry);
-        insert(9, &old, entry);
-        let (new, entry) = entry_at(dir.path(), "new", t0 + Duration::from_millis(500));
-        insert(9, &new, entry);
+        cache.insert(&old, entry);
+        let (new, entry) = entry_at(dir.path(), &names[1], t0 + Duration::from_millis(500));
+        cache.insert(&new, entry);
         assert!(weak.upgrade().is_some(), "swept at most once per TTL");
-        let (newer, entry) = entry_at(dir.path(), "newer", t0 + TTL + TTL / 2);
-        insert(9, &newer, entry);
+        let (newer, entry) = entry_at(dir.path(), &names[2], t0 + TTL + TTL / 2);
+        cache.insert(&newer, entry);
         assert!(
             weak.upgrade().is_none(),
             "the expired entry's file is closed"
         );
-        assert!(lookup(9, &newer, t0 + TTL + TTL / 2).is_some());
+        assert!(cache.lookup(&newer, t0 + TTL + TTL / 2).is_some());
+    }
+
+    #[test]
+    fn forget_drops_an_entry_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FileCache::new();
+        let t0 = Instant::now();
+        let (rel, entry) = entry_at(dir.path(), "x", t0);
+        cache.insert(&rel, entry);
+        cache.forget(&rel);
+        assert!(cache.lookup(&rel, t0).is_none());
     }
 }

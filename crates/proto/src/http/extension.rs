@@ -28,7 +28,7 @@
 
 use super::request::{Framing, Head};
 use super::response::{Body, Reply};
-use super::static_files::Target;
+use super::target::Target;
 use super::Shared;
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -150,14 +150,6 @@ pub trait EventStream: Send + 'static {
 
     /// When to be polled even without a wake (keep-alive comments).
     fn poll_timeout(&self) -> Option<Instant>;
-}
-
-/// A connection's extension state: the waker (kept only when the service has
-/// an extension) and the stream being sent, if any.
-#[derive(Default)]
-pub(crate) struct ExtConn {
-    pub(crate) waker: Option<Waker>,
-    pub(crate) stream: Option<Box<dyn EventStream>>,
 }
 
 /// Whether `target` belongs to the extension.

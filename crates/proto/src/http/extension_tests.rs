@@ -3,7 +3,7 @@
 //! an event stream is driven by the waker and its timer until it ends.
 
 use super::extension::{EventStream, ExtRequest, ExtResponse, Extension};
-use super::{HttpConfig, HttpService};
+use super::{AnchoredClock, HttpConfig, HttpContext, HttpService};
 use crate::root::Root;
 use crate::testing::Harness;
 use crate::{Service, Session};
@@ -64,6 +64,15 @@ impl Extension for Echo {
     }
 }
 
+/// A context whose wall clock follows the test's instants from `t0`.
+fn context(t0: Instant) -> HttpContext {
+    let clock = AnchoredClock {
+        instant: t0,
+        wall: std::time::UNIX_EPOCH + Duration::from_secs(784_111_777),
+    };
+    HttpContext::new(t0, Arc::new(clock))
+}
+
 fn setup() -> (tempfile::TempDir, Arc<Echo>, HttpService, Instant) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("_x")).unwrap();
@@ -73,8 +82,7 @@ fn setup() -> (tempfile::TempDir, Arc<Echo>, HttpService, Instant) {
     let service = HttpService::with_extension(
         Root::open(dir.path()).unwrap(),
         HttpConfig::default(),
-        None,
-        t0,
+        context(t0),
         Some(ext.clone()),
     );
     (dir, ext, service, t0)
@@ -178,8 +186,7 @@ fn state_changing_requests_from_another_origin_are_refused() {
             overwrite: true,
             ..HttpConfig::default()
         },
-        None,
-        t0,
+        context(t0),
         Some(Arc::new(Echo::default())),
     );
     let send = |req: &str| {
@@ -235,8 +242,7 @@ fn files_are_sandboxed_beside_the_page_and_stats_live_under_netkit() {
     let service = HttpService::with_extension(
         Root::open(dir.path()).unwrap(),
         HttpConfig::default(),
-        None,
-        t0,
+        context(t0),
         Some(ext),
     );
     let get = |path: &str| {

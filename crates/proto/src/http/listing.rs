@@ -6,13 +6,13 @@
 //! root are left out always.
 
 use super::request::Head;
-use super::response::{clf_date, Body, Reply};
-use super::static_files::{error_reply, unix_secs, Target};
+use super::response::{clf_date, sandbox, Body, Reply};
+use super::target::{error_reply, Target};
 use super::Shared;
 use crate::root::{Entry, EntryKind};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::fmt::Write as _;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bytes encoded in a link's path component: everything but unreserved
 /// characters and a few safe sub-delimiters.
@@ -73,8 +73,14 @@ pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Re
     let mut reply = Reply::new(200, Body::Bytes(body.into_bytes()));
     reply.header("Content-Type", content_type);
     reply.header("Vary", "Accept");
-    super::static_files::sandbox(shared, &mut reply);
+    sandbox(shared, &mut reply);
     reply
+}
+
+/// The Unix time of a modification time (0 when unknown).
+fn unix_secs(t: Option<SystemTime>) -> u64 {
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 fn json(path: &str, entries: &[Entry]) -> String {

@@ -1,10 +1,18 @@
-//! Replies: what a handler decides ([`Reply`]), how its head is written, the
+//! Replies: what a handler decides ([`Reply`]), the headers every file reply
+//! shares (Content-Type, the sandbox policy), how a head is written, the
 //! per-second date cache, and access log lines in common log format.
 
+use super::clock::WallClock;
+use super::Shared;
+use crate::root::RelPath;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Files up to this size are copied into the output (read once, kept in the
+/// file cache) instead of sendfile'd.
+pub(crate) const INLINE_MAX: u64 = 16 * 1024;
 
 /// What a handler answers; the session adds the common headers and sends it.
 #[derive(Debug)]
@@ -81,6 +89,35 @@ impl Reply {
     /// Adds a header line.
     pub(crate) fn header(&mut self, name: &str, value: impl std::fmt::Display) {
         let _ = write!(self.headers, "{name}: {value}\r\n");
+    }
+}
+
+/// Content-Type from the extension, with a charset for text.
+pub(crate) fn content_type(rel: &RelPath) -> String {
+    let name = rel.file_name().unwrap_or_default();
+    match mime_guess::from_path(name).first_raw() {
+        Some(t)
+            if t.starts_with("text/")
+                || t == "application/javascript"
+                || t == "application/json"
+                || t == "image/svg+xml" =>
+        {
+            format!("{t}; charset=utf-8")
+        }
+        Some(t) => t.to_owned(),
+        None => "application/octet-stream".to_owned(),
+    }
+}
+
+/// `Content-Security-Policy` of everything served from the share when other
+/// people's files may be in it: a page runs in an opaque origin of its own, so
+/// its scripts (allowed to run) cannot act as the web page or read its routes.
+pub(crate) const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-downloads";
+
+/// Adds [`SANDBOX`] when uploads are on or the web page is served.
+pub(crate) fn sandbox(shared: &Shared, reply: &mut Reply) {
+    if shared.config.upload || shared.ext.is_some() {
+        reply.header("Content-Security-Policy", SANDBOX);
     }
 }
 
@@ -170,8 +207,9 @@ impl DateCache {
         }
     }
 
-    /// Refreshes the strings if a second has passed since the last refresh.
-    pub(crate) fn refresh(&mut self, now: Instant, clock: fn() -> SystemTime) {
+    /// Refreshes the strings if a second has passed since the last refresh,
+    /// asking `clock` the wall time at `now`.
+    pub(crate) fn refresh(&mut self, now: Instant, clock: &dyn WallClock) {
         if self
             .checked
             .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1))
@@ -179,7 +217,7 @@ impl DateCache {
             return;
         }
         self.checked = Some(now);
-        self.wall = clock();
+        self.wall = clock.wall_time(now);
         let http = httpdate::fmt_http_date(self.wall);
         if http.len() == self.http.len() {
             self.http.copy_from_slice(http.as_bytes());
@@ -237,6 +275,7 @@ pub(crate) fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::clock::AnchoredClock;
     use super::*;
 
     #[test]
@@ -250,17 +289,32 @@ mod tests {
 
     #[test]
     fn date_cache_refreshes_once_a_second() {
-        fn fixed() -> SystemTime {
-            UNIX_EPOCH + Duration::from_secs(784_111_777)
-        }
-        let mut cache = DateCache::new();
         let t0 = Instant::now();
-        cache.refresh(t0, fixed);
+        let clock = AnchoredClock {
+            instant: t0,
+            wall: UNIX_EPOCH + Duration::from_secs(784_111_777),
+        };
+        let mut cache = DateCache::new();
+        cache.refresh(t0, &clock);
         assert_eq!(&cache.http, b"Sun, 06 Nov 1994 08:49:37 GMT");
-        cache.refresh(t0 + Duration::from_millis(500), || UNIX_EPOCH);
-        assert_eq!(&cache.http, b"Sun, 06 Nov 1994 08:49:37 GMT", "cached");
-        cache.refresh(t0 + Duration::from_secs(1), || UNIX_EPOCH);
-        assert_eq!(&cache.http, b"Thu, 01 Jan 1970 00:00:00 GMT");
+        cache.refresh(t0 + Duration::from_millis(1500), &clock);
+        assert_eq!(&cache.http, b"Sun, 06 Nov 1994 08:49:38 GMT");
+        let jumped = AnchoredClock {
+            instant: t0,
+            wall: UNIX_EPOCH,
+        };
+        cache.refresh(t0 + Duration::from_millis(2000), &jumped);
+        assert_eq!(&cache.http, b"Sun, 06 Nov 1994 08:49:38 GMT", "cached");
+        cache.refresh(t0 + Duration::from_millis(2500), &jumped);
+        assert_eq!(&cache.http, b"Thu, 01 Jan 1970 00:00:02 GMT");
+    }
+
+    #[test]
+    fn content_types() {
+        let ct = |name: &str| content_type(&RelPath::parse(name).unwrap());
+        assert_eq!(ct("a.html"), "text/html; charset=utf-8");
+        assert_eq!(ct("a.png"), "image/png");
+        assert_eq!(ct("noext"), "application/octet-stream");
     }
 
     #[test]

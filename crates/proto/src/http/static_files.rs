@@ -1,73 +1,19 @@
-//! GET and HEAD of files under the root: request targets to [`RelPath`]s,
-//! `index.html`, the `/dir` → `/dir/` redirect, validators (ETag,
-//! Last-Modified) and the conditional and range rules, and precompressed
-//! `.br` / `.gz` siblings.
-//!
-//! A request target is percent-decoded exactly once and must then be UTF-8
-//! and pass [`RelPath::parse`] (no `..`, backslash or control character): so
-//! `%2e%2e/` is refused like `../`, and `%252e%252e/` names a file literally
-//! called `%2e%2e`. Whatever passes is opened by the root, which never lets
-//! a symlink lead outside; a link that tries is answered 404 like a missing
-//! file, so nothing about the outside is revealed.
+//! GET and HEAD of files under the root: `index.html`, the `/dir` → `/dir/`
+//! redirect, validators (ETag, Last-Modified) and the conditional and range
+//! rules, and precompressed `.br` / `.gz` siblings. Files are opened through
+//! the service's [`FileCache`](super::cache::FileCache); what a target names
+//! was decided in [`super::target`].
 
-use super::cache::{self, FileEntry};
+use super::cache::FileEntry;
 use super::listing;
 use super::request::{trim, Head};
-use super::response::{Body, Reply};
-use super::session::INLINE_MAX;
+use super::response::{content_type, sandbox, Body, Reply};
+use super::target::{error_reply, local_location, Target};
 use super::Shared;
 use crate::root::{RelPath, RootError};
-use percent_encoding::percent_decode_str;
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// A request target, decoded and checked.
-#[derive(Debug)]
-pub(crate) struct Target<'a> {
-    /// The path as sent (still percent-encoded), for redirects and listings.
-    pub(crate) raw_path: &'a str,
-    /// The query, with its `?`, or empty.
-    pub(crate) query: &'a str,
-    /// The decoded path beneath the root.
-    pub(crate) rel: RelPath,
-    /// The path ended in `/`.
-    pub(crate) dir: bool,
-}
-
-/// Decodes an origin-form (`/a/b?q`) or absolute-form (`http://h/a/b`)
-/// target. Errors are the status to answer.
-pub(crate) fn parse_target(target: &str) -> Result<Target<'_>, u16> {
-    let mut path = target;
-    for scheme in ["http://", "https://"] {
-        // Bytes, not `str` slicing: the target may hold multi-byte characters
-        // (raw UTF-8 in a request line), and a slice inside one would panic.
-        let head = path.as_bytes().get(..scheme.len());
-        if head.is_some_and(|h| h.eq_ignore_ascii_case(scheme.as_bytes())) {
-            let rest = &path[scheme.len()..];
-            path = rest.find('/').map_or("/", |at| &rest[at..]);
-        }
-    }
-    if !path.starts_with('/') {
-        return Err(400);
-    }
-    let (raw_path, query) = match path.find('?') {
-        Some(at) => path.split_at(at),
-        None => (path, ""),
-    };
-    let decoded = percent_decode_str(raw_path)
-        .decode_utf8()
-        .map_err(|_| 400u16)?;
-    let dir = decoded.ends_with('/');
-    // Leading slashes are the root however many there are (`//etc/passwd`).
-    let rel = RelPath::parse(decoded.trim_start_matches('/')).map_err(|_| 400u16)?;
-    Ok(Target {
-        raw_path,
-        query,
-        rel,
-        dir,
-    })
-}
+use std::time::{Instant, UNIX_EPOCH};
 
 /// Answers GET or HEAD for a file or directory.
 ///
@@ -107,50 +53,14 @@ pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: In
     }
 }
 
-/// `Content-Security-Policy` of everything served from the share when other
-/// people's files may be in it: a page runs in an opaque origin of its own, so
-/// its scripts (allowed to run) cannot act as the web page or read its routes.
-pub(crate) const SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-downloads";
-
-/// Adds [`SANDBOX`] when uploads are on or the web page is served.
-pub(crate) fn sandbox(shared: &Shared, reply: &mut Reply) {
-    if shared.config.upload || shared.ext.is_some() {
-        reply.header("Content-Security-Policy", SANDBOX);
-    }
-}
-
-/// A path for a `Location` header that stays on this server: one leading
-/// slash however many the request had, since `//evil.com/` is a URL of
-/// another host to a browser (an open redirect).
-pub(crate) fn local_location(raw_path: &str) -> String {
-    format!("/{}", raw_path.trim_start_matches('/'))
-}
-
-/// The status for a failed open: an escape through a symlink is a 404 like a
-/// missing file; permission denied is a 403.
-pub(crate) fn error_reply(e: &RootError) -> Reply {
-    let status = match e {
-        RootError::NotFound(_) | RootError::NotADirectory(_) => 404,
-        RootError::Forbidden(io) => match io.kind() {
-            std::io::ErrorKind::PermissionDenied => 403,
-            _ => 404,
-        },
-        RootError::NotAFile(_) | RootError::IsADirectory(_) => 403,
-        RootError::Exists(_) => 409,
-        RootError::NoSpace(_) => 507,
-        _ => 500,
-    };
-    Reply::error(status)
-}
-
-/// A regular file's cache entry: from this worker's cache, or opened now.
+/// A regular file's cache entry: from the service's cache, or opened now.
 fn open_entry(shared: &Shared, rel: &RelPath, now: Instant) -> Result<Arc<FileEntry>, RootError> {
-    if let Some(entry) = cache::lookup(shared.id, rel, now) {
+    if let Some(entry) = shared.cache.lookup(rel, now) {
         return Ok(entry);
     }
     let (file, meta) = shared.root.open_file(rel)?;
-    let entry = Arc::new(FileEntry::new(file, &meta, rel, INLINE_MAX, now)?);
-    cache::insert(shared.id, rel, Arc::clone(&entry));
+    let entry = Arc::new(FileEntry::new(file, &meta, rel, now)?);
+    shared.cache.insert(rel, Arc::clone(&entry));
     Ok(entry)
 }
 
@@ -368,29 +278,6 @@ pub(crate) fn parse_range(value: &[u8], len: u64) -> RangeSpec {
     RangeSpec::Part(start, end.min(len - 1))
 }
 
-/// Content-Type from the extension, with a charset for text.
-pub(crate) fn content_type(rel: &RelPath) -> String {
-    let name = rel.file_name().unwrap_or_default();
-    match mime_guess::from_path(name).first_raw() {
-        Some(t)
-            if t.starts_with("text/")
-                || t == "application/javascript"
-                || t == "application/json"
-                || t == "image/svg+xml" =>
-        {
-            format!("{t}; charset=utf-8")
-        }
-        Some(t) => t.to_owned(),
-        None => "application/octet-stream".to_owned(),
-    }
-}
-
-/// The Unix time of a modification time, for listings.
-pub(crate) fn unix_secs(t: Option<SystemTime>) -> u64 {
-    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,49 +306,6 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(value)
             );
-        }
-    }
-
-    #[test]
-    fn targets() {
-        let t = parse_target("/a%20b/c.txt?x=1").unwrap();
-        assert_eq!(t.rel.to_string(), "a b/c.txt");
-        assert_eq!(
-            (t.raw_path, t.query, t.dir),
-            ("/a%20b/c.txt", "?x=1", false)
-        );
-        assert!(parse_target("http://example.com/d/").unwrap().dir);
-        assert_eq!(
-            parse_target("//etc/passwd").unwrap().rel.to_string(),
-            "etc/passwd"
-        );
-        for bad in [
-            "/../x",
-            "/%2e%2e/x",
-            "/..%00",
-            "/..\\x",
-            "/a/%2E%2E/b",
-            "x",
-            "/%ff",
-        ] {
-            assert_eq!(parse_target(bad).err(), Some(400), "{bad}");
-        }
-        assert_eq!(
-            parse_target("/%252e%252e/x").unwrap().rel.to_string(),
-            "%2e%2e/x"
-        );
-        assert!(parse_target("/a/.git/config").unwrap().rel.is_hidden());
-    }
-
-    #[test]
-    fn locations_never_name_another_host() {
-        for (raw, want) in [
-            ("/a/b", "/a/b"),
-            ("//evil.com", "/evil.com"),
-            ("///evil.com/x", "/evil.com/x"),
-            ("/", "/"),
-        ] {
-            assert_eq!(local_location(raw), want);
         }
     }
 

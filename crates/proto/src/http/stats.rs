@@ -1,86 +1,93 @@
-//! The counters behind `GET /_netkit/stats`, in memory every worker shares —
-//! threads of one process, and also the children `--model fork` makes: the
-//! counters live in an anonymous `MAP_SHARED` mapping, which a forked child
-//! shares with its parent instead of copying, so the totals and
-//! `--max-connections` hold across processes too. Every field is an atomic, and
-//! all zeros is a valid start, which is exactly what a fresh mapping holds.
+//! The counters behind `GET /_netkit/stats`, and the seam that says where
+//! they live.
+//!
+//! The service bumps four [`Counters`]; *where* they are is not its business
+//! but that of whoever runs it, who hands the service a [`Stats`]: for models
+//! whose workers are threads of one process, a plain [`Counters`] on the heap;
+//! for `--model fork`, whose children are processes of their own, the binary
+//! puts the same [`Counters`] in memory every child shares (see
+//! `netkit_drivers::shared_memory`). The protocol never learns which.
+//!
+//! ```text
+//!   runner ── Arc<dyn Stats> ──▶ HttpService ── counters() ──▶ opened / answered / sent
+//!                                    └── /_netkit/stats ◀── snapshot()
+//! ```
 
-use nix::sys::mman::{mmap_anonymous, munmap, MapFlags, ProtFlags};
-use std::num::NonZeroUsize;
-use std::ops::Deref;
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// Counters shared by every connection of every worker.
+/// Where a service's counters live; handed to the service by whoever runs it.
+pub trait Stats: Send + Sync + 'static {
+    /// The counters to bump and read.
+    fn counters(&self) -> &Counters;
+}
+
+/// Counters in this process's memory: shared by threads, not by processes.
+impl Stats for Counters {
+    fn counters(&self) -> &Counters {
+        self
+    }
+}
+
+/// The counters every connection of every worker bumps.
+///
+/// Only atomics, laid out in C order, changed only through `&self`: all zeros
+/// is a valid start and no state lives outside these bytes, so a `Counters`
+/// may be placed in any zeroed memory its workers share, a mapping that
+/// forked processes share included.
+#[repr(C)]
 #[derive(Debug, Default)]
-pub struct Stats {
+pub struct Counters {
+    connections_open: AtomicUsize,
+    connections_total: AtomicU64,
+    requests: AtomicU64,
+    bytes_sent: AtomicU64,
+}
+
+/// The counters at one moment, as `/_netkit/stats` reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Snapshot {
     /// Connections open now.
-    pub connections_open: AtomicUsize,
+    pub connections_open: usize,
     /// Connections accepted since start.
-    pub connections_total: AtomicU64,
+    pub connections_total: u64,
     /// Requests answered.
-    pub requests: AtomicU64,
+    pub requests: u64,
     /// Bytes of responses (heads and bodies) queued for sending.
-    pub bytes_sent: AtomicU64,
+    pub bytes_sent: u64,
 }
 
-/// [`Stats`] in a shared mapping (or, if mapping fails, on the heap, which
-/// is shared by threads only).
-#[derive(Debug)]
-pub(crate) struct SharedStats {
-    ptr: NonNull<Stats>,
-    mapped: bool,
-}
-
-// SAFETY: the pointee is a `Stats` (atomics only, so `Sync`), valid for the
-// life of `SharedStats`, and only ever accessed through `&Stats`.
-unsafe impl Send for SharedStats {}
-// SAFETY: as above.
-unsafe impl Sync for SharedStats {}
-
-impl SharedStats {
-    pub(crate) fn new() -> Self {
-        let len = NonZeroUsize::new(std::mem::size_of::<Stats>()).unwrap_or(NonZeroUsize::MIN);
-        // SAFETY: a fresh anonymous mapping aliases nothing; the kernel zeroes
-        // it and aligns it to a page, and all-zero atomics are a valid `Stats`.
-        let mapped = unsafe {
-            mmap_anonymous(
-                None,
-                len,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-            )
-        };
-        match mapped {
-            Ok(ptr) => Self {
-                ptr: ptr.cast(),
-                mapped: true,
-            },
-            Err(_) => Self {
-                ptr: NonNull::from(Box::leak(Box::<Stats>::default())),
-                mapped: false,
-            },
-        }
+impl Counters {
+    /// A connection was accepted; returns how many are open now, this one
+    /// included.
+    pub(crate) fn opened(&self) -> usize {
+        self.connections_total.fetch_add(1, Ordering::Relaxed);
+        self.connections_open.fetch_add(1, Ordering::Relaxed) + 1
     }
-}
 
-impl Deref for SharedStats {
-    type Target = Stats;
-
-    fn deref(&self) -> &Stats {
-        // SAFETY: valid and initialised from `new` until `drop`.
-        unsafe { self.ptr.as_ref() }
+    /// A connection ended.
+    pub(crate) fn closed(&self) {
+        self.connections_open.fetch_sub(1, Ordering::Relaxed);
     }
-}
 
-impl Drop for SharedStats {
-    fn drop(&mut self) {
-        if self.mapped {
-            // SAFETY: the mapping made in `new`, no longer referenced.
-            let _ = unsafe { munmap(self.ptr.cast(), std::mem::size_of::<Stats>()) };
-        } else {
-            // SAFETY: the box leaked in `new`, no longer referenced.
-            drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+    /// A reply of `bytes` (head and body) was queued.
+    pub(crate) fn answered(&self, bytes: u64) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.sent(bytes);
+    }
+
+    /// `bytes` more were queued outside a reply (an event stream's body).
+    pub(crate) fn sent(&self, bytes: u64) {
+        self.bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            connections_open: self.connections_open.load(Ordering::Relaxed),
+            connections_total: self.connections_total.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            bytes_sent: self.bytes_sent.load(Ordering::Relaxed),
         }
     }
 }
@@ -88,13 +95,26 @@ impl Drop for SharedStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::Ordering;
 
     #[test]
     fn starts_at_zero_and_counts() {
-        let s = SharedStats::new();
-        assert_eq!(s.requests.load(Ordering::Relaxed), 0);
-        s.requests.fetch_add(2, Ordering::Relaxed);
-        assert_eq!(s.requests.load(Ordering::Relaxed), 2);
+        let stats: &dyn Stats = &Counters::default();
+        let c = stats.counters();
+        assert_eq!(c.snapshot().requests, 0);
+        assert_eq!(c.opened(), 1);
+        assert_eq!(c.opened(), 2);
+        c.closed();
+        c.answered(10);
+        c.sent(5);
+        let s = c.snapshot();
+        assert_eq!(
+            (
+                s.connections_open,
+                s.connections_total,
+                s.requests,
+                s.bytes_sent
+            ),
+            (1, 2, 1, 15)
+        );
     }
 }

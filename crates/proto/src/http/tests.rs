@@ -7,9 +7,9 @@ use crate::Session;
 use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
-fn fixed_clock() -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(784_111_777)
-}
+/// The wall time at the fixture's `t0` (and after it, as far as the test
+/// moves its clock).
+const WALL_AT_T0: Duration = Duration::from_secs(784_111_777);
 
 #[derive(Default)]
 struct Lines(Mutex<Vec<u8>>);
@@ -32,7 +32,6 @@ fn fixture(tweak: impl FnOnce(&mut HttpConfig)) -> Fixture {
     std::fs::write(dir.path().join("a.txt"), "hello").unwrap();
     std::fs::write(dir.path().join("big.bin"), vec![7u8; 100_000]).unwrap();
     let mut config = HttpConfig {
-        clock: fixed_clock,
         model: "test".into(),
         ..HttpConfig::default()
     };
@@ -40,8 +39,13 @@ fn fixture(tweak: impl FnOnce(&mut HttpConfig)) -> Fixture {
     let log = Arc::new(Lines::default());
     let t0 = Instant::now();
     let root = Root::open(dir.path()).unwrap();
-    let sink: Arc<dyn AccessLog> = log.clone();
-    let service = HttpService::new(root, config, Some(sink), t0);
+    let clock = AnchoredClock {
+        instant: t0,
+        wall: UNIX_EPOCH + WALL_AT_T0,
+    };
+    let mut context = HttpContext::new(t0, Arc::new(clock));
+    context.log = Some(log.clone());
+    let service = HttpService::new(root, config, context);
     Fixture {
         dir,
         service,
@@ -260,10 +264,7 @@ fn max_connections_answers_503_beyond_the_limit() {
     drop(first);
     let mut third = f.session();
     assert!(third.drain().is_empty());
-    assert_eq!(
-        f.service.stats().connections_open.load(Ordering::Relaxed),
-        1
-    );
+    assert_eq!(f.service.stats().connections_open, 1);
 }
 
 #[test]
@@ -353,6 +354,29 @@ mod properties {
             prop_assert_eq!(text(&got), text(&want));
         }
     }
+}
+
+#[test]
+fn a_put_on_one_thread_drops_the_cache_entry_another_thread_uses() {
+    // The file cache is the service's, not the running thread's: a worker
+    // that cached `a.txt` sees another worker's PUT at once, not a TTL later.
+    let f = fixture(|c| {
+        c.upload = true;
+        c.overwrite = true;
+    });
+    let get = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut here = f.session();
+    assert!(text(&here.send(get)).ends_with("\r\n\r\nhello"));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut there = f.session();
+            let put = b"PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nworld";
+            let out = text(&there.send(put));
+            assert!(out.starts_with("HTTP/1.1 204"), "{out}");
+        });
+    });
+    let out = text(&here.send(get));
+    assert!(out.ends_with("\r\n\r\nworld"), "{out}");
 }
 
 #[test]

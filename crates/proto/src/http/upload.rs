@@ -8,10 +8,10 @@
 //! be taken for the next request. An upload cut short (EOF, timeout) drops the
 //! [`AtomicFile`], which removes the temporary: nothing is left behind.
 
-use super::cache;
+use super::cache::FileCache;
 use super::request::{Framing, Head};
 use super::response::{Body, Reply};
-use super::static_files::{error_reply, local_location, Target};
+use super::target::{error_reply, local_location, Target};
 use super::Shared;
 use crate::root::{AtomicFile, RelPath, RootError};
 use std::io::Write;
@@ -33,9 +33,8 @@ pub(crate) struct Upload {
     created: bool,
     location: String,
     trailer_bytes: usize,
-    /// For dropping the worker's cache entry once replaced.
+    /// For dropping the cache's entry once replaced.
     rel: RelPath,
-    service: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +102,6 @@ pub(crate) fn start(
         location: local_location(target.raw_path),
         trailer_bytes: 0,
         rel: target.rel.clone(),
-        service: shared.id,
     })
 }
 
@@ -118,7 +116,7 @@ pub(crate) fn delete(shared: &Shared, target: &Target<'_>) -> Reply {
     }
     match shared.root.remove_file(&target.rel) {
         Ok(()) => {
-            cache::forget(shared.id, &target.rel);
+            shared.cache.forget(&target.rel);
             Reply::new(204, Body::None)
         }
         Err(e) => error_reply(&e),
@@ -132,12 +130,13 @@ impl Upload {
     }
 
     /// Feeds body bytes; returns how many were consumed and what happened.
-    pub(crate) fn feed(&mut self, input: &[u8]) -> (usize, Progress) {
+    /// `cache` is the service's: committing drops the file's entry from it.
+    pub(crate) fn feed(&mut self, cache: &FileCache, input: &[u8]) -> (usize, Progress) {
         let mut used = 0;
         loop {
             let rest = &input[used..];
             let step = match self.state {
-                State::Length(0) => return (used, self.commit()),
+                State::Length(0) => return (used, self.commit(cache)),
                 State::Length(left) => {
                     let n = rest.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                     if n == 0 {
@@ -203,7 +202,7 @@ impl Upload {
                             return (input.len(), Progress::Done(Reply::fatal(431)));
                         }
                         if at == 0 || (at == 1 && rest[0] == b'\r') {
-                            return (used + at + 1, self.commit());
+                            return (used + at + 1, self.commit(cache));
                         }
                         at + 1
                     }
@@ -226,12 +225,12 @@ impl Upload {
     }
 
     /// The body is complete: make the file visible.
-    fn commit(&mut self) -> Progress {
+    fn commit(&mut self, cache: &FileCache) -> Progress {
         let Some(file) = self.file.take() else {
             return Progress::Done(Reply::fatal(500));
         };
         let committed = file.commit();
-        cache::forget(self.service, &self.rel);
+        cache.forget(&self.rel);
         Progress::Done(match committed {
             Ok(()) if self.created => {
                 let mut reply = Reply::new(201, Body::Bytes(Vec::new()));

@@ -6,9 +6,8 @@
 use super::super::extension::{self, ExtBody, ExtRequest};
 use super::super::request::{Framing, Head};
 use super::super::response::Reply;
-use super::super::static_files;
-use super::{HttpSession, Meta, QUEUE_BYTES};
-use std::sync::atomic::Ordering;
+use super::super::target::Target;
+use super::{HttpSession, Meta, Phase, QUEUE_BYTES};
 use std::time::Instant;
 
 impl HttpSession {
@@ -20,7 +19,7 @@ impl HttpSession {
         now: Instant,
         ext: &dyn extension::Extension,
         head: &Head<'_>,
-        target: &static_files::Target<'_>,
+        target: &Target<'_>,
         body: Option<&[u8]>,
         has_body: bool,
         meta: &Meta,
@@ -51,41 +50,30 @@ impl HttpSession {
                 if meta.head_only || self.shutdown {
                     return;
                 }
-                // The stream holds the connection open; it closes when the
-                // stream ends, the peer leaves or the server stops.
-                self.closing = false;
-                let conn = self.ext.get_or_insert_with(Box::default);
-                if let Some(waker) = &conn.waker {
+                // The stream holds the connection open (its head said
+                // `Connection: close`, so it is Closing until now); it closes
+                // when the stream ends, the peer leaves or the server stops.
+                if let Some(waker) = &self.waker {
                     stream.set_waker(waker.clone());
                 }
-                conn.stream = Some(stream);
+                self.phase = Phase::Streaming(stream);
                 self.pump(now);
             }
         }
     }
 
-    pub(super) fn streaming(&self) -> Option<&dyn extension::EventStream> {
-        self.ext.as_ref()?.stream.as_deref()
-    }
-
     /// Lets the event stream add what it has; ends it when it is over or the
     /// client does not read what it is sent.
     pub(super) fn pump(&mut self, now: Instant) {
-        let Some(stream) = self.ext.as_mut().and_then(|c| c.stream.as_mut()) else {
+        let Phase::Streaming(stream) = &mut self.phase else {
             return;
         };
         let before = self.out.len();
         let more = stream.poll(now, &mut self.out);
         let sent = (self.out.len() - before) as u64;
-        self.shared
-            .stats
-            .bytes_sent
-            .fetch_add(sent, Ordering::Relaxed);
+        self.shared.counters().sent(sent);
         if !more || self.out.len() > QUEUE_BYTES {
-            if let Some(conn) = self.ext.as_mut() {
-                conn.stream = None;
-            }
-            self.closing = true;
+            self.phase = Phase::Closing; // drops the stream: it learns the client is gone
         }
     }
 }
