@@ -212,3 +212,22 @@ fn unwritable_log_is_a_one_line_runtime_failure() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot open log"), "{stderr}");
 }
+
+/// The relay's own log on stderr, read through a pipe, has no colour codes.
+#[test]
+fn relay_logs_into_a_pipe_without_colour_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("relay.log");
+    let mut cmd = common::netkit(&["relay", "--bind", "127.0.0.1", "--port", "0"]);
+    cmd.args(["--log", log.to_str().expect("utf-8 path")])
+        .stderr(Stdio::piped());
+    let mut server = Server::start_cmd(cmd);
+    let mut stderr = server.child.stderr.take().expect("piped stderr");
+    common::signal(&server.child, "TERM");
+    let code = common::wait_bounded(&mut server.child, Duration::from_secs(30));
+    assert_eq!(code, Some(0));
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut text).expect("read stderr");
+    assert!(text.contains("shutting down"), "{text}");
+    assert!(!text.contains('\x1b'), "escape codes in a pipe: {text:?}");
+}

@@ -127,7 +127,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
 }
 
 fn on_terminal(json: bool) -> bool {
-    !json && std::io::stdout().is_terminal()
+    // The progress line goes to stderr: it too must be a terminal.
+    !json && std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
 }
 
 fn run_load(a: LoadArgs) -> Result<()> {

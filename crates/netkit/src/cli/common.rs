@@ -125,15 +125,25 @@ pub(crate) fn resolve(addr: &str, default_port: u16) -> Result<SocketAddr> {
         .with_context(|| format!("'{addr}' has no address"))
 }
 
-/// Logs go to stderr; `RUST_LOG` picks the level (default: info).
+/// Logs go to stderr; `RUST_LOG` picks the level (default: info). Colour
+/// only on a terminal and never with `NO_COLOR` set: escape codes in a pipe
+/// or a log file are noise.
 pub(crate) fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(std::io::stderr().is_terminal()))
         .with_target(false)
         .try_init();
+}
+
+/// Whether to write escape codes to a stream: only a terminal, and not when
+/// `NO_COLOR` is set to anything but the empty string (no-color.org).
+pub(crate) fn colour(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// 0 for success — including a closed stdout (`netkit … | head`) — else a
