@@ -98,13 +98,13 @@ pub struct ModelsArgs {
 #[derive(Debug, Args)]
 pub struct TasksArgs {
     /// Copies of each job (the seed used 10).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = TasksOptions::SEED.jobs)]
     jobs: usize,
     /// CPU job: count the primes below this number by trial division.
-    #[arg(long, default_value_t = 3_000_000)]
+    #[arg(long, default_value_t = TasksOptions::SEED.primes_below)]
     primes_below: u64,
     /// IO job: request/reply round trips to a local server that answers each after --io-delay.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = TasksOptions::SEED.io_trips)]
     io_trips: u32,
     /// IO job: how long the server waits before each answer (a remote service's latency).
     #[arg(long, value_parser = parse_duration, default_value = "5ms")]
@@ -155,7 +155,14 @@ fn run_load(a: LoadArgs) -> Result<()> {
     o.progress = on_terminal(a.json);
     load::stop_early_on_sigint()?;
     let report = load::run(&o)?;
-    print(a.json, &report, &report)
+    print(a.json, &report, &report)?;
+    // As wrk: a run in which nothing succeeded is a failure, not a result.
+    anyhow::ensure!(
+        report.succeeded() > 0,
+        "no request succeeded (errors: {})",
+        report.errors
+    );
+    Ok(())
 }
 
 fn run_models(a: ModelsArgs) -> Result<()> {
