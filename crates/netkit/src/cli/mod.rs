@@ -11,6 +11,7 @@ pub mod http;
 pub mod nc;
 pub mod relay;
 pub mod tftp;
+mod transfer_summary;
 pub mod up;
 
 use clap::{Parser, Subcommand};

@@ -241,9 +241,10 @@ fn client(direction: Direction, args: ClientArgs) -> Result<()> {
         });
         println!("{doc}");
     } else if show {
+        let what = format!("{} {}", verb(direction), args.file);
         println!(
-            "{} {bytes} bytes in {secs:.2} s ({mbps:.1} MB/s)",
-            verb(direction)
+            "{}",
+            super::transfer_summary::line(&what, bytes, elapsed, None)
         );
     }
     Ok(())

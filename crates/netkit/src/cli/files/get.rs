@@ -5,7 +5,7 @@
 //! which `--resume` continues from (`GET name <local size>`).
 
 use super::client::Client;
-use super::progress::{bar, rate, report, size};
+use super::progress::{bar, report};
 use crate::cli::common::resolve;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -104,20 +104,19 @@ pub(crate) fn download(
 }
 
 pub(crate) fn summary(d: &Downloaded) -> String {
-    let resumed = if d.offset > 0 {
-        format!(" (resumed at {})", size(d.offset))
-    } else {
-        String::new()
-    };
     if d.bytes == 0 && d.offset > 0 {
         return format!("{}: already complete", d.local.display());
     }
-    format!(
-        "{} → {}: {}{} {}",
-        d.name,
-        d.local.display(),
-        size(d.bytes),
-        resumed,
-        rate(d.bytes, std::time::Duration::from_secs_f64(d.seconds))
+    let resumed = (d.offset > 0).then(|| {
+        format!(
+            "resumed at {}",
+            crate::cli::transfer_summary::size(d.offset)
+        )
+    });
+    crate::cli::transfer_summary::line(
+        &format!("{} → {}", d.name, d.local.display()),
+        d.bytes,
+        std::time::Duration::from_secs_f64(d.seconds),
+        resumed.as_deref(),
     )
 }
