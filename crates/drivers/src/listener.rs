@@ -157,6 +157,14 @@ impl Listener {
     }
 }
 
+/// One listener is a list of one: every model serves a list (`--bind` given
+/// more than once), and a caller with a single listener passes it as is.
+impl From<Listener> for Vec<Listener> {
+    fn from(listener: Listener) -> Vec<Listener> {
+        vec![listener]
+    }
+}
+
 impl AsFd for Listener {
     fn as_fd(&self) -> BorrowedFd<'_> {
         match self {

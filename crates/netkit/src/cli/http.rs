@@ -1,10 +1,10 @@
 //! `netkit http serve [DIR]`: the HTTP/1.1 static-file server under any model,
 //! with its access log (common log format on stderr, buffered).
 
-use super::common::{announce, parse_size, shutdown_on_signals, ModelArgs, ServerArgs};
+use super::common::{announce_all, parse_size, shutdown_on_signals, ModelArgs, ServerArgs};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use netkit_drivers::{Listener, Model};
+use netkit_drivers::Model;
 use netkit_proto::http::{AccessLog, HttpConfig, HttpService};
 use netkit_proto::root::Root;
 use std::io::Write;
@@ -91,14 +91,14 @@ fn serve(args: ServeArgs) -> Result<()> {
         model: args.model.model.name().to_owned(),
         ..HttpConfig::default()
     };
-    let addr = args.server.addr(DEFAULT_PORT);
-    let listener =
-        Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
+    let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     // The client speaks first: accept a connection once its request is there
     // (one wake-up per connection; a silent one is handed over after ~1 s and
     // then meets --header-timeout). Best effort: serving works without it.
-    if let Err(e) = listener.defer_accept(1) {
-        tracing::debug!("TCP_DEFER_ACCEPT: {e}");
+    for listener in &listeners {
+        if let Err(e) = listener.defer_accept(1) {
+            tracing::debug!("TCP_DEFER_ACCEPT: {e}");
+        }
     }
     // A forked child exits without running a flusher, so it writes each line
     // straight away; every other model buffers.
@@ -106,8 +106,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     let flusher = log.as_ref().map(|log| log.spawn_flusher());
     let sink = log.clone().map(|l| l as Arc<dyn AccessLog>);
     let service = Arc::new(HttpService::new(root, http, sink, Instant::now()));
-    announce("http", &listener.url("http")?)?;
-    let result = netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown);
+    announce_all("http", "http", &listeners)?;
+    let result = netkit_drivers::serve(args.model.model, listeners, service, &config, &shutdown);
     if let Some(log) = &log {
         log.stop();
     }

@@ -146,8 +146,7 @@ pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Resul
     cfg.transfer.retries = args.retries;
     cfg.transfer.linger = (cfg.transfer.timeout * 2).min(Duration::from_secs(5));
     let grace = Duration::try_from_secs_f64(args.grace).context("--grace must be seconds")?;
-    let addr = args.server.addr(DEFAULT_PORT);
-    let socket = UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
+    let socket = args.server.udp_socket(DEFAULT_PORT)?;
     let service = TftpServer::new(Arc::new(root), cfg);
     announce("tftp", &format!("udp://{}", socket.local_addr()?))?;
     netkit_drivers::udp_transfers::serve(&socket, &service, grace, shutdown)?;

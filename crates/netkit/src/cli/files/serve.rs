@@ -1,10 +1,9 @@
 //! `netkit files serve [DIR]`: the files protocol under any `--model`.
 
 use super::digest::ThreadDigests;
-use crate::cli::common::{announce, parse_size, shutdown_on_signals, ModelArgs, ServerArgs};
+use crate::cli::common::{announce_all, parse_size, shutdown_on_signals, ModelArgs, ServerArgs};
 use anyhow::{Context, Result};
 use clap::Args;
-use netkit_drivers::Listener;
 use netkit_proto::files::{FilesConfig, FilesService, DEFAULT_PORT};
 use netkit_proto::root::Root;
 use std::path::PathBuf;
@@ -56,9 +55,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         tracing::info!("removed {stale} unfinished upload(s) left by an earlier run");
     }
     let config = args.model.config()?;
-    let addr = args.server.addr(DEFAULT_PORT);
-    let listener =
-        Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
+    let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     let files = FilesConfig {
         upload: args.upload,
         overwrite: args.overwrite,
@@ -69,7 +66,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     let service = Arc::new(
         FilesService::new(Arc::new(root), files).with_digest_pool(Arc::new(ThreadDigests)),
     );
-    announce("files", &listener.url("tcp")?)?;
-    netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown)?;
+    announce_all("files", "tcp", &listeners)?;
+    netkit_drivers::serve(args.model.model, listeners, service, &config, &shutdown)?;
     Ok(())
 }
