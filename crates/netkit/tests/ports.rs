@@ -89,3 +89,61 @@ fn udp_services_refuse_a_taken_port_too() {
     assert_eq!(tftp.terminate(), Some(0));
     assert_eq!(chat.terminate(), Some(0));
 }
+
+/// `--bind` twice: one ready line per listener, and both answer (`nc`).
+#[test]
+fn bind_twice_prints_two_ready_lines_and_both_answer() {
+    for model in ["epoll", "fork", "async"] {
+        let mut args = vec!["echo", "serve", "--bind", "::1", "--bind", "127.0.0.1"];
+        args.extend(["--port", "0", "--model", model]);
+        let server = Server::start(&args);
+        let second = server
+            .lines
+            .recv_timeout(common::READY_TIMEOUT)
+            .expect("a second ready line");
+        let second = common::url_addr(&common::ready_url(&second).expect("a ready line"));
+        assert!(server.addr().is_ipv6(), "{model}: {}", server.url);
+        assert_eq!(second.ip().to_string(), "127.0.0.1", "{model}");
+        for addr in [server.addr(), second] {
+            assert_eq!(common::nc_echo(addr, "ping"), "ping", "{model} {addr}");
+        }
+        assert_eq!(server.terminate(), Some(0));
+    }
+}
+
+/// `--bind ::` is dual-stack: HTTP answers curl on 127.0.0.1 and on ::1.
+#[test]
+fn bind_ipv6_wildcard_serves_ipv4_too() {
+    let dirs = common::Dirs::new();
+    std::fs::write(dirs.served.join("hi.txt"), b"hi").expect("write");
+    let dir = common::utf8(&dirs.served);
+    let http = Server::start(&["http", "serve", dir, "--bind", "::", "--port", "0"]);
+    let port = http.addr().port();
+    assert!(http.url.starts_with("http://[::]:"), "{}", http.url);
+    for host in ["127.0.0.1", "[::1]"] {
+        let out = std::process::Command::new("curl")
+            .args(["-gsS", "--max-time", "10"])
+            .arg(format!("http://{host}:{port}/hi.txt"))
+            .output()
+            .expect("run curl");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hi", "{host}");
+    }
+    assert_eq!(http.terminate(), Some(0));
+}
+
+/// UDP services too: `echo serve --udp --bind ::` answers IPv4 and IPv6.
+#[test]
+fn udp_bind_ipv6_wildcard_serves_ipv4_too() {
+    let echo = Server::start(&["echo", "serve", "--udp", "--bind", "::", "--port", "0"]);
+    let port = echo.addr().port();
+    for (local, server) in [("127.0.0.1:0", "127.0.0.1"), ("[::1]:0", "::1")] {
+        let sock = std::net::UdpSocket::bind(local).expect("bind a client");
+        sock.set_read_timeout(Some(LIMIT)).expect("timeout");
+        let to = std::net::SocketAddr::new(server.parse().expect("ip"), port);
+        sock.send_to(b"ping", to).expect("send");
+        let mut buf = [0u8; 16];
+        let (n, _) = sock.recv_from(&mut buf).expect("an echo");
+        assert_eq!(&buf[..n], b"ping", "{server}");
+    }
+    assert_eq!(echo.terminate(), Some(0));
+}
