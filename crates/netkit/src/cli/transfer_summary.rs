@@ -57,7 +57,7 @@ mod tests {
     #[test]
     fn tiny_and_big_transfers_read_well() {
         let tiny = line("a → b", 12, Duration::from_millis(2), None);
-        assert_eq!(tiny, "a → b: 12 B in 2 ms (6.00 KiB/s)");
+        assert_eq!(tiny, "a → b: 12 B in 2 ms (5.86 KiB/s)");
         let big = line("x", 3 << 20, Duration::from_millis(1500), Some("done"));
         assert_eq!(big, "x: 3.00 MiB in 1.50 s (2.00 MiB/s), done");
         assert_eq!(
