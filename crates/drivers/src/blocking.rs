@@ -6,7 +6,10 @@
 //! connection, polled together with the socket, so a session blocked on a
 //! silent peer still hears from another thread).
 
-use crate::io::{discard, discard_received, gather, send_file, wait_readable, InputBuffer, LINGER};
+use crate::io::{
+    discard, discard_received, gather, send_file, wait_readable, wait_readable_set, InputBuffer,
+    LINGER,
+};
 use crate::listener::{Conn, Listener};
 use crate::shutdown::Shutdown;
 use crate::wake::WakeQueue;
@@ -234,31 +237,45 @@ fn send_all(conn: &Conn, mut buf: &[u8], more: bool) -> io::Result<()> {
 }
 
 /// Runs `on_conn` for each accepted connection until shutdown starts. The
-/// listener is made non-blocking so a connection that vanishes between poll and
-/// accept cannot block the loop.
+/// listeners are made non-blocking so a connection that vanishes between poll
+/// and accept cannot block the loop; each ready listener gets one accept per
+/// wake-up, so a busy one cannot starve the others.
 pub(crate) fn accept_loop(
-    listener: &Listener,
+    listeners: &[Listener],
     shutdown: &Shutdown,
     mut on_conn: impl FnMut(Conn, Option<SocketAddr>),
 ) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
+    for listener in listeners {
+        listener.set_nonblocking(true)?;
+    }
+    let mut fds = vec![shutdown.fd()];
+    fds.extend(listeners.iter().map(|l| l.as_fd()));
     loop {
-        let ready = wait_readable(&[listener.as_fd(), shutdown.fd()], None)?;
-        if shutdown.is_triggered() || ready == Some(1) {
+        let ready = wait_readable_set(&fds, None)?;
+        if shutdown.is_triggered() || ready[0] {
             return Ok(());
         }
-        if ready.is_none() {
-            continue;
-        }
-        match listener.accept() {
-            Ok((conn, peer)) => on_conn(conn, peer),
-            Err(e) if crate::io::is_transient_accept_error(&e) => {
-                if crate::io::is_resource_exhaustion(&e) {
-                    tracing::warn!("accept: {e}; pausing");
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
-            Err(e) => return Err(e),
+        for (listener, _) in listeners.iter().zip(&ready[1..]).filter(|(_, r)| **r) {
+            accept_one(listener, &mut on_conn)?;
         }
     }
+}
+
+/// One `accept` on a non-blocking listener that poll reported ready; only a
+/// broken listener is an error.
+pub(crate) fn accept_one(
+    listener: &Listener,
+    on_conn: &mut impl FnMut(Conn, Option<SocketAddr>),
+) -> io::Result<()> {
+    match listener.accept() {
+        Ok((conn, peer)) => on_conn(conn, peer),
+        Err(e) if crate::io::is_transient_accept_error(&e) => {
+            if crate::io::is_resource_exhaustion(&e) {
+                tracing::warn!("accept: {e}; pausing");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(())
 }

@@ -9,8 +9,8 @@
 //!
 //! Pieces of one worker:
 //!
-//! - **Listener per worker.** Worker 0 takes the given listener; the others open
-//!   siblings on the same port with SO_REUSEPORT, and the kernel spreads new
+//! - **Listener per worker.** Worker 0 takes the given listeners (one per
+//!   `--bind` address); the others open siblings of each with SO_REUSEPORT, and the kernel spreads new
 //!   connections between them, so workers never share an accept queue or a lock.
 //!   (A Unix socket has no SO_REUSEPORT: the siblings are one socket, added with
 //!   `EPOLLEXCLUSIVE` so a connection wakes one worker, not all.)
@@ -53,27 +53,30 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Instant;
 
-const LISTENER: u64 = 0;
 const SHUTDOWN: u64 = 1;
 const WAKE: u64 = 2;
-/// Tokens below this name the listener, shutdown and wake-up descriptors.
+/// Tokens below this (in the low 32 bits) name listeners, shutdown and
+/// wake-up descriptors. Listener `i`'s token is `i << 32`: its low half is
+/// 0, which no connection's token has.
 const FIRST_CONN: u64 = 3;
 /// Events taken from the kernel per `epoll_wait`.
 const EVENTS: usize = 256;
 
 /// Serves with `config.workers` epoll loops, one per thread and listener.
 pub fn serve<S: Service>(
-    listener: Listener,
+    listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
+    let listeners = listeners.into();
     // If one worker fails, this private signal winds the others down too, so
     // `serve` can return the error instead of leaving them running.
     let stop_others = Shutdown::new()?;
     let mut siblings = Vec::new();
     for _ in 1..config.workers.max(1) {
-        siblings.push(listener.open_sibling()?);
+        let set: io::Result<Vec<Listener>> = listeners.iter().map(Listener::open_sibling).collect();
+        siblings.push(set?);
     }
     // Every worker's descriptors are made here, before any worker accepts:
     // a worker still starting up while the first one fills the descriptor
@@ -101,7 +104,7 @@ pub fn serve<S: Service>(
         }
     }
     let first = run_worker(
-        listener,
+        listeners,
         first_fds,
         service,
         config,
@@ -139,13 +142,13 @@ impl Fds {
 }
 
 fn run_worker<S: Service>(
-    listener: Listener,
+    listeners: Vec<Listener>,
     fds: Fds,
     service: Arc<S>,
     config: &Config,
     signals: &[Shutdown; 2],
 ) -> io::Result<()> {
-    let result = Worker::new(listener, fds, service, config, signals).and_then(|mut w| w.run());
+    let result = Worker::new(listeners, fds, service, config, signals).and_then(|mut w| w.run());
     if let Err(e) = &result {
         tracing::error!("epoll worker failed: {e}");
         signals[1].trigger();
@@ -164,7 +167,10 @@ struct Slot<S> {
 
 struct Worker<'a, S: Service> {
     epoll: Epoll,
-    listener: Option<Listener>,
+    /// This worker's listeners; emptied by shutdown.
+    listeners: Vec<Listener>,
+    /// Listeners epoll reported ready in this turn, by index.
+    ready_listeners: Vec<usize>,
     signals: &'a [Shutdown; 2],
     service: Arc<S>,
     config: Config,
@@ -181,20 +187,23 @@ struct Worker<'a, S: Service> {
 
 impl<'a, S: Service> Worker<'a, S> {
     fn new(
-        listener: Listener,
+        listeners: Vec<Listener>,
         Fds { epoll, wakes }: Fds,
         service: Arc<S>,
         config: &Config,
         signals: &'a [Shutdown; 2],
     ) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
+        for listener in &listeners {
+            listener.set_nonblocking(true)?;
+        }
         for s in signals {
             epoll.add(s.fd(), EpollEvent::new(EpollFlags::EPOLLIN, SHUTDOWN))?;
         }
         epoll.add(wakes.fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
         let w = Worker {
             epoll,
-            listener: Some(listener),
+            listeners,
+            ready_listeners: Vec::new(),
             signals,
             service,
             config: config.clone(),
@@ -228,12 +237,15 @@ impl<'a, S: Service> Worker<'a, S> {
                 Err(e) => return Err(e.into()),
             };
             let now = Instant::now();
-            let (mut accept, mut stop) = (false, false);
+            let mut stop = false;
+            self.ready_listeners.clear();
             for ev in &events[..n] {
                 match ev.data() {
-                    LISTENER => accept = true,
                     SHUTDOWN => stop = true,
                     WAKE => self.on_wakes(now),
+                    data if data & u64::from(u32::MAX) == 0 => {
+                        self.ready_listeners.push((data >> 32) as usize)
+                    }
                     data => self.on_event(data, ev.events(), now),
                 }
             }
@@ -245,7 +257,7 @@ impl<'a, S: Service> Worker<'a, S> {
             if stop && self.draining_until.is_none() {
                 self.begin_drain(now)?;
             }
-            if accept && self.accept_paused_until.is_none() {
+            if !self.ready_listeners.is_empty() && self.accept_paused_until.is_none() {
                 self.accept(now)?;
             }
             if let Some(until) = self.draining_until {
@@ -379,7 +391,7 @@ impl<'a, S: Service> Worker<'a, S> {
         for s in self.signals {
             self.epoll.delete(s.fd())?;
         }
-        if let Some(listener) = self.listener.take() {
+        for listener in std::mem::take(&mut self.listeners) {
             // Explicitly: a Unix sibling is a dup, and epoll forgets a socket
             // only when its last descriptor closes.
             if self.accept_paused_until.is_none() {
@@ -396,13 +408,22 @@ impl<'a, S: Service> Worker<'a, S> {
     }
 
     fn accept(&mut self, now: Instant) -> io::Result<()> {
-        let Some(listener) = self.listener.take() else {
-            return Ok(());
-        };
-        let result = accept_batch(&listener, |conn, peer| self.add(conn, peer, now));
-        self.listener = Some(listener);
+        let listeners = std::mem::take(&mut self.listeners);
+        let ready = std::mem::take(&mut self.ready_listeners);
+        let mut result = Ok(Accepted::Continue);
+        for &i in &ready {
+            let Some(listener) = listeners.get(i) else {
+                continue;
+            };
+            result = accept_batch(listener, |conn, peer| self.add(conn, peer, now));
+            if !matches!(result, Ok(Accepted::Continue)) {
+                break;
+            }
+        }
+        self.listeners = listeners;
+        self.ready_listeners = ready;
         if result? == Accepted::Exhausted {
-            if let Some(l) = &self.listener {
+            for l in &self.listeners {
                 self.epoll.delete(l.as_fd())?;
             }
             self.accept_paused_until = Some(now + ACCEPT_PAUSE);
@@ -464,8 +485,9 @@ impl<'a, S: Service> Worker<'a, S> {
     }
 
     fn watch_listener(&self) -> io::Result<()> {
-        if let Some(l) = &self.listener {
-            let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, LISTENER);
+        for (i, l) in self.listeners.iter().enumerate() {
+            let token = (i as u64) << 32;
+            let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLEXCLUSIVE, token);
             self.epoll.add(l.as_fd(), ev)?;
         }
         Ok(())

@@ -23,8 +23,8 @@
 //! exists in the child); the `netkit` binary runs this model on its main thread
 //! and starts no other.
 
-use crate::blocking::serve_connection;
-use crate::io::wait_readable;
+use crate::blocking::{accept_one, serve_connection};
+use crate::io::{wait_readable, wait_readable_set};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use nix::errno::Errno;
@@ -33,66 +33,66 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use std::collections::HashSet;
 use std::io::{self, Read};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Serves each connection in a child process.
 pub fn serve<S: Service>(
-    listener: Listener,
+    listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    let (mut sigchld, sigchld_writer) = UnixStream::pair()?;
+    let listeners = listeners.into();
+    let (sigchld, sigchld_writer) = UnixStream::pair()?;
     sigchld.set_nonblocking(true)?;
     sigchld_writer.set_nonblocking(true)?;
     let hook =
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGCHLD, sigchld_writer)?;
-    listener.set_nonblocking(true)?;
+    for listener in &listeners {
+        listener.set_nonblocking(true)?;
+    }
     let mut children = HashSet::new();
+    // [shutdown, sigchld, listeners…]
+    let mut fds = vec![shutdown.fd(), sigchld.as_fd()];
+    fds.extend(listeners.iter().map(|l| l.as_fd()));
 
-    let result = loop {
-        let ready = wait_readable(&[listener.as_fd(), shutdown.fd(), sigchld.as_fd()], None)?;
-        if shutdown.is_triggered() || ready == Some(1) {
+    let result = 'serving: loop {
+        let ready = wait_readable_set(&fds, None)?;
+        if shutdown.is_triggered() || ready[0] {
             break Ok(());
         }
-        match ready {
-            Some(2) => reap(&mut sigchld, &mut children),
-            Some(_) => match listener.accept() {
-                Ok((conn, peer)) => {
-                    // SAFETY: the parent is single-threaded (see the module doc), and
-                    // the child only serves its connection and exits.
-                    match unsafe { fork() } {
-                        Ok(ForkResult::Child) => {
-                            drop(listener);
-                            serve_connection(&*service, conn, peer, config, shutdown);
-                            std::process::exit(0);
-                        }
-                        Ok(ForkResult::Parent { child }) => {
-                            children.insert(child);
-                        }
-                        Err(e) => tracing::warn!(?peer, "fork: {e}; connection closed"),
+        if ready[1] {
+            reap(&sigchld, &mut children);
+        }
+        for (listener, _) in listeners.iter().zip(&ready[2..]).filter(|(_, r)| **r) {
+            let mut spawn = |conn, peer: Option<std::net::SocketAddr>| {
+                // SAFETY: the parent is single-threaded (see the module doc), and
+                // the child only serves its connection and exits.
+                match unsafe { fork() } {
+                    Ok(ForkResult::Child) => {
+                        serve_child(&listeners, &*service, conn, peer, config, shutdown)
                     }
-                }
-                Err(e) if crate::io::is_transient_accept_error(&e) => {
-                    if crate::io::is_resource_exhaustion(&e) {
-                        tracing::warn!("accept: {e}; pausing");
-                        std::thread::sleep(Duration::from_millis(50));
+                    Ok(ForkResult::Parent { child }) => {
+                        children.insert(child);
                     }
+                    Err(e) => tracing::warn!(?peer, "fork: {e}; connection closed"),
                 }
-                Err(e) => break Err(e),
-            },
-            None => {}
+            };
+            if let Err(e) = accept_one(listener, &mut spawn) {
+                break 'serving Err(e);
+            }
         }
     };
+    drop(fds);
 
     // Stop accepting, then give the children the grace period. They saw the same
     // shutdown pipe (it is shared across fork), so they are finishing already.
-    drop(listener);
+    drop(listeners);
     let deadline = Instant::now() + config.grace;
-    reap(&mut sigchld, &mut children);
+    reap(&sigchld, &mut children);
     while !children.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -109,14 +109,33 @@ pub fn serve<S: Service>(
             break;
         }
         wait_readable(&[sigchld.as_fd()], Some(left))?;
-        reap(&mut sigchld, &mut children);
+        reap(&sigchld, &mut children);
     }
     signal_hook::low_level::unregister(hook);
     result
 }
 
+/// The child's side of a fork: closes its copies of the listeners, serves
+/// the one connection and exits.
+fn serve_child<S: Service>(
+    listeners: &[Listener],
+    service: &S,
+    conn: crate::listener::Conn,
+    peer: Option<std::net::SocketAddr>,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> ! {
+    for listener in listeners {
+        // The parent keeps accepting on its own descriptors; the child's
+        // copies would only hold the ports open after the parent stops.
+        let _ = nix::unistd::close(listener.as_raw_fd());
+    }
+    serve_connection(service, conn, peer, config, shutdown);
+    std::process::exit(0);
+}
+
 /// Empties the self-pipe and collects the exit status of every finished child.
-fn reap(sigchld: &mut UnixStream, children: &mut HashSet<Pid>) {
+fn reap(mut sigchld: &UnixStream, children: &mut HashSet<Pid>) {
     let mut buf = [0u8; 64];
     while matches!(sigchld.read(&mut buf), Ok(n) if n > 0) {}
     loop {

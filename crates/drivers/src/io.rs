@@ -31,6 +31,32 @@ pub(crate) fn wait_readable(
     }
 }
 
+/// Waits until at least one of `fds` is readable (or hung up), or the
+/// timeout passes; returns which are, one flag per descriptor (all false on a
+/// timeout or a signal). For loops that must not favour the first of several
+/// listeners, as [`wait_readable`]'s single index would.
+pub(crate) fn wait_readable_set(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<bool>> {
+    let mut pollfds: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    match nix::poll::poll(&mut pollfds, poll_timeout(timeout)) {
+        Ok(0) | Err(Errno::EINTR) => Ok(vec![false; fds.len()]),
+        Ok(_) => Ok(pollfds
+            .iter()
+            .map(|p| {
+                p.revents().is_some_and(|r| {
+                    r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+                })
+            })
+            .collect()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Converts an optional wait into poll(2)'s milliseconds, rounding up so a
 /// deadline is never woken for early and spun on.
 pub(crate) fn poll_timeout(timeout: Option<Duration>) -> PollTimeout {

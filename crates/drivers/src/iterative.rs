@@ -16,12 +16,13 @@ use std::sync::Arc;
 
 /// Serves connections one after another on the calling thread.
 pub fn serve<S: Service>(
-    listener: Listener,
+    listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    accept_loop(&listener, shutdown, |conn, peer| {
+    let listeners = listeners.into();
+    accept_loop(&listeners, shutdown, |conn, peer| {
         serve_connection(&*service, conn, peer, config, shutdown);
     })
 }

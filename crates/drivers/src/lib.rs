@@ -2,8 +2,11 @@
 //!
 //! A driver accepts connections, reads, writes, waits and closes — for any
 //! [`netkit_proto::Service`], without knowing its protocol. Every model is one
-//! module with the same signature, `serve(listener, service, config, shutdown)`,
-//! so a learner can put two of them side by side:
+//! module with the same signature, `serve(listeners, service, config, shutdown)`,
+//! so a learner can put two of them side by side. `listeners` is one
+//! [`Listener`] or several (`--bind` given more than once); every model
+//! accepts on all of them.
+//!
 //!
 //! ```text
 //!                 ┌ iterative  one client at a time, in the accepting thread
@@ -170,23 +173,30 @@ impl Default for Config {
 /// ([`raise_fd_limit`]): every connection is a descriptor.
 pub fn serve<S: Service>(
     model: Model,
-    listener: Listener,
+    listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> std::io::Result<()> {
+    let listeners = listeners.into();
+    if listeners.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no listener to serve",
+        ));
+    }
     if let Err(e) = raise_fd_limit() {
         tracing::debug!("cannot raise the open-file limit: {e}");
     }
     match model {
-        Model::Iterative => iterative::serve(listener, service, config, shutdown),
-        Model::Thread => thread::serve(listener, service, config, shutdown),
-        Model::Pool => pool::serve(listener, service, config, shutdown),
-        Model::Fork => fork::serve(listener, service, config, shutdown),
-        Model::Select => select::serve(listener, service, config, shutdown),
-        Model::Poll => poll::serve(listener, service, config, shutdown),
-        Model::Epoll => epoll::serve(listener, service, config, shutdown),
-        Model::Async => tokio::serve(listener, service, config, shutdown),
+        Model::Iterative => iterative::serve(listeners, service, config, shutdown),
+        Model::Thread => thread::serve(listeners, service, config, shutdown),
+        Model::Pool => pool::serve(listeners, service, config, shutdown),
+        Model::Fork => fork::serve(listeners, service, config, shutdown),
+        Model::Select => select::serve(listeners, service, config, shutdown),
+        Model::Poll => poll::serve(listeners, service, config, shutdown),
+        Model::Epoll => epoll::serve(listeners, service, config, shutdown),
+        Model::Async => tokio::serve(listeners, service, config, shutdown),
     }
 }
 

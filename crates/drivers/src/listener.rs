@@ -8,6 +8,23 @@
 //! TCP_NODELAY, which accepted sockets inherit. Accepting is one `accept4`
 //! call that also sets close-on-exec and, for the readiness loops, O_NONBLOCK.
 //!
+//! SO_REUSEPORT lets any process of the same user join a port's group, so a
+//! second netkit on a busy port would start and take half its connections.
+//! A new listener therefore checks two things between `bind` and `listen`:
+//!
+//! - [`port_guard`], against other netkits: an abstract-namespace Unix socket
+//!   named after the protocol and port. Binding a name is atomic and the
+//!   kernel frees it when the last descriptor closes (the process exits or
+//!   dies), so of two netkits racing for a port exactly one gets the guard,
+//!   and the other fails with `AddrInUse` before it ever listens.
+//! - a probe, against everyone else (netcat-openbsd, for one, listens with
+//!   SO_REUSEPORT too): a socket with SO_REUSEADDR but no SO_REUSEPORT bound
+//!   to the same address. Linux refuses it when any socket listens there (or
+//!   on an overlapping wildcard), and allows it beside our own socket that is
+//!   bound but not yet listening and beside left-over TIME_WAIT connections.
+//!
+//! A listener on `::` is dual-stack (IPV6_V6ONLY off): it serves IPv4 too.
+//!
 //! A protocol whose client speaks first (HTTP) can ask for TCP_DEFER_ACCEPT
 //! ([`Listener::defer_accept`]), as nginx's `deferred` and h2o do: the kernel
 //! then hands a connection to `accept` only once its first bytes are there, so
@@ -44,7 +61,7 @@ pub enum Conn {
 impl Listener {
     /// Binds a TCP listener (port 0 picks a free port).
     pub fn bind_tcp(addr: SocketAddr) -> io::Result<Listener> {
-        Ok(Listener::Tcp(reuseport_listener(addr)?))
+        Ok(Listener::Tcp(reuseport_listener(addr, true)?))
     }
 
     /// Binds a Unix stream listener at `path`. A stale socket file left by a
@@ -111,7 +128,7 @@ impl Listener {
     pub fn open_sibling(&self) -> io::Result<Listener> {
         match self {
             Listener::Tcp(l) => {
-                let sibling = Listener::Tcp(reuseport_listener(l.local_addr()?)?);
+                let sibling = Listener::Tcp(reuseport_listener(l.local_addr()?, false)?);
                 let deferred = tcp_int_option(l, nix::libc::TCP_DEFER_ACCEPT, None)?;
                 if deferred > 0 {
                     sibling.defer_accept(deferred as u32)?;
@@ -137,6 +154,14 @@ impl Listener {
             }
             Listener::Unix(..) => Ok(()),
         }
+    }
+}
+
+/// One listener is a list of one: every model serves a list (`--bind` given
+/// more than once), and a caller with a single listener passes it as is.
+impl From<Listener> for Vec<Listener> {
+    fn from(listener: Listener) -> Vec<Listener> {
+        vec![listener]
     }
 }
 
@@ -218,17 +243,114 @@ impl AsRawFd for Conn {
     }
 }
 
-fn reuseport_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+/// How often a `--port 0` bind may land on a port another netkit guards
+/// before giving up (the kernel picks a new port each time).
+const PICK_ATTEMPTS: usize = 16;
+
+/// A listening SO_REUSEPORT socket on `addr`; `claim` (every listener but an
+/// epoll worker's sibling of one already listening) first makes sure nobody
+/// else serves the port (see the module doc).
+fn reuseport_listener(addr: SocketAddr, claim: bool) -> io::Result<TcpListener> {
+    let mut attempt = 0;
+    loop {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        dual_stack(&socket, addr)?;
+        // Sessions hand over whole replies; Nagle would only hold back their last
+        // segment until the previous one is acknowledged. Set on the listener,
+        // Linux gives it to every accepted socket: no setsockopt per connection.
+        socket.set_tcp_nodelay(true)?;
+        socket.bind(&addr.into())?;
+        let bound = socket.local_addr()?.as_socket().unwrap_or(addr);
+        // Claimed between bind and listen: a socket that loses is closed
+        // before any connection could reach it.
+        if claim {
+            match port_guard("tcp", bound.port()).and_then(|()| probe(bound)) {
+                Ok(()) => {}
+                Err(e) if addr.port() == 0 && attempt < PICK_ATTEMPTS => {
+                    tracing::debug!("picked port {} is taken: {e}", bound.port());
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        socket.listen(BACKLOG)?;
+        return Ok(socket.into());
+    }
+}
+
+/// Whether anybody listens on `addr` already, SO_REUSEPORT or not: a
+/// socket without SO_REUSEPORT cannot bind beside a listener (see the module
+/// doc). Dropped at once.
+fn probe(addr: SocketAddr) -> io::Result<()> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    // Sessions hand over whole replies; Nagle would only hold back their last
-    // segment until the previous one is acknowledged. Set on the listener,
-    // Linux gives it to every accepted socket: no setsockopt per connection.
-    socket.set_tcp_nodelay(true)?;
+    dual_stack(&socket, addr)?;
+    socket.bind(&addr.into()).map_err(|e| match e.kind() {
+        io::ErrorKind::AddrInUse => io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!("address already in use: something listens on tcp {addr}"),
+        ),
+        _ => e,
+    })
+}
+
+/// Binds a UDP socket; on `::` it is dual-stack like the TCP listeners. No
+/// SO_REUSEADDR or SO_REUSEPORT, so the kernel itself refuses a second
+/// server on the same port.
+pub fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    dual_stack(&socket, addr)?;
     socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
     Ok(socket.into())
+}
+
+/// On the IPv6 wildcard, IPV6_V6ONLY off: `::` then serves IPv4 as well
+/// (whatever `net.ipv6.bindv6only` says).
+fn dual_stack(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
+    if let SocketAddr::V6(v6) = addr {
+        if v6.ip().is_unspecified() {
+            socket.set_only_v6(false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Claims `protocol`/`port` for this process, for its lifetime: an
+/// abstract-namespace Unix socket named `netkit/<protocol>/<port>`. Abstract
+/// names live in the network namespace, like ports, and the kernel releases
+/// one when the last descriptor holding it closes, so a netkit that crashes
+/// leaves nothing behind. Claiming a port this process already holds (a
+/// sibling listener, a second `--bind` on the same port) succeeds; another
+/// process's claim is `AddrInUse`. The guard is per port, not per address:
+/// two netkits on different addresses with the same port are refused too,
+/// which is also what keeps `0.0.0.0:P` and `127.0.0.1:P` from being shared.
+pub fn port_guard(protocol: &str, port: u16) -> io::Result<()> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr as UnixAddr, UnixDatagram};
+    use std::sync::{Mutex, OnceLock};
+    // The guards this process holds, kept open until it exits.
+    static HELD: OnceLock<Mutex<Vec<(String, u16, UnixDatagram)>>> = OnceLock::new();
+    let held = HELD.get_or_init(|| Mutex::new(Vec::new()));
+    let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
+    if held.iter().any(|(p, n, _)| p == protocol && *n == port) {
+        return Ok(());
+    }
+    let name = format!("netkit/{protocol}/{port}");
+    let guard =
+        UnixDatagram::bind_addr(&UnixAddr::from_abstract_name(name.as_bytes())?).map_err(|e| {
+            match e.kind() {
+                io::ErrorKind::AddrInUse => io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("address already in use: another netkit serves {protocol} port {port}"),
+                ),
+                _ => e,
+            }
+        })?;
+    held.push((protocol.to_owned(), port, guard));
+    Ok(())
 }
 
 /// Sets (`Some`) or reads (`None`) an integer IPPROTO_TCP option; returns the

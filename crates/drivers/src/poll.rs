@@ -26,36 +26,35 @@ use std::time::Instant;
 
 /// Serves every connection from the calling thread with poll(2).
 pub fn serve<S: Service>(
-    listener: Listener,
+    listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    let mut lp = ScanLoop::new(listener, service, config)?;
+    let mut lp = ScanLoop::new(listeners.into(), service, config)?;
     let wakes = lp.wakes();
     loop {
         let now = Instant::now();
-        let watch_listener = lp.watches_listener(now);
-        let watch_shutdown = lp.watches_shutdown();
-        // Layout: [listener or shutdown placeholder, shutdown, wake, conns...].
-        // Keeping the first three slots fixed (an unwatched one asks for no
-        // events) lets conns[i] sit at index i + 3.
-        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(lp.conns.len() + 3);
-        let listener_events = if watch_listener {
-            PollFlags::POLLIN
+        let listeners: &[Listener] = if lp.accepting(now) {
+            &lp.listeners
         } else {
-            PollFlags::empty()
+            &[]
         };
+        let watch_shutdown = lp.watches_shutdown();
+        // Layout: [shutdown, wake, listeners..., conns...]: conns[i] sits at
+        // index i + FIRST, listeners[j] at 2 + j.
+        let first = 2 + listeners.len();
+        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(lp.conns.len() + first);
         let shutdown_events = if watch_shutdown {
             PollFlags::POLLIN
         } else {
             PollFlags::empty()
         };
-        // A closed listener is stood in for by the (silent) shutdown descriptor.
-        let first = lp.listener.as_ref().map_or(shutdown.fd(), |l| l.as_fd());
-        fds.push(PollFd::new(first, listener_events));
         fds.push(PollFd::new(shutdown.fd(), shutdown_events));
         fds.push(PollFd::new(wakes.fd(), PollFlags::POLLIN));
+        for l in listeners {
+            fds.push(PollFd::new(l.as_fd(), PollFlags::POLLIN));
+        }
         for c in &lp.conns {
             let (r, w) = c.interest();
             let mut events = PollFlags::empty();
@@ -79,14 +78,16 @@ pub fn serve<S: Service>(
                 .filter(|_| woke)
                 .unwrap_or(PollFlags::empty())
         };
-        let listener_ready = watch_listener && revents(0).intersects(PollFlags::POLLIN);
+        let listener_ready: Vec<bool> = (2..first)
+            .map(|i| revents(i).intersects(PollFlags::POLLIN))
+            .collect();
         let shutdown_ready = watch_shutdown
-            && (revents(1).intersects(PollFlags::POLLIN | PollFlags::POLLHUP)
+            && (revents(0).intersects(PollFlags::POLLIN | PollFlags::POLLHUP)
                 || shutdown.is_triggered());
-        let wake_ready = revents(2).intersects(PollFlags::POLLIN);
+        let wake_ready = revents(1).intersects(PollFlags::POLLIN);
         lp.ready.clear();
         lp.ready.extend((0..lp.conns.len()).map(|i| {
-            let r = revents(i + 3);
+            let r = revents(i + first);
             Ready {
                 read: r.intersects(PollFlags::POLLIN),
                 write: r.intersects(PollFlags::POLLOUT),
@@ -94,7 +95,7 @@ pub fn serve<S: Service>(
             }
         }));
         drop(fds);
-        if lp.dispatch(listener_ready, shutdown_ready, wake_ready, |_| true)? {
+        if lp.dispatch(&listener_ready, shutdown_ready, wake_ready, |_| true)? {
             return Ok(());
         }
     }

@@ -18,11 +18,12 @@ use std::sync::{Arc, Mutex};
 
 /// Serves connections on `config.workers` threads.
 pub fn serve<S: Service>(
-    listener: Listener,
+    listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
+    let listeners = listeners.into();
     let (queue, jobs) = mpsc::channel::<(Conn, Option<SocketAddr>)>();
     let jobs = Arc::new(Mutex::new(jobs));
     let tracker = Arc::new(Tracker::default());
@@ -50,11 +51,11 @@ pub fn serve<S: Service>(
                 }
             })?;
     }
-    let result = accept_loop(&listener, shutdown, |conn, peer| {
+    let result = accept_loop(&listeners, shutdown, |conn, peer| {
         // Fails only if every worker has exited, which they do only on shutdown.
         let _ = queue.send((conn, peer));
     });
-    drop(listener);
+    drop(listeners);
     // Queued connections not yet started are still served: they were accepted.
     drop(queue);
     let left = tracker.wait_idle(config.grace);

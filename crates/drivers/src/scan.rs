@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 /// [`ScanLoop::ready`] (one entry per connection, same order), and calls
 /// [`ScanLoop::dispatch`].
 pub(crate) struct ScanLoop<S: Service> {
-    /// The listener, until shutdown closes it.
-    pub(crate) listener: Option<Listener>,
+    /// The listeners, until shutdown closes them.
+    pub(crate) listeners: Vec<Listener>,
     /// Live connections, in accept order.
     pub(crate) conns: Vec<Connection<S::Session>>,
     /// What the wait reported for `conns[i]`.
@@ -43,10 +43,16 @@ pub(crate) struct Ready {
 }
 
 impl<S: Service> ScanLoop<S> {
-    pub(crate) fn new(listener: Listener, service: Arc<S>, config: &Config) -> io::Result<Self> {
-        listener.set_nonblocking(true)?;
+    pub(crate) fn new(
+        listeners: Vec<Listener>,
+        service: Arc<S>,
+        config: &Config,
+    ) -> io::Result<Self> {
+        for listener in &listeners {
+            listener.set_nonblocking(true)?;
+        }
         Ok(ScanLoop {
-            listener: Some(listener),
+            listeners,
             conns: Vec::new(),
             ready: Vec::new(),
             service,
@@ -59,10 +65,10 @@ impl<S: Service> ScanLoop<S> {
         })
     }
 
-    /// Whether the wait should watch [`ScanLoop::listener`] now (it is open and
-    /// accepting is not paused).
-    pub(crate) fn watches_listener(&self, now: Instant) -> bool {
-        self.listener.is_some() && self.accept_paused_until.is_none_or(|t| now >= t)
+    /// Whether the wait should watch [`ScanLoop::listeners`] now (accepting
+    /// is not paused; after shutdown the list is empty).
+    pub(crate) fn accepting(&self, now: Instant) -> bool {
+        self.accept_paused_until.is_none_or(|t| now >= t)
     }
 
     /// The loop's wake-up queue, whose eventfd the wait always watches.
@@ -86,13 +92,14 @@ impl<S: Service> ScanLoop<S> {
             .map(|t| t.saturating_duration_since(now))
     }
 
-    /// Acts on what the wait reported (`wake_ready`: the wake eventfd was
+    /// Acts on what the wait reported (`listener_ready[i]`: the i-th of the
+    /// watched listeners is readable; `wake_ready`: the wake eventfd was
     /// readable); `admit` may refuse a new connection (the
     /// select model's FD_SETSIZE guard). Returns true when the loop should end:
     /// draining, and every connection finished or the grace period is over.
     pub(crate) fn dispatch(
         &mut self,
-        listener_ready: bool,
+        listener_ready: &[bool],
         shutdown_ready: bool,
         wake_ready: bool,
         admit: impl Fn(&Conn) -> bool,
@@ -124,14 +131,19 @@ impl<S: Service> ScanLoop<S> {
             }
         }
         if shutdown_ready && self.draining_until.is_none() {
-            // Closing the listener makes new clients see a refusal at once.
-            self.listener = None;
+            // Closing the listeners makes new clients see a refusal at once.
+            self.listeners.clear();
             self.draining_until = Some(now + self.config.grace);
             for c in &mut self.conns {
                 c.on_shutdown(now);
             }
         }
-        if let (true, Some(listener)) = (listener_ready, &self.listener) {
+        let ready = self
+            .listeners
+            .iter()
+            .zip(listener_ready)
+            .filter(|(_, r)| **r);
+        for (listener, _) in ready {
             let (conns, service, send_timeout, wakes, next_token) = (
                 &mut self.conns,
                 &self.service,
@@ -153,6 +165,7 @@ impl<S: Service> ScanLoop<S> {
             })?;
             if accepted == Accepted::Exhausted {
                 self.accept_paused_until = Some(now + ACCEPT_PAUSE);
+                break;
             }
         }
         self.conns.retain(|c| !c.is_finished());

@@ -33,12 +33,14 @@ use std::time::Instant;
 
 /// Serves every connection from the calling thread with select(2).
 pub fn serve<S: Service>(
-    listener: Listener,
+    listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    for fd in [listener.as_raw_fd(), shutdown.as_raw_fd()] {
+    let listeners = listeners.into();
+    let fds = listeners.iter().map(|l| l.as_raw_fd());
+    for fd in fds.chain([shutdown.as_raw_fd()]) {
         if !fits(fd) {
             return Err(io::Error::other(format!(
                 "select model: descriptor {fd} exceeds FD_SETSIZE {FD_SETSIZE}; \
@@ -46,7 +48,7 @@ pub fn serve<S: Service>(
             )));
         }
     }
-    let mut lp = ScanLoop::new(listener, service, config)?;
+    let mut lp = ScanLoop::new(listeners, service, config)?;
     let wakes = lp.wakes();
     if !fits(wakes.fd().as_raw_fd()) {
         return Err(io::Error::other(
@@ -57,8 +59,12 @@ pub fn serve<S: Service>(
         let now = Instant::now();
         let mut read = FdSet::new();
         let mut write = FdSet::new();
-        let listener = lp.listener.as_ref().filter(|_| lp.watches_listener(now));
-        if let Some(l) = listener {
+        let listeners: &[Listener] = if lp.accepting(now) {
+            &lp.listeners
+        } else {
+            &[]
+        };
+        for l in listeners {
             read.insert(l.as_fd());
         }
         let watch_shutdown = lp.watches_shutdown();
@@ -85,7 +91,10 @@ pub fn serve<S: Service>(
             Err(Errno::EINTR) => false, // the sets are undefined: report nothing
             Err(e) => return Err(e.into()),
         };
-        let listener_ready = woke && listener.is_some_and(|l| read.contains(l.as_fd()));
+        let listener_ready: Vec<bool> = listeners
+            .iter()
+            .map(|l| woke && read.contains(l.as_fd()))
+            .collect();
         let shutdown_ready = (woke && watch_shutdown && read.contains(shutdown.fd()))
             || (watch_shutdown && shutdown.is_triggered());
         let wake_ready = woke && read.contains(wakes.fd());
@@ -95,7 +104,7 @@ pub fn serve<S: Service>(
             write: woke && write.contains(c.as_fd()),
             hangup: false,
         }));
-        if lp.dispatch(listener_ready, shutdown_ready, wake_ready, admit)? {
+        if lp.dispatch(&listener_ready, shutdown_ready, wake_ready, admit)? {
             return Ok(());
         }
     }

@@ -19,13 +19,14 @@ const STACK_SIZE: usize = 256 * 1024;
 
 /// Serves each connection on a thread of its own.
 pub fn serve<S: Service>(
-    listener: Listener,
+    listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
+    let listeners = listeners.into();
     let tracker = Arc::new(Tracker::default());
-    let result = accept_loop(&listener, shutdown, |conn, peer| {
+    let result = accept_loop(&listeners, shutdown, |conn, peer| {
         let guard = tracker.enter();
         let (service, config, shutdown) = (Arc::clone(&service), config.clone(), shutdown.clone());
         let spawned = std::thread::Builder::new()
@@ -40,7 +41,7 @@ pub fn serve<S: Service>(
             tracing::warn!(?peer, "cannot start a thread for a connection: {e}");
         }
     });
-    drop(listener);
+    drop(listeners);
     let left = tracker.wait_idle(config.grace);
     if left > 0 {
         tracing::warn!("{left} connection(s) still open after the grace period");

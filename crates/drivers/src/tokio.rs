@@ -40,7 +40,7 @@ use std::io::{self, Write};
 use std::net::{Shutdown as HowShutdown, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
-use std::task::{Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::net::unix::pipe;
@@ -50,7 +50,7 @@ use tokio::task::JoinSet;
 
 /// Serves each connection as a task on a runtime of `config.workers` threads.
 pub fn serve<S: Service>(
-    listener: Listener,
+    listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
@@ -61,20 +61,24 @@ pub fn serve<S: Service>(
         .enable_io()
         .enable_time()
         .build()?;
-    let result = runtime.block_on(run(listener, service, config, shutdown));
+    let result = runtime.block_on(run(listeners.into(), service, config, shutdown));
     // Tasks still running after the grace period are dropped at their next await.
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
 async fn run<S: Service>(
-    listener: Listener,
+    listeners: Vec<Listener>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
     // The registration must happen inside the runtime, hence here and not in serve().
-    let listener = AsyncListener::new(listener)?;
+    let listeners = listeners
+        .into_iter()
+        .map(AsyncListener::new)
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut turn = 0;
     // A duplicate of the shutdown pipe's read end, watched by the runtime's epoll.
     // Tokio makes the pipe non-blocking; harmless, as nobody ever reads it.
     let stop_pipe = pipe::Receiver::from_owned_fd(shutdown.fd().try_clone_to_owned()?)?;
@@ -85,7 +89,7 @@ async fn run<S: Service>(
             break Ok(());
         }
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept_any(&listeners, &mut turn) => match accepted {
                 Ok((stream, peer)) => {
                     let (service, stop) = (Arc::clone(&service), stop_rx.clone());
                     let send_timeout = config.send_timeout;
@@ -112,7 +116,7 @@ async fn run<S: Service>(
             }
         }
     };
-    drop(listener);
+    drop(listeners);
     stop_tx.send_replace(true);
     let drained = tokio::time::timeout(config.grace, async {
         while tasks.join_next().await.is_some() {}
@@ -319,17 +323,37 @@ impl AsyncListener {
         })
     }
 
-    async fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Stream, Option<SocketAddr>)>> {
         match self {
-            AsyncListener::Tcp(l) => {
-                // Non-blocking and TCP_NODELAY already: mio accepts with
-                // accept4(SOCK_NONBLOCK) and the listener passes TCP_NODELAY on.
-                let (s, peer) = l.accept().await?;
-                Ok((Stream::Tcp(s), Some(peer)))
-            }
-            AsyncListener::Unix(l) => Ok((Stream::Unix(l.accept().await?.0), None)),
+            // Non-blocking and TCP_NODELAY already: mio accepts with
+            // accept4(SOCK_NONBLOCK) and the listener passes TCP_NODELAY on.
+            AsyncListener::Tcp(l) => l
+                .poll_accept(cx)
+                .map_ok(|(s, peer)| (Stream::Tcp(s), Some(peer))),
+            AsyncListener::Unix(l) => l.poll_accept(cx).map_ok(|(s, _)| (Stream::Unix(s), None)),
         }
     }
+}
+
+/// The next connection from any of `listeners`. The search starts one past
+/// the listener that gave the last connection (`turn`), so a busy listener
+/// cannot starve the others.
+async fn accept_any(
+    listeners: &[AsyncListener],
+    turn: &mut usize,
+) -> io::Result<(Stream, Option<SocketAddr>)> {
+    std::future::poll_fn(|cx| {
+        let n = listeners.len().max(1);
+        for k in 0..listeners.len() {
+            let i = (*turn + k) % n;
+            if let Poll::Ready(accepted) = listeners[i].poll_accept(cx) {
+                *turn = i + 1;
+                return Poll::Ready(accepted);
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// An accepted connection, TCP or Unix.

@@ -36,6 +36,8 @@ static FORK: Mutex<()> = Mutex::new(());
 
 struct Server {
     addr: SocketAddr,
+    /// Every listener's address (`addr` is the first).
+    addrs: Vec<SocketAddr>,
     shutdown: Shutdown,
     done: mpsc::Receiver<io::Result<()>>,
     _fork: Option<MutexGuard<'static, ()>>,
@@ -43,9 +45,18 @@ struct Server {
 
 impl Server {
     fn start<S: Service>(model: Model, service: S) -> Server {
+        Server::start_on(model, service, &["127.0.0.1:0"])
+    }
+
+    /// A server with a listener on each of `binds`.
+    fn start_on<S: Service>(model: Model, service: S, binds: &[&str]) -> Server {
         let fork = (model == Model::Fork).then(|| FORK.lock().unwrap_or_else(|e| e.into_inner()));
-        let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listeners: Vec<Listener> = binds
+            .iter()
+            .map(|b| Listener::bind_tcp(b.parse().unwrap()).unwrap())
+            .collect();
+        let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        let addr = addrs[0];
         let shutdown = Shutdown::new().unwrap();
         let (tx, done) = mpsc::channel();
         let signal = shutdown.clone();
@@ -56,11 +67,12 @@ impl Server {
         };
         std::thread::spawn(move || {
             let result =
-                netkit_drivers::serve(model, listener, Arc::new(service), &config, &signal);
+                netkit_drivers::serve(model, listeners, Arc::new(service), &config, &signal);
             let _ = tx.send(result);
         });
         Server {
             addr,
+            addrs,
             shutdown,
             done,
             _fork: fork,
@@ -68,7 +80,11 @@ impl Server {
     }
 
     fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).unwrap();
+        self.connect_to(self.addr)
+    }
+
+    fn connect_to(&self, addr: SocketAddr) -> TcpStream {
+        let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(BOUND)).unwrap();
         s.set_write_timeout(Some(BOUND)).unwrap();
         s
@@ -165,6 +181,23 @@ fn leftover_input_is_offered_again(model: Model) {
         "{model}: {idle_calls} handle_input calls consumed nothing (spinning?)"
     );
     drop(client);
+    server.stop();
+}
+
+/// A server given several listeners (`--bind` twice) serves on every one,
+/// IPv4 and IPv6, round after round: none is starved by another.
+fn several_listeners_are_all_served(model: Model) {
+    let server = Server::start_on(model, OneLine, &["127.0.0.1:0", "[::1]:0"]);
+    for round in 0..3 {
+        for &addr in &server.addrs {
+            let mut client = BufReader::new(server.connect_to(addr));
+            client.get_mut().write_all(b"hello\n").unwrap();
+            assert_eq!(
+                line(&mut client, &format!("{model} {addr} round {round}")),
+                "hello"
+            );
+        }
+    }
     server.stop();
 }
 
@@ -302,6 +335,10 @@ macro_rules! every_model {
             #[test]
             fn answer_survives_unread_input() {
                 super::answer_survives_unread_input($model)
+            }
+            #[test]
+            fn several_listeners_are_all_served() {
+                super::several_listeners_are_all_served($model)
             }
             #[test]
             fn a_panicking_session_costs_only_its_connection() {

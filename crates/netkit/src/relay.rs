@@ -66,21 +66,24 @@ struct Source<R> {
 #[derive(Clone, Copy)]
 enum Slot {
     Shutdown,
-    Listener,
+    /// The listener at this index.
+    Listener(usize),
     Stdin,
     Client(usize),
 }
 
-/// Serves until `shutdown` fires: accepts clients on `listener` (which this
-/// makes non-blocking) and logs every line from them and from `stdin` to `log`.
+/// Serves until `shutdown` fires: accepts clients on every one of
+/// `listeners` (`--bind` given more than once; this makes them non-blocking) and logs every line from them and from `stdin` to `log`.
 /// Returns an error only if the log cannot be written or polling fails.
 pub fn serve<W: Write>(
-    listener: &TcpListener,
+    listeners: &[TcpListener],
     stdin: Option<File>,
     log: &mut W,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
+    for listener in listeners {
+        listener.set_nonblocking(true)?;
+    }
     let mut stdin = stdin.map(|reader| Source {
         reader,
         name: "stdin".to_owned(),
@@ -104,8 +107,10 @@ pub fn serve<W: Write>(
             fds.push(shutdown.fd());
         }
         if accept_paused_until.is_none() {
-            slots.push(Slot::Listener);
-            fds.push(listener.as_fd());
+            for (j, listener) in listeners.iter().enumerate() {
+                slots.push(Slot::Listener(j));
+                fds.push(listener.as_fd());
+            }
         }
         if let Some(s) = &stdin {
             slots.push(Slot::Stdin);
@@ -136,8 +141,8 @@ pub fn serve<W: Write>(
                     tracing::info!("shutting down; logging what clients already sent");
                     drain_until = Some(Instant::now() + DRAIN_LIMIT);
                 }
-                Slot::Listener => {
-                    if let Err(pause) = accept_some(listener, &mut clients) {
+                Slot::Listener(j) => {
+                    if let Err(pause) = accept_some(&listeners[j], &mut clients) {
                         tracing::warn!("accept: {pause}; pausing");
                         accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
                     }
@@ -323,7 +328,13 @@ mod tests {
             let shutdown = shutdown.clone();
             std::thread::spawn(move || {
                 let mut log = Vec::new();
-                serve(&listener, Some(stdin), &mut log, &shutdown).map(|()| log)
+                serve(
+                    std::slice::from_ref(&listener),
+                    Some(stdin),
+                    &mut log,
+                    &shutdown,
+                )
+                .map(|()| log)
             })
         };
         let mut client = TcpStream::connect(addr).unwrap();

@@ -140,6 +140,24 @@ fn bench_json(args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// Runs `netkit bench ARGS --json` that must fail (exit 1: nothing
+/// succeeded) and returns the report it still printed, and its stderr.
+fn bench_json_failing(args: &[&str]) -> (Value, String) {
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = netkit(&all)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run netkit bench");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "netkit {all:?}: {stderr}");
+    assert!(stderr.contains("no request succeeded"), "{stderr}");
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    (report, stderr)
+}
+
 fn num(v: &Value, path: &[&str]) -> u64 {
     let mut at = v;
     for key in path {
@@ -191,16 +209,41 @@ fn close_mode_uses_a_connection_per_request() {
 #[test]
 fn status_500_replies_are_requests_and_errors() {
     let server = TestServer::start(Behaviour::Error500);
-    let r = bench_json(&["load", &server.url(), "-n", "60", "-c", "3"]);
+    let (r, stderr) = bench_json_failing(&["load", &server.url(), "-n", "60", "-c", "3"]);
     assert_eq!(num(&r, &["requests"]), 60);
     assert_eq!(num(&r, &["errors", "status"]), 60);
+    assert_eq!(num(&r, &["errors", "statuses", "500"]), 60);
+    assert!(
+        stderr.contains("500 ×60"),
+        "the status code is named: {stderr}"
+    );
     assert_monotone(&r);
+}
+
+/// Human output names the status codes, and a run where every request got a
+/// 404 exits 1, as wrk does.
+#[test]
+fn every_request_a_404_exits_1_and_names_the_code() {
+    let dirs = common::Dirs::new();
+    let dir = common::utf8(&dirs.served);
+    let http = Server::start(&common::local_args(&["http", "serve", dir], "epoll"));
+    let url = format!("http://{}/missing", http.addr());
+    let out = netkit(&["bench", "load", &url, "-n", "20", "-c", "1", "-t", "1"])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run bench load");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("404 ×20"), "{stdout}");
+    assert!(stdout.contains("1 connection on 1 thread,"), "{stdout}");
+    assert_eq!(http.terminate(), Some(0));
 }
 
 #[test]
 fn a_server_that_closes_without_replying_gives_read_errors() {
     let server = TestServer::start(Behaviour::Close);
-    let r = bench_json(&["load", &server.url(), "-n", "30", "-c", "3"]);
+    let (r, _) = bench_json_failing(&["load", &server.url(), "-n", "30", "-c", "3"]);
     assert_eq!(num(&r, &["requests"]), 0);
     let failed = num(&r, &["errors", "read"]) + num(&r, &["errors", "write"]);
     assert_eq!(failed, 30, "{r}");
@@ -229,7 +272,7 @@ fn chunked_replies_are_framed() {
 #[test]
 fn a_server_that_never_answers_gives_timeouts() {
     let server = TestServer::start(Behaviour::Silent);
-    let r = bench_json(&[
+    let (r, _) = bench_json_failing(&[
         "load",
         &server.url(),
         "-n",
@@ -278,7 +321,7 @@ fn a_refused_port_gives_connect_errors() {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
-    let r = bench_json(&[
+    let (r, _) = bench_json_failing(&[
         "load",
         &format!("http://127.0.0.1:{port}/"),
         "-n",
@@ -468,4 +511,27 @@ fn tasks_give_the_same_checksums_in_every_mode() {
         Some(2262)
     );
     assert!(std::fs::read_to_string(&svg).expect("svg").contains("<svg"));
+}
+
+/// With any other job than the seed's, the seed's Python times (measured
+/// for its job only) are not printed; one copy reads "1 thread".
+#[test]
+fn tasks_print_the_seeds_times_only_for_the_seeds_job() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("tasks.svg");
+    let out = netkit(&["bench", "tasks", "--jobs", "1", "--primes-below", "20000"])
+        .args(["--io-trips", "2", "--io-delay", "1ms", "--svg"])
+        .arg(&svg)
+        .output()
+        .expect("run bench tasks");
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("Python"), "{stdout}");
+    assert!(stdout.contains("1 copy of each job"), "{stdout}");
+    let chart = std::fs::read_to_string(&svg).expect("svg");
+    assert!(
+        chart.lines().any(|l| l.trim() == "1 thread"),
+        "the bar says 1 thread"
+    );
+    assert!(!chart.contains("1 threads"), "no '1 threads'");
 }

@@ -212,7 +212,27 @@ fn raises_its_open_file_limit(model: &str) {
     assert_eq!(server.terminate(), Some(0));
 }
 
+/// A second netkit on a port a netkit already serves exits 1 with "address
+/// already in use" (SO_REUSEPORT alone would let it join the port and take
+/// half the connections); the first still answers `nc` afterwards.
+fn second_server_on_the_port_exits_1(model: &str) {
+    let server = start(model);
+    let port = server.addr().port().to_string();
+    let mut second = common::netkit(&["echo", "serve", "--bind", "127.0.0.1", "--port", &port]);
+    second.args(["--model", model]);
+    let (code, stdout, stderr) = common::run_bounded(second, Duration::from_secs(10));
+    assert_eq!(code, Some(1), "{model}: {stdout} {stderr}");
+    assert!(
+        stderr.contains("address already in use"),
+        "{model}: {stderr}"
+    );
+    assert!(stdout.is_empty(), "{model}: no ready line: {stdout}");
+    assert_eq!(common::nc_echo(server.addr(), "ping"), "ping", "{model}");
+    assert_eq!(server.terminate(), Some(0));
+}
+
 common::every_model! {
+    second_server_on_the_port_exits_1,
     fifty_clients_echo_1mib_each,
     client_that_vanishes,
     silent_client_gets_eof,

@@ -212,3 +212,47 @@ fn unwritable_log_is_a_one_line_runtime_failure() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot open log"), "{stderr}");
 }
+
+/// The relay's own log on stderr, read through a pipe, has no colour codes.
+#[test]
+fn relay_logs_into_a_pipe_without_colour_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("relay.log");
+    let mut cmd = common::netkit(&["relay", "--bind", "127.0.0.1", "--port", "0"]);
+    cmd.args(["--log", log.to_str().expect("utf-8 path")])
+        .stderr(Stdio::piped());
+    let mut server = Server::start_cmd(cmd);
+    let mut stderr = server.child.stderr.take().expect("piped stderr");
+    common::signal(&server.child, "TERM");
+    let code = common::wait_bounded(&mut server.child, Duration::from_secs(30));
+    assert_eq!(code, Some(0));
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut text).expect("read stderr");
+    assert!(text.contains("shutting down"), "{text}");
+    assert!(!text.contains('\x1b'), "escape codes in a pipe: {text:?}");
+}
+
+/// `--bind` twice: a ready line for each, and a client of each is logged.
+#[test]
+fn relay_listens_on_every_bind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("relay.log");
+    let mut cmd = common::netkit(&["relay", "--bind", "127.0.0.1", "--bind", "::1"]);
+    cmd.args(["--port", "0", "--log", log.to_str().expect("utf-8 path")]);
+    let server = Server::start_cmd(cmd);
+    let second = server
+        .lines
+        .recv_timeout(READY_TIMEOUT)
+        .expect("a second ready line");
+    let second = common::url_addr(&common::ready_url(&second).expect("a ready line"));
+    assert!(second.is_ipv6(), "{second}");
+    for (addr, text) in [(server.addr(), "from v4"), (second, "from v6")] {
+        let mut client = TcpStream::connect(addr).expect("connect");
+        writeln!(client, "{text}").expect("write");
+    }
+    wait_for_log(&log, "both lines", |by| {
+        by.values().flatten().any(|l| l == "from v4")
+            && by.values().flatten().any(|l| l == "from v6")
+    });
+    assert_eq!(server.terminate(), Some(0));
+}

@@ -484,6 +484,34 @@ fn broadcast_listener_escapes_hostile_text() {
     assert_eq!(wait_bounded(&mut json.child, LIMIT), Some(0));
 }
 
+/// Logs into a pipe are plain text: no colour codes (`\x1b[2m` and friends).
+#[test]
+fn broadcast_logs_into_a_pipe_without_colour_codes() {
+    let listener = broadcast_listener("127.0.0.1", 0, &[]);
+    let port = listener.addr().port().to_string();
+    let out = netkit(&[
+        "broadcast",
+        "send",
+        "--to",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "hi",
+    ])
+    .stderr(Stdio::piped())
+    .output()
+    .expect("run broadcast send");
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sent 1 datagram"), "{stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "escape codes in a pipe: {stderr:?}"
+    );
+    assert_eq!(next_message(&listener), "hi");
+    assert_eq!(listener.terminate(), Some(0));
+}
+
 #[test]
 fn broadcast_send_needs_a_port_and_message() {
     let mut child = netkit(&["broadcast", "send", "--to", "127.0.0.1", "no port"])

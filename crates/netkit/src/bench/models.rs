@@ -12,7 +12,7 @@
 
 use super::chart;
 use super::load::{self, LoadOptions, Stop};
-use super::report::{bytes, micros, ErrorCounts};
+use super::report::{bytes, count, micros, ErrorCounts};
 use super::server::{RssSampler, Server, Site};
 use anyhow::Result;
 use netkit_drivers::Model;
@@ -236,8 +236,10 @@ pub fn draw(report: &ModelsReport, path: &Path) -> Result<()> {
         })
         .collect();
     let title = format!(
-        "netkit {} under every model ({} s per rung, {} CPUs)",
-        report.service, report.seconds_per_rung, report.cpus
+        "netkit {} under every model ({} s per rung, {})",
+        report.service,
+        report.seconds_per_rung,
+        count(report.cpus as u64, "CPU", "CPUs")
     );
     chart::ladder(path, &title, &series)
 }
@@ -303,8 +305,10 @@ impl fmt::Display for ModelsReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "bench models: {} service, {} s per rung, {} CPUs shared by client and server",
-            self.service, self.seconds_per_rung, self.cpus
+            "bench models: {} service, {} s per rung, {} shared by client and server",
+            self.service,
+            self.seconds_per_rung,
+            count(self.cpus as u64, "CPU", "CPUs")
         )?;
         writeln!(f)?;
         write!(f, "{:<10}", "req/s")?;

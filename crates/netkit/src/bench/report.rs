@@ -3,6 +3,7 @@
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Why a request failed.
@@ -17,7 +18,7 @@ pub(crate) enum ErrorKind {
 }
 
 /// Failed requests by kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ErrorCounts {
     /// The connection could not be made (refused, unreachable, reset while connecting).
     pub connect: u64,
@@ -31,6 +32,8 @@ pub struct ErrorCounts {
     pub status: u64,
     /// A reply that could not be framed, or an echo that differed from what was sent.
     pub invalid: u64,
+    /// The `status` replies by HTTP status code.
+    pub statuses: BTreeMap<u16, u64>,
 }
 
 impl ErrorCounts {
@@ -45,7 +48,16 @@ impl ErrorCounts {
         } += 1;
     }
 
+    /// A complete reply whose status is not 2xx or 3xx.
+    pub(crate) fn add_status(&mut self, code: u16) {
+        self.add(ErrorKind::Status);
+        *self.statuses.entry(code).or_default() += 1;
+    }
+
     pub(crate) fn merge(&mut self, other: &ErrorCounts) {
+        for (code, n) in &other.statuses {
+            *self.statuses.entry(*code).or_default() += n;
+        }
         self.connect += other.connect;
         self.read += other.read;
         self.write += other.write;
@@ -75,14 +87,19 @@ impl fmt::Display for ErrorCounts {
             ("read", self.read),
             ("write", self.write),
             ("timeout", self.timeout),
-            ("status", self.status),
             ("invalid", self.invalid),
         ];
-        let parts: Vec<String> = kinds
+        let mut parts: Vec<String> = kinds
             .iter()
             .filter(|(_, n)| *n > 0)
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
+        // Each status code by name, so a 404 for a wrong path is plain.
+        let named: u64 = self.statuses.values().sum();
+        parts.extend(self.statuses.iter().map(|(code, n)| format!("{code} ×{n}")));
+        if self.status > named {
+            parts.push(format!("status {}", self.status - named));
+        }
         f.write_str(&parts.join(", "))
     }
 }
@@ -154,15 +171,22 @@ pub struct LoadReport {
     pub starved_connections: u64,
 }
 
+impl LoadReport {
+    /// Requests that got a 2xx or 3xx reply (or an echo back).
+    pub fn succeeded(&self) -> u64 {
+        self.requests.saturating_sub(self.errors.status)
+    }
+}
+
 impl fmt::Display for LoadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = &self.latency_us;
         writeln!(
             f,
-            "{} — {} connections on {} threads{}, {:.2} s",
+            "{} — {} on {}{}, {:.2} s",
             self.target,
-            self.connections,
-            self.threads,
+            count(self.connections as u64, "connection", "connections"),
+            count(self.threads as u64, "thread", "threads"),
             if self.close {
                 ", a connection per request"
             } else {
@@ -196,12 +220,19 @@ impl fmt::Display for LoadReport {
         if self.starved_connections > 0 {
             write!(
                 f,
-                "\n  starved   {} of {} connections never got a reply",
-                self.starved_connections, self.connections
+                "\n  starved   {} of {} never got a reply",
+                self.starved_connections,
+                count(self.connections as u64, "connection", "connections")
             )?;
         }
         Ok(())
     }
+}
+
+/// `1, "thread", "threads"` → `1 thread`; `4, …` → `4 threads`.
+pub(crate) fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `1234` µs → `1.23 ms`.
@@ -243,16 +274,21 @@ mod tests {
         assert_eq!(bytes(10.0), "10 B");
         assert_eq!(bytes(1536.0), "1.5 KiB");
         assert_eq!(bytes(3.0 * 1024.0 * 1024.0), "3.0 MiB");
+        assert_eq!(count(1u64, "thread", "threads"), "1 thread");
+        assert_eq!(count(0u64, "copy", "copies"), "0 copies");
+        assert_eq!(count(2u64, "copy", "copies"), "2 copies");
     }
 
     #[test]
     fn errors_print_only_their_kinds() {
         let mut e = ErrorCounts::default();
         assert_eq!(e.to_string(), "none");
-        e.add(ErrorKind::Status);
+        e.add_status(404);
         e.add(ErrorKind::Read);
         e.add(ErrorKind::Read);
-        assert_eq!(e.to_string(), "read 2, status 1");
-        assert_eq!((e.total(), e.failed()), (3, 2));
+        e.add_status(503);
+        e.add_status(404);
+        assert_eq!(e.to_string(), "read 2, 404 ×2, 503 ×1");
+        assert_eq!((e.total(), e.failed()), (5, 2));
     }
 }

@@ -14,6 +14,7 @@
 //! job because of the GIL; Rust threads have no such lock.
 
 use super::chart;
+use super::report::count;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::fmt;
@@ -36,6 +37,23 @@ pub struct TasksOptions {
     /// IO job: the server's delay before each answer.
     pub io_delay: Duration,
 }
+
+impl TasksOptions {
+    /// The seed's parameters, the ones its Python times ([`SEED_PYTHON`]) are for.
+    pub const SEED: TasksOptions = TasksOptions {
+        jobs: 10,
+        primes_below: 3_000_000,
+        io_trips: 40,
+        io_delay: Duration::from_millis(5),
+    };
+}
+
+/// The seed's Python wall times (sequential / threads / processes), measured
+/// with [`TasksOptions::SEED`] only: meaningless beside any other job.
+const SEED_PYTHON: [(&str, &str); 2] = [
+    ("cpu", "8.15 s / 8.41 s / 4.08 s"),
+    ("io", "6.84 s / 6.02 s / 3.21 s"),
+];
 
 /// One job in one mode.
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +81,10 @@ pub struct JobResult {
     pub thread_speedup: f64,
     /// sequential / processes.
     pub process_speedup: f64,
+    /// The seed's Python times for this job, when it ran with the seed's
+    /// parameters (sequential / threads / processes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed_python: Option<&'static str>,
 }
 
 /// The whole test.
@@ -93,7 +115,7 @@ pub fn run(o: &TasksOptions) -> Result<TasksReport> {
         server: server.addr,
         trips: o.io_trips,
     };
-    let results = vec![
+    let mut results = vec![
         measure(
             "cpu",
             format!("count the primes below {}", o.primes_below),
@@ -111,6 +133,15 @@ pub fn run(o: &TasksOptions) -> Result<TasksReport> {
             o.jobs,
         )?,
     ];
+    // Each job compares with the seed only when it is the seed's job.
+    let seed = TasksOptions::SEED;
+    let same = [
+        o.jobs == seed.jobs && o.primes_below == seed.primes_below,
+        o.jobs == seed.jobs && o.io_trips == seed.io_trips && o.io_delay == seed.io_delay,
+    ];
+    for ((r, (_, times)), same) in results.iter_mut().zip(SEED_PYTHON).zip(same) {
+        r.seed_python = same.then_some(times);
+    }
     Ok(TasksReport {
         jobs: o.jobs,
         cpus: std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -142,6 +173,7 @@ fn measure(name: &'static str, what: String, job: Job, jobs: usize) -> Result<Jo
         sequential,
         threads,
         processes,
+        seed_python: None,
     })
 }
 
@@ -297,14 +329,21 @@ pub fn draw(report: &TasksReport, path: &Path) -> Result<()> {
             name: format!("{} job", r.job),
             bars: vec![
                 ("sequential".to_owned(), r.sequential.seconds),
-                (format!("{} threads", report.jobs), r.threads.seconds),
-                (format!("{} processes", report.jobs), r.processes.seconds),
+                (
+                    count(report.jobs as u64, "thread", "threads"),
+                    r.threads.seconds,
+                ),
+                (
+                    count(report.jobs as u64, "process", "processes"),
+                    r.processes.seconds,
+                ),
             ],
         })
         .collect();
     let title = format!(
-        "netkit bench tasks: {} copies of each job, {} CPUs",
-        report.jobs, report.cpus
+        "netkit bench tasks: {} of each job, {}",
+        count(report.jobs as u64, "copy", "copies"),
+        count(report.cpus as u64, "CPU", "CPUs")
     );
     chart::bars(path, &title, &groups)
 }
@@ -313,8 +352,9 @@ impl fmt::Display for TasksReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "bench tasks: {} copies of each job, {} CPUs",
-            self.jobs, self.cpus
+            "bench tasks: {} of each job, {}",
+            count(self.jobs as u64, "copy", "copies"),
+            count(self.cpus as u64, "CPU", "CPUs")
         )?;
         writeln!(
             f,
@@ -334,13 +374,15 @@ impl fmt::Display for TasksReport {
                 r.what
             )?;
         }
-        for r in &self.results {
+        // Lines are joined, not ended: the caller adds the final newline.
+        for (i, r) in self.results.iter().enumerate() {
             let same = r.sequential.checksums == r.threads.checksums
                 && r.threads.checksums == r.processes.checksums;
             let first = r.sequential.checksums.first().copied().unwrap_or(0);
-            writeln!(
+            write!(
                 f,
-                "{} checksums: {} (first {first:#018x})",
+                "{}{} checksums: {} (first {first:#018x})",
+                if i == 0 { "" } else { "\n" },
                 r.job,
                 if same {
                     "the same in every mode"
@@ -349,10 +391,15 @@ impl fmt::Display for TasksReport {
                 }
             )?;
         }
-        write!(
-            f,
-            "the seed's Python (GIL): cpu 8.15 s / 8.41 s / 4.08 s, io 6.84 s / 6.02 s / 3.21 s"
-        )
+        let seed: Vec<String> = self
+            .results
+            .iter()
+            .filter_map(|r| r.seed_python.map(|t| format!("{} {t}", r.job)))
+            .collect();
+        if !seed.is_empty() {
+            write!(f, "\nthe seed's Python (GIL): {}", seed.join(", "))?;
+        }
+        Ok(())
     }
 }
 

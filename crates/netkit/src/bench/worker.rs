@@ -427,7 +427,7 @@ impl Worker<'_> {
             .completed
             .store(self.tally.completed, Ordering::Relaxed);
         if !(200..400).contains(&reply.status) {
-            self.tally.errors.add(ErrorKind::Status);
+            self.tally.errors.add_status(reply.status);
             self.live.errors.fetch_add(1, Ordering::Relaxed);
         }
         let sending = c.phase == Phase::Writing && c.written < self.plan.request.len();

@@ -106,13 +106,13 @@ pub struct ModelsArgs {
 #[derive(Debug, Args)]
 pub struct TasksArgs {
     /// Copies of each job (the seed used 10).
-    #[arg(long, default_value_t = 10, value_parser = positive::<usize>)]
+    #[arg(long, default_value_t = TasksOptions::SEED.jobs, value_parser = positive::<usize>)]
     jobs: usize,
     /// CPU job: count the primes below this number by trial division.
-    #[arg(long, default_value_t = 3_000_000)]
+    #[arg(long, default_value_t = TasksOptions::SEED.primes_below)]
     primes_below: u64,
     /// IO job: request/reply round trips to a local server that answers each after --io-delay.
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = TasksOptions::SEED.io_trips)]
     io_trips: u32,
     /// IO job: how long the server waits before each answer (a remote service's latency).
     #[arg(long, value_parser = duration, default_value = "5ms")]
@@ -137,7 +137,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
 }
 
 fn on_terminal(json: bool) -> bool {
-    !json && std::io::stdout().is_terminal()
+    // The progress line goes to stderr: it too must be a terminal.
+    !json && std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
 }
 
 fn run_load(a: LoadArgs) -> Result<()> {
@@ -164,7 +165,14 @@ fn run_load(a: LoadArgs) -> Result<()> {
     o.progress = on_terminal(a.json);
     load::stop_early_on_sigint()?;
     let report = load::run(&o)?;
-    print(a.json, &report, &report)
+    print(a.json, &report, &report)?;
+    // As wrk: a run in which nothing succeeded is a failure, not a result.
+    anyhow::ensure!(
+        report.succeeded() > 0,
+        "no request succeeded (errors: {})",
+        report.errors
+    );
+    Ok(())
 }
 
 fn run_models(a: ModelsArgs) -> Result<()> {

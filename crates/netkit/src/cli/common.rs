@@ -4,28 +4,70 @@
 use super::values::{duration, positive};
 use anyhow::{Context, Result};
 use clap::Args;
-use netkit_drivers::{Config, Model, Shutdown};
+use netkit_drivers::{Config, Listener, Model, Shutdown};
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// Where a server listens.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
-    /// Address to listen on.
-    #[arg(short = 'b', long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
-    pub bind: IpAddr,
+    /// Address to listen on; give it again for more (`::` serves IPv6 and IPv4).
+    #[arg(short = 'b', long, default_values_t = [IpAddr::V4(Ipv4Addr::UNSPECIFIED)])]
+    pub bind: Vec<IpAddr>,
     /// Port to listen on (0 picks a free one); the default depends on the service.
     #[arg(short = 'p', long)]
     pub port: Option<u16>,
 }
 
 impl ServerArgs {
-    /// The socket address, with `default_port` when `--port` was not given.
+    /// The first socket address, with `default_port` when `--port` was not given.
     pub fn addr(&self, default_port: u16) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port.unwrap_or(default_port))
+        let ip = self.bind.first().copied();
+        SocketAddr::new(
+            ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            self.port.unwrap_or(default_port),
+        )
     }
+
+    /// Every socket address, one per `--bind`.
+    pub fn addrs(&self, default_port: u16) -> Vec<SocketAddr> {
+        let port = self.port.unwrap_or(default_port);
+        self.bind
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, port))
+            .collect()
+    }
+
+    /// A TCP listener on every `--bind` address (`::` dual-stack).
+    pub(crate) fn listen_tcp(&self, default_port: u16) -> Result<Vec<Listener>> {
+        self.addrs(default_port)
+            .into_iter()
+            .map(|addr| {
+                Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))
+            })
+            .collect()
+    }
+
+    /// The UDP socket of a service that serves one (TFTP, chat, echo
+    /// `--udp`): `--bind` once, where `::` serves IPv6 and IPv4.
+    pub(crate) fn udp_socket(&self, default_port: u16) -> Result<UdpSocket> {
+        anyhow::ensure!(
+            self.bind.len() == 1,
+            "UDP services listen on one address: give --bind once (:: serves IPv6 and IPv4)"
+        );
+        let addr = self.addr(default_port);
+        netkit_drivers::listener::bind_udp(addr).with_context(|| format!("cannot bind udp {addr}"))
+    }
+}
+
+/// One ready line per listener: `SERVICE listening on SCHEME://IP:PORT`.
+pub(crate) fn announce_all(service: &str, scheme: &str, listeners: &[Listener]) -> Result<()> {
+    for listener in listeners {
+        announce(service, &listener.url(scheme)?)?;
+    }
+    Ok(())
 }
 
 /// How a TCP server handles concurrent clients.
@@ -94,15 +136,25 @@ pub(crate) fn resolve(addr: &str, default_port: u16) -> Result<SocketAddr> {
         .with_context(|| format!("'{addr}' has no address"))
 }
 
-/// Logs go to stderr; `RUST_LOG` picks the level (default: info).
+/// Logs go to stderr; `RUST_LOG` picks the level (default: info). Colour
+/// only on a terminal and never with `NO_COLOR` set: escape codes in a pipe
+/// or a log file are noise.
 pub(crate) fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(std::io::stderr().is_terminal()))
         .with_target(false)
         .try_init();
+}
+
+/// Whether to write escape codes to a stream: only a terminal, and not when
+/// `NO_COLOR` is set to anything but the empty string (no-color.org).
+pub(crate) fn colour(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// 0 for success — including a closed stdout (`netkit … | head`) — else a

@@ -1,13 +1,12 @@
 //! `netkit echo serve`: the echo service over TCP (every model), UDP, or a Unix
 //! stream socket.
 
-use super::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use super::common::{announce, announce_all, shutdown_on_signals, ModelArgs, ServerArgs};
 use super::share_args::IdleArgs;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use netkit_drivers::Listener;
 use netkit_proto::echo::{EchoService, UdpEcho};
-use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,26 +52,22 @@ pub fn run(cmd: EchoCommand) -> Result<()> {
 fn serve(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     if args.udp {
-        let addr = args.server.addr(DEFAULT_PORT);
-        let socket = UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
+        let socket = args.server.udp_socket(DEFAULT_PORT)?;
         announce("echo", &format!("udp://{}", socket.local_addr()?))?;
         netkit_drivers::udp::serve(&socket, &mut UdpEcho, &shutdown)?;
         return Ok(());
     }
     let config = args.model.config()?;
-    let listener = match &args.unix {
-        Some(path) => Listener::bind_unix(path)
-            .with_context(|| format!("cannot listen on {}", path.display()))?,
-        None => {
-            let addr = args.server.addr(DEFAULT_PORT);
-            Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?
-        }
+    let listeners = match &args.unix {
+        Some(path) => vec![Listener::bind_unix(path)
+            .with_context(|| format!("cannot listen on {}", path.display()))?],
+        None => args.server.listen_tcp(DEFAULT_PORT)?,
     };
     let _socket_file = args.unix.clone().map(RemoveOnDrop);
-    announce("echo", &listener.url("tcp")?)?;
+    announce_all("echo", "tcp", &listeners)?;
     let idle = args.idle.or(Duration::from_secs(300));
     let service = Arc::new(EchoService::new(idle));
-    netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown)?;
+    netkit_drivers::serve(args.model.model, listeners, service, &config, &shutdown)?;
     Ok(())
 }
 

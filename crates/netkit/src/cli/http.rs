@@ -2,11 +2,11 @@
 //! with its access log (one line per request on stderr, `--quiet` for none).
 
 use super::access_log;
-use super::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use super::common::{announce_all, shutdown_on_signals, ModelArgs, ServerArgs};
 use super::share_args::{HttpArgs, IdleArgs, ShareArgs, NEVER};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use netkit_drivers::{Listener, Model};
+use netkit_drivers::Model;
 use netkit_proto::http::{HttpConfig, HttpService};
 use netkit_proto::root::Root;
 use std::path::PathBuf;
@@ -87,14 +87,14 @@ fn serve(args: ServeArgs) -> Result<()> {
         }
     }
     let http = http_config(&args.share, &args.http, args.idle, args.model.model);
-    let addr = args.server.addr(DEFAULT_PORT);
-    let listener =
-        Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
+    let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     // The client speaks first: accept a connection once its request is there
     // (one wake-up per connection; a silent one is handed over after ~1 s and
     // then meets --header-timeout). Best effort: serving works without it.
-    if let Err(e) = listener.defer_accept(1) {
-        tracing::debug!("TCP_DEFER_ACCEPT: {e}");
+    for listener in &listeners {
+        if let Err(e) = listener.defer_accept(1) {
+            tracing::debug!("TCP_DEFER_ACCEPT: {e}");
+        }
     }
     // A forked child exits without running a flusher, so it writes each line
     // straight away; every other model buffers.
@@ -102,8 +102,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     let mut context = crate::http_context::http_context(args.model.model, Instant::now());
     context.log = log.as_ref().map(access_log::Log::sink);
     let service = Arc::new(HttpService::new(root, http, context));
-    announce("http", &listener.url("http")?)?;
-    let result = netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown);
+    announce_all("http", "http", &listeners)?;
+    let result = netkit_drivers::serve(args.model.model, listeners, service, &config, &shutdown);
     drop(log);
     result?;
     Ok(())

@@ -13,6 +13,7 @@ pub mod nc;
 pub mod relay;
 pub mod share_args;
 pub mod tftp;
+mod transfer_summary;
 pub mod up;
 mod values;
 

@@ -30,13 +30,14 @@ pub fn run(args: RelayArgs) -> Result<()> {
         .create(true)
         .open(&args.log)
         .with_context(|| format!("cannot open log {}", args.log.display()))?;
-    let addr = args.server.addr(DEFAULT_PORT);
-    // The shared listener helper, for the same SO_REUSEADDR as every server.
-    let listener = match Listener::bind_tcp(addr) {
-        Ok(Listener::Tcp(l)) => l,
-        Ok(Listener::Unix(..)) => anyhow::bail!("expected a TCP listener for {addr}"),
-        Err(e) => return Err(e).with_context(|| format!("cannot listen on tcp {addr}")),
-    };
+    // The shared listener helper: the same options and port checks as every server.
+    let mut listeners = Vec::new();
+    for listener in args.server.listen_tcp(DEFAULT_PORT)? {
+        match listener {
+            Listener::Tcp(l) => listeners.push(l),
+            Listener::Unix(..) => anyhow::bail!("expected a TCP listener"),
+        }
+    }
     // A duplicate of fd 0, read without std's buffer (poll must see every byte
     // still unread); none if the process was started with stdin closed.
     let stdin = match std::io::stdin().as_fd().try_clone_to_owned() {
@@ -46,7 +47,9 @@ pub fn run(args: RelayArgs) -> Result<()> {
             None
         }
     };
-    announce("relay", &format!("tcp://{}", listener.local_addr()?))?;
-    crate::relay::serve(&listener, stdin, &mut log, &shutdown)
+    for listener in &listeners {
+        announce("relay", &format!("tcp://{}", listener.local_addr()?))?;
+    }
+    crate::relay::serve(&listeners, stdin, &mut log, &shutdown)
         .with_context(|| format!("relay failed (log {})", args.log.display()))
 }

@@ -197,8 +197,7 @@ pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Resul
     cfg.transfer.timeout = args.timeout;
     cfg.transfer.retries = args.retries;
     cfg.transfer.linger = (cfg.transfer.timeout * 2).min(Duration::from_secs(5));
-    let addr = args.server.addr(DEFAULT_PORT);
-    let socket = UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
+    let socket = args.server.udp_socket(DEFAULT_PORT)?;
     let log = access_log::open(args.share.quiet, true);
     let service = service(root, cfg, log.as_ref());
     announce("tftp", &format!("udp://{}", socket.local_addr()?))?;
@@ -302,9 +301,10 @@ fn client(
         });
         println!("{doc}");
     } else if show {
+        let what = format!("{} {}", verb(direction), remote);
         println!(
-            "{} {bytes} bytes in {secs:.2} s ({mbps:.1} MB/s)",
-            verb(direction)
+            "{}",
+            super::transfer_summary::line(&what, bytes, elapsed, None)
         );
     }
     Ok(())

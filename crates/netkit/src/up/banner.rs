@@ -10,27 +10,33 @@ use std::net::IpAddr;
 /// interface address (IPv4 first; IPv6 link-local ones left out, they need a
 /// zone to be usable), or the bound address itself when it is not a wildcard.
 pub fn interface_addresses(bind: IpAddr) -> Vec<IpAddr> {
+    let mut all = Vec::new();
+    if bind.is_unspecified() {
+        if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
+            for addr in addrs.filter_map(|ifa| ifa.address) {
+                if let Some(v4) = addr.as_sockaddr_in() {
+                    all.push(IpAddr::V4(v4.ip()));
+                } else if let Some(v6) = addr.as_sockaddr_in6() {
+                    all.push(IpAddr::V6(v6.ip()));
+                }
+            }
+        }
+    }
+    reachable(bind, all)
+}
+
+/// Of this machine's addresses, those a listener on `bind` serves to other
+/// machines: `bind` itself unless it is a wildcard; for `0.0.0.0` the IPv4
+/// ones; for `::` (dual-stack) the IPv4 and the IPv6 ones, IPv4 first.
+fn reachable(bind: IpAddr, addresses: impl IntoIterator<Item = IpAddr>) -> Vec<IpAddr> {
     if !bind.is_unspecified() {
         return vec![bind];
     }
     let mut found: Vec<IpAddr> = Vec::new();
-    if let Ok(addrs) = nix::ifaddrs::getifaddrs() {
-        for ifa in addrs {
-            let Some(addr) = ifa.address else { continue };
-            let ip = if let Some(v4) = addr.as_sockaddr_in() {
-                IpAddr::V4(v4.ip())
-            } else if let Some(v6) = addr.as_sockaddr_in6() {
-                if bind.is_ipv4() {
-                    continue;
-                }
-                IpAddr::V6(v6.ip())
-            } else {
-                continue;
-            };
-            let link_local = matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
-            if ip.is_loopback() || link_local || found.contains(&ip) {
-                continue;
-            }
+    for ip in addresses {
+        let link_local = matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80);
+        let served = ip.is_ipv4() || bind.is_ipv6();
+        if served && !ip.is_loopback() && !link_local && !found.contains(&ip) {
             found.push(ip);
         }
     }
@@ -144,5 +150,25 @@ mod tests {
         for ip in interface_addresses(config.bind) {
             assert!(!ip.is_loopback());
         }
+    }
+
+    #[test]
+    fn a_dual_stack_bind_shows_ipv6_addresses_too() {
+        let ips: Vec<IpAddr> = ["::1", "fd00::2", "127.0.0.1", "fe80::1", "192.0.2.2"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let shown = |bind: &str| -> Vec<String> {
+            let seen = reachable(bind.parse().unwrap(), ips.clone());
+            seen.iter().map(ToString::to_string).collect()
+        };
+        assert_eq!(shown("::"), ["192.0.2.2", "fd00::2"]);
+        assert_eq!(shown("0.0.0.0"), ["192.0.2.2"]);
+        assert_eq!(shown("fd00::2"), ["fd00::2"]);
+        let mut config = UpConfig::new(".".into());
+        config.bind = "fd00::2".parse().unwrap();
+        let text = banner(&config, &[("http", 8000), ("files", 8888)], false);
+        assert!(text.contains("http://[fd00::2]:8000/"), "{text}");
+        assert!(text.contains("files shell [fd00::2]:8888"), "{text}");
     }
 }

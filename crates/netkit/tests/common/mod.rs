@@ -170,6 +170,70 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
     }
 }
 
+/// Sends `text` with netcat-openbsd (`nc -N`: half-close after stdin) and
+/// returns what came back before the server closed (an echo server's echo).
+pub fn nc_echo(addr: SocketAddr, text: &str) -> String {
+    use std::io::Write;
+    let mut nc = Command::new("nc")
+        .args([
+            "-N",
+            "-w",
+            "10",
+            &addr.ip().to_string(),
+            &addr.port().to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn nc");
+    let mut stdin = nc.stdin.take().expect("piped stdin");
+    stdin.write_all(text.as_bytes()).expect("write to nc");
+    drop(stdin);
+    let out = nc.wait_with_output().expect("nc runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a command that is expected to exit by itself; after `limit` it is
+/// killed (a server that started where it should have failed) and the exit
+/// code is `None`. Returns the code, stdout, and stderr in lower case.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> (Option<i32>, String, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let readers = (
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        }),
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        }),
+    );
+    let start = std::time::Instant::now();
+    let code = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = readers.0.join().unwrap_or_default();
+    let stderr = readers.1.join().unwrap_or_default().to_lowercase();
+    (code, stdout, stderr)
+}
+
 /// Unused reader type re-exported for tests that take stdout themselves.
 pub type Stdout = ChildStdout;
 

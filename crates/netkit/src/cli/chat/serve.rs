@@ -27,7 +27,6 @@ use netkit_proto::chat::udp::UdpFront;
 use netkit_proto::chat::wire::SHUTTING_DOWN;
 use netkit_proto::DatagramService;
 use std::io::{BufRead, Write};
-use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,13 +131,12 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let waker = UdpWaker::new().context("creating the UDP loop's waker")?;
     hub.set_udp_waker(waker.waker());
 
-    let addr = args.server.addr(DEFAULT_PORT);
-    let socket = UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))?;
+    let socket = args.server.udp_socket(DEFAULT_PORT)?;
     announce("chat", &format!("udp://{}", socket.local_addr()?))?;
 
     let irc = match args.irc_port {
         Some(port) => {
-            let addr = SocketAddr::new(args.server.bind, port);
+            let addr = args.server.addr(port);
             let listener =
                 Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
             announce("irc", &listener.url("tcp")?)?;

@@ -10,7 +10,7 @@
 //! (see [`super::verify`]); a mismatch removes it and fails.
 
 use super::client::{hex, Client};
-use super::progress::{bar, rate, report, size};
+use super::progress::{bar, report};
 use super::verify::{check_part, HashingFile, Part};
 use crate::cli::common::resolve;
 use anyhow::{Context, Result};
@@ -165,20 +165,19 @@ pub(crate) fn download(
 }
 
 pub(crate) fn summary(d: &Downloaded) -> String {
-    let resumed = if d.offset > 0 {
-        format!(" (resumed at {})", size(d.offset))
-    } else {
-        String::new()
-    };
     if d.bytes == 0 && d.offset > 0 {
         return format!("{}: already complete", d.local.display());
     }
-    format!(
-        "{} → {}: {}{} {}",
-        d.name,
-        d.local.display(),
-        size(d.bytes),
-        resumed,
-        rate(d.bytes, std::time::Duration::from_secs_f64(d.seconds))
+    let resumed = (d.offset > 0).then(|| {
+        format!(
+            "resumed at {}",
+            crate::cli::transfer_summary::size(d.offset)
+        )
+    });
+    crate::cli::transfer_summary::line(
+        &format!("{} → {}", d.name, d.local.display()),
+        d.bytes,
+        std::time::Duration::from_secs_f64(d.seconds),
+        resumed.as_deref(),
     )
 }

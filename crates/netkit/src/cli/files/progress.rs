@@ -3,7 +3,6 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
-use std::time::Duration;
 
 /// A progress bar with rate and ETA when stdout is a terminal; a hidden one
 /// (which costs nothing) when it is not.
@@ -56,12 +55,6 @@ pub(crate) fn size(bytes: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
-}
-
-/// `… in 1.20 s (85.3 MB/s)`.
-pub(crate) fn rate(bytes: u64, elapsed: Duration) -> String {
-    let secs = elapsed.as_secs_f64().max(1e-6);
-    format!("in {secs:.2} s ({:.1} MB/s)", bytes as f64 / secs / 1e6)
 }
 
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC).

@@ -2,7 +2,7 @@
 //! SHA-256 the server returns against the one computed while sending.
 
 use super::client::Client;
-use super::progress::{bar, rate, report, size};
+use super::progress::{bar, report};
 use crate::cli::common::resolve;
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -73,11 +73,10 @@ pub(crate) fn upload(client: &mut Client, local: &Path, name: &str) -> Result<Up
 }
 
 pub(crate) fn summary(u: &Uploaded) -> String {
-    format!(
-        "{}: {} {}, sha256 {} verified",
-        u.name,
-        size(u.bytes),
-        rate(u.bytes, std::time::Duration::from_secs_f64(u.seconds)),
-        u.sha256
+    crate::cli::transfer_summary::line(
+        &u.name,
+        u.bytes,
+        std::time::Duration::from_secs_f64(u.seconds),
+        Some(&format!("sha256 {} verified", u.sha256)),
     )
 }

@@ -2,11 +2,11 @@
 
 use super::digest::ThreadDigests;
 use crate::cli::access_log;
-use crate::cli::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use crate::cli::common::{announce_all, shutdown_on_signals, ModelArgs, ServerArgs};
 use crate::cli::share_args::{IdleArgs, ShareArgs};
 use anyhow::{Context, Result};
 use clap::Args;
-use netkit_drivers::{Listener, Model};
+use netkit_drivers::Model;
 use netkit_proto::files::{FilesConfig, FilesService, DEFAULT_PORT};
 use netkit_proto::root::Root;
 use std::path::PathBuf;
@@ -88,15 +88,13 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
         tracing::info!("removed {stale} unfinished upload(s) left by an earlier run");
     }
     let config = args.model.config()?;
-    let addr = args.server.addr(DEFAULT_PORT);
-    let listener =
-        Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
+    let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     let files = files_config(&args.share, args.idle);
     // A forked child writes each line at once (it exits without a flusher).
     let log = access_log::open(args.share.quiet, args.model.model != Model::Fork);
     let service = service(root, files, log.as_ref());
-    announce("files", &listener.url("tcp")?)?;
-    let result = netkit_drivers::serve(args.model.model, listener, service, &config, &shutdown);
+    announce_all("files", "tcp", &listeners)?;
+    let result = netkit_drivers::serve(args.model.model, listeners, service, &config, &shutdown);
     drop(log);
     result?;
     Ok(())
