@@ -2,6 +2,7 @@
 //! replies) and its hidden-names policy (the root's), driven in memory.
 
 use super::*;
+use crate::files::errors::hex;
 use crate::files::sum::SLICE;
 use crate::files::{FilesConfig, FilesService};
 use crate::testing::Harness;
