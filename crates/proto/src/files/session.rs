@@ -40,7 +40,7 @@ mod commands;
 mod upload;
 
 use super::digest::DigestPool;
-use super::sum::Sum;
+use super::sum::{Sum, SumBuffers};
 use super::wire::{self, ErrCode, Line};
 use super::FilesConfig;
 use crate::access_log::Pending;
@@ -84,6 +84,8 @@ pub struct FilesSession {
     shutting_down: bool,
     /// A SUM being hashed, one slice per wake-up.
     sum: Option<Box<Sum>>,
+    /// The service's read buffers, one borrowed per SUM step.
+    sum_buffers: Arc<SumBuffers>,
     /// Wakes this session through its driver, to hash the next slice.
     waker: Option<Waker>,
     /// The access log: who this is, the command being answered.
@@ -109,6 +111,7 @@ impl FilesSession {
         root: Arc<Root>,
         config: Arc<FilesConfig>,
         pool: Option<Arc<dyn DigestPool>>,
+        sum_buffers: Arc<SumBuffers>,
         now: Instant,
     ) -> Self {
         let deadline = config.idle_timeout.map(|t| now + t);
@@ -125,6 +128,7 @@ impl FilesSession {
             stamp_idle: false,
             shutting_down: false,
             sum: None,
+            sum_buffers,
             waker: None,
             log: Pending::default(),
         }

@@ -108,7 +108,7 @@ impl FilesSession {
     /// the session by hand, the rest is hashed now).
     pub(super) fn step_sum(&mut self, mut sum: Box<Sum>) {
         loop {
-            match sum.step() {
+            match sum.step(&self.sum_buffers) {
                 Ok(Step::Done(digest)) => return wire::emit_ok(&mut self.out, hex(&digest)),
                 Ok(Step::More(more)) => match &self.waker {
                     Some(waker) => {

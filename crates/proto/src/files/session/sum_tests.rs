@@ -105,6 +105,31 @@ fn a_large_sum_takes_one_slice_per_wake_and_keeps_replies_in_order() {
 }
 
 #[test]
+fn sums_on_many_connections_of_one_thread_share_one_read_buffer() {
+    let dir = served();
+    let data: Vec<u8> = (0..2 * SLICE + 3).map(|i| (i % 241) as u8).collect();
+    fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let svc = service(dir.path(), false, false);
+    let mut conns: Vec<_> = (0..4).map(|_| harness(&svc)).collect();
+    for h in &mut conns {
+        assert_eq!(h.send(b"SUM big.bin\n"), b"");
+    }
+    // Stepped in turn, as one loop thread runs them.
+    let mut replies = vec![Vec::new(); conns.len()];
+    for _ in 0..10 {
+        for (h, reply) in conns.iter_mut().zip(&mut replies) {
+            if reply.is_empty() {
+                *reply = h.wake();
+            }
+        }
+    }
+    for reply in replies {
+        assert_eq!(text(reply), format!("OK {}\n", sha(&data)));
+    }
+    assert_eq!(svc.sum_buffers.kept(), 1, "one buffer lent to every step");
+}
+
+#[test]
 fn eof_or_shutdown_during_a_sum_answers_it_then_closes() {
     let dir = served();
     let data = vec![1u8; 2 * SLICE];
