@@ -23,8 +23,8 @@
 //! exists in the child); the `netkit` binary runs this model on its main thread
 //! and starts no other.
 
-use crate::blocking::{accept_one, serve_connection};
 use crate::io::{wait_readable, wait_readable_set};
+use crate::loops::blocking::{accept_one, serve_connection};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use nix::errno::Errno;

@@ -5,10 +5,10 @@
 //! connected everybody else waits in the kernel's listen backlog, so one slow or
 //! idle client stalls the whole service. That limit is the lesson; sessions'
 //! idle timeouts are what stop an idle client from holding the server forever.
-//! The lingering close (`blocking.rs`) also runs here, so a client that does
+//! The lingering close (`loops/blocking.rs`) also runs here, so a client that does
 //! not close after its reply holds the next one back for up to two seconds.
 
-use crate::blocking::{accept_loop, serve_connection};
+use crate::loops::blocking::{accept_loop, serve_connection};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use std::io;

@@ -21,15 +21,15 @@
 //!
 //! Shared pieces: [`listener`] (binding and accepting on TCP or Unix sockets),
 //! [`shutdown`] (SIGINT/SIGTERM as a readable file descriptor),
-//! [`shared_memory`] (memory `fork`'s children share: a service's counters), and the
-//! connection loops every model reuses (`blocking` for the one-connection-per-
-//! flow models, `readiness` for the event loops), and `wake` (how a session's
+//! [`shared_memory`] (memory `fork`'s children share: a service's counters), the
+//! connection loops every model reuses (`loops/`: `blocking` for the one-connection-per-
+//! flow models, `readiness` and `scan` for the event loops), and `wake` (how a session's
 //! `Waker`, called from any thread, reaches the connection's thread or loop).
 #![warn(missing_docs, unreachable_pub)]
 
-mod blocking;
 mod io;
 pub mod listener;
+mod loops;
 pub mod shutdown;
 
 pub mod epoll;
@@ -37,8 +37,6 @@ pub mod fork;
 pub mod iterative;
 pub mod poll;
 pub mod pool;
-mod readiness;
-mod scan;
 pub mod select;
 pub mod shared_memory;
 pub mod thread;

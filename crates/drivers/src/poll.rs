@@ -14,7 +14,7 @@
 //! interest set inside the kernel and reports only ready sockets — the lesson of
 //! the next model.
 
-use crate::scan::{Ready, ScanLoop};
+use crate::loops::scan::{Ready, ScanLoop};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use nix::errno::Errno;

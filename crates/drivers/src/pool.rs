@@ -6,8 +6,8 @@
 //! free, so N busy or idle clients make everyone else wait in the queue, like
 //! the iterative model times N.
 
-use crate::blocking::{accept_loop, serve_connection};
 use crate::listener::Conn;
+use crate::loops::blocking::{accept_loop, serve_connection};
 use crate::shutdown::Tracker;
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;

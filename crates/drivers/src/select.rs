@@ -3,7 +3,7 @@
 //!
 //! Each turn of the loop builds two bitmaps (`fd_set`s) — sockets to watch for
 //! reading and for writing — from what every connection says it wants
-//! (`Connection::interest` in `readiness.rs`), sleeps in `select` until one is
+//! (`Connection::interest` in `loops/readiness.rs`), sleeps in `select` until one is
 //! ready or the nearest deadline passes, then scans every connection to see which
 //! bits the kernel left set. Building and scanning are O(n) per wake-up, and the
 //! kernel does the same walk inside `select`: fine for a hundred clients, the
@@ -20,7 +20,7 @@
 //! itself never touches such a descriptor.
 
 use crate::listener::Conn;
-use crate::scan::{Ready, ScanLoop};
+use crate::loops::scan::{Ready, ScanLoop};
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;
 use nix::errno::Errno;

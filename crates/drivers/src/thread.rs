@@ -7,7 +7,7 @@
 //! model at thousands of connections. On shutdown the accept loop stops and the
 //! connection threads get the grace period to finish.
 
-use crate::blocking::{accept_loop, serve_connection};
+use crate::loops::blocking::{accept_loop, serve_connection};
 use crate::shutdown::Tracker;
 use crate::{Config, Listener, Shutdown};
 use netkit_proto::Service;

@@ -16,7 +16,7 @@
 //! inside), which is why sendfile runs through `async_io` on a non-blocking
 //! socket instead of being called directly.
 //!
-//! The code reads like the blocking loop in `blocking.rs`, with `.await` where
+//! The code reads like the blocking loop in `loops/blocking.rs`, with `.await` where
 //! that loop would block, and `tokio::select!` where it would `poll(2)` on the
 //! socket, the session's deadline, the shutdown pipe and the wake-up eventfd at
 //! once (here a tokio `Notify` stands in for the eventfd).

@@ -31,6 +31,7 @@ pub mod wire;
 
 pub use digest::{DigestPool, FileDigest};
 pub use session::FilesSession;
+pub use sum::SumBuffers;
 
 use crate::access_log::{self, AccessLog, Pending};
 use crate::root::Root;
@@ -61,6 +62,8 @@ pub struct FilesService {
     root: Arc<Root>,
     config: Arc<FilesConfig>,
     pool: Option<Arc<dyn DigestPool>>,
+    /// The read buffers every session's SUM borrows a step at a time.
+    sum_buffers: Arc<SumBuffers>,
     log: Option<Arc<dyn AccessLog>>,
 }
 
@@ -72,6 +75,7 @@ impl FilesService {
             root,
             config: Arc::new(config),
             pool: None,
+            sum_buffers: Arc::new(SumBuffers::new()),
             log: None,
         }
     }
@@ -98,6 +102,7 @@ impl Service for FilesService {
             self.root.clone(),
             self.config.clone(),
             self.pool.clone(),
+            self.sum_buffers.clone(),
             now,
         );
         session.log = Pending::new(self.log.clone(), peer);

@@ -30,23 +30,27 @@
 //! learn the instant, as the HTTP session does.
 //!
 //! An upload that does not finish (EOF, reset, timeout, a dropped session)
-//! drops its [`AtomicFile`], which removes the temporary; nothing partial is
-//! ever visible under the real name.
+//! drops its [`AtomicFile`](crate::root::AtomicFile), which removes the
+//! temporary; nothing partial is ever visible under the real name.
+//!
+//! The state machine is here; what each command does is `session/commands.rs`,
+//! and how a PUT body is written, hashed and committed is `session/upload.rs`.
 
-use super::digest::{DigestPool, Hashing};
-use super::errors::{self, hex};
-use super::storage::{free_space, start_write_back};
-use super::sum::{Step, Sum};
-use super::wire::{self, Command, ErrCode, Line, ListEntry};
+mod commands;
+mod upload;
+
+use super::digest::DigestPool;
+use super::sum::{Sum, SumBuffers};
+use super::wire::{self, ErrCode, Line};
 use super::FilesConfig;
 use crate::access_log::Pending;
-use crate::root::{AtomicFile, EntryKind, RelPath, Root, RootError};
+use crate::root::Root;
 use crate::{FileChunk, Session};
 use std::collections::VecDeque;
-use std::io::{self, Write};
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::Instant;
+use upload::Upload;
 
 /// At most this many GET replies (each an open file) wait to be sent; past it
 /// the session stops taking commands until the driver has drained them.
@@ -80,6 +84,8 @@ pub struct FilesSession {
     shutting_down: bool,
     /// A SUM being hashed, one slice per wake-up.
     sum: Option<Box<Sum>>,
+    /// The service's read buffers, one borrowed per SUM step.
+    sum_buffers: Arc<SumBuffers>,
     /// Wakes this session through its driver, to hash the next slice.
     waker: Option<Waker>,
     /// The access log: who this is, the command being answered.
@@ -100,25 +106,12 @@ enum State {
     Closing,
 }
 
-#[derive(Debug)]
-struct Upload {
-    file: AtomicFile,
-    remaining: u64,
-    hasher: Hashing,
-    /// Bytes written so far, and the first not yet handed to write-back.
-    written: u64,
-    flushed: u64,
-}
-
-/// Write-back of an upload is started every this many bytes, so the disk
-/// works while the network does and the final fsync has little left to do.
-const WRITE_BEHIND: u64 = 8 << 20;
-
 impl FilesSession {
     pub(super) fn new(
         root: Arc<Root>,
         config: Arc<FilesConfig>,
         pool: Option<Arc<dyn DigestPool>>,
+        sum_buffers: Arc<SumBuffers>,
         now: Instant,
     ) -> Self {
         let deadline = config.idle_timeout.map(|t| now + t);
@@ -135,6 +128,7 @@ impl FilesSession {
             stamp_idle: false,
             shutting_down: false,
             sum: None,
+            sum_buffers,
             waker: None,
             log: Pending::default(),
         }
@@ -144,216 +138,9 @@ impl FilesSession {
     /// doing (499, as nginx says), with the bytes that arrived.
     fn abandoned(&mut self) {
         if let State::Receiving(upload) = &self.state {
-            let written = upload.written;
+            let written = upload.written();
             self.log.finish(499, written);
         }
-    }
-
-    /// Handles one command line.
-    fn command(&mut self, line: &[u8]) {
-        let parsed = Command::parse(line);
-        if self.log.is_on() {
-            self.log.start(super::log_request(&parsed, line));
-        }
-        match parsed {
-            Ok(Command::List) => self.list(),
-            Ok(Command::Get { name, offset }) => self.get(&name, offset),
-            Ok(Command::Put { name, size }) => self.put(&name, size),
-            Ok(Command::Sum { name, length }) => self.sum(&name, length),
-            Ok(Command::Quit) => {
-                self.out.extend_from_slice(b"BYE\n");
-                self.state = State::Closing;
-            }
-            Err(e) => self.err(ErrCode::BadRequest, &e.to_string()),
-        }
-    }
-
-    fn err(&mut self, code: ErrCode, message: &str) {
-        wire::emit_err(&mut self.out, code, message);
-        self.log.finish(code.code(), 0);
-    }
-
-    fn list(&mut self) {
-        let entries = match self.root.list(&RelPath::root()) {
-            Ok(entries) => entries,
-            Err(e) => return self.root_err(&e, ""),
-        };
-        let files: Vec<ListEntry> = entries
-            .into_iter()
-            .filter(|e| e.kind == EntryKind::File)
-            .map(|e| ListEntry {
-                size: e.size,
-                mtime: e
-                    .modified
-                    .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_secs()),
-                name: e.name,
-            })
-            .collect();
-        wire::emit_ok(&mut self.out, files.len());
-        self.log.finish(200, 0);
-        for entry in &files {
-            wire::emit_entry(&mut self.out, entry);
-        }
-    }
-
-    fn get(&mut self, name: &str, offset: u64) {
-        let Some(rel) = self.name(name) else { return };
-        let (file, meta) = match self.root.open_file(&rel) {
-            Ok(opened) => opened,
-            Err(e) => return self.root_err(&e, name),
-        };
-        let size = meta.len();
-        if offset > size {
-            let msg = format!("offset {offset} is past the end of {rel} ({size} bytes)");
-            return self.err(ErrCode::BadRequest, &msg);
-        }
-        let len = size - offset;
-        wire::emit_ok(&mut self.out, len);
-        self.log.finish(200, len);
-        if len > 0 {
-            let chunk = FileChunk {
-                file: Arc::new(file),
-                offset,
-                len,
-            };
-            self.files.push_back((std::mem::take(&mut self.out), chunk));
-        }
-    }
-
-    fn sum(&mut self, name: &str, length: Option<u64>) {
-        let Some(rel) = self.name(name) else { return };
-        let (file, meta) = match self.root.open_file(&rel) {
-            Ok(opened) => opened,
-            Err(e) => return self.root_err(&e, name),
-        };
-        let size = meta.len();
-        let length = length.unwrap_or(size);
-        if length > size {
-            let msg = format!("length {length} is past the end of {rel} ({size} bytes)");
-            return self.err(ErrCode::BadRequest, &msg);
-        }
-        self.step_sum(Sum::new(file, length));
-    }
-
-    /// Hashes the next slice of a SUM: answers if that was the last, else
-    /// asks the driver to come back (with no waker, as when a test drives
-    /// the session by hand, the rest is hashed now).
-    fn step_sum(&mut self, mut sum: Box<Sum>) {
-        loop {
-            match sum.step() {
-                Ok(Step::Done(digest)) => return wire::emit_ok(&mut self.out, hex(&digest)),
-                Ok(Step::More(more)) => match &self.waker {
-                    Some(waker) => {
-                        waker.wake_by_ref();
-                        self.sum = Some(more);
-                        return;
-                    }
-                    None => sum = more,
-                },
-                Err(e) => return self.err(ErrCode::Internal, &format!("hashing failed: {e}")),
-            }
-        }
-    }
-
-    fn put(&mut self, name: &str, size: u64) {
-        if !self.config.upload {
-            return self.err(
-                ErrCode::Forbidden,
-                "uploads are off (start the server with --upload)",
-            );
-        }
-        let Some(rel) = self.name(name) else { return };
-        if let Some(max) = self.config.max_upload.filter(|&max| size > max) {
-            let msg = format!("{size} bytes is more than this server accepts ({max})");
-            return self.err(ErrCode::TooLarge, &msg);
-        }
-        let file = match self.root.create_atomic(&rel, self.config.overwrite) {
-            Ok(file) => file,
-            Err(e) => return self.root_err(&e, name),
-        };
-        if free_space(&file).is_some_and(|free| free < size) {
-            let msg = format!("not enough space for {size} bytes");
-            return self.err(ErrCode::NoSpace, &msg);
-        }
-        self.out.extend_from_slice(b"READY\n");
-        let hasher = Hashing::start(self.pool.as_deref(), file.file(), size);
-        let upload = Upload {
-            file,
-            remaining: size,
-            hasher,
-            written: 0,
-            flushed: 0,
-        };
-        if size == 0 {
-            self.finish(upload);
-        } else {
-            self.state = State::Receiving(Box::new(upload));
-        }
-    }
-
-    /// Takes body bytes; returns how many were used.
-    fn receive(&mut self, mut upload: Box<Upload>, input: &[u8]) -> usize {
-        let take = input
-            .len()
-            .min(usize::try_from(upload.remaining).unwrap_or(usize::MAX));
-        let body = &input[..take];
-        upload.remaining -= take as u64;
-        if let Err(e) = upload.file.write_all(body) {
-            // The temporary goes with `upload`; the rest of the body is skipped.
-            let remaining = upload.remaining;
-            drop(upload);
-            self.io_err(&e);
-            self.state = State::Discarding { remaining };
-            self.after_body();
-            return take;
-        }
-        upload.written += take as u64;
-        upload.hasher.update(body, upload.written);
-        if upload.written - upload.flushed >= WRITE_BEHIND {
-            start_write_back(
-                upload.file.file(),
-                upload.flushed,
-                upload.written - upload.flushed,
-            );
-            upload.flushed = upload.written;
-        }
-        if upload.remaining == 0 {
-            self.state = State::Commands;
-            self.finish(*upload);
-        } else {
-            self.state = State::Receiving(upload);
-        }
-        take
-    }
-
-    fn finish(&mut self, upload: Upload) {
-        // A pool may still be hashing the tail: flush the data to disk
-        // meanwhile, so the commit's fsync finds little left to do. A failure
-        // here fails the upload (a second fsync would not report it again).
-        if upload.hasher.is_pooled() {
-            if let Err(e) = upload.file.file().sync_data() {
-                drop(upload);
-                self.io_err(&e);
-                return self.after_body();
-            }
-        }
-        // The digest before the commit: a file whose digest cannot be told
-        // is not kept.
-        match upload.hasher.finish(upload.written) {
-            Ok(digest) => match upload.file.commit() {
-                Ok(()) => {
-                    wire::emit_ok(&mut self.out, hex(&digest));
-                    self.log.finish(200, upload.written);
-                }
-                Err(e) => self.root_err(&e, ""),
-            },
-            Err(e) => {
-                drop(upload.file);
-                self.io_err(&e);
-            }
-        }
-        self.after_body();
     }
 
     /// After a body: back to commands (or to closing, if the server stops).
@@ -364,23 +151,6 @@ impl FilesSession {
         if self.shutting_down && matches!(self.state, State::Commands) {
             self.state = State::Closing;
         }
-    }
-
-    /// Validates a client name; on failure replies and returns `None`.
-    fn name(&mut self, name: &str) -> Option<RelPath> {
-        errors::file_name(name)
-            .map_err(|(code, msg)| self.err(code, &msg))
-            .ok()
-    }
-
-    fn root_err(&mut self, e: &RootError, name: &str) {
-        let (code, msg) = errors::root_error(e, name);
-        self.err(code, &msg);
-    }
-
-    fn io_err(&mut self, e: &io::Error) {
-        let (code, msg) = errors::upload_error(e);
-        self.err(code, &msg);
     }
 
     fn take_commands(&mut self, input: &[u8]) -> usize {

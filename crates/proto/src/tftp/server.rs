@@ -17,35 +17,30 @@
 //! The OACK never carries `tsize 0` for a read: curl aborts on it, and RFC
 //! 2347 lets a server leave out any option, so an empty file is simply sent
 //! (and a read with only `tsize` asked becomes a plain RFC 1350 transfer).
+//!
+//! Pieces: the refusal budget (`server/refusals.rs`), the transfer as the
+//! driver holds it with its TID check and log line (`server/session.rs`), and
+//! an upload's destination (`server/upload.rs`).
+
+mod refusals;
+mod session;
+mod upload;
+
+pub use session::ServerTransfer;
 
 use super::netascii::NetasciiReader;
-use super::per_client::{PerClient, Slot};
-use super::transfer::{Config, NetasciiSink, Receiver, Sender, Sink, Transfer};
-use super::transfer::{Failure, Status};
+use super::per_client::PerClient;
+use super::transfer::{Config, Receiver, Sender, Transfer};
 use super::wire::{self, Direction, ErrorCode, Mode, Options, Packet, MAX_REQUEST};
-use super::{TransferService, TransferSession};
-use crate::access_log::{self, AccessLog, Entry};
-use crate::root::{AtomicFile, RelPath, Root, RootError};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use super::TransferService;
+use crate::access_log::AccessLog;
+use crate::root::{RelPath, Root, RootError};
+use refusals::Refusals;
+use std::io::{BufReader, Read};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Refusals (answers that are one ERROR) per second, and their burst. Each
-/// costs the driver a fresh socket and a thread, so a flood of garbage at the
-/// listening port must not become a flood of sockets that starves real
-/// requests (it did: 0 RRQs/s got through under `bench/hostile.sh`), nor a
-/// reflector (an ERROR is longer than a 1-byte datagram). Beyond the budget a
-/// refusal is dropped silently; a real client retries.
-const REFUSALS_PER_SEC: f64 = 200.0;
-const REFUSAL_BURST: f64 = 200.0;
-
-/// The refusal budget's token bucket.
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Option<Instant>,
-}
+use upload::{free_space, upload_sink};
 
 /// Bytes one window may put in flight. A whole window must fit in the
 /// receiver's socket buffer (about 208 KiB by default on Linux, counted with
@@ -53,10 +48,6 @@ struct Bucket {
 /// from; so a large blksize gets a smaller windowsize than asked (RFC 7440
 /// lets the server lower it).
 const WINDOW_BUDGET: usize = 160 * 1024;
-
-/// The largest datagram a sending transfer needs whole: an ACK is 4 bytes,
-/// an ERROR at most a request's size.
-const HEARD_BY_SENDER: usize = MAX_REQUEST + 4;
 
 /// Transfers one address may run at once, by default (`--max-per-client`).
 pub const MAX_PER_CLIENT: usize = 32;
@@ -113,7 +104,7 @@ impl Default for ServerConfig {
 pub struct TftpServer {
     root: Arc<Root>,
     cfg: ServerConfig,
-    refusals: Mutex<Bucket>,
+    refusals: Refusals,
     per_client: Arc<PerClient>,
     log: Option<Arc<dyn AccessLog>>,
 }
@@ -121,10 +112,7 @@ pub struct TftpServer {
 impl TftpServer {
     /// Serves `root`.
     pub fn new(root: Arc<Root>, cfg: ServerConfig) -> Self {
-        let refusals = Mutex::new(Bucket {
-            tokens: REFUSAL_BURST,
-            at: None,
-        });
+        let refusals = Refusals::new();
         let per_client = PerClient::new(cfg.max_per_client);
         Self {
             root,
@@ -140,21 +128,6 @@ impl TftpServer {
     pub fn with_access_log(mut self, log: Arc<dyn AccessLog>) -> Self {
         self.log = Some(log);
         self
-    }
-
-    /// Spends one refusal from the budget, if any is left.
-    fn may_refuse(&self, now: Instant) -> bool {
-        let mut b = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
-        let elapsed =
-            b.at.map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
-        b.tokens = (b.tokens + elapsed * REFUSALS_PER_SEC).min(REFUSAL_BURST);
-        b.at = Some(now);
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
     }
 
     fn start(&self, now: Instant, packet: &[u8]) -> Result<Transfer, (ErrorCode, String)> {
@@ -213,14 +186,7 @@ impl TftpServer {
                     return Err((ErrorCode::DiskFull, format!("larger than {max} bytes")));
                 }
                 granted.tsize = asked.tsize;
-                let sink = Capped {
-                    inner: AtomicSink(Some(BufWriter::with_capacity(256 * 1024, file))),
-                    left: max,
-                };
-                let sink: Box<dyn Sink> = match mode {
-                    Mode::Octet => Box::new(sink),
-                    Mode::Netascii => Box::new(NetasciiSink::new(sink)),
-                };
+                let sink = upload_sink(file, max, mode);
                 let initial = if granted.is_empty() {
                     wire::ack(0)
                 } else {
@@ -275,15 +241,6 @@ pub fn file_source<R: Read + Send + 'static>(
     }
 }
 
-/// Bytes an unprivileged writer may still use on the file's file system
-/// (unknown: unlimited, and the write itself will say).
-fn free_space(file: &std::fs::File) -> u64 {
-    match nix::sys::statvfs::fstatvfs(file) {
-        Ok(st) => st.blocks_available().saturating_mul(st.fragment_size()),
-        Err(_) => u64::MAX,
-    }
-}
-
 fn root_error(e: RootError) -> (ErrorCode, String) {
     let code = match &e {
         RootError::NotFound(_) | RootError::NotADirectory(_) => ErrorCode::FileNotFound,
@@ -318,207 +275,10 @@ impl TransferService for TftpServer {
                 ),
             )),
         };
-        let (transfer, reply, slot, refused) = match started {
-            Ok(t) => (Some(t), None, slot, None),
-            Err(_) if !self.may_refuse(now) => return None,
-            Err((code, msg)) => (None, Some(wire::error(code, &msg)), None, Some(code)),
-        };
-        let log = self.log.clone().map(|sink| Logged {
-            sink,
-            request: log_request(data),
-            refused,
-        });
-        Some(ServerTransfer {
-            peer: from,
-            _slot: slot,
-            transfer,
-            reply,
-            foreign: None,
-            foreign_packet: wire::error(ErrorCode::UnknownTid, "unknown transfer ID"),
-            log,
-        })
-    }
-}
-
-/// One transfer as the server runs it: the peer's address (its TID), the
-/// transfer, and any ERROR owed to a stranger.
-#[derive(Debug)]
-pub struct ServerTransfer {
-    peer: SocketAddr,
-    /// The peer address's share of [`ServerConfig::max_per_client`], given
-    /// back when the transfer is dropped.
-    _slot: Option<Slot>,
-    transfer: Option<Transfer>,
-    /// A refusal to send instead of a transfer.
-    reply: Option<Vec<u8>>,
-    foreign: Option<SocketAddr>,
-    foreign_packet: Vec<u8>,
-    /// Written to the access log when the transfer is dropped (done, or cut
-    /// short by the server stopping).
-    log: Option<Logged>,
-}
-
-/// What the access log line of a transfer needs besides its outcome.
-#[derive(Debug)]
-struct Logged {
-    sink: Arc<dyn AccessLog>,
-    request: Vec<u8>,
-    refused: Option<ErrorCode>,
-}
-
-/// `GET /name TFTP` (a read) or `PUT /name TFTP` (a write); empty for what
-/// is not a request.
-fn log_request(data: &[u8]) -> Vec<u8> {
-    match wire::parse(data) {
-        Ok(Packet::Request {
-            direction,
-            filename,
-            ..
-        }) => {
-            let method = match direction {
-                Direction::Read => "GET",
-                Direction::Write => "PUT",
-            };
-            access_log::request(method, &String::from_utf8_lossy(filename), "TFTP")
+        if started.is_err() && !self.refusals.may_refuse(now) {
+            return None;
         }
-        _ => Vec::new(),
-    }
-}
-
-/// A TFTP outcome as the HTTP-style status every access log line carries.
-fn log_status(refused: Option<ErrorCode>, transfer: Option<&Transfer>) -> u16 {
-    match (refused, transfer.map(Transfer::status)) {
-        (Some(ErrorCode::FileNotFound), _) => 404,
-        (Some(ErrorCode::AccessViolation | ErrorCode::NoSuchUser), _) => 403,
-        (Some(ErrorCode::DiskFull), _) => 507,
-        (Some(ErrorCode::FileExists), _) => 409,
-        (Some(ErrorCode::NotDefined), _) => 500,
-        (Some(_), _) => 400,
-        (None, Some(Status::Complete)) => 200,
-        (None, Some(Status::Failed(Failure::TimedOut))) => 408,
-        (None, Some(Status::Failed(Failure::Peer { .. }))) => 499,
-        (None, Some(Status::Failed(Failure::Protocol(_)))) => 400,
-        (None, Some(Status::Failed(_))) => 500,
-        // Still running when dropped: the server stopped before it ended.
-        (None, Some(Status::Running) | None) => 503,
-    }
-}
-
-impl Drop for ServerTransfer {
-    fn drop(&mut self) {
-        if let Some(log) = &self.log {
-            let transfer = self.transfer.as_ref();
-            let entry = Entry {
-                peer: Some(self.peer),
-                request: &log.request,
-                status: log_status(log.refused, transfer),
-                bytes: transfer.map_or(0, Transfer::bytes),
-            };
-            log.sink.entry(&entry);
-        }
-    }
-}
-
-impl ServerTransfer {
-    /// The transfer, unless the request was refused.
-    pub fn transfer(&self) -> Option<&Transfer> {
-        self.transfer.as_ref()
-    }
-}
-
-impl TransferSession for ServerTransfer {
-    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
-        if from != self.peer {
-            if !matches!(wire::parse(data), Ok(Packet::Error { .. })) {
-                self.foreign = Some(from);
-            }
-            return;
-        }
-        if let Some(t) = &mut self.transfer {
-            t.handle_packet(now, data);
-        }
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        if let Some(t) = &mut self.transfer {
-            t.handle_timeout(now);
-        }
-    }
-
-    fn poll_transmit(&mut self) -> Option<(SocketAddr, &[u8])> {
-        if let Some(to) = self.foreign.take() {
-            return Some((to, &self.foreign_packet));
-        }
-        if let Some(reply) = self.reply.take() {
-            self.foreign_packet = reply;
-            return Some((self.peer, &self.foreign_packet));
-        }
-        let peer = self.peer;
-        self.transfer.as_mut()?.poll_transmit().map(|p| (peer, p))
-    }
-
-    fn poll_timeout(&self) -> Option<Instant> {
-        self.transfer.as_ref()?.poll_timeout()
-    }
-
-    fn largest_datagram(&self) -> Option<usize> {
-        match self.transfer {
-            Some(Transfer::Recv(_)) => None,
-            // ACKs and ERRORs; a longer datagram is not one of them anyway.
-            _ => Some(HEARD_BY_SENDER),
-        }
-    }
-
-    fn is_done(&self) -> bool {
-        self.reply.is_none()
-            && self.foreign.is_none()
-            && self.transfer.as_ref().is_none_or(Transfer::is_done)
-    }
-}
-
-/// An upload's destination: buffered, committed (fsync + rename) on the last
-/// block, removed if dropped before.
-struct AtomicSink(Option<BufWriter<AtomicFile>>);
-
-impl Sink for AtomicSink {
-    fn write_block(&mut self, data: &[u8]) -> io::Result<()> {
-        match &mut self.0 {
-            Some(w) => w.write_all(data),
-            None => Err(io::Error::other("upload already finished")),
-        }
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        let w = self
-            .0
-            .take()
-            .ok_or_else(|| io::Error::other("upload already finished"))?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.commit().map_err(io::Error::from)
-    }
-}
-
-/// At most `left` more bytes may be written (`--max-upload`, for a client that
-/// sent no tsize): beyond, the write fails as "allocation exceeded" (TFTP
-/// error 3) and the upload is discarded.
-struct Capped<S> {
-    inner: S,
-    left: u64,
-}
-
-impl<S: Sink> Sink for Capped<S> {
-    fn write_block(&mut self, data: &[u8]) -> io::Result<()> {
-        let len = data.len() as u64;
-        if len > self.left {
-            return Err(io::Error::from_raw_os_error(
-                nix::errno::Errno::EDQUOT as i32,
-            ));
-        }
-        self.left -= len;
-        self.inner.write_block(data)
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        self.inner.finish()
+        let log = self.log.clone();
+        Some(ServerTransfer::new(from, slot, started, log, data))
     }
 }

@@ -2,6 +2,7 @@
 //! replies) and its hidden-names policy (the root's), driven in memory.
 
 use super::*;
+use crate::files::errors::hex;
 use crate::files::sum::SLICE;
 use crate::files::{FilesConfig, FilesService};
 use crate::testing::Harness;
@@ -101,6 +102,31 @@ fn a_large_sum_takes_one_slice_per_wake_and_keeps_replies_in_order() {
     assert!(h.session.wants_read());
     assert_eq!(text(h.send(b"")), "OK 11\nhello world");
     assert!(h.session.poll_timeout().is_some(), "idle again");
+}
+
+#[test]
+fn sums_on_many_connections_of_one_thread_share_one_read_buffer() {
+    let dir = served();
+    let data: Vec<u8> = (0..2 * SLICE + 3).map(|i| (i % 241) as u8).collect();
+    fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let svc = service(dir.path(), false, false);
+    let mut conns: Vec<_> = (0..4).map(|_| harness(&svc)).collect();
+    for h in &mut conns {
+        assert_eq!(h.send(b"SUM big.bin\n"), b"");
+    }
+    // Stepped in turn, as one loop thread runs them.
+    let mut replies = vec![Vec::new(); conns.len()];
+    for _ in 0..10 {
+        for (h, reply) in conns.iter_mut().zip(&mut replies) {
+            if reply.is_empty() {
+                *reply = h.wake();
+            }
+        }
+    }
+    for reply in replies {
+        assert_eq!(text(reply), format!("OK {}\n", sha(&data)));
+    }
+    assert_eq!(svc.sum_buffers.kept(), 1, "one buffer lent to every step");
 }
 
 #[test]

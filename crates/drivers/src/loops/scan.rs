@@ -3,7 +3,9 @@
 //! two models differ only in how they hand the interest set to the kernel.
 
 use crate::listener::{Conn, Listener};
-use crate::readiness::{abort_all, accept_batch, earliest, Accepted, Connection, ACCEPT_PAUSE};
+use crate::loops::readiness::{
+    abort_all, accept_batch, earliest, Accepted, Connection, ACCEPT_PAUSE,
+};
 use crate::wake::WakeQueue;
 use crate::Config;
 use netkit_proto::Service;
