@@ -14,6 +14,6 @@
 pub mod backplane;
 pub mod bench;
 pub mod cli;
-pub mod http_context;
 pub mod relay;
+pub mod services;
 pub mod up;

@@ -6,12 +6,11 @@
 //! ```
 
 mod client;
-mod digest;
 mod get;
 mod ls;
 mod progress;
 mod put;
-pub(crate) mod serve;
+mod serve;
 mod shell;
 mod verify;
 
