@@ -25,6 +25,7 @@ use anyhow::{bail, Context, Result};
 use netkit_drivers::{Config, Listener, Model, Shutdown};
 use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::room::RoomConfig;
+use netkit_proto::Service;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -276,27 +277,14 @@ impl Up {
             let app = web::WebApp::new(root()?, settings, chat, hub.clone());
             let http = http::config(&config.share, &config.http, config.idle, model);
             let service = http::service(root()?, http, model, log.as_ref(), Some(Arc::new(app)));
-            let (driver, shutdown) = (driver.clone(), shutdown.clone());
-            spawn(
-                "http",
-                Box::new(move || {
-                    Ok(netkit_drivers::serve(
-                        model, listener, service, &driver, &shutdown,
-                    )?)
-                }),
-            )?;
+            spawn("http", tcp_job(model, listener, service, &driver, shutdown))?;
         }
         if let Some(listener) = files {
             let files = files::config(&config.share, config.idle);
             let service = files::service(root()?, files, log.as_ref())?;
-            let (driver, shutdown) = (driver.clone(), shutdown.clone());
             spawn(
                 "files",
-                Box::new(move || {
-                    Ok(netkit_drivers::serve(
-                        model, listener, service, &driver, &shutdown,
-                    )?)
-                }),
+                tcp_job(model, listener, service, &driver, shutdown),
             )?;
         }
         if let Some(socket) = tftp {
@@ -314,15 +302,7 @@ impl Up {
         }
         if let (Some(listener), Some(room)) = (irc, &room) {
             let service = room.irc();
-            let (driver, shutdown) = (driver.clone(), shutdown.clone());
-            spawn(
-                "irc",
-                Box::new(move || {
-                    Ok(netkit_drivers::serve(
-                        model, listener, service, &driver, &shutdown,
-                    )?)
-                }),
-            )?;
+            spawn("irc", tcp_job(model, listener, service, &driver, shutdown))?;
         }
         if let Some(room) = room {
             // Without a UDP front nothing would run the room's clock; the loop
@@ -350,6 +330,23 @@ impl Up {
         drop(log);
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// A TCP service served by a driver under `model` until `shutdown` fires, as
+/// a job for one of `up`'s threads.
+fn tcp_job<S: Service>(
+    model: Model,
+    listener: Listener,
+    service: Arc<S>,
+    driver: &Config,
+    shutdown: &Shutdown,
+) -> Box<dyn FnOnce() -> Result<()> + Send> {
+    let (driver, shutdown) = (driver.clone(), shutdown.clone());
+    Box::new(move || {
+        Ok(netkit_drivers::serve(
+            model, listener, service, &driver, &shutdown,
+        )?)
+    })
 }
 
 /// A flag group with every flag at its default, as the command line gives it.
