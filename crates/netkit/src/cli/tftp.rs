@@ -88,6 +88,17 @@ pub struct ServeArgs {
     max_per_client: u32,
 }
 
+impl ServeArgs {
+    /// The transfer timing the flags ask for.
+    pub(crate) fn timing(&self) -> services::tftp::Timing {
+        services::tftp::Timing {
+            timeout: self.timeout,
+            retries: self.retries,
+            max_per_client: self.max_per_client as usize,
+        }
+    }
+}
+
 /// The transfer mode flag.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ModeArg {
@@ -164,12 +175,7 @@ fn serve(args: ServeArgs) -> Result<()> {
 /// grace period ends); prints the ready line once listening.
 pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Result<()> {
     let root = services::open_share(&args.dir, &args.share)?;
-    let timing = services::tftp::Timing {
-        timeout: args.timeout,
-        retries: args.retries,
-        max_per_client: args.max_per_client as usize,
-    };
-    let cfg = services::tftp::config(&args.share, timing);
+    let cfg = services::tftp::config(&args.share, args.timing());
     let socket = args.server.udp_socket(DEFAULT_PORT)?;
     // The UDP loop runs in this process (no fork): the log may buffer.
     let log = services::access_log::open(args.share.quiet, true);

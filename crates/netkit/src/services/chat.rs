@@ -112,3 +112,40 @@ impl Room {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::chat::ChatCommand;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    /// `up` runs the room with [`RoomConfig::default`] and the default
+    /// liveness: they must be what `chat serve` runs without flags.
+    #[test]
+    fn up_runs_the_room_as_chat_serve_does_by_default() {
+        let cli = Cli::try_parse_from(["netkit", "chat", "serve", "--backplane", "redis://x:1"])
+            .expect("parses");
+        let Command::Chat(ChatCommand::Serve(args)) = cli.command else {
+            panic!("not chat serve");
+        };
+        let (flags, default) = (args.room_config(), RoomConfig::default());
+        assert_eq!(
+            (flags.history, flags.rate, flags.burst, flags.idle_timeout),
+            (
+                default.history,
+                default.rate,
+                default.burst,
+                default.idle_timeout
+            )
+        );
+        assert_eq!(
+            (flags.join_rate, flags.join_burst),
+            (default.join_rate, default.join_burst)
+        );
+        let link = args.link().expect("--backplane");
+        let up = Link::new(link.url.clone(), link.room.clone());
+        assert_eq!(link.liveness, up.liveness);
+        assert_eq!(link.room, "netkit");
+    }
+}

@@ -58,3 +58,25 @@ pub(crate) fn service(root: Root, config: ServerConfig, log: Option<&Log>) -> Tf
         None => service,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    /// `up` takes [`Timing::default`]: it must be what `tftp serve` runs
+    /// without flags.
+    #[test]
+    fn up_times_transfers_as_tftp_serve_does_by_default() {
+        let cli = Cli::try_parse_from(["netkit", "tftp", "serve"]).expect("parses");
+        let Command::Tftp(crate::cli::tftp::TftpCommand::Serve(args)) = cli.command else {
+            panic!("not tftp serve");
+        };
+        let (flags, default) = (args.timing(), Timing::default());
+        assert_eq!(
+            (flags.timeout, flags.retries, flags.max_per_client),
+            (default.timeout, default.retries, default.max_per_client)
+        );
+    }
+}

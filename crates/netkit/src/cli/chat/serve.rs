@@ -64,6 +64,29 @@ pub struct ServeArgs {
     backplane_timeout: Duration,
 }
 
+impl ServeArgs {
+    /// The room's limits the flags ask for.
+    pub(crate) fn room_config(&self) -> RoomConfig {
+        RoomConfig {
+            rate: self.rate,
+            burst: self.burst,
+            idle_timeout: self.idle_timeout,
+            join_rate: self.join_rate,
+            join_burst: self.join_burst,
+            ..RoomConfig::default()
+        }
+    }
+
+    /// The link to other servers, with `--backplane`.
+    pub(crate) fn link(&self) -> Option<chat::Link> {
+        self.backplane.clone().map(|url| chat::Link {
+            url,
+            room: self.room.clone(),
+            liveness: self.backplane_timeout,
+        })
+    }
+}
+
 /// `--rate`: messages per second, 0 or more.
 fn rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
@@ -100,20 +123,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         usage_error(&["chat", "serve"], ErrorKind::ArgumentConflict, "--model fork cannot serve IRC: forked children cannot share the room; use a threaded model (the default, epoll, or thread, pool, poll, select, async)");
     }
     let shutdown = shutdown_on_signals()?;
-    let config = RoomConfig {
-        rate: args.rate,
-        burst: args.burst,
-        idle_timeout: args.idle_timeout,
-        join_rate: args.join_rate,
-        join_burst: args.join_burst,
-        ..RoomConfig::default()
-    };
-    let link = args.backplane.map(|url| chat::Link {
-        url,
-        room: args.room,
-        liveness: args.backplane_timeout,
-    });
-    let room = chat::Room::start(config, link)?;
+    let room = chat::Room::start(args.room_config(), args.link())?;
 
     let socket = args.server.udp_socket(DEFAULT_PORT)?;
     announce("chat", &format!("udp://{}", socket.local_addr()?))?;
