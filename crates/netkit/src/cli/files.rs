@@ -10,7 +10,7 @@ mod get;
 mod ls;
 mod progress;
 mod put;
-mod serve;
+pub(crate) mod serve;
 mod shell;
 mod verify;
 

@@ -39,6 +39,13 @@ pub struct ServeArgs {
     idle: IdleArgs,
 }
 
+impl ServeArgs {
+    /// The HTTP settings the flags ask for.
+    pub(crate) fn config(&self) -> netkit_proto::http::HttpConfig {
+        services::http::config(&self.share, &self.http, self.idle, self.model.model)
+    }
+}
+
 /// Runs a `http` command.
 pub fn run(cmd: HttpCommand) -> Result<()> {
     match cmd {
@@ -51,7 +58,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     let config = args.model.config()?;
     let model = args.model.model;
     let root = services::open_share(&args.dir, &args.share)?;
-    let http = services::http::config(&args.share, &args.http, args.idle, model);
+    let http = args.config();
     let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     services::http::defer_accept(&listeners);
     let log = services::open_log(&args.share, model);

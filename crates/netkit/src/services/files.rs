@@ -57,3 +57,22 @@ fn ignore_sigxfsz() -> Result<()> {
     .context("ignoring SIGXFSZ")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::files::FilesCommand;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    /// `up` without `--idle-timeout` keeps files connections
+    /// [`IDLE_TIMEOUT`]: it must be what `files serve` keeps them.
+    #[test]
+    fn up_keeps_idle_connections_as_files_serve_does_by_default() {
+        let cli = Cli::try_parse_from(["netkit", "files", "serve"]).expect("parses");
+        let Command::Files(FilesCommand::Serve(args)) = cli.command else {
+            panic!("not files serve");
+        };
+        assert_eq!(args.config().idle_timeout, Some(IDLE_TIMEOUT));
+    }
+}

@@ -107,3 +107,22 @@ impl Stats for ForkStats {
         &self.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::http::HttpCommand;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    /// `up` without `--idle-timeout` keeps HTTP connections
+    /// [`KEEPALIVE_TIMEOUT`]: it must be what `http serve` keeps them.
+    #[test]
+    fn up_keeps_idle_connections_as_http_serve_does_by_default() {
+        let cli = Cli::try_parse_from(["netkit", "http", "serve"]).expect("parses");
+        let Command::Http(HttpCommand::Serve(args)) = cli.command else {
+            panic!("not http serve");
+        };
+        assert_eq!(args.config().keepalive_timeout, KEEPALIVE_TIMEOUT);
+    }
+}

@@ -28,13 +28,20 @@ pub struct ServeArgs {
     idle: IdleArgs,
 }
 
+impl ServeArgs {
+    /// The files settings the flags ask for.
+    pub(crate) fn config(&self) -> netkit_proto::files::FilesConfig {
+        services::files::config(&self.share, self.idle)
+    }
+}
+
 pub(crate) fn run(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     let model = args.model.model;
     let root = services::open_share(&args.dir, &args.share)?;
     let config = args.model.config()?;
     let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
-    let files = services::files::config(&args.share, args.idle);
+    let files = args.config();
     let log = services::open_log(&args.share, model);
     let service = services::files::service(root, files, log.as_ref())?;
     announce_all("files", "tcp", &listeners)?;
