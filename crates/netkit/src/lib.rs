@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   cli (clap) ── wires a protocol to a driver, prints ready lines and results
-//!     │
+//!     │   services: one builder per service, for its command and for `up`
 //!     ├── netkit_drivers: iterative thread pool fork select poll epoll async · udp loop
 //!     │        │  bytes in / bytes or file ranges out / timers
 //!     └── netkit_proto:   echo … (sans-IO state machines)
@@ -14,6 +14,6 @@
 pub mod backplane;
 pub mod bench;
 pub mod cli;
-pub mod http_context;
 pub mod relay;
+pub mod services;
 pub mod up;

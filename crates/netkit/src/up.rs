@@ -18,27 +18,18 @@
 mod banner;
 mod web;
 
-use crate::backplane::{self, Backplane};
-use crate::cli::access_log;
-use crate::cli::files::serve::{files_config, ignore_sigxfsz, service as files_service};
-use crate::cli::http::http_config;
+use crate::backplane;
 use crate::cli::share_args::{HttpArgs, IdleArgs, ShareArgs};
-use crate::cli::tftp::{server_config as tftp_config, service as tftp_service};
+use crate::services::{self, chat, files, http, tftp};
 use anyhow::{bail, Context, Result};
-use netkit_drivers::udp::UdpWaker;
 use netkit_drivers::{Config, Listener, Model, Shutdown};
 use netkit_proto::chat::hub::Hub;
-use netkit_proto::chat::irc::IrcService;
 use netkit_proto::chat::room::RoomConfig;
-use netkit_proto::chat::udp::UdpFront;
-use netkit_proto::http::HttpService;
-use netkit_proto::root::Root;
-use netkit_proto::DatagramService;
+use netkit_proto::Service;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
-use std::time::Instant;
 
 pub use banner::{banner, interface_addresses};
 
@@ -75,7 +66,7 @@ pub struct UpConfig {
 }
 
 /// Where and as which room `up`'s chat joins other servers (see
-/// [`crate::backplane`]).
+/// [`crate::backplane`]; the liveness is the default).
 #[derive(Debug, Clone)]
 pub struct BackplaneConfig {
     /// `redis://HOST:PORT[/DB]`.
@@ -90,11 +81,11 @@ impl UpConfig {
         UpConfig {
             dir,
             bind: IpAddr::from([0, 0, 0, 0]),
-            http_port: Some(8000),
-            files_port: Some(8888),
-            tftp_port: Some(6969),
-            chat_port: Some(9999),
-            irc_port: Some(6667),
+            http_port: Some(http::DEFAULT_PORT),
+            files_port: Some(files::DEFAULT_PORT),
+            tftp_port: Some(tftp::DEFAULT_PORT),
+            chat_port: Some(chat::DEFAULT_PORT),
+            irc_port: Some(chat::IRC_PORT),
             share: defaults::<ShareArgs>(),
             http: defaults::<HttpArgs>(),
             idle: defaults::<IdleArgs>(),
@@ -131,15 +122,16 @@ pub struct Up {
     tftp: Option<UdpSocket>,
     chat: Option<UdpSocket>,
     irc: Option<Listener>,
-    hub: Option<Arc<Hub>>,
-    backplane: Option<Backplane>,
+    room: Option<chat::Room>,
 }
 
 impl Up {
     /// Opens the folder and binds every listener the config asks for.
     pub fn bind(config: UpConfig) -> Result<Up> {
         config.check()?;
-        open_root(&config)?;
+        // Fails early on a bad folder, and removes the unfinished uploads of
+        // an earlier run once for every service.
+        services::open_share(&config.dir, &config.share)?;
         let tcp = |port: Option<u16>| -> Result<Option<Listener>> {
             port.map(|p| {
                 let addr = SocketAddr::new(config.bind, p);
@@ -156,32 +148,19 @@ impl Up {
         };
         let shares_room = config.chat_port.is_some() || config.irc_port.is_some();
         let (http, files) = (tcp(config.http_port)?, tcp(config.files_port)?);
-        // As in `http serve`: a browser speaks first, so a connection is
-        // accepted once its request is there (best effort).
-        if let Some(Err(e)) = http.as_ref().map(|l| l.defer_accept(1)) {
-            tracing::debug!("TCP_DEFER_ACCEPT: {e}");
-        }
+        http::defer_accept(http.as_slice());
         let (tftp, chat) = (udp(config.tftp_port)?, udp(config.chat_port)?);
         let irc = tcp(config.irc_port)?;
-        let room = RoomConfig::default();
-        let history = room.history;
-        let hub = shares_room.then(|| Hub::new(room));
         // Linked only once every port is bound, so a busy port leaves no trace in Redis.
-        let backplane = match (&hub, &config.backplane) {
-            (Some(hub), Some(b)) => Some(Backplane::start(
-                backplane::Config {
-                    url: b.url.clone(),
-                    room: b.room.clone(),
-                    liveness: backplane::DEFAULT_LIVENESS,
-                    history,
-                },
-                hub.clone(),
-            )?),
-            _ => None,
-        };
+        let link = config
+            .backplane
+            .as_ref()
+            .map(|b| chat::Link::new(b.url.clone(), b.room.clone()));
+        let room = shares_room
+            .then(|| chat::Room::start(RoomConfig::default(), link))
+            .transpose()?;
         Ok(Up {
-            hub,
-            backplane,
+            room,
             http,
             files,
             tftp,
@@ -234,7 +213,7 @@ impl Up {
 
     /// The shared room (for the operator's announcements), when chat is on.
     pub fn hub(&self) -> Option<Arc<Hub>> {
-        self.hub.clone()
+        self.room.as_ref().map(|room| room.hub().clone())
     }
 
     /// Serves every service until `shutdown` fires (or one of them fails,
@@ -247,9 +226,9 @@ impl Up {
             tftp,
             chat,
             irc,
-            hub,
-            backplane,
+            room,
         } = self;
+        let hub = room.as_ref().map(|room| room.hub().clone());
         let ports: serde_json::Map<String, serde_json::Value> = [
             ("http", http.as_ref().and_then(|l| l.local_addr())),
             ("files", files.as_ref().and_then(|l| l.local_addr())),
@@ -274,12 +253,9 @@ impl Up {
                 .with_context(|| format!("starting {name}"))
         };
         let (model, driver) = (config.model, config.driver.clone());
-        // One access log for every service (none with --quiet); a forked
-        // child writes its lines at once, having no flusher.
-        let log = access_log::open(config.share.quiet, model != Model::Fork);
-        if files.is_some() {
-            ignore_sigxfsz()?;
-        }
+        // One access log for every service (none with --quiet).
+        let log = services::open_log(&config.share, model);
+        let root = || services::reopen_share(&config.dir, &config.share);
 
         if let Some(listener) = http {
             // An open page holds its event stream: one client at a time would
@@ -298,44 +274,22 @@ impl Up {
                 "model": model.name(),
             });
             let chat = web_hub.map(netkit_proto::chat::web::WebChat::new);
-            let app = web::WebApp::new(open_root(&config)?, settings, chat, hub.clone());
-            let http = http_config(&config.share, &config.http, config.idle, model);
-            let service = Arc::new(HttpService::with_extension(
-                open_root(&config)?,
-                http,
-                {
-                    let mut context = crate::http_context::http_context(model, Instant::now());
-                    context.log = log.as_ref().map(access_log::Log::sink);
-                    context
-                },
-                Some(Arc::new(app)),
-            ));
-            let (driver, shutdown) = (driver.clone(), shutdown.clone());
-            spawn(
-                "http",
-                Box::new(move || {
-                    Ok(netkit_drivers::serve(
-                        model, listener, service, &driver, &shutdown,
-                    )?)
-                }),
-            )?;
+            let app = web::WebApp::new(root()?, settings, chat, hub.clone());
+            let http = http::config(&config.share, &config.http, config.idle, model);
+            let service = http::service(root()?, http, model, log.as_ref(), Some(Arc::new(app)));
+            spawn("http", tcp_job(model, listener, service, &driver, shutdown))?;
         }
         if let Some(listener) = files {
-            let files = files_config(&config.share, config.idle);
-            let service = files_service(open_root(&config)?, files, log.as_ref());
-            let (driver, shutdown) = (driver.clone(), shutdown.clone());
+            let files = files::config(&config.share, config.idle);
+            let service = files::service(root()?, files, log.as_ref())?;
             spawn(
                 "files",
-                Box::new(move || {
-                    Ok(netkit_drivers::serve(
-                        model, listener, service, &driver, &shutdown,
-                    )?)
-                }),
+                tcp_job(model, listener, service, &driver, shutdown),
             )?;
         }
         if let Some(socket) = tftp {
-            let cfg = tftp_config(&config.share);
-            let service = tftp_service(open_root(&config)?, cfg, log.as_ref());
+            let cfg = tftp::config(&config.share, tftp::Timing::default());
+            let service = tftp::service(root()?, cfg, log.as_ref());
             let (grace, shutdown) = (driver.grace, shutdown.clone());
             spawn(
                 "tftp",
@@ -346,19 +300,11 @@ impl Up {
                 }),
             )?;
         }
-        if let (Some(listener), Some(hub)) = (irc, &hub) {
-            let service = Arc::new(IrcService::new(hub.clone()));
-            let (driver, shutdown) = (driver.clone(), shutdown.clone());
-            spawn(
-                "irc",
-                Box::new(move || {
-                    Ok(netkit_drivers::serve(
-                        model, listener, service, &driver, &shutdown,
-                    )?)
-                }),
-            )?;
+        if let (Some(listener), Some(room)) = (irc, &room) {
+            let service = room.irc();
+            spawn("irc", tcp_job(model, listener, service, &driver, shutdown))?;
         }
-        if let Some(hub) = &hub {
+        if let Some(room) = room {
             // Without a UDP front nothing would run the room's clock; the loop
             // runs on an unbound-to-anyone socket then.
             let socket = match chat {
@@ -366,11 +312,8 @@ impl Up {
                 None => UdpSocket::bind(SocketAddr::new(config.bind, 0))
                     .context("binding the room's clock socket")?,
             };
-            let (hub, shutdown) = (hub.clone(), shutdown.clone());
-            spawn(
-                "chat",
-                Box::new(move || run_room(&socket, &hub, backplane.as_ref(), &shutdown)),
-            )?;
+            let shutdown = shutdown.clone();
+            spawn("chat", Box::new(move || room.serve_udp(&socket, &shutdown)))?;
         }
         drop(done_tx);
 
@@ -389,6 +332,23 @@ impl Up {
     }
 }
 
+/// A TCP service served by a driver under `model` until `shutdown` fires, as
+/// a job for one of `up`'s threads.
+fn tcp_job<S: Service>(
+    model: Model,
+    listener: Listener,
+    service: Arc<S>,
+    driver: &Config,
+    shutdown: &Shutdown,
+) -> Box<dyn FnOnce() -> Result<()> + Send> {
+    let (driver, shutdown) = (driver.clone(), shutdown.clone());
+    Box::new(move || {
+        Ok(netkit_drivers::serve(
+            model, listener, service, &driver, &shutdown,
+        )?)
+    })
+}
+
 /// A flag group with every flag at its default, as the command line gives it.
 fn defaults<T: clap::Args>() -> T {
     #[derive(clap::Parser)]
@@ -397,40 +357,6 @@ fn defaults<T: clap::Args>() -> T {
         args: T,
     }
     <Only<T> as clap::Parser>::parse_from(["netkit"]).args
-}
-
-fn open_root(config: &UpConfig) -> Result<Root> {
-    let root = Root::open(&config.dir)
-        .with_context(|| format!("cannot share {}", config.dir.display()))?
-        .with_hidden(config.share.hidden);
-    if config.share.upload {
-        let _ = root.remove_stale_temporaries();
-    }
-    Ok(root)
-}
-
-/// The chat room's UDP loop, and the announcement that it is closing.
-fn run_room(
-    socket: &UdpSocket,
-    hub: &Arc<Hub>,
-    backplane: Option<&Backplane>,
-    shutdown: &Shutdown,
-) -> Result<()> {
-    let waker = UdpWaker::new().context("creating the UDP loop's waker")?;
-    hub.set_udp_waker(waker.waker());
-    let mut front = UdpFront::new(hub.clone());
-    netkit_drivers::udp::serve_woken(socket, &mut front, shutdown, &waker)?;
-    // Leave the shared room first, so the farewell stays on this server.
-    if let Some(backplane) = backplane {
-        backplane.shutdown();
-    }
-    hub.act(None, |room| room.admin("the server is shutting down"));
-    let mut farewell = Vec::new();
-    front.handle_timeout(Instant::now(), &mut farewell);
-    for d in farewell {
-        let _ = socket.send_to(&d.data, d.to);
-    }
-    Ok(())
 }
 
 /// Binds, prints every ready line to `out`, then the banner for people, then

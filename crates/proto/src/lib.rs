@@ -31,6 +31,7 @@
 
 pub mod access_log;
 pub mod chat;
+pub mod date;
 pub mod echo;
 pub mod files;
 pub mod http;

@@ -25,6 +25,7 @@
 //!   becomes `\u{..}`. So a record can never break the log into two lines, and
 //!   escapes are unambiguous.
 
+use crate::date::Civil;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -168,32 +169,17 @@ pub fn format_record(since_epoch: Duration, source: &str, text: &[u8], end: Line
 /// Formats a time since the Unix epoch as RFC 3339 UTC with milliseconds,
 /// e.g. `2024-02-29T13:45:07.250Z`.
 pub fn rfc3339(since_epoch: Duration) -> String {
-    let secs = since_epoch.as_secs();
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
+    let c = Civil::from_unix(since_epoch.as_secs());
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
         since_epoch.subsec_millis()
     )
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's `civil_from_days`, for non-negative days).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468; // shift the epoch to 0000-03-01
-    let era = z / 146_097;
-    let doe = z % 146_097; // day of the 400-year era
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the March-based year
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 #[path = "../../../fuzz/harness/mod.rs"]
 mod harness;
 
-use netkit_proto::files::wire::Command;
+use netkit_proto::files::wire::{hex, Command};
 use netkit_proto::files::{FilesConfig, FilesService};
 use netkit_proto::root::Root;
 use netkit_proto::testing::Harness;
@@ -130,8 +130,4 @@ proptest! {
         let want = format!("OK {}\n", hex(&sha2::Sha256::digest(&data[..length])));
         prop_assert_eq!(String::from_utf8_lossy(&out), want);
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

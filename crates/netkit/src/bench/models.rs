@@ -13,6 +13,7 @@
 use super::chart;
 use super::load::{self, LoadOptions, Stop};
 use super::report::{bytes, count, micros, ErrorCounts};
+pub use super::server::ServiceKind;
 use super::server::{RssSampler, Server, Site};
 use anyhow::Result;
 use netkit_drivers::Model;
@@ -22,15 +23,6 @@ use std::path::Path;
 use std::time::Duration;
 /// select(2) cannot watch a descriptor numbered 1024 or more.
 const FD_SETSIZE: usize = 1024;
-
-/// The service every model serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceKind {
-    /// `netkit echo serve`, loaded with tcp:// round trips.
-    Echo,
-    /// `netkit http serve` over a temporary directory, loaded with GETs of a small file.
-    Http,
-}
 
 /// What `bench models` runs.
 #[derive(Debug, Clone)]
@@ -155,10 +147,7 @@ pub fn run(o: &ModelsOptions) -> Result<ModelsReport> {
         });
     }
     let mut report = ModelsReport {
-        service: match o.service {
-            ServiceKind::Echo => "echo",
-            ServiceKind::Http => "http",
-        },
+        service: o.service.name(),
         seconds_per_rung: o.duration.as_secs_f64(),
         cpus: std::thread::available_parallelism().map_or(2, |n| n.get()),
         ladder: o.ladder.clone(),

@@ -3,7 +3,6 @@
 //! line), the temporary directory `http serve` is given, and a sampler of the
 //! resident memory of the server and all its children.
 
-use super::models::ServiceKind;
 use anyhow::{bail, Context, Result};
 use netkit_drivers::Model;
 use std::io::{BufRead, BufReader};
@@ -12,6 +11,26 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+
+/// The service a benchmark runs under every model (its own type here, where
+/// the server is started, so `models` and `server` do not import each other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKind {
+    /// `netkit echo serve`, loaded with tcp:// round trips.
+    Echo,
+    /// `netkit http serve` over a temporary directory, loaded with GETs of a small file.
+    Http,
+}
+
+impl ServiceKind {
+    /// The command's name, `echo` or `http`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceKind::Echo => "echo",
+            ServiceKind::Http => "http",
+        }
+    }
+}
 
 /// How long a server may take to print its ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);

@@ -6,8 +6,7 @@ pub mod serve;
 use anyhow::Result;
 use clap::Subcommand;
 
-/// The chat room's default UDP port.
-pub const DEFAULT_PORT: u16 = 9999;
+pub use crate::services::chat::DEFAULT_PORT;
 
 /// `netkit chat …`
 #[derive(Debug, Subcommand)]

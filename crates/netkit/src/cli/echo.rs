@@ -3,16 +3,14 @@
 
 use super::common::{announce, announce_all, shutdown_on_signals, ModelArgs, ServerArgs};
 use super::share_args::IdleArgs;
+use crate::services;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use netkit_drivers::Listener;
-use netkit_proto::echo::{EchoService, UdpEcho};
+use netkit_proto::echo::UdpEcho;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
 
-/// The echo port (RFC 862 uses 7, which needs root).
-pub const DEFAULT_PORT: u16 = 7007;
+pub use crate::services::echo::DEFAULT_PORT;
 
 /// `netkit echo …`
 #[derive(Debug, Subcommand)]
@@ -65,8 +63,7 @@ fn serve(args: ServeArgs) -> Result<()> {
     };
     let _socket_file = args.unix.clone().map(RemoveOnDrop);
     announce_all("echo", "tcp", &listeners)?;
-    let idle = args.idle.or(Duration::from_secs(300));
-    let service = Arc::new(EchoService::new(idle));
+    let service = services::echo::service(args.idle);
     netkit_drivers::serve(args.model.model, listeners, service, &config, &shutdown)?;
     Ok(())
 }

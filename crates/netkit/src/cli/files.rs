@@ -6,7 +6,6 @@
 //! ```
 
 mod client;
-mod digest;
 mod get;
 mod ls;
 mod progress;

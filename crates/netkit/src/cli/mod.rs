@@ -1,7 +1,6 @@
 //! The command line: one file per command, each with its arguments and `run()`.
 //! This module only declares the commands and dispatches.
 
-pub(crate) mod access_log;
 pub mod bench;
 pub mod broadcast;
 pub mod chat;

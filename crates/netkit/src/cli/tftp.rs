@@ -1,28 +1,25 @@
 //! `netkit tftp serve|get|put`: the TFTP server on the per-transfer UDP loop,
 //! and a client that runs the same transfer state machines over one socket.
 
-use super::access_log;
 use super::common::{announce, resolve, shutdown_on_signals, ServerArgs};
 use super::share_args::ShareArgs;
 use super::values::{addr, duration, positive, positive_duration};
+use crate::services;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use netkit_proto::root::Root;
 use netkit_proto::tftp::client::{Client, Request};
 use netkit_proto::tftp::netascii::NetasciiReader;
-use netkit_proto::tftp::server::{ServerConfig, TftpServer, MAX_PER_CLIENT};
+use netkit_proto::tftp::server::MAX_PER_CLIENT;
 use netkit_proto::tftp::transfer::{Config, NetasciiSink, Sink, Status};
 use netkit_proto::tftp::wire::{Direction, Mode, Options, MAX_BLKSIZE, MIN_BLKSIZE};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The TFTP port netkit uses by default (69 needs root).
-pub const DEFAULT_PORT: u16 = 6969;
+pub use crate::services::tftp::DEFAULT_PORT;
 
 /// `netkit tftp …`
 #[derive(Debug, Subcommand)]
@@ -89,6 +86,17 @@ pub struct ServeArgs {
     /// an ERROR.
     #[arg(long, default_value_t = MAX_PER_CLIENT as u32, value_parser = clap::value_parser!(u32).range(1..))]
     max_per_client: u32,
+}
+
+impl ServeArgs {
+    /// The transfer timing the flags ask for.
+    pub(crate) fn timing(&self) -> services::tftp::Timing {
+        services::tftp::Timing {
+            timeout: self.timeout,
+            retries: self.retries,
+            max_per_client: self.max_per_client as usize,
+        }
+    }
 }
 
 /// The transfer mode flag.
@@ -163,43 +171,15 @@ fn serve(args: ServeArgs) -> Result<()> {
     serve_with(args, &shutdown_on_signals()?)
 }
 
-/// The TFTP settings the shared flags ask for (`tftp serve` and `up`), with
-/// the default timing.
-pub(crate) fn server_config(share: &ShareArgs) -> ServerConfig {
-    ServerConfig {
-        upload: share.upload,
-        overwrite: share.overwrite,
-        max_upload: share.max_upload,
-        ..ServerConfig::default()
-    }
-}
-
-/// The TFTP service over `root` (`tftp serve` and `up`).
-pub(crate) fn service(root: Root, cfg: ServerConfig, log: Option<&access_log::Log>) -> TftpServer {
-    let service = TftpServer::new(Arc::new(root), cfg);
-    match log {
-        Some(log) => service.with_access_log(log.sink()),
-        None => service,
-    }
-}
-
 /// Serves until `shutdown` fires and transfers in flight finish (or the
 /// grace period ends); prints the ready line once listening.
 pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Result<()> {
-    let root = Root::open(&args.dir)
-        .with_context(|| format!("cannot serve {}", args.dir.display()))?
-        .with_hidden(args.share.hidden);
-    if let Err(e) = root.remove_stale_temporaries() {
-        tracing::warn!("removing stale upload temporaries: {e}");
-    }
-    let mut cfg = server_config(&args.share);
-    cfg.max_per_client = args.max_per_client as usize;
-    cfg.transfer.timeout = args.timeout;
-    cfg.transfer.retries = args.retries;
-    cfg.transfer.linger = (cfg.transfer.timeout * 2).min(Duration::from_secs(5));
+    let root = services::open_share(&args.dir, &args.share)?;
+    let cfg = services::tftp::config(&args.share, args.timing());
     let socket = args.server.udp_socket(DEFAULT_PORT)?;
-    let log = access_log::open(args.share.quiet, true);
-    let service = service(root, cfg, log.as_ref());
+    // The UDP loop runs in this process (no fork): the log may buffer.
+    let log = services::access_log::open(args.share.quiet, true);
+    let service = services::tftp::service(root, cfg, log.as_ref());
     announce("tftp", &format!("udp://{}", socket.local_addr()?))?;
     let result = netkit_drivers::udp_transfers::serve(&socket, &service, args.grace, shutdown);
     // Transfers log when dropped: the service goes first, then the log flushes.

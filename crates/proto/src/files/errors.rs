@@ -50,7 +50,5 @@ pub(super) fn upload_error(e: &io::Error) -> (ErrCode, String) {
     }
 }
 
-/// Lower-case hex, as digests go on the wire.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Digests in replies: the wire's hex (kept here too for the session's imports).
+pub(super) use super::wire::hex;

@@ -298,6 +298,11 @@ pub fn emit_ok(out: &mut Vec<u8>, value: impl fmt::Display) {
     let _ = writeln!(out, "OK {value}");
 }
 
+/// A digest as it goes on the wire (`OK <sha256-hex>`): lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Appends one LIST line, `<size> <mtime-unix> <name>\n`.
 pub fn emit_entry(out: &mut Vec<u8>, entry: &ListEntry) {
     let _ = writeln!(out, "{} {} {}", entry.size, entry.mtime, entry.name);

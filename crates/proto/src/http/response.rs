@@ -4,6 +4,7 @@
 
 use super::clock::WallClock;
 use super::Shared;
+pub(crate) use crate::date::clf_date;
 use crate::root::RelPath;
 use std::fmt::Write as _;
 use std::fs::File;
@@ -229,38 +230,6 @@ impl DateCache {
     }
 }
 
-/// `06/Nov/1994:08:49:37 +0000` (UTC).
-pub(crate) fn clf_date(t: SystemTime) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{d:02}/{}/{y:04}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(m - 1) as usize],
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month 1-12, day 1-31), Howard Hinnant's
-/// `civil_from_days`.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// Appends `bytes` for a quoted log field: printable ASCII as is, `"` and `\`
 /// and everything else as `\xHH`, so a request line cannot forge log lines.
 pub(crate) fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -277,15 +246,6 @@ pub(crate) fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 mod tests {
     use super::super::clock::AnchoredClock;
     use super::*;
-
-    #[test]
-    fn clf_dates() {
-        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-        assert_eq!(clf_date(t), "06/Nov/1994:08:49:37 +0000");
-        assert_eq!(clf_date(UNIX_EPOCH), "01/Jan/1970:00:00:00 +0000");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(clf_date(leap), "29/Feb/2000:00:00:00 +0000");
-    }
 
     #[test]
     fn date_cache_refreshes_once_a_second() {

@@ -11,23 +11,18 @@
 //! `--room` serves one room (see [`crate::backplane`]).
 
 use super::DEFAULT_PORT;
-use crate::backplane::{self, Backplane};
+use crate::backplane;
 use crate::cli::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
 use crate::cli::values::{duration, positive, usage_error};
+use crate::services::chat;
 use anyhow::{Context, Result};
 use clap::error::ErrorKind;
 use clap::Args;
-use netkit_drivers::udp::UdpWaker;
 use netkit_drivers::{Listener, Model};
 use netkit_proto::chat::event::MemberId;
 use netkit_proto::chat::hub::Hub;
-use netkit_proto::chat::irc::IrcService;
 use netkit_proto::chat::room::RoomConfig;
-use netkit_proto::chat::udp::UdpFront;
-use netkit_proto::chat::wire::SHUTTING_DOWN;
-use netkit_proto::DatagramService;
 use std::io::{BufRead, Write};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `netkit chat serve` flags.
@@ -69,6 +64,29 @@ pub struct ServeArgs {
     backplane_timeout: Duration,
 }
 
+impl ServeArgs {
+    /// The room's limits the flags ask for.
+    pub(crate) fn room_config(&self) -> RoomConfig {
+        RoomConfig {
+            rate: self.rate,
+            burst: self.burst,
+            idle_timeout: self.idle_timeout,
+            join_rate: self.join_rate,
+            join_burst: self.join_burst,
+            ..RoomConfig::default()
+        }
+    }
+
+    /// The link to other servers, with `--backplane`.
+    pub(crate) fn link(&self) -> Option<chat::Link> {
+        self.backplane.clone().map(|url| chat::Link {
+            url,
+            room: self.room.clone(),
+            liveness: self.backplane_timeout,
+        })
+    }
+}
+
 /// `--rate`: messages per second, 0 or more.
 fn rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
@@ -104,32 +122,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
     if args.irc_port.is_some() && args.model.model == Model::Fork {
         usage_error(&["chat", "serve"], ErrorKind::ArgumentConflict, "--model fork cannot serve IRC: forked children cannot share the room; use a threaded model (the default, epoll, or thread, pool, poll, select, async)");
     }
-    let (idle_timeout, liveness) = (args.idle_timeout, args.backplane_timeout);
     let shutdown = shutdown_on_signals()?;
-    let config = RoomConfig {
-        rate: args.rate,
-        burst: args.burst,
-        idle_timeout,
-        join_rate: args.join_rate,
-        join_burst: args.join_burst,
-        ..RoomConfig::default()
-    };
-    let history = config.history;
-    let hub = Hub::new(config);
-    let backplane = match args.backplane {
-        Some(url) => {
-            let config = backplane::Config {
-                url,
-                room: args.room,
-                liveness,
-                history,
-            };
-            Some(Backplane::start(config, hub.clone())?)
-        }
-        None => None,
-    };
-    let waker = UdpWaker::new().context("creating the UDP loop's waker")?;
-    hub.set_udp_waker(waker.waker());
+    let room = chat::Room::start(args.room_config(), args.link())?;
 
     let socket = args.server.udp_socket(DEFAULT_PORT)?;
     announce("chat", &format!("udp://{}", socket.local_addr()?))?;
@@ -140,7 +134,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             let listener =
                 Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
             announce("irc", &listener.url("tcp")?)?;
-            let service = Arc::new(IrcService::new(hub.clone()));
+            let service = room.irc();
             let (model, config, shutdown) =
                 (args.model.model, args.model.config()?, shutdown.clone());
             Some(std::thread::spawn(move || {
@@ -150,22 +144,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
         None => None,
     };
 
-    let operator = hub.clone();
+    let operator = room.hub().clone();
     std::thread::spawn(move || operate(&operator));
 
-    let mut front = UdpFront::new(hub.clone());
-    netkit_drivers::udp::serve_woken(&socket, &mut front, &shutdown, &waker)?;
-    // Leave the shared room first, so the farewell stays on this server.
-    if let Some(backplane) = &backplane {
-        backplane.shutdown();
-    }
-    // Tell the UDP members (IRC members get an ERROR line from their session).
-    hub.act(None, |room| room.admin(SHUTTING_DOWN));
-    let mut farewell = Vec::new();
-    front.handle_timeout(std::time::Instant::now(), &mut farewell);
-    for d in farewell {
-        let _ = socket.send_to(&d.data, d.to);
-    }
+    room.serve_udp(&socket, &shutdown)?;
     if let Some(irc) = irc {
         match irc.join() {
             Ok(result) => result.context("IRC front")?,

@@ -7,7 +7,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::ProgressBar;
-use netkit_proto::files::wire::{Command, ListEntry, Reply, MAX_LINE};
+use netkit_proto::files::wire::{hex, Command, ListEntry, Reply, MAX_LINE};
 use nix::errno::Errno;
 use nix::sys::sendfile::sendfile;
 use sha2::{Digest, Sha256};
@@ -301,10 +301,6 @@ fn hash_file(file: &File, size: u64, stop: &AtomicBool) -> Result<String> {
         offset += n as u64;
     }
     Ok(hex(&hasher.finalize()))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The server's error behind `e`, if it is one.

@@ -9,12 +9,13 @@
 //! `--no-verify`, the finished file is checked against the server's `SUM`
 //! (see [`super::verify`]); a mismatch removes it and fails.
 
-use super::client::{hex, Client};
+use super::client::Client;
 use super::progress::{bar, report};
 use super::verify::{check_part, HashingFile, Part};
 use crate::cli::common::resolve;
 use anyhow::{Context, Result};
 use clap::Args;
+use netkit_proto::files::wire::hex;
 use netkit_proto::files::DEFAULT_PORT;
 use netkit_proto::root::RelPath;
 use sha2::{Digest, Sha256};

@@ -2,6 +2,7 @@
 //! formatting helpers the client commands share (sizes, rates, dates).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use netkit_proto::date::Civil;
 use std::io::IsTerminal;
 
 /// A progress bar with rate and ETA when stdout is a terminal; a hidden one
@@ -59,22 +60,10 @@ pub(crate) fn size(bytes: u64) -> String {
 
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC).
 pub(crate) fn date(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let c = Civil::from_unix(unix);
     format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        c.year, c.month, c.day, c.hour, c.minute
     )
 }
 

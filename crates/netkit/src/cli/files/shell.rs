@@ -195,44 +195,19 @@ fn explain(e: &anyhow::Error) -> String {
     format!("{what} — {} (ERR {})", err.message, err.code)
 }
 
-/// Splits a command line into words: whitespace separates, `'…'` and `"…"`
-/// quote, `\` escapes the next character.
-fn split_words(line: &str) -> Result<Vec<String>, &'static str> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if let Some(w) = word.take() {
-                    words.push(w);
-                }
-            }
-            '\\' => {
-                let next = chars.next().ok_or("a trailing backslash escapes nothing")?;
-                word.get_or_insert_with(String::new).push(next);
-            }
-            '\'' | '"' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some(q) if q == c => break,
-                        Some(other) => w.push(other),
-                        None => return Err("unclosed quote"),
-                    }
-                }
-            }
-            c => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(word);
-    Ok(words)
+/// Splits a command line into words as a POSIX shell does (shell-words):
+/// whitespace separates, `'…'` and `"…"` quote, `\` escapes, `#` starts a
+/// comment.
+fn split_words(line: &str) -> Result<Vec<String>, shell_words::ParseError> {
+    shell_words::split(line)
 }
 
+/// A name as one word for [`split_words`]: each character a shell would read
+/// otherwise is escaped with `\` (tab completion shows `my\ file`).
 fn escape(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
-        if c.is_whitespace() || matches!(c, '\\' | '\'' | '"') {
+        if c.is_whitespace() || matches!(c, '\\' | '\'' | '"' | '#') {
             out.push('\\');
         }
         out.push(c);
@@ -321,8 +296,8 @@ mod tests {
         assert_eq!(split_words("put \"a b\"").unwrap(), ["put", "a b"]);
         assert!(split_words("get 'open").is_err());
         assert_eq!(
-            split_words(&format!("get {}", escape("a 'b\""))).unwrap()[1],
-            "a 'b\""
+            split_words(&format!("get {}", escape("#a 'b\""))).unwrap()[1],
+            "#a 'b\""
         );
     }
 

@@ -13,8 +13,9 @@
 //! ([`HashingFile`]), continuing from the local part's, so the local file is
 //! read at most once (for the part a resume keeps).
 
-use super::client::{hex, server_error, Client};
+use super::client::{server_error, Client};
 use anyhow::{Context, Result};
+use netkit_proto::files::wire::hex;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, Read, Write};

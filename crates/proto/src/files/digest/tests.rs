@@ -2,6 +2,7 @@
 //! replies with the pool's digest of the stored file.
 
 use super::*;
+use crate::files::wire::hex;
 use crate::files::{FilesConfig, FilesService};
 use crate::root::Root;
 use crate::testing::Harness;
@@ -62,10 +63,6 @@ fn serve(pool: &Arc<ReadBackPool>) -> (tempfile::TempDir, Harness<crate::files::
     let now = Instant::now();
     let h = Harness::new(service.new_session(None, now), now);
     (dir, h)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
