@@ -1,7 +1,10 @@
-//! Sending many datagrams with few system calls: `sendmmsg(2)` and UDP GSO.
+//! The one UDP sender: many datagrams with few system calls, `sendmmsg(2)`
+//! and UDP GSO.
 //!
-//! [`SendBatch::send`] takes everything a UDP loop has to send after a batch
-//! of input and sends it in as few calls as it can:
+//! [`Sender`] takes everything a loop has to send after a batch of input —
+//! the datagram loop's `Vec<Datagram>` ([`Sender::send`]), or a transfer's
+//! window copied in as the session hands it over ([`Sender::push`], then
+//! [`Sender::flush`]) — and sends it in as few calls as it can:
 //!
 //! ```text
 //!   out: [a1 b1 c1 a2 b2 c2 a3 …]          (in the order the service queued it)
@@ -16,16 +19,26 @@
 //!
 //! On the wire a GSO message is still separate datagrams, one per segment: the
 //! kernel cuts it at the segment size (on loopback, at the receiving socket,
-//! unless that socket asked for UDP_GRO and takes the batch whole). Only runs
-//! of small datagrams (at most [`GSO_MAX_SEGMENT`] bytes, under any path MTU)
-//! are merged. If the kernel refuses GSO (older than Linux 4.18, or a device
-//! without checksum offload: `EIO`/`EINVAL`), the batch falls back to one
-//! message per datagram and remembers not to try again.
+//! unless that socket asked for UDP GRO and takes the batch whole). A sender
+//! for a socket with many peers ([`Sender::new`]) merges only small datagrams
+//! (at most [`GSO_MAX_SEGMENT`] bytes, under any path MTU), so that one large
+//! datagram cannot make the kernel refuse GSO for everyone; a sender for one
+//! peer ([`Sender::for_one_peer`], a TFTP transfer) merges any size a GSO
+//! message holds. If the kernel refuses GSO (older than Linux 4.18, a device
+//! without checksum offload, a segment over the path MTU: `EIO`/`EINVAL`), the
+//! batch falls back to one message per datagram and the sender remembers not
+//! to try again.
 //!
 //! Sending is best effort, as `send_to` in a loop was: a datagram the kernel
-//! refuses (`EAGAIN`, an ICMP error from an earlier send) is dropped and logged.
+//! refuses (`EAGAIN`, an ICMP error from an earlier send) is dropped and logged
+//! (a TFTP session's retransmission covers it).
+//!
+//! Neither nix nor socket2 has a `sendmmsg` with a control message per
+//! message (nix's is shared by all of them), so the call and its UDP_SEGMENT
+//! control messages are built here, in the three `unsafe` blocks below.
 
 use netkit_proto::Datagram;
+use socket2::SockAddr;
 use std::io;
 use std::mem;
 use std::net::{SocketAddr, UdpSocket};
@@ -35,8 +48,9 @@ use std::os::fd::AsRawFd;
 /// 64 before Linux 6.7; later ones allow 128).
 pub const GSO_MAX_SEGMENTS: usize = 64;
 
-/// The largest datagram merged into a GSO message: segment plus headers must
-/// fit the path MTU, and 1,200 bytes fit under IPv6's minimum of 1,280.
+/// The largest datagram a sender for many peers merges into a GSO message:
+/// segment plus headers must fit the path MTU, and 1,200 bytes fit under
+/// IPv6's minimum of 1,280.
 pub const GSO_MAX_SEGMENT: usize = 1_200;
 
 /// Payload bytes in one GSO message at most (one UDP datagram's worth).
@@ -45,12 +59,18 @@ const GSO_MAX_BYTES: usize = 65_000;
 /// Messages handed to one `sendmmsg` call (the kernel's UIO_MAXIOV caps it at 1,024).
 const MMSG_MAX: usize = 1_024;
 
-/// Sends queued datagrams in batches. Keeps its buffers between calls.
+/// Sends datagrams in batches. Keeps its buffers between calls.
 #[derive(Debug)]
-pub struct SendBatch {
+pub struct Sender {
     gso: bool,
-    /// Indexes into `out`, grouped by destination (stable: each destination's
-    /// datagrams keep their order).
+    /// The largest datagram merged into a GSO message.
+    max_segment: usize,
+    /// Datagrams [`Sender::push`]ed and not yet flushed, back to back…
+    staged: Vec<u8>,
+    /// …and each one's destination and end in `staged`.
+    staged_at: Vec<(SocketAddr, usize)>,
+    /// Indexes into the datagrams being sent, grouped by destination
+    /// (stable: each destination's datagrams keep their order).
     order: Vec<usize>,
     /// Scratch for sorting `order`.
     keys: Vec<(u128, usize)>,
@@ -66,28 +86,42 @@ struct Run {
     seg: u16,
 }
 
-impl Default for SendBatch {
+impl Default for Sender {
     fn default() -> Self {
-        SendBatch::new()
+        Sender::new()
     }
 }
 
-impl SendBatch {
-    /// A batch that tries GSO first.
-    pub fn new() -> SendBatch {
-        SendBatch {
+impl Sender {
+    /// A sender for a socket with many peers: tries GSO first, for runs of
+    /// datagrams of at most [`GSO_MAX_SEGMENT`] bytes.
+    pub fn new() -> Sender {
+        Sender {
             gso: true,
+            max_segment: GSO_MAX_SEGMENT,
+            staged: Vec::new(),
+            staged_at: Vec::new(),
             order: Vec::new(),
             keys: Vec::new(),
             runs: Vec::new(),
         }
     }
 
-    /// A batch that never uses GSO (one message per datagram, still `sendmmsg`).
-    pub fn without_gso() -> SendBatch {
-        SendBatch {
+    /// A sender for a socket that talks to one peer (a transfer): tries GSO
+    /// for runs of datagrams of any size that fit one GSO message, and a
+    /// refusal turns it off for this sender only.
+    pub fn for_one_peer() -> Sender {
+        Sender {
+            max_segment: GSO_MAX_BYTES,
+            ..Sender::new()
+        }
+    }
+
+    /// A sender that never uses GSO (one message per datagram, still `sendmmsg`).
+    pub fn without_gso() -> Sender {
+        Sender {
             gso: false,
-            ..SendBatch::new()
+            ..Sender::new()
         }
     }
 
@@ -99,75 +133,110 @@ impl SendBatch {
     /// Sends every datagram in `out` (emptying it): per destination in the
     /// order queued; across destinations in no promised order.
     pub fn send(&mut self, socket: &UdpSocket, out: &mut Vec<Datagram>) {
-        match out.len() {
-            0 => return,
-            1 => {
-                // The common lock-step case: no grouping, one plain call.
-                let d = &out[0];
-                if let Err(e) = socket.send_to(&d.data, d.to) {
-                    tracing::debug!(to = %d.to, "send_to: {e}");
-                }
-                out.clear();
-                return;
-            }
-            _ => {}
+        if let [d] = &out[..] {
+            // The common lock-step case: no grouping, one plain call.
+            send_one(socket, d.to, &d.data);
+        } else if !out.is_empty() {
+            let items: Vec<(SocketAddr, &[u8])> =
+                out.iter().map(|d| (d.to, d.data.as_slice())).collect();
+            self.send_all(socket, &items);
         }
+        out.clear();
+    }
+
+    /// Queues a copy of one datagram for [`Sender::flush`] (for a session
+    /// that lends its datagrams one at a time).
+    pub fn push(&mut self, to: SocketAddr, data: &[u8]) {
+        if self.staged.capacity() == 0 {
+            // Reserved on first use: a transfer in lockstep never stages.
+            self.staged.reserve(GSO_MAX_BYTES);
+        }
+        self.staged.extend_from_slice(data);
+        self.staged_at.push((to, self.staged.len()));
+    }
+
+    /// Sends everything [`Sender::push`]ed, as [`Sender::send`] does.
+    pub fn flush(&mut self, socket: &UdpSocket) {
+        let staged = mem::take(&mut self.staged);
+        let at = mem::take(&mut self.staged_at);
+        let mut start = 0;
+        let items: Vec<(SocketAddr, &[u8])> = at
+            .iter()
+            .map(|&(to, end)| {
+                let d = &staged[start..end];
+                start = end;
+                (to, d)
+            })
+            .collect();
+        match &items[..] {
+            [] => {}
+            [(to, data)] => send_one(socket, *to, data),
+            _ => self.send_all(socket, &items),
+        }
+        drop(items);
+        self.staged = staged;
+        self.staged.clear();
+        self.staged_at = at;
+        self.staged_at.clear();
+    }
+
+    /// Groups `items` by destination, plans the messages and sends them.
+    fn send_all(&mut self, socket: &UdpSocket, items: &[(SocketAddr, &[u8])]) {
         // Sorted by (address key, position): datagrams to one address keep
         // their order. The key is cheap to compare; addresses that differ only
         // in what it leaves out (IPv6 flow and scope) still get runs of their
         // own, as `plan` compares whole addresses.
         self.keys.clear();
         self.keys
-            .extend(out.iter().enumerate().map(|(i, d)| (key(d.to), i)));
+            .extend(items.iter().enumerate().map(|(i, d)| (key(d.0), i)));
         self.keys.sort_unstable();
         self.order.clear();
         self.order.extend(self.keys.iter().map(|&(_, i)| i));
         self.runs.clear();
-        self.plan(out, 0);
+        self.plan(items, 0);
         let mut next = 0;
         while next < self.runs.len() {
             let end = (next + MMSG_MAX).min(self.runs.len());
-            match send_runs(socket, out, &self.order, &self.runs[next..end]) {
+            match send_runs(socket, items, &self.order, &self.runs[next..end]) {
                 Ok(n) => next += n.max(1),
                 Err(e) if self.runs[next].seg > 0 && gso_refused(&e) => {
                     tracing::debug!("UDP GSO refused ({e}); sending datagrams one by one");
                     self.gso = false;
                     let from = self.runs[next].start;
                     self.runs.truncate(next);
-                    self.plan(out, from);
+                    self.plan(items, from);
                 }
                 Err(e) => {
-                    let d = &out[self.order[self.runs[next].start]];
-                    tracing::debug!(to = %d.to, "sendmmsg: {e}");
+                    let to = items[self.order[self.runs[next].start]].0;
+                    tracing::debug!(%to, "sendmmsg: {e}");
                     next += 1;
                 }
             }
         }
-        out.clear();
     }
 
     /// Appends to `runs` the messages for `order[from..]`.
-    fn plan(&mut self, out: &[Datagram], from: usize) {
+    fn plan(&mut self, items: &[(SocketAddr, &[u8])], from: usize) {
         let mut i = from;
         while i < self.order.len() {
-            let first = &out[self.order[i]];
-            let seg = first.data.len();
+            let (first_to, first) = items[self.order[i]];
+            let seg = first.len();
             let mut count = 1;
             let mut bytes = seg;
-            if self.gso && seg > 0 && seg <= GSO_MAX_SEGMENT {
+            if self.gso && seg > 0 && seg <= self.max_segment {
                 while let Some(&k) = self.order.get(i + count) {
-                    let d = &out[k];
-                    let fits = d.to == first.to
-                        && !d.data.is_empty()
-                        && d.data.len() <= seg
+                    let (to, d) = items[k];
+                    let fits = to == first_to
+                        && !d.is_empty()
+                        && d.len() <= seg
                         && count < GSO_MAX_SEGMENTS
-                        && bytes + d.data.len() <= GSO_MAX_BYTES;
+                        && bytes + d.len() <= GSO_MAX_BYTES;
                     if !fits {
                         break;
                     }
                     count += 1;
-                    bytes += d.data.len();
-                    if d.data.len() < seg {
+                    bytes += d.len();
+                    if d.len() < seg {
                         break; // a shorter one ends the run
                     }
                 }
@@ -180,6 +249,13 @@ impl SendBatch {
             });
             i += count;
         }
+    }
+}
+
+/// One datagram, one plain call.
+fn send_one(socket: &UdpSocket, to: SocketAddr, data: &[u8]) {
+    if let Err(e) = socket.send_to(data, to) {
+        tracing::debug!(%to, "send_to: {e}");
     }
 }
 
@@ -207,34 +283,33 @@ fn gso_refused(e: &io::Error) -> bool {
 /// or the error of the first.
 fn send_runs(
     socket: &UdpSocket,
-    out: &[Datagram],
+    items: &[(SocketAddr, &[u8])],
     order: &[usize],
     runs: &[Run],
 ) -> io::Result<usize> {
     let datagrams: usize = runs.iter().map(|r| r.count).sum();
-    let mut iovs: Vec<libc::iovec> = Vec::with_capacity(datagrams);
-    let mut addrs: Vec<(libc::sockaddr_storage, libc::socklen_t)> = Vec::with_capacity(runs.len());
+    // `IoSlice` is ABI-compatible with `iovec` on Unix (std guarantees it).
+    let mut iovs: Vec<io::IoSlice<'_>> = Vec::with_capacity(datagrams);
+    let mut addrs: Vec<SockAddr> = Vec::with_capacity(runs.len());
     let mut cmsgs: Vec<Cmsg> = Vec::with_capacity(runs.len());
     for run in runs {
         for &k in &order[run.start..run.start + run.count] {
-            let data = &out[k].data;
-            iovs.push(libc::iovec {
-                iov_base: data.as_ptr() as *mut libc::c_void,
-                iov_len: data.len(),
-            });
+            iovs.push(io::IoSlice::new(items[k].1));
         }
-        addrs.push(sockaddr(out[order[run.start]].to));
+        addrs.push(SockAddr::from(items[order[run.start]].0));
         cmsgs.push(Cmsg::segment(run.seg));
     }
     // No vector above grows from here on: the pointers stay valid.
     let mut hdrs: Vec<libc::mmsghdr> = Vec::with_capacity(runs.len());
     let mut iov_at = 0;
-    for ((run, addr), cmsg) in runs.iter().zip(&mut addrs).zip(&mut cmsgs) {
-        // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    for ((run, addr), cmsg) in runs.iter().zip(&addrs).zip(&mut cmsgs) {
+        // SAFETY: msghdr is plain data (pointers, lengths, padding on some
+        // libcs); all-zero is a valid empty header.
         let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-        msg.msg_name = (&mut addr.0 as *mut libc::sockaddr_storage).cast();
-        msg.msg_namelen = addr.1;
-        msg.msg_iov = iovs[iov_at..].as_mut_ptr();
+        // The kernel only reads the address (sendmmsg takes it as non-const).
+        msg.msg_name = addr.as_ptr().cast_mut().cast();
+        msg.msg_namelen = addr.len();
+        msg.msg_iov = iovs[iov_at..].as_mut_ptr().cast();
         msg.msg_iovlen = run.count as _;
         if run.seg > 0 {
             msg.msg_control = cmsg.0.as_mut_ptr().cast();
@@ -249,7 +324,8 @@ fn send_runs(
     loop {
         // SAFETY: every header points into `iovs`, `addrs` and `cmsgs`, which
         // outlive the call and are not moved; each iovec points into a
-        // datagram of `out`, borrowed for the call.
+        // datagram of `items`, borrowed for the call; `hdrs.len()` headers
+        // are initialised.
         let n = unsafe {
             libc::sendmmsg(
                 socket.as_raw_fd(),
@@ -290,48 +366,4 @@ impl Cmsg {
         }
         buf
     }
-}
-
-/// A socket address as the kernel takes it.
-pub(crate) fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain data; all-zero is valid.
-    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
-            unsafe {
-                (&mut storage as *mut libc::sockaddr_storage)
-                    .cast::<libc::sockaddr_in>()
-                    .write(sin)
-            };
-            mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(), // as std does: not byte-swapped
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
-            unsafe {
-                (&mut storage as *mut libc::sockaddr_storage)
-                    .cast::<libc::sockaddr_in6>()
-                    .write(sin6)
-            };
-            mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
 }
