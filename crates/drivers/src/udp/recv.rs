@@ -104,17 +104,14 @@ impl Receiver {
     /// EINTR is returned like any error: the caller polls again.
     pub fn recv(&mut self, socket: &UdpSocket, wait: Wait) -> io::Result<usize> {
         self.got.clear();
-        if self.headers.is_none() {
-            return self.recv_one(socket, wait);
-        }
-        if self.gro {
+        if self.gro && self.headers.is_some() {
             // The kernel writes back each header's control length (shorter
             // when a datagram came without a GRO cmsg) and nix's headers keep
             // it: fresh ones, so the next batch's segment size is not cut off.
             self.headers = Some(MultiHeaders::preallocate(self.slots(), self.cmsg.clone()));
         }
         let Some(headers) = self.headers.as_mut() else {
-            return Ok(0);
+            return self.recv_one(socket, wait);
         };
         let mut slices: Vec<[io::IoSliceMut<'_>; 1]> = self
             .buf

@@ -133,13 +133,11 @@ impl Sender {
     /// Sends every datagram in `out` (emptying it): per destination in the
     /// order queued; across destinations in no promised order.
     pub fn send(&mut self, socket: &UdpSocket, out: &mut Vec<Datagram>) {
-        if let [d] = &out[..] {
+        match &out[..] {
+            [] => {}
             // The common lock-step case: no grouping, one plain call.
-            send_one(socket, d.to, &d.data);
-        } else if !out.is_empty() {
-            let items: Vec<(SocketAddr, &[u8])> =
-                out.iter().map(|d| (d.to, d.data.as_slice())).collect();
-            self.send_all(socket, &items);
+            [d] => send_one(socket, d.to, &d.data),
+            all => self.send_all(socket, all),
         }
         out.clear();
     }
@@ -157,38 +155,42 @@ impl Sender {
 
     /// Sends everything [`Sender::push`]ed, as [`Sender::send`] does.
     pub fn flush(&mut self, socket: &UdpSocket) {
-        let staged = mem::take(&mut self.staged);
-        let at = mem::take(&mut self.staged_at);
-        let mut start = 0;
-        let items: Vec<(SocketAddr, &[u8])> = at
-            .iter()
-            .map(|&(to, end)| {
-                let d = &staged[start..end];
-                start = end;
-                (to, d)
-            })
-            .collect();
-        match &items[..] {
-            [] => {}
-            [(to, data)] => send_one(socket, *to, data),
-            _ => self.send_all(socket, &items),
+        let staged = Staged {
+            bytes: &self.staged,
+            at: &self.staged_at,
+        };
+        match staged.count() {
+            0 => return,
+            1 => {
+                let (to, data) = staged.get(0);
+                send_one(socket, to, data);
+            }
+            _ => {
+                // Taken out for the call, so `send_all` may borrow `self`.
+                let (bytes, at) = (mem::take(&mut self.staged), mem::take(&mut self.staged_at));
+                self.send_all(
+                    socket,
+                    &Staged {
+                        bytes: &bytes,
+                        at: &at,
+                    },
+                );
+                (self.staged, self.staged_at) = (bytes, at);
+            }
         }
-        drop(items);
-        self.staged = staged;
         self.staged.clear();
-        self.staged_at = at;
         self.staged_at.clear();
     }
 
     /// Groups `items` by destination, plans the messages and sends them.
-    fn send_all(&mut self, socket: &UdpSocket, items: &[(SocketAddr, &[u8])]) {
+    fn send_all(&mut self, socket: &UdpSocket, items: &(impl Items + ?Sized)) {
         // Sorted by (address key, position): datagrams to one address keep
         // their order. The key is cheap to compare; addresses that differ only
         // in what it leaves out (IPv6 flow and scope) still get runs of their
         // own, as `plan` compares whole addresses.
         self.keys.clear();
         self.keys
-            .extend(items.iter().enumerate().map(|(i, d)| (key(d.0), i)));
+            .extend((0..items.count()).map(|i| (key(items.get(i).0), i)));
         self.keys.sort_unstable();
         self.order.clear();
         self.order.extend(self.keys.iter().map(|&(_, i)| i));
@@ -207,7 +209,7 @@ impl Sender {
                     self.plan(items, from);
                 }
                 Err(e) => {
-                    let to = items[self.order[self.runs[next].start]].0;
+                    let to = items.get(self.order[self.runs[next].start]).0;
                     tracing::debug!(%to, "sendmmsg: {e}");
                     next += 1;
                 }
@@ -216,16 +218,16 @@ impl Sender {
     }
 
     /// Appends to `runs` the messages for `order[from..]`.
-    fn plan(&mut self, items: &[(SocketAddr, &[u8])], from: usize) {
+    fn plan(&mut self, items: &(impl Items + ?Sized), from: usize) {
         let mut i = from;
         while i < self.order.len() {
-            let (first_to, first) = items[self.order[i]];
+            let (first_to, first) = items.get(self.order[i]);
             let seg = first.len();
             let mut count = 1;
             let mut bytes = seg;
             if self.gso && seg > 0 && seg <= self.max_segment {
                 while let Some(&k) = self.order.get(i + count) {
-                    let (to, d) = items[k];
+                    let (to, d) = items.get(k);
                     let fits = to == first_to
                         && !d.is_empty()
                         && d.len() <= seg
@@ -249,6 +251,40 @@ impl Sender {
             });
             i += count;
         }
+    }
+}
+
+/// Datagrams to send, by position: a service's queue, or staged copies.
+trait Items {
+    fn count(&self) -> usize;
+    fn get(&self, i: usize) -> (SocketAddr, &[u8]);
+}
+
+impl Items for [Datagram] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn get(&self, i: usize) -> (SocketAddr, &[u8]) {
+        (self[i].to, &self[i].data)
+    }
+}
+
+/// Datagrams staged back to back in `bytes`, each one's end in `at`.
+struct Staged<'a> {
+    bytes: &'a [u8],
+    at: &'a [(SocketAddr, usize)],
+}
+
+impl Items for Staged<'_> {
+    fn count(&self) -> usize {
+        self.at.len()
+    }
+
+    fn get(&self, i: usize) -> (SocketAddr, &[u8]) {
+        let start = if i == 0 { 0 } else { self.at[i - 1].1 };
+        let (to, end) = self.at[i];
+        (to, &self.bytes[start..end])
     }
 }
 
@@ -283,7 +319,7 @@ fn gso_refused(e: &io::Error) -> bool {
 /// or the error of the first.
 fn send_runs(
     socket: &UdpSocket,
-    items: &[(SocketAddr, &[u8])],
+    items: &(impl Items + ?Sized),
     order: &[usize],
     runs: &[Run],
 ) -> io::Result<usize> {
@@ -294,9 +330,9 @@ fn send_runs(
     let mut cmsgs: Vec<Cmsg> = Vec::with_capacity(runs.len());
     for run in runs {
         for &k in &order[run.start..run.start + run.count] {
-            iovs.push(io::IoSlice::new(items[k].1));
+            iovs.push(io::IoSlice::new(items.get(k).1));
         }
-        addrs.push(SockAddr::from(items[order[run.start]].0));
+        addrs.push(SockAddr::from(items.get(order[run.start]).0));
         cmsgs.push(Cmsg::segment(run.seg));
     }
     // No vector above grows from here on: the pointers stay valid.
