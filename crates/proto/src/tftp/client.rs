@@ -9,11 +9,13 @@
 //! ```
 //!
 //! After the first answer every packet must come from that TID; others get
-//! ERROR 5. A client is a [`TransferSession`], so it runs on the same
-//! transfer loop as the server's transfers; an ICMP port unreachable before
-//! the server answered ends it at once ([`Failure::Refused`]). A server that answers a request with options by ERROR 8 (tftpd-hpa
+//! ERROR 5. A server that answers a request with options by ERROR 8 (tftpd-hpa
 //! does when it grants none of them, e.g. `tsize` in netascii) is asked once
 //! more without options, as RFC 2347 allows.
+//!
+//! A client is a [`TransferSession`], so it runs on the same transfer loop as
+//! the server's transfers; an ICMP port unreachable before the server answered
+//! ends it at once ([`Failure::Refused`]).
 
 use super::transfer::{Config, Failure, Receiver, Sender, Sink, Status, Transfer};
 use super::wire::{self, Direction, ErrorCode, Mode, Options, Packet, DEFAULT_BLKSIZE};
