@@ -25,6 +25,9 @@
 //! connection loops every model reuses (`loops/`: `blocking` for the one-connection-per-
 //! flow models, `readiness` and `scan` for the event loops), and `wake` (how a session's
 //! `Waker`, called from any thread, reaches the connection's thread or loop).
+//! UDP services run on the loops in [`udp`] instead: one sender and one
+//! receiver under the datagram loop (chat, echo) and the transfer loop that
+//! the TFTP server and client both run.
 #![warn(missing_docs, unreachable_pub)]
 
 mod io;
@@ -42,9 +45,6 @@ pub mod shared_memory;
 pub mod thread;
 pub mod tokio;
 pub mod udp;
-pub mod udp_gso;
-pub mod udp_recv;
-pub mod udp_transfers;
 mod wake;
 
 pub use listener::{Conn, Listener};

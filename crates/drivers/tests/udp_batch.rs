@@ -4,7 +4,8 @@
 //! whole and in the order the service queued it — for receivers that take
 //! GRO batches and for plain ones.
 
-use netkit_drivers::udp_gso::SendBatch;
+use netkit_drivers::udp::recv::{enable_gro, Receiver, Wait};
+use netkit_drivers::udp::send::Sender;
 use netkit_drivers::Shutdown;
 use netkit_proto::{Datagram, DatagramService};
 use std::net::{SocketAddr, UdpSocket};
@@ -62,36 +63,15 @@ impl DatagramService for Fanout {
     }
 }
 
-fn enable_gro(socket: &UdpSocket) {
-    nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::UdpGroSegment, &true)
-        .expect("UDP_GRO");
-}
-
 /// Receives `want` datagrams (a GRO batch counts as the datagrams in it).
 fn receive(socket: &UdpSocket, want: usize) -> Vec<Vec<u8>> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, SockaddrStorage};
-    use std::os::fd::AsRawFd;
     socket.set_read_timeout(Some(BOUND)).unwrap();
-    let mut buf = vec![0u8; 65_536];
+    let mut rx = Receiver::new(1, 65_536, false, true);
     let mut got = Vec::new();
     while got.len() < want {
-        let mut cmsg = nix::cmsg_space!(i32);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<SockaddrStorage>(
-            socket.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .expect("a datagram before the bound");
-        let mut seg = msg.bytes.max(1);
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::UdpGroSegments(s) = c {
-                seg = s as usize;
-            }
-        }
-        let n = msg.bytes;
-        got.extend(buf[..n].chunks(seg).map(<[u8]>::to_vec));
+        rx.recv(socket, Wait::Blocking)
+            .expect("a datagram before the bound");
+        got.extend(rx.datagrams().map(|(_, _, d)| d.to_vec()));
     }
     got
 }
@@ -117,7 +97,7 @@ fn a_batch_reaches_every_destination_whole_and_in_order() {
         .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
         .collect();
     for r in &receivers[..2] {
-        enable_gro(r);
+        assert!(enable_gro(r), "UDP_GRO");
     }
     big_buffers(&receivers);
     let to = receivers.iter().map(|r| r.local_addr().unwrap()).collect();
@@ -157,11 +137,11 @@ fn batch(to: &[SocketAddr], count: usize) -> Vec<Datagram> {
         .collect()
 }
 
-fn sent_in_order(sender: &UdpSocket, batch_of: &mut SendBatch) {
+fn sent_in_order(sender: &UdpSocket, batch_of: &mut Sender) {
     let receivers: Vec<UdpSocket> = (0..3)
         .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
         .collect();
-    enable_gro(&receivers[0]);
+    assert!(enable_gro(&receivers[0]), "UDP_GRO");
     big_buffers(&receivers);
     let to: Vec<SocketAddr> = receivers.iter().map(|r| r.local_addr().unwrap()).collect();
     let mut out = batch(&to, 200);
@@ -187,14 +167,14 @@ fn sent_in_order(sender: &UdpSocket, batch_of: &mut SendBatch) {
 #[test]
 fn gso_is_used_where_the_kernel_allows_it() {
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let mut batch = SendBatch::new();
+    let mut batch = Sender::new();
     sent_in_order(&sender, &mut batch);
     assert!(batch.gso(), "loopback takes UDP GSO (Linux 4.18 and later)");
 }
 
-#[test]
-fn a_kernel_refusing_gso_gets_every_datagram_one_by_one() {
-    // With UDP checksums off (SO_NO_CHECK) the kernel refuses GSO (EINVAL).
+/// A socket whose UDP checksums are off (SO_NO_CHECK): the kernel refuses
+/// GSO on it (EINVAL).
+fn refusing_gso() -> UdpSocket {
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
     let one: libc::c_int = 1;
     // SAFETY: a plain int option on a socket this test owns.
@@ -208,7 +188,13 @@ fn a_kernel_refusing_gso_gets_every_datagram_one_by_one() {
         )
     };
     assert_eq!(rc, 0, "SO_NO_CHECK");
-    let mut batch = SendBatch::new();
+    sender
+}
+
+#[test]
+fn a_kernel_refusing_gso_gets_every_datagram_one_by_one() {
+    let sender = refusing_gso();
+    let mut batch = Sender::new();
     sent_in_order(&sender, &mut batch);
     assert!(!batch.gso(), "the refusal is remembered");
     sent_in_order(&sender, &mut batch);
@@ -217,5 +203,44 @@ fn a_kernel_refusing_gso_gets_every_datagram_one_by_one() {
 #[test]
 fn without_gso_every_datagram_arrives_in_order() {
     let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sent_in_order(&sender, &mut SendBatch::without_gso());
+    sent_in_order(&sender, &mut Sender::without_gso());
+}
+
+/// A TFTP-like window to one peer, lent one datagram at a time: 16 blocks
+/// of 1,468 bytes (over the many-peers segment limit), a short last one, and
+/// a datagram to a stranger in between.
+fn window_sent(sender: &UdpSocket, one_peer: &mut Sender) {
+    let rx = [
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+        UdpSocket::bind("127.0.0.1:0").unwrap(),
+    ];
+    assert!(enable_gro(&rx[0]), "UDP_GRO");
+    big_buffers(&rx);
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for r in &rx {
+        let to = r.local_addr().unwrap();
+        let mut window: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i; 1_468]).collect();
+        window.push(vec![99; 10]);
+        for (i, d) in window.iter().enumerate() {
+            one_peer.push(to, d);
+            if i == 3 {
+                one_peer.push(stranger.local_addr().unwrap(), b"ERROR 5");
+            }
+        }
+        one_peer.flush(sender);
+        assert_eq!(receive(r, window.len()), window);
+        assert_eq!(receive(&stranger, 1), [b"ERROR 5".to_vec()]);
+    }
+}
+
+#[test]
+fn a_window_to_one_peer_goes_out_as_gso_and_arrives_whole_and_in_order() {
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut one_peer = Sender::for_one_peer();
+    window_sent(&sender, &mut one_peer);
+    assert!(one_peer.gso(), "segments of 1,468 bytes fit loopback's MTU");
+    let sender = refusing_gso();
+    let mut one_peer = Sender::for_one_peer();
+    window_sent(&sender, &mut one_peer);
+    assert!(!one_peer.gso(), "the refusal is remembered");
 }

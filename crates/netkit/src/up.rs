@@ -294,7 +294,7 @@ impl Up {
             spawn(
                 "tftp",
                 Box::new(move || {
-                    Ok(netkit_drivers::udp_transfers::serve(
+                    Ok(netkit_drivers::udp::transfers::serve(
                         &socket, &service, grace, &shutdown,
                     )?)
                 }),

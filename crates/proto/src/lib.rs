@@ -176,7 +176,7 @@ pub trait DatagramService: Send + 'static {
 }
 
 /// A service whose requests arrive on one socket and are served each from a
-/// socket of its own (`netkit_drivers::udp_transfers`).
+/// socket of its own (`netkit_drivers::udp::transfers::serve`).
 pub trait TransferService: Send + Sync + 'static {
     /// One transfer's state.
     type Transfer: TransferSession;
@@ -188,8 +188,11 @@ pub trait TransferService: Send + Sync + 'static {
         -> Option<Self::Transfer>;
 }
 
-/// One transfer on its own socket. Call order: after creation and after every
-/// `handle_*`, drain [`TransferSession::poll_transmit`]; wake at
+/// One transfer on its own socket, run by the transfer loop
+/// (`netkit_drivers::udp::transfers`): a server's transfer from
+/// [`TransferService::handle_request`], or a client's one transfer.
+/// Call order: after creation and after every `handle_*`, drain
+/// [`TransferSession::poll_transmit`]; wake at
 /// [`TransferSession::poll_timeout`]; drop the session (and its socket) when
 /// [`TransferSession::is_done`].
 pub trait TransferSession: Send + 'static {
@@ -211,6 +214,13 @@ pub trait TransferSession: Send + 'static {
     /// hold a batch buffer).
     fn largest_datagram(&self) -> Option<usize> {
         None
+    }
+    /// The kernel reported an ICMP "port unreachable" for an earlier
+    /// datagram (only on a socket that asked for such reports, like the TFTP
+    /// client's before the server answered). By default nothing happens: the
+    /// session's own timeouts decide.
+    fn handle_refused(&mut self, now: Instant) {
+        let _ = now;
     }
 }
 

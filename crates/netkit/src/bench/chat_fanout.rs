@@ -12,6 +12,7 @@
 use crate::cli::common::resolve;
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use netkit_drivers::udp::recv::{enable_gro, Receiver, Wait};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -159,6 +160,8 @@ fn setup_udp(server: SocketAddr, members: usize, gro: bool) -> Result<(Vec<Liste
         let socket = join(&format!("m{run}_{i}"))?;
         socket.set_nonblocking(true)?;
         if gro {
+            // A GSO batch from the server arrives whole, the UDP counterpart
+            // of a Redis subscriber reading many messages with one read.
             enable_gro(&socket);
         }
         listeners.push(Listener::Udp(socket));
@@ -244,6 +247,8 @@ fn leave(speaker: &Speaker, listeners: &[Listener]) {
 
 fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool) -> Vec<Listener> {
     let mut buf = vec![0u8; 65_536];
+    // One datagram or GRO batch per call, cut back into datagrams.
+    let mut udp = Receiver::new(1, 65_536, false, true);
     while !stop.load(Ordering::Relaxed) {
         let ready = readable(listeners.iter().map(|l| match l {
             Listener::Udp(s) => s.as_fd(),
@@ -253,10 +258,10 @@ fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool
             match &mut listeners[i] {
                 Listener::Udp(socket) => {
                     // One call takes a whole GRO batch; each datagram in it counts.
-                    while let Ok((n, seg)) = recv_gro(socket, &mut buf) {
-                        let found = buf[..n]
-                            .chunks(seg.unwrap_or(n).max(1))
-                            .filter(|d| d.starts_with(b"MSG s"))
+                    while udp.recv(socket, Wait::No).is_ok() {
+                        let found = udp
+                            .datagrams()
+                            .filter(|(_, _, d)| d.starts_with(b"MSG s"))
                             .count();
                         counts[i].fetch_add(found as u64, Ordering::Relaxed);
                     }
@@ -278,36 +283,6 @@ fn receive(mut listeners: Vec<Listener>, counts: &[AtomicU64], stop: &AtomicBool
         }
     }
     listeners
-}
-
-/// Asks the kernel to hand a listener runs of datagrams from one sender as
-/// one buffer (UDP GRO; a GSO batch from the server arrives whole), the UDP
-/// counterpart of a Redis subscriber reading many messages with one read.
-/// Best effort: without it every datagram is its own `recv`.
-fn enable_gro(socket: &UdpSocket) {
-    let _ = nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::UdpGroSegment, &true);
-}
-
-/// One `recvmsg`: the bytes received and, for a GRO batch, the size of each
-/// datagram in it (the last may be shorter).
-fn recv_gro(socket: &UdpSocket, buf: &mut [u8]) -> nix::Result<(usize, Option<usize>)> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::os::fd::AsRawFd;
-    let mut cmsg = nix::cmsg_space!(i32);
-    let mut iov = [std::io::IoSliceMut::new(buf)];
-    let msg = recvmsg::<()>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::MSG_DONTWAIT,
-    )?;
-    let mut seg = None;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::UdpGroSegments(s) = c {
-            seg = usize::try_from(s).ok().filter(|&s| s > 0);
-        }
-    }
-    Ok((msg.bytes, seg))
 }
 
 /// Waits until the counters add up to `expected` deliveries, or until they

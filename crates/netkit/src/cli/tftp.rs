@@ -1,5 +1,5 @@
 //! `netkit tftp serve|get|put`: the TFTP server on the per-transfer UDP loop,
-//! and a client that runs the same transfer state machines over one socket.
+//! and a client that runs on the same loop, over one socket.
 
 use super::common::{announce, resolve, shutdown_on_signals, ServerArgs};
 use super::share_args::ShareArgs;
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use netkit_proto::tftp::client::{Client, Request};
 use netkit_proto::tftp::netascii::NetasciiReader;
 use netkit_proto::tftp::server::MAX_PER_CLIENT;
-use netkit_proto::tftp::transfer::{Config, NetasciiSink, Sink, Status};
+use netkit_proto::tftp::transfer::{Config, Failure, NetasciiSink, Sink, Status};
 use netkit_proto::tftp::wire::{Direction, Mode, Options, MAX_BLKSIZE, MIN_BLKSIZE};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Write};
@@ -181,7 +181,7 @@ pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Resul
     let log = services::access_log::open(args.share.quiet, true);
     let service = services::tftp::service(root, cfg, log.as_ref());
     announce("tftp", &format!("udp://{}", socket.local_addr()?))?;
-    let result = netkit_drivers::udp_transfers::serve(&socket, &service, args.grace, shutdown);
+    let result = netkit_drivers::udp::transfers::serve(&socket, &service, args.grace, shutdown);
     // Transfers log when dropped: the service goes first, then the log flushes.
     drop(service);
     drop(log);
@@ -297,7 +297,8 @@ fn verb(direction: Direction) -> &'static str {
     }
 }
 
-/// Runs the client over one UDP socket until it is done.
+/// Runs the client over one UDP socket until it is done, on the transfer
+/// loop the server's transfers run on.
 fn drive(
     mut client: Client,
     server: SocketAddr,
@@ -316,9 +317,9 @@ fn drive(
     let interrupted = shutdown_on_signals()?;
     let socket = UdpSocket::bind(bind).context("cannot open a UDP socket")?;
     // Until the server answers, an ICMP port unreachable is reported on this
-    // (unconnected) socket as ECONNREFUSED: a closed port fails at once
-    // rather than after every retry. Off once the server's TID is known, so
-    // reports never pile up in the error queue.
+    // (unconnected) socket as ECONNREFUSED, which ends the client at once
+    // (`handle_refused`) rather than after every retry. Off once the server's
+    // TID is known, so reports never pile up in the error queue.
     let mut recverr = set_recverr(&socket, server, true);
     let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(4 << 20);
     // A bar once the size is known (put: the file; get: the OACK's tsize),
@@ -333,23 +334,10 @@ fn drive(
     });
     let mut sized = false;
     let start = Instant::now();
-    netkit_drivers::udp_transfers::enable_gro(&socket);
-    let mut batch = netkit_drivers::udp_transfers::Batcher::default();
-    let mut buf = vec![0u8; netkit_drivers::udp_transfers::RECV_BUFFER];
-    // A blocking recv with a receive timeout (after a short poll while that
-    // pays off): two system calls per block (recv, send), the timeout re-armed
-    // only when the deadline moved a lot.
-    let mut waiting = netkit_drivers::udp_transfers::Waiting::default();
-    loop {
-        while let Some((to, data)) = client.poll_transmit() {
-            batch.push(&socket, to, data);
-        }
-        batch.flush(&socket);
-        if client.is_done() {
-            break;
-        }
+    // Asked after every round of sending, before the loop waits.
+    let go_on = |client: &Client| {
         if interrupted.is_triggered() {
-            bail!("interrupted");
+            return false;
         }
         if let Some(bar) = &bar {
             if let (false, Some(t)) = (sized, total.or(client.tsize())) {
@@ -364,37 +352,17 @@ fn drive(
             }
             bar.set_position(client.bytes());
         }
-        let Some(deadline) = client.poll_timeout() else {
-            break;
-        };
-        let now = Instant::now();
-        if deadline <= now {
-            client.handle_timeout(now);
-            continue;
-        }
         if recverr && client.peer().is_some() {
             recverr = set_recverr(&socket, server, false);
         }
-        let wait = (deadline - now).clamp(Duration::from_millis(1), Duration::from_millis(500));
-        let received = netkit_drivers::udp_transfers::receive_or_time_out(
-            &socket,
-            &mut buf,
-            &mut waiting,
-            wait,
-            &mut client,
-            |c, from, d| c.handle_datagram(Instant::now(), from, d),
-            |c| c.handle_timeout(Instant::now()),
-        );
-        match received {
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                if client.peer().is_none() {
-                    bail!("connection refused by {server}");
-                }
-                // A report from before the switch-off: the transfer's own
-                // timeouts decide.
-            }
-            other => other?,
-        }
+        true
+    };
+    netkit_drivers::udp::transfers::run(&socket, &mut client, go_on)?;
+    if !client.is_done() && interrupted.is_triggered() {
+        bail!("interrupted");
+    }
+    if let Status::Failed(Failure::Refused) = client.status() {
+        bail!("connection refused by {server}");
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -12,9 +12,14 @@
 //! ERROR 5. A server that answers a request with options by ERROR 8 (tftpd-hpa
 //! does when it grants none of them, e.g. `tsize` in netascii) is asked once
 //! more without options, as RFC 2347 allows.
+//!
+//! A client is a [`TransferSession`], so it runs on the same transfer loop as
+//! the server's transfers; an ICMP port unreachable before the server answered
+//! ends it at once ([`Failure::Refused`]).
 
 use super::transfer::{Config, Failure, Receiver, Sender, Sink, Status, Transfer};
 use super::wire::{self, Direction, ErrorCode, Mode, Options, Packet, DEFAULT_BLKSIZE};
+use crate::TransferSession;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -284,6 +289,16 @@ impl Client {
         self.deadline = None;
     }
 
+    /// An ICMP port unreachable came back: before the server answered, the
+    /// request reached no server, and retrying cannot help; after, it is a
+    /// stale report and the transfer's own timeouts decide.
+    pub fn handle_refused(&mut self, _now: Instant) {
+        if self.peer.is_none() && self.transfer.is_none() && self.status == Status::Running {
+            self.status = Status::Failed(Failure::Refused);
+            self.deadline = None;
+        }
+    }
+
     /// Takes the server's choices, refusing any it was not offered or that
     /// grew.
     fn accept_oack(&mut self, got: &Options) -> Result<(), String> {
@@ -305,5 +320,31 @@ impl Client {
         }
         self.tsize = got.tsize;
         Ok(())
+    }
+}
+
+impl TransferSession for Client {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, data: &[u8]) {
+        Client::handle_datagram(self, now, from, data);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        Client::handle_timeout(self, now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<(SocketAddr, &[u8])> {
+        Client::poll_transmit(self)
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        Client::poll_timeout(self)
+    }
+
+    fn is_done(&self) -> bool {
+        Client::is_done(self)
+    }
+
+    fn handle_refused(&mut self, now: Instant) {
+        Client::handle_refused(self, now);
     }
 }

@@ -91,3 +91,24 @@ fn a_second_refusal_or_one_without_options_ends_the_transfer() {
         ));
     }
 }
+
+#[test]
+fn a_refusal_before_the_first_answer_ends_the_transfer_and_after_it_is_ignored() {
+    let (mut c, server, t0) = get(Options::default());
+    next_request(&mut c, server);
+    c.handle_refused(t0);
+    assert_eq!(c.status(), &Status::Failed(Failure::Refused));
+    assert!(c.is_done(), "nothing to send or wait for");
+    assert_eq!(c.poll_timeout(), None);
+
+    let (mut c, server, t0) = get(Options::default());
+    next_request(&mut c, server);
+    let tid: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+    let mut data = Vec::new();
+    wire::emit_data_header(&mut data, 1);
+    data.extend_from_slice(&[7; 512]);
+    c.handle_datagram(t0, tid, &data);
+    c.handle_refused(t0);
+    assert_eq!(c.status(), &Status::Running, "a stale report");
+    assert!(c.poll_timeout().is_some());
+}

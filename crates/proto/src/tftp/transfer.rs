@@ -121,6 +121,10 @@ pub enum Failure {
     /// The peer broke the protocol.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// Nothing listens at the server's port (an ICMP port unreachable
+    /// answered the request).
+    #[error("connection refused")]
+    Refused,
 }
 
 /// Where a transfer stands.

@@ -1,9 +1,7 @@
 //! How the listening socket is read: requests in batches
-//! ([`crate::udp_recv::RecvBatch`]), each with its sender and (on a wildcard
+//! ([`crate::udp::recv::Receiver`]), each with its sender and (on a wildcard
 //! address, via `IP_PKTINFO`) the local address it was sent to, and a receive
 //! buffer large enough to ride out a flood.
-
-use std::net::{IpAddr, UdpSocket};
 
 /// Requests read by one `recvmmsg`.
 pub(super) const REQUEST_BATCH: usize = 32;
@@ -19,13 +17,3 @@ pub(super) const REQUEST_SLOT: usize = 1024;
 /// thousands of datagrams, so a real request that arrives while the loop is
 /// off the CPU is queued rather than dropped.
 pub(super) const LISTEN_BUFFER: usize = 8 << 20;
-
-/// Asks the kernel to tell, per datagram, the local address it was sent to.
-pub(super) fn enable_pktinfo(listener: &UdpSocket, ip: IpAddr) -> bool {
-    use nix::sys::socket::{setsockopt, sockopt};
-    let done = match ip {
-        IpAddr::V4(_) => setsockopt(listener, sockopt::Ipv4PacketInfo, &true),
-        IpAddr::V6(_) => setsockopt(listener, sockopt::Ipv6RecvPacketInfo, &true),
-    };
-    done.is_ok()
-}

@@ -1,4 +1,4 @@
-//! The UDP loop: one socket, one [`DatagramService`], datagrams and timers.
+//! The datagram loop: one socket, one [`DatagramService`], datagrams and timers.
 //!
 //! UDP has no connections to accept, so there is no choice of model: one thread
 //! waits for a datagram, the service's next deadline, shutdown or — with
@@ -8,18 +8,19 @@
 //! with output from elsewhere (the chat room's admin lines and IRC members)
 //! collects it there.
 //!
-//! Datagrams come in batches and leave in batches: one `recvmmsg` reads what
-//! is queued (up to 64), the service handles each, and everything it queued
-//! for the whole batch goes out through [`crate::udp_gso::SendBatch`]
+//! Datagrams come in batches and leave in batches: one `recvmmsg`
+//! ([`super::recv::Receiver`]) reads what is queued (up to 64), the service
+//! handles each, and everything it queued
+//! for the whole batch goes out through [`super::send::Sender`]
 //! (grouped by destination, one `sendmmsg`, runs to one address as one GSO
 //! message). A chat SAY to 100 members is one system call, not 100; 32
 //! pipelined SAYs are still one. The socket asks for a 4 MiB receive buffer so
 //! that a flood queues instead of dropping a member's PING while the loop is
 //! descheduled.
 
+use super::recv::{grow_receive_buffer, Receiver, Wait};
+use super::send::Sender;
 use crate::io::wait_readable;
-use crate::udp_gso::SendBatch;
-use crate::udp_recv::{grow_receive_buffer, RecvBatch};
 use crate::Shutdown;
 use netkit_proto::{Datagram, DatagramService};
 use nix::sys::eventfd::{EfdFlags, EventFd};
@@ -105,8 +106,8 @@ fn run(
 ) -> io::Result<()> {
     socket.set_nonblocking(true)?;
     grow_receive_buffer(socket, RECEIVE_BUFFER);
-    let mut batch = RecvBatch::new(SLOTS, SLOT, false);
-    let mut sender = SendBatch::new();
+    let mut batch = Receiver::new(SLOTS, SLOT, false, false);
+    let mut sender = Sender::new();
     let mut out: Vec<Datagram> = Vec::new();
     while !shutdown.is_triggered() {
         let timeout = service
@@ -119,7 +120,7 @@ fn run(
             // A bounded batch per wake-up, so a flood cannot starve timers or shutdown.
             Some(0) => {
                 for _ in 0..ROUNDS {
-                    let n = match batch.recv(socket) {
+                    let n = match batch.recv(socket, Wait::No) {
                         Ok(n) => n,
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         // An ICMP error from an earlier send (ECONNREFUSED) is not ours to stop on.

@@ -1,0 +1,23 @@
+//! UDP: no connections to accept, so no choice of model — two small loops on
+//! one sender and one receiver.
+//!
+//! ```text
+//!                      ┌ serve / serve_woken   one socket, one DatagramService
+//!   datagram_loop.rs ──┤                        (chat, UDP echo): recvmmsg in,
+//!                      └                        grouped sendmmsg + GSO out
+//!   transfers/       ──┬ serve                  a listening socket, a socket and
+//!                      │                        thread per TransferSession (TFTP server)
+//!                      └ run                    one TransferSession on a socket
+//!                                               (the TFTP client): the same loop
+//!   send.rs  Sender    the one sender: group by destination, runs as GSO
+//!                      messages, one sendmmsg; falls back where GSO is refused
+//!   recv.rs  Receiver  the one receiver: recvmmsg slots, GRO batches cut
+//!                      back into datagrams, packet info; buffer sizing
+//! ```
+
+mod datagram_loop;
+pub mod recv;
+pub mod send;
+pub mod transfers;
+
+pub use datagram_loop::{serve, serve_woken, UdpWaker, RECEIVE_BUFFER};
