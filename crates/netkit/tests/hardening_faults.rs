@@ -271,6 +271,66 @@ fn a_full_disk_is_the_protocols_disk_full_error_and_leaves_no_partial_file() {
     );
 }
 
+/// A file-size limit (RLIMIT_FSIZE, inherited by forked children) fails an
+/// upload past it with 507 on every sharing service and under every process
+/// model, instead of killing the server (or the forked child) with SIGXFSZ.
+#[test]
+fn a_file_size_limit_is_a_507_not_a_dead_server() {
+    use std::os::unix::process::CommandExt;
+    for (service, model) in [("http", "fork"), ("http", "epoll"), ("files", "fork")] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        let mut cmd = common::netkit(&[
+            service,
+            "serve",
+            root,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--upload",
+            "--model",
+            model,
+            "--quiet",
+        ]);
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let limit = nix::libc::rlimit {
+                    rlim_cur: 65536,
+                    rlim_max: 65536,
+                };
+                if nix::libc::setrlimit(nix::libc::RLIMIT_FSIZE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let server = Server::start_cmd(cmd);
+        let big = payload(5, 300_000);
+        if service == "http" {
+            let head = format!(
+                "PUT /huge.bin HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n",
+                big.len()
+            );
+            let reply = http(server.addr(), head.as_bytes(), &big).expect("an HTTP reply");
+            assert_eq!(status(&reply), 507, "{service} {model}");
+            let small = b"PUT /small.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n";
+            let reply = http(server.addr(), small, b"ok").expect("the server still serves");
+            assert_eq!(status(&reply), 201, "{service} {model}");
+        } else {
+            let mut c = FilesConn::new(server.addr());
+            let reply = c.put(b"huge.bin", &big);
+            assert!(reply.contains("ERR 507"), "{service} {model}: {reply}");
+            let mut c = FilesConn::new(server.addr());
+            assert!(c.put(b"small.txt", b"ok").starts_with("READY\nOK "));
+        }
+        assert!(!dir.path().join("huge.bin").exists(), "{service} {model}");
+        assert_eq!(server.terminate(), Some(0), "{service} {model}");
+    }
+}
+
 /// A whole WRQ in lockstep (512-byte blocks): the server's last answer.
 fn tftp_put_all(addr: SocketAddr, name: &[u8], body: &[u8]) -> Vec<u8> {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();

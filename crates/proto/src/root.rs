@@ -106,7 +106,7 @@ pub enum RootError {
     /// A regular file was wanted, the name is a device, FIFO or socket.
     #[error("not a regular file")]
     NotAFile(#[source] io::Error),
-    /// The file system is full, or a quota was reached.
+    /// The file system is full, a quota was reached, or a file-size limit.
     #[error("no space left")]
     NoSpace(#[source] io::Error),
     /// Any other I/O error.
@@ -149,7 +149,8 @@ impl From<Errno> for RootError {
             Errno::EISDIR => RootError::IsADirectory(e),
             Errno::ENOTDIR => RootError::NotADirectory(e),
             Errno::ENXIO | Errno::ENODEV => RootError::NotAFile(e),
-            Errno::ENOSPC | Errno::EDQUOT => RootError::NoSpace(e),
+            // EFBIG: a file-size limit (RLIMIT_FSIZE) the upload would pass.
+            Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG => RootError::NoSpace(e),
             _ => RootError::Io(e),
         }
     }

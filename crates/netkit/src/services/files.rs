@@ -28,34 +28,18 @@ pub fn config(share: &ShareArgs, idle: IdleArgs) -> FilesConfig {
 }
 
 /// The files service over `root`: large uploads are hashed on a thread of
-/// their own, beside the receive. Also makes the process ignore SIGXFSZ (see
-/// [`ignore_sigxfsz`]), which every process serving files needs.
+/// their own, beside the receive.
 pub(crate) fn service(
     root: Root,
     config: FilesConfig,
     log: Option<&Log>,
 ) -> Result<Arc<FilesService>> {
-    ignore_sigxfsz()?;
     let mut service =
         FilesService::new(Arc::new(root), config).with_digest_pool(Arc::new(ThreadDigests));
     if let Some(log) = log {
         service = service.with_access_log(log.sink());
     }
     Ok(Arc::new(service))
-}
-
-/// Makes a forked child's file-size limit (RLIMIT_FSIZE) fail one upload
-/// with EFBIG (ERR 507) instead of killing the server with SIGXFSZ.
-fn ignore_sigxfsz() -> Result<()> {
-    // SAFETY: SIG_IGN installs no handler code.
-    unsafe {
-        nix::sys::signal::signal(
-            nix::sys::signal::Signal::SIGXFSZ,
-            nix::sys::signal::SigHandler::SigIgn,
-        )
-    }
-    .context("ignoring SIGXFSZ")?;
-    Ok(())
 }
 
 #[cfg(test)]

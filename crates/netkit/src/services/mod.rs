@@ -30,7 +30,10 @@ use std::path::Path;
 /// The shared folder as every sharing service opens it: dot-files only with
 /// `--hidden`, and the unfinished uploads an earlier run left removed (a
 /// failure to remove them is logged, not fatal: serving works without it).
+/// Every process that writes into a share also ignores SIGXFSZ (see
+/// [`ignore_sigxfsz`]).
 pub fn open_share(dir: &Path, share: &ShareArgs) -> Result<Root> {
+    ignore_sigxfsz()?;
     let root = reopen_share(dir, share)?;
     match root.remove_stale_temporaries() {
         Ok(0) => {}
@@ -46,6 +49,21 @@ pub fn reopen_share(dir: &Path, share: &ShareArgs) -> Result<Root> {
     Ok(Root::open(dir)
         .with_context(|| format!("cannot share {}", dir.display()))?
         .with_hidden(share.hidden))
+}
+
+/// Makes a file-size limit (RLIMIT_FSIZE, inherited by forked children) fail
+/// one upload with EFBIG (HTTP 507, `ERR 507`, TFTP error 3) instead of killing
+/// the server with SIGXFSZ. Process-wide, so every sharing service needs it.
+fn ignore_sigxfsz() -> Result<()> {
+    // SAFETY: SIG_IGN installs no handler code.
+    unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGXFSZ,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    }
+    .context("ignoring SIGXFSZ")?;
+    Ok(())
 }
 
 /// The access log for services run under `model` (none with `--quiet`): a

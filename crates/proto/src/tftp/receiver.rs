@@ -192,7 +192,7 @@ impl Receiver {
         use nix::errno::Errno;
         let disk_full = matches!(
             e.raw_os_error().map(Errno::from_raw),
-            Some(Errno::ENOSPC | Errno::EDQUOT)
+            Some(Errno::ENOSPC | Errno::EDQUOT | Errno::EFBIG)
         );
         let (code, msg) = if disk_full {
             (ErrorCode::DiskFull, "disk full")
