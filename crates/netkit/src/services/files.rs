@@ -6,7 +6,7 @@
 use super::access_log::Log;
 use super::digest::ThreadDigests;
 use crate::cli::share_args::{IdleArgs, ShareArgs};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use netkit_proto::files::{FilesConfig, FilesService};
 use netkit_proto::root::Root;
 use std::sync::Arc;
