@@ -4,7 +4,7 @@
 //! `bench tasks` with small jobs. Every run is `--json`, so the numbers are read,
 //! not scraped.
 
-mod common;
+use crate::common;
 
 use common::{netkit, Server};
 use serde_json::Value;

@@ -8,9 +8,8 @@
 //! redis-server, installed by scripts/test.sh). Synchronisation is by replies
 //! and log lines only.
 
-mod common;
-#[path = "chat_backplane_support/mod.rs"]
-mod support;
+use crate::chat_backplane_support as support;
+use crate::common;
 
 use std::io::Write;
 use std::net::UdpSocket;

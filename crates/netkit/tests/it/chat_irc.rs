@@ -2,7 +2,7 @@
 //! irssi — and with a raw TCP client under every threaded model (so room output
 //! reaches an idle IRC connection through each driver's wake-up).
 
-mod common;
+use crate::common;
 
 use common::{Server, READY_TIMEOUT};
 use std::io::{Read, Write};
@@ -119,7 +119,7 @@ fn python_irc_client_talks_with_udp_members() {
     let (server, irc, mut operator) = serve("epoll");
     let bob = Udp::join(&server, "bob");
     bob.send("SAY said before the IRC client came");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/chat_irc_client.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/chat_irc_client.py");
     let mut child = Command::new("python3")
         .args([script, "127.0.0.1", &irc.port().to_string(), "pyirc"])
         .stdin(Stdio::piped())

@@ -5,7 +5,7 @@
 //! once (exit 0); a closed port is "connection refused" with its address;
 //! control characters a room forwards are printed escaped.
 
-mod common;
+use crate::common;
 
 use common::{Server, READY_TIMEOUT};
 use std::fs::File;

@@ -3,7 +3,7 @@
 //! Synchronisation is by replies only: to show that nothing was sent to a
 //! socket, a PING follows and its PONG must be the next datagram.
 
-mod common;
+use crate::common;
 
 use common::Server;
 use std::io::Write;

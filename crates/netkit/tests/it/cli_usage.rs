@@ -4,8 +4,7 @@
 //! error (exit 2) with the subcommand's own usage line; and the access log
 //! (one line per request or transfer, `--quiet` for none) in [`cli`].
 
-mod cli;
-mod common;
+use crate::common;
 
 use clap::CommandFactory;
 use common::run_netkit;

@@ -3,7 +3,7 @@
 //! copy-halves homework) as real programs and checks what they claim: the
 //! values they print, their exit status, and that no child is left running.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 

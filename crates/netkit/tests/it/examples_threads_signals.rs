@@ -2,7 +2,7 @@
 //! checks what they print and how they exit — the examples are lessons, and this
 //! keeps each lesson true. Every run is bounded (killed after `LIMIT`) and every
 //! process a test starts is stopped by the test.
-mod common;
+use crate::common;
 
 use common::spawn_example;
 use nix::sys::signal::{kill, Signal};

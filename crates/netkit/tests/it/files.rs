@@ -8,7 +8,7 @@
 //! One macro stamps out a module per model, so `cargo test --test files poll::`
 //! runs one model.
 
-mod common;
+use crate::common;
 
 use common::{eventually, local_args, netkit, sha, upload_temporaries, utf8, Server};
 use std::io::{BufRead, BufReader, Read, Write};

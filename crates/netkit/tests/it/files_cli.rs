@@ -5,7 +5,7 @@
 //! uploading and downloading 1 KiB–50 MiB at once while a 21st lists; and a
 //! `put` killed mid-upload leaving no trace.
 
-mod common;
+use crate::common;
 
 use common::{
     eventually, local_args, netkit, netkit_bin, random_bytes, sha, upload_temporaries, utf8, Dirs,

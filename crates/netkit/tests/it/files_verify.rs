@@ -6,7 +6,7 @@
 //! small fake one) fails with exit 1 and leaves nothing under the final
 //! name. The shell's `get` verifies too.
 
-mod common;
+use crate::common;
 
 use common::{local_args, netkit, random_bytes, utf8, Dirs, Server};
 use std::io::{BufRead, BufReader, Write};

@@ -11,8 +11,8 @@
 //! - SIGTERM during downloads (HTTP GET, files GET, TFTP RRQ): each download
 //!   completes byte-exact and the server exits 0 within its grace period.
 
-mod common;
-mod hardening_support;
+use crate::common;
+use crate::hardening_support;
 
 use common::{signal, wait_bounded, Server};
 use hardening_support::*;

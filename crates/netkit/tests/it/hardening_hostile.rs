@@ -16,8 +16,8 @@
 //!   pause (no busy loop: CPU time stays low), and service resumes once
 //!   descriptors free up — under every model.
 
-mod common;
-mod hardening_support;
+use crate::common;
+use crate::hardening_support;
 
 use common::Server;
 use hardening_support::*;
@@ -419,7 +419,6 @@ mod emfile {
 }
 
 /// TFTP: an RRQ flood from one address, and stalled transfers' memory.
-#[path = "hardening_hostile/tftp_floods.rs"]
 mod tftp_floods;
 /// A chat member on its own socket, for the JOIN-flood test.
 fn chat_member(server: &Server, name: &str) -> UdpSocket {

@@ -22,8 +22,8 @@
 //! and DELETE unlinks the name, so the outside file keeps its bytes; that
 //! part is asserted here.
 
-mod common;
-mod hardening_support;
+use crate::common;
+use crate::hardening_support;
 
 use hardening_support::*;
 

@@ -4,8 +4,8 @@
 //! the connection over the limit away with a 503. curl and wget are installed
 //! by scripts/test.sh.
 
-mod common;
-mod http;
+use crate::common;
+use crate::http;
 
 use http::{connect, fixture, parse_all, read_to_close, start};
 use std::io::{Read, Write};

@@ -10,8 +10,8 @@
 //! uploads, stats/CORS/precompressed, timeout and access-log scenarios live in
 //! `http/features.rs`.
 
-mod common;
-mod http;
+use crate::common;
+use crate::http;
 
 use http::features::{access_log, browser_safety, stats_cors_and_precompressed, timeouts, uploads};
 

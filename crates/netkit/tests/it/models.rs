@@ -15,7 +15,7 @@
 //! `iterative` serves a second client only after the first leaves (shown by
 //! order, not timing), and `fork` leaves no zombie after 100 connections.
 
-mod common;
+use crate::common;
 
 use common::{local_args, random_bytes, Server};
 use std::io::{ErrorKind, Read, Write};

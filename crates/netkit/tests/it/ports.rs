@@ -2,7 +2,7 @@
 //! makes a second server exit 1 with "address already in use", whatever the
 //! service or protocol, and the first keeps serving.
 
-mod common;
+use crate::common;
 
 use common::{local_args, run_bounded, Server};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! line across writes, all logged exactly once and in order per source; stdin
 //! EOF does not stop the server; SIGTERM exits 0 with everything flushed.
 
-mod common;
+use crate::common;
 
 use common::{Server, READY_TIMEOUT};
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 //! The summaries print only on a terminal, so the clients run under
 //! `script(1)`, which gives them a pseudo-terminal.
 
-mod common;
+use crate::common;
 
 use common::{netkit_bin, Dirs, Server};
 use std::process::Command;

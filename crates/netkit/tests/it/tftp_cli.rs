@@ -2,7 +2,7 @@
 //! get|put`, tftp-hpa and `curl -T`; a server that refuses options (the real
 //! tftpd-hpa); and errors that fail fast and name the address.
 
-mod common;
+use crate::common;
 
 use common::{netkit, wait_bounded, Dirs, Server};
 use std::net::UdpSocket;

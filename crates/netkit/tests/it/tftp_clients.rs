@@ -4,7 +4,7 @@
 //! client is known for, netascii byte for byte, uploads, and a 40 MiB file at
 //! 512-byte blocks whose block numbers roll over past 65535.
 
-mod common;
+use crate::common;
 
 use common::{netkit, random_bytes, wait_bounded, Dirs, Server};
 use std::path::{Path, PathBuf};

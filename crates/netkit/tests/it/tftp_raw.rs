@@ -10,8 +10,8 @@
 //! packet that must come, and only the "nothing must come" checks wait out a
 //! short, fixed silence.
 
-mod common;
-mod tftp_support;
+use crate::common;
+use crate::tftp_support;
 
 use common::{signal, wait_bounded};
 use std::time::{Duration, Instant};

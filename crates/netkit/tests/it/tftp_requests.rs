@@ -4,8 +4,7 @@
 //! and oversized requests (ERROR 4), refusals (not found, uploads off,
 //! existing files), and a file sent only as far as its stated size.
 
-mod common;
-mod tftp_support;
+use crate::tftp_support;
 
 use tftp_support::*;
 

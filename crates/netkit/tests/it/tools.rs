@@ -5,7 +5,7 @@
 //! `nc` (netcat-openbsd) and `socat` must be installed: these tests fail, never
 //! skip, without them (`apt-get install -y netcat-openbsd socat`).
 
-mod common;
+use crate::common;
 
 use common::{netkit, random_bytes, signal, spawn_line_reader, wait_bounded, Server};
 use std::io::{Read, Write};

@@ -8,7 +8,7 @@
 //! `target/up-browser.png` and `target/up-browser-phone.png`. A page uploaded
 //! to the share runs sandboxed: its script cannot read the web page's routes.
 
-mod common;
+use crate::common;
 
 use common::{netkit, up_addrs, up_args, Server, READY_TIMEOUT};
 use fantoccini::{Client, ClientBuilder, Locator};

@@ -3,7 +3,7 @@
 //! raw IRC NICK/USER), sharing one folder and one room; the web app's routes;
 //! and `up` called as a library function.
 
-mod common;
+use crate::common;
 
 use common::{netkit, up_addrs, up_args, Server};
 use std::io::{BufRead, BufReader, Read, Write};

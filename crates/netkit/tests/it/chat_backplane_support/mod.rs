@@ -1,7 +1,6 @@
 //! Shared by the chat backplane tests: a private redis-server on a free port,
 //! `chat serve` instances on it (operator stdin, log lines), UDP members and a
 //! raw IRC client.
-#![allow(dead_code)] // each test binary uses a different subset
 
 use super::common::{self, spawn_line_reader, Server};
 use std::io::Write;

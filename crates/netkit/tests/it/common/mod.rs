@@ -1,10 +1,9 @@
 //! Shared test helpers: start `netkit` as a real process, wait for its ready
 //! line (never a sleep), and stop it when the test ends.
-#![allow(dead_code)] // each test binary uses a different subset
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -234,9 +233,6 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> (Option<i32>, String, S
     (code, stdout, stderr)
 }
 
-/// Unused reader type re-exported for tests that take stdout themselves.
-pub type Stdout = ChildStdout;
-
 /// The path of a built example (`cargo test` builds every example before it
 /// runs any test, next to the binary: `target/<profile>/examples/NAME`).
 pub fn example_bin(name: &str) -> std::path::PathBuf {
@@ -284,7 +280,8 @@ pub fn utf8(path: &std::path::Path) -> &str {
 /// A temporary directory with two empty folders in it: `served` (for the
 /// server) and `local` (for a client's side); removed when dropped.
 pub struct Dirs {
-    pub base: tempfile::TempDir,
+    /// Held only so the directory lives exactly as long as `Dirs`.
+    _base: tempfile::TempDir,
     pub served: std::path::PathBuf,
     pub local: std::path::PathBuf,
 }
@@ -297,7 +294,7 @@ impl Dirs {
         std::fs::create_dir(&served).expect("create served/");
         std::fs::create_dir(&local).expect("create local/");
         Dirs {
-            base,
+            _base: base,
             served,
             local,
         }
@@ -354,7 +351,6 @@ pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 /// scenario that calls the parent's `scenario(model)`: a failure reads
 /// `models::poll::half_close_gets_everything_then_eof`, and one model runs
 /// alone with `cargo test --test models poll::` (ripgrep's `rgtest!` idea).
-#[allow(unused_macros)] // each test binary uses a different subset
 macro_rules! every_model {
     ($($test:ident),* $(,)?) => {
         $crate::common::every_model!(@each [$($test),*]
@@ -375,7 +371,6 @@ macro_rules! every_model {
         }
     };
 }
-#[allow(unused_imports)] // each test binary uses a different subset
 pub(crate) use every_model;
 
 /// What a finished `netkit` run printed, and how it ended.

@@ -2,25 +2,12 @@
 //! tree with canaries outside it, snapshots of everything outside the root,
 //! and small raw clients for HTTP, the files protocol and TFTP that never
 //! hang (every read has a timeout) and never trust the server's answers.
-#![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Every concurrency model a TCP server takes.
-pub const MODELS: [&str; 8] = [
-    "iterative",
-    "thread",
-    "pool",
-    "fork",
-    "select",
-    "poll",
-    "epoll",
-    "async",
-];
 
 /// A read that waits longer than this means the server is stuck.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -38,7 +25,7 @@ pub struct Case {
 /// Reads `tests/data/traversal.txt`, expanding `\xNN`, `\\`, `{N*TEXT}` and
 /// `{BASE}` (the test's base directory).
 pub fn corpus(base: &Path) -> Vec<Case> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/traversal.txt");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data/traversal.txt");
     let text = std::fs::read_to_string(&path).expect("read the traversal corpus");
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))

@@ -1,7 +1,6 @@
 //! Shared helpers for the HTTP tests: a fixture tree, starting `netkit http
 //! serve`, raw-socket exchanges, and a small response parser (so tests see
 //! exactly what went over the wire, which curl would hide).
-#![allow(dead_code)] // each test binary uses a different subset
 
 pub mod features;
 

@@ -1,7 +1,6 @@
 //! Raw-socket helpers shared by the TFTP packet-level tests: packet builders,
 //! a parsed view of answers, a client socket that learns the transfer's port,
 //! and a served directory with the files and symlinks the tests need.
-#![allow(dead_code)] // each test binary uses a different subset
 
 use crate::common::Server;
 use std::net::{SocketAddr, UdpSocket};
