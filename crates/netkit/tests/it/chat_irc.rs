@@ -173,44 +173,33 @@ fn raw_client(addr: SocketAddr, nick: &str) -> (TcpStream, mpsc::Receiver<String
     (stream, lines)
 }
 
-#[test]
-fn room_output_reaches_idle_irc_connections_under_every_threaded_model() {
-    for model in [
-        "iterative",
-        "thread",
-        "pool",
-        "select",
-        "poll",
-        "epoll",
-        "async",
-    ] {
-        eprintln!("model {model}");
-        let (server, irc, mut operator) = serve(model);
-        let bob = Udp::join(&server, "bob");
-        let (mut stream, lines) = raw_client(irc, "raw");
-        expect_line(&lines, "366", |l| l.starts_with(":netkit 366 raw #netkit"));
-        bob.expect("JOINED raw");
-        // The IRC connection is idle: only a wake-up can bring these.
-        bob.send("SAY ping from udp");
-        expect_line(&lines, "PRIVMSG", |l| {
-            l == ":bob!bob@netkit PRIVMSG #netkit :ping from udp"
-        });
-        writeln!(operator, "hear ye").unwrap();
-        expect_line(&lines, "admin", |l| {
-            l == ":netkit NOTICE raw :[admin] hear ye"
-        });
-        write!(stream, "PRIVMSG #netkit :pong from irc\r\n").unwrap();
-        bob.expect("MSG raw pong from irc");
-        // An over-long line is answered, and the connection goes on.
-        let long = "x".repeat(2000);
-        write!(stream, "PRIVMSG #netkit :{long}\r\nPING :still\r\n").unwrap();
-        expect_line(&lines, "417", |l| l.contains(" 417 raw "));
-        expect_line(&lines, "PONG", |l| l == ":netkit PONG netkit :still");
-        // The reader thread holds a clone, so close the sending side explicitly.
-        stream.shutdown(std::net::Shutdown::Write).unwrap();
-        bob.expect("LEFT raw");
-        assert_eq!(server.terminate(), Some(0), "model {model}");
-    }
+/// Under every model that shares one room between connections.
+fn room_output_reaches_idle_irc_connections(model: &str) {
+    let (server, irc, mut operator) = serve(model);
+    let bob = Udp::join(&server, "bob");
+    let (mut stream, lines) = raw_client(irc, "raw");
+    expect_line(&lines, "366", |l| l.starts_with(":netkit 366 raw #netkit"));
+    bob.expect("JOINED raw");
+    // The IRC connection is idle: only a wake-up can bring these.
+    bob.send("SAY ping from udp");
+    expect_line(&lines, "PRIVMSG", |l| {
+        l == ":bob!bob@netkit PRIVMSG #netkit :ping from udp"
+    });
+    writeln!(operator, "hear ye").unwrap();
+    expect_line(&lines, "admin", |l| {
+        l == ":netkit NOTICE raw :[admin] hear ye"
+    });
+    write!(stream, "PRIVMSG #netkit :pong from irc\r\n").unwrap();
+    bob.expect("MSG raw pong from irc");
+    // An over-long line is answered, and the connection goes on.
+    let long = "x".repeat(2000);
+    write!(stream, "PRIVMSG #netkit :{long}\r\nPING :still\r\n").unwrap();
+    expect_line(&lines, "417", |l| l.contains(" 417 raw "));
+    expect_line(&lines, "PONG", |l| l == ":netkit PONG netkit :still");
+    // The reader thread holds a clone, so close the sending side explicitly.
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    bob.expect("LEFT raw");
+    assert_eq!(server.terminate(), Some(0), "model {model}");
 }
 
 #[test]
@@ -274,4 +263,9 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+common::every_model! {
+    room_output_reaches_idle_irc_connections:
+        [iterative, thread, pool, select, poll, epoll, r#async],
 }

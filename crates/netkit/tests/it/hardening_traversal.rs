@@ -128,33 +128,19 @@ fn check_pwned_absent() {
     );
 }
 
-macro_rules! every_model {
-    ($($model:ident),*) => {$(
-        #[test]
-        fn $model() {
-            let model = stringify!($model);
-            let http_tree = Tree::new();
-            let n_http = http_corpus(&http_tree, model);
-            let files_tree = Tree::new();
-            let n_files = files_corpus(&files_tree, model);
-            check_pwned_absent();
-            eprintln!("traversal {model}: {n_http} HTTP requests, {n_files} files commands");
-        }
-    )*};
+/// The whole corpus over HTTP and files under one model.
+fn traversal(model: &str) {
+    let http_tree = Tree::new();
+    let n_http = http_corpus(&http_tree, model);
+    let files_tree = Tree::new();
+    let n_files = files_corpus(&files_tree, model);
+    check_pwned_absent();
+    eprintln!("traversal {model}: {n_http} HTTP requests, {n_files} files commands");
 }
 
-mod models {
-    use super::*;
-    every_model!(iterative, thread, pool, fork, select, poll, epoll);
-    // `async` is a keyword: spelled out.
-    #[test]
-    fn async_model() {
-        let http_tree = Tree::new();
-        http_corpus(&http_tree, "async");
-        let files_tree = Tree::new();
-        files_corpus(&files_tree, "async");
-        check_pwned_absent();
-    }
+common::every_model! {
+    traversal,
+    files_protocol_hides_dot_names_unless_hidden: [epoll, thread],
 }
 
 #[test]
@@ -359,17 +345,14 @@ fn tftp_serves_hidden(addr: std::net::SocketAddr, share: &std::path::Path) {
     );
 }
 
-#[test]
-fn files_protocol_hides_dot_names_unless_hidden() {
-    for model in ["epoll", "thread"] {
-        let share = dot_share();
-        let root = share.path().to_str().unwrap();
-        let server = start("files", root, model, &[]);
-        files_refuse_hidden(server.addr(), share.path());
-        drop(server);
-        let server = start("files", root, model, &["--hidden"]);
-        files_serve_hidden(server.addr(), share.path());
-    }
+fn files_protocol_hides_dot_names_unless_hidden(model: &str) {
+    let share = dot_share();
+    let root = share.path().to_str().unwrap();
+    let server = start("files", root, model, &[]);
+    files_refuse_hidden(server.addr(), share.path());
+    drop(server);
+    let server = start("files", root, model, &["--hidden"]);
+    files_serve_hidden(server.addr(), share.path());
 }
 
 #[test]

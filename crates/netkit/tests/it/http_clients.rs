@@ -66,7 +66,18 @@ fn run(cmd: &mut Command) {
     );
 }
 
-fn curl_and_wget(model: &str, big: bool) {
+/// curl and wget download byte-exact, resume and upload.
+fn curl_and_wget(model: &str) {
+    curl_and_wget_files(model, false)
+}
+
+/// The same with a 100 MiB file among them.
+fn curl_and_wget_100_mib(model: &str) {
+    curl_and_wget_files(model, true)
+}
+
+/// The downloads, resume and upload, with `big.bin` (100 MiB) when `big`.
+fn curl_and_wget_files(model: &str, big: bool) {
     let dir = fixture();
     if big {
         write_big(&dir.path().join("big.bin"));
@@ -204,56 +215,9 @@ fn sigterm_lets_a_download_finish(model: &str) {
     assert_eq!(server.terminate(), Some(0));
 }
 
-macro_rules! clients {
-    ($($module:ident => $model:literal),* $(,)?) => {$(
-        mod $module {
-            #[test] fn curl_and_wget() { super::curl_and_wget($model, false) }
-            #[test] fn max_connections() { super::max_connections($model) }
-            #[test] fn sigterm_lets_a_download_finish() { super::sigterm_lets_a_download_finish($model) }
-        }
-    )*};
-}
-
-clients! {
-    thread => "thread",
-    pool => "pool",
-    select => "select",
-    poll => "poll",
-    epoll => "epoll",
-    r#async => "async",
-}
-
-#[test]
-fn iterative_curl_and_wget() {
-    curl_and_wget("iterative", false)
-}
-
-#[test]
-fn fork_curl_and_wget() {
-    curl_and_wget("fork", true)
-}
-
-#[test]
-fn fork_sigterm_lets_a_download_finish() {
-    sigterm_lets_a_download_finish("fork")
-}
-
-#[test]
-fn iterative_sigterm_lets_a_download_finish() {
-    sigterm_lets_a_download_finish("iterative")
-}
-
-#[test]
-fn fork_max_connections() {
-    max_connections("fork")
-}
-
-#[test]
-fn default_model_serves_100_mib_to_curl_and_wget() {
-    curl_and_wget("epoll", true)
-}
-
-#[test]
-fn thread_model_serves_100_mib_to_curl_and_wget() {
-    curl_and_wget("thread", true)
+common::every_model! {
+    curl_and_wget: [iterative, thread, pool, select, poll, epoll, r#async],
+    curl_and_wget_100_mib: [fork, thread, epoll],
+    max_connections: [thread, pool, fork, select, poll, epoll, r#async],
+    sigterm_lets_a_download_finish,
 }

@@ -91,24 +91,21 @@ fn udp_services_refuse_a_taken_port_too() {
 }
 
 /// `--bind` twice: one ready line per listener, and both answer (`nc`).
-#[test]
-fn bind_twice_prints_two_ready_lines_and_both_answer() {
-    for model in ["epoll", "fork", "async"] {
-        let mut args = vec!["echo", "serve", "--bind", "::1", "--bind", "127.0.0.1"];
-        args.extend(["--port", "0", "--model", model]);
-        let server = Server::start(&args);
-        let second = server
-            .lines
-            .recv_timeout(common::READY_TIMEOUT)
-            .expect("a second ready line");
-        let second = common::url_addr(&common::ready_url(&second).expect("a ready line"));
-        assert!(server.addr().is_ipv6(), "{model}: {}", server.url);
-        assert_eq!(second.ip().to_string(), "127.0.0.1", "{model}");
-        for addr in [server.addr(), second] {
-            assert_eq!(common::nc_echo(addr, "ping"), "ping", "{model} {addr}");
-        }
-        assert_eq!(server.terminate(), Some(0));
+fn bind_twice_prints_two_ready_lines_and_both_answer(model: &str) {
+    let mut args = vec!["echo", "serve", "--bind", "::1", "--bind", "127.0.0.1"];
+    args.extend(["--port", "0", "--model", model]);
+    let server = Server::start(&args);
+    let second = server
+        .lines
+        .recv_timeout(common::READY_TIMEOUT)
+        .expect("a second ready line");
+    let second = common::url_addr(&common::ready_url(&second).expect("a ready line"));
+    assert!(server.addr().is_ipv6(), "{model}: {}", server.url);
+    assert_eq!(second.ip().to_string(), "127.0.0.1", "{model}");
+    for addr in [server.addr(), second] {
+        assert_eq!(common::nc_echo(addr, "ping"), "ping", "{model} {addr}");
     }
+    assert_eq!(server.terminate(), Some(0));
 }
 
 /// `--bind ::` is dual-stack: HTTP answers curl on 127.0.0.1 and on ::1.
@@ -146,4 +143,8 @@ fn udp_bind_ipv6_wildcard_serves_ipv4_too() {
         assert_eq!(&buf[..n], b"ping", "{server}");
     }
     assert_eq!(echo.terminate(), Some(0));
+}
+
+common::every_model! {
+    bind_twice_prints_two_ready_lines_and_both_answer: [epoll, fork, r#async],
 }

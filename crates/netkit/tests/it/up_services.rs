@@ -166,14 +166,7 @@ fn the_web_app_steps_aside_for_an_index_html_and_json_listings() {
 
 /// The web chat under every model that can share the room (the stream is
 /// woken from the UDP loop's thread, through each driver's wake-up path).
-#[test]
-fn web_chat_members_are_known_by_token_and_hear_the_room_as_events() {
-    for model in ["epoll", "thread", "pool", "select", "poll", "async"] {
-        web_chat_under(model);
-    }
-}
-
-fn web_chat_under(model: &str) {
+fn web_chat_members_are_known_by_token_and_hear_the_room_as_events(model: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (_server, addrs) = start_up(dir.path(), &["--model", model, "--no-tftp", "--no-files"]);
     let h = addr(&addrs, "http");
@@ -406,4 +399,9 @@ fn the_web_page_refuses_other_origins_and_sandboxes_the_share() {
     assert_eq!(stats["chat_room"], "alone", "{stats}");
     assert_eq!(get("/api/stats").2, b"a real file");
     assert_eq!(server.terminate(), Some(0));
+}
+
+common::every_model! {
+    web_chat_members_are_known_by_token_and_hear_the_room_as_events:
+        [epoll, thread, pool, select, poll, r#async],
 }

@@ -347,31 +347,66 @@ pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-/// One test module per concurrency model, each with one `#[test]` per named
-/// scenario that calls the parent's `scenario(model)`: a failure reads
+/// Runs scenarios under every concurrency model as separate named tests
+/// (ripgrep's `rgtest!` idea): one module per model, one `#[test]` per
+/// scenario, calling the caller's `fn scenario(model: &str)`. A failure reads
 /// `models::poll::half_close_gets_everything_then_eof`, and one model runs
-/// alone with `cargo test --test models poll::` (ripgrep's `rgtest!` idea).
+/// alone with `cargo test -p netkit models::poll::`.
+///
+/// ```ignore
+/// common::every_model! {
+///     serves_everything,                        // under all eight models
+///     max_connections: [thread, pool, fork],    // only under these
+/// }
+/// ```
+///
+/// Call it once per test module (the model modules would collide). A new
+/// model is one more name in the `@all` list and one more `@has` line.
 macro_rules! every_model {
-    ($($test:ident),* $(,)?) => {
-        $crate::common::every_model!(@each [$($test),*]
-            iterative "iterative" thread "thread" pool "pool" fork "fork"
-            select "select" poll "poll" epoll "epoll" r#async "async");
+    ($($test:ident $(: [$($only:ident),* $(,)?])?),* $(,)?) => {
+        $crate::common::every_model!(@all [$($test [$($($only)*)?])*]);
     };
-    (@each $tests:tt $($module:ident $model:literal)*) => {
-        $($crate::common::every_model!(@one $module $model $tests);)*
+    (@all $tests:tt) => {
+        $crate::common::every_model!(@models $tests
+            iterative thread pool fork select poll epoll r#async);
     };
-    (@one $module:ident $model:literal [$($test:ident),*]) => {
-        mod $module {
-            $(
-                #[test]
-                fn $test() {
-                    super::$test($model)
-                }
-            )*
+    (@models $tests:tt $($model:ident)*) => {
+        $($crate::common::every_model!(@module $model $tests);)*
+    };
+    (@module $model:ident [$($test:ident $only:tt)*]) => {
+        mod $model {
+            $($crate::common::every_model!(@test $model $test $only $only);)*
         }
+    };
+    // No list (or `$model` found in it): the test.
+    (@test $model:ident $test:ident [] []) => {
+        #[test]
+        fn $test() {
+            super::$test($crate::common::model_name(stringify!($model)))
+        }
+    };
+    // A list without `$model`: no test. (Idents compare only as patterns,
+    // hence one arm per model below.)
+    (@test $model:ident $test:ident [] [$($only:ident)+]) => {};
+    (@test iterative $test:ident [iterative $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test iterative $test [] []); };
+    (@test thread $test:ident [thread $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test thread $test [] []); };
+    (@test pool $test:ident [pool $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test pool $test [] []); };
+    (@test fork $test:ident [fork $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test fork $test [] []); };
+    (@test select $test:ident [select $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test select $test [] []); };
+    (@test poll $test:ident [poll $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test poll $test [] []); };
+    (@test epoll $test:ident [epoll $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test epoll $test [] []); };
+    (@test r#async $test:ident [r#async $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test r#async $test [] []); };
+    (@test $model:ident $test:ident [$_first:ident $($rest:ident)*] $all:tt) => {
+        $crate::common::every_model!(@test $model $test [$($rest)*] $all);
     };
 }
 pub(crate) use every_model;
+
+/// A model's name as the CLI spells it, from the module name the macro gives
+/// it (`r#async` is `async`).
+pub fn model_name(module: &str) -> &str {
+    module.trim_start_matches("r#")
+}
 
 /// What a finished `netkit` run printed, and how it ended.
 pub struct Output {
