@@ -5,8 +5,8 @@
 //! `--overwrite`, a full disk (ERR 507), and uploads interrupted by the
 //! client vanishing or the server being SIGKILLed.
 //!
-//! One macro stamps out a module per model, so `cargo test --test files poll::`
-//! runs one model.
+//! One macro stamps out a module per model, so
+//! `cargo test -p netkit --test it files::poll::` runs one model.
 
 use crate::common;
 

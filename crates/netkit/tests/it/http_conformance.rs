@@ -6,9 +6,9 @@
 //! and the traversal list — over raw
 //! sockets, so what is asserted is exactly what went over the wire.
 //!
-//! One module per model (`cargo test --test http_conformance poll::`). The
-//! uploads, stats/CORS/precompressed, timeout and access-log scenarios live in
-//! `http/features.rs`.
+//! One module per model (`cargo test -p netkit --test it http_conformance::poll::`).
+//! The uploads, stats/CORS/precompressed, timeout and access-log scenarios
+//! live in `http/features.rs`.
 
 use crate::common;
 use crate::http;

@@ -4,7 +4,7 @@
 //!
 //! One macro stamps out a module per model (ripgrep's `rgtest!` idea), so a
 //! failure reads `models::poll::half_close_gets_everything_then_eof` and one
-//! model can be run alone: `cargo test --test models poll::`.
+//! model can be run alone: `cargo test -p netkit --test it models::poll::`.
 //!
 //! Scenarios: 50 concurrent clients each echo 1 MiB byte-exact; clients that
 //! vanish, stay silent, half-close or reset mid-transfer, each followed by a

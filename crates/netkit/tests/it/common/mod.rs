@@ -361,7 +361,7 @@ pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 /// ```
 ///
 /// Call it once per test module (the model modules would collide). A new
-/// model is one more name in the `@all` list and one more `@has` line.
+/// model is one more name in the `@all` list and one more `@test` arm.
 macro_rules! every_model {
     ($($test:ident $(: [$($only:ident),* $(,)?])?),* $(,)?) => {
         $crate::common::every_model!(@all [$($test [$($($only)*)?])*]);
