@@ -5,7 +5,6 @@
 
 // Helpers shared by several test modules.
 mod chat_backplane_support;
-mod cli;
 mod common;
 mod hardening_support;
 mod http;
@@ -18,6 +17,8 @@ mod chat_backplane_outage;
 mod chat_irc;
 mod chat_join;
 mod chat_udp;
+/// Flags every service shares (access log, sharing flags).
+mod cli;
 mod cli_usage;
 mod examples_processes;
 mod examples_threads_signals;
