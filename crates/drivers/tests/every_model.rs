@@ -17,6 +17,7 @@
 //! documented limit), and fork servers run one at a time because each reaps
 //! with `waitpid(-1)`.
 
+mod common;
 mod services;
 
 use netkit_drivers::{Config, Listener, Model, Shutdown};
@@ -312,73 +313,15 @@ fn file_ranges_follow_their_headers_pipelined(model: Model) {
     server.stop();
 }
 
-macro_rules! every_model {
-    ($($module:ident => $model:expr),* $(,)?) => {$(
-        mod $module {
-            use netkit_drivers::Model;
-            #[test]
-            fn own_thread_wakes_an_idle_client() {
-                super::own_thread_wakes_an_idle_client($model)
-            }
-            #[test]
-            fn leftover_input_is_offered_again() {
-                super::leftover_input_is_offered_again($model)
-            }
-            #[test]
-            fn output_in_several_calls_is_all_sent() {
-                super::output_in_several_calls_is_all_sent($model)
-            }
-            #[test]
-            fn file_ranges_follow_their_headers_pipelined() {
-                super::file_ranges_follow_their_headers_pipelined($model)
-            }
-            #[test]
-            fn answer_survives_unread_input() {
-                super::answer_survives_unread_input($model)
-            }
-            #[test]
-            fn several_listeners_are_all_served() {
-                super::several_listeners_are_all_served($model)
-            }
-            #[test]
-            fn a_panicking_session_costs_only_its_connection() {
-                super::a_panicking_session_costs_only_its_connection($model)
-            }
-        }
-    )*};
-}
-
-/// The hub needs two connections served at once and one shared service:
-/// not `iterative` (one client at a time) nor `fork` (a hub per process).
-macro_rules! hub {
-    ($($module:ident => $model:expr),* $(,)?) => {$(
-        #[test]
-        fn $module() {
-            hub_pushes_to_an_idle_client($model)
-        }
-    )*};
-}
-
-mod hub_pushes_to_an_idle_client {
-    use super::hub_pushes_to_an_idle_client;
-    use netkit_drivers::Model;
-    hub! {
-        thread => Model::Thread,
-        pool => Model::Pool,
-        select => Model::Select,
-        poll => Model::Poll,
-        epoll => Model::Epoll,
-        r#async => Model::Async,
-    }
-}
-
-every_model! {
-    iterative => Model::Iterative,
-    thread => Model::Thread,
-    pool => Model::Pool,
-    fork => Model::Fork,
-    select => Model::Select,
-    poll => Model::Poll,
-    epoll => Model::Epoll,
-    r#async => Model::Async,
+// The hub needs two connections served at once and one shared service:
+// not `iterative` (one client at a time) nor `fork` (a hub per process).
+common::every_model! {
+    own_thread_wakes_an_idle_client,
+    leftover_input_is_offered_again,
+    output_in_several_calls_is_all_sent,
+    file_ranges_follow_their_headers_pipelined,
+    answer_survives_unread_input,
+    several_listeners_are_all_served,
+    a_panicking_session_costs_only_its_connection,
+    hub_pushes_to_an_idle_client: [thread, pool, select, poll, epoll, r#async],
 }

@@ -4,16 +4,16 @@
 //! readers, idle timeouts, graceful shutdown, and select's FD_SETSIZE guard.
 //! (The cross-model behaviour of the CLI is tested in crates/netkit/tests.)
 
+mod common;
+
 use netkit_drivers::{Config, Listener, Model, Shutdown};
 use netkit_proto::echo::EchoService;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as How, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::{mpsc, Arc};
-use std::thread;
 use std::time::Duration;
 
-const MODELS: [Model; 3] = [Model::Select, Model::Poll, Model::Epoll];
 /// Every blocking call in these tests gives up after this long.
 const BOUND: Duration = Duration::from_secs(30);
 
@@ -30,7 +30,7 @@ impl Server {
         let shutdown = Shutdown::new().unwrap();
         let (tx, done) = mpsc::channel();
         let signal = shutdown.clone();
-        thread::spawn(move || {
+        std::thread::spawn(move || {
             let service = Arc::new(EchoService::new(idle));
             let _ = tx.send(netkit_drivers::serve(
                 model, listener, service, &config, &signal,
@@ -88,7 +88,7 @@ fn payload(seed: u64, len: usize) -> Vec<u8> {
 /// and returns everything read up to EOF.
 fn echo_round_trip(mut s: TcpStream, data: Vec<u8>) -> Vec<u8> {
     let mut writer = s.try_clone().unwrap();
-    let w = thread::spawn(move || {
+    let w = std::thread::spawn(move || {
         writer.write_all(&data).unwrap();
         writer.shutdown(How::Write).unwrap();
     });
@@ -103,160 +103,139 @@ fn read_until_closed(s: &mut TcpStream) -> io::Result<Vec<u8>> {
     s.read_to_end(&mut got).map(|_| got)
 }
 
-#[test]
-fn many_concurrent_clients_get_their_bytes_back_exactly() {
-    for model in MODELS {
-        let server = Server::start(model, None, config(2));
-        let clients: Vec<_> = (0..24u64)
-            .map(|i| {
-                let s = server.connect();
-                let data = payload(i, 200_000 + (i as usize) * 37_123);
-                thread::spawn(move || (echo_round_trip(s, data.clone()), data))
-            })
-            .collect();
-        for c in clients {
-            let (got, sent) = c.join().unwrap();
-            assert_eq!(got.len(), sent.len(), "{model}: length");
-            assert!(got == sent, "{model}: echoed bytes differ");
+fn many_concurrent_clients_get_their_bytes_back_exactly(model: Model) {
+    let server = Server::start(model, None, config(2));
+    let clients: Vec<_> = (0..24u64)
+        .map(|i| {
+            let s = server.connect();
+            let data = payload(i, 200_000 + (i as usize) * 37_123);
+            std::thread::spawn(move || (echo_round_trip(s, data.clone()), data))
+        })
+        .collect();
+    for c in clients {
+        let (got, sent) = c.join().unwrap();
+        assert_eq!(got.len(), sent.len(), "{model}: length");
+        assert!(got == sent, "{model}: echoed bytes differ");
+    }
+    server.stop().unwrap();
+}
+
+fn half_close_flushes_then_closes(model: Model) {
+    let server = Server::start(model, None, config(1));
+    let mut s = server.connect();
+    s.write_all(b"last words").unwrap();
+    s.shutdown(How::Write).unwrap();
+    assert_eq!(read_until_closed(&mut s).unwrap(), b"last words", "{model}");
+    // An empty half-close is answered with a clean EOF too.
+    let mut s = server.connect();
+    s.shutdown(How::Write).unwrap();
+    assert_eq!(read_until_closed(&mut s).unwrap(), b"", "{model}");
+    server.stop().unwrap();
+}
+
+fn a_reset_mid_transfer_leaves_the_server_serving(model: Model) {
+    let server = Server::start(model, None, config(1));
+    let mut s = server.connect();
+    s.write_all(&payload(7, 300_000)).unwrap();
+    // SO_LINGER 0: close sends RST instead of FIN, with data still in flight.
+    let linger = nix::libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::Linger, &linger).unwrap();
+    drop(s);
+    let data = payload(8, 100_000);
+    assert!(
+        echo_round_trip(server.connect(), data.clone()) == data,
+        "{model}"
+    );
+    server.stop().unwrap();
+}
+
+fn idle_clients_do_not_block_others_and_time_out(model: Model) {
+    let server = Server::start(model, Some(Duration::from_millis(300)), config(1));
+    let mut idle = server.connect();
+    let data = payload(9, 50_000);
+    assert!(
+        echo_round_trip(server.connect(), data.clone()) == data,
+        "{model}"
+    );
+    // The idle timeout closes the silent client: EOF, not a hang.
+    assert_eq!(read_until_closed(&mut idle).unwrap(), b"", "{model}");
+    server.stop().unwrap();
+}
+
+fn a_peer_that_never_reads_is_dropped_after_the_send_timeout(model: Model) {
+    let mut cfg = config(1);
+    cfg.send_timeout = Duration::from_millis(200);
+    let server = Server::start(model, None, cfg);
+    let mut s = server.connect();
+    // Far more than the socket buffers hold: the server's echo stalls, it
+    // gives up, and closing with our bytes unread resets our writes.
+    let chunk = payload(10, 1 << 20);
+    let mut failure = None;
+    for _ in 0..256 {
+        if let Err(e) = s.write_all(&chunk) {
+            failure = Some(e.kind());
+            break;
         }
-        server.stop().unwrap();
     }
+    assert!(
+        matches!(
+            failure,
+            Some(io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe)
+        ),
+        "{model}: the server kept a stalled peer ({failure:?})"
+    );
+    // The server is still serving.
+    let data = payload(11, 10_000);
+    assert!(
+        echo_round_trip(server.connect(), data.clone()) == data,
+        "{model}"
+    );
+    server.stop().unwrap();
 }
 
-#[test]
-fn half_close_flushes_then_closes() {
-    for model in MODELS {
-        let server = Server::start(model, None, config(1));
-        let mut s = server.connect();
-        s.write_all(b"last words").unwrap();
-        s.shutdown(How::Write).unwrap();
-        assert_eq!(read_until_closed(&mut s).unwrap(), b"last words", "{model}");
-        // An empty half-close is answered with a clean EOF too.
-        let mut s = server.connect();
-        s.shutdown(How::Write).unwrap();
-        assert_eq!(read_until_closed(&mut s).unwrap(), b"", "{model}");
-        server.stop().unwrap();
-    }
+fn shutdown_closes_idle_clients_refuses_new_ones_and_returns_ok(model: Model) {
+    let server = Server::start(model, None, config(2));
+    let mut idle = server.connect();
+    let mut s = server.connect();
+    s.write_all(b"ping").unwrap();
+    let mut buf = [0; 4];
+    s.read_exact(&mut buf).unwrap();
+    // Make sure `idle` was accepted (not still queued in the backlog, which
+    // closing the listener resets), then leave it idle.
+    idle.write_all(b"ping").unwrap();
+    idle.read_exact(&mut buf).unwrap();
+    let addr = server.addr;
+    server.stop().unwrap();
+    assert_eq!(read_until_closed(&mut idle).unwrap(), b"", "{model}");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "{model}: still accepting"
+    );
 }
 
-#[test]
-fn a_reset_mid_transfer_leaves_the_server_serving() {
-    for model in MODELS {
-        let server = Server::start(model, None, config(1));
-        let mut s = server.connect();
-        s.write_all(&payload(7, 300_000)).unwrap();
-        // SO_LINGER 0: close sends RST instead of FIN, with data still in flight.
-        let linger = nix::libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        nix::sys::socket::setsockopt(&s, nix::sys::socket::sockopt::Linger, &linger).unwrap();
-        drop(s);
-        let data = payload(8, 100_000);
-        assert!(
-            echo_round_trip(server.connect(), data.clone()) == data,
-            "{model}"
-        );
-        server.stop().unwrap();
-    }
-}
-
-#[test]
-fn idle_clients_do_not_block_others_and_time_out() {
-    for model in MODELS {
-        let server = Server::start(model, Some(Duration::from_millis(300)), config(1));
-        let mut idle = server.connect();
-        let data = payload(9, 50_000);
-        assert!(
-            echo_round_trip(server.connect(), data.clone()) == data,
-            "{model}"
-        );
-        // The idle timeout closes the silent client: EOF, not a hang.
-        assert_eq!(read_until_closed(&mut idle).unwrap(), b"", "{model}");
-        server.stop().unwrap();
-    }
-}
-
-#[test]
-fn a_peer_that_never_reads_is_dropped_after_the_send_timeout() {
-    for model in MODELS {
-        let mut cfg = config(1);
-        cfg.send_timeout = Duration::from_millis(200);
-        let server = Server::start(model, None, cfg);
-        let mut s = server.connect();
-        // Far more than the socket buffers hold: the server's echo stalls, it
-        // gives up, and closing with our bytes unread resets our writes.
-        let chunk = payload(10, 1 << 20);
-        let mut failure = None;
+fn shutdown_gives_up_on_a_stalled_client_after_the_grace_period(model: Model) {
+    let mut cfg = config(1);
+    cfg.grace = Duration::from_millis(200);
+    let server = Server::start(model, None, cfg);
+    let s = server.connect();
+    let mut writer = s.try_clone().unwrap();
+    // Fill both directions' buffers without reading, so the echo cannot flush.
+    let w = std::thread::spawn(move || {
+        let chunk = payload(12, 1 << 20);
         for _ in 0..256 {
-            if let Err(e) = s.write_all(&chunk) {
-                failure = Some(e.kind());
-                break;
+            if writer.write_all(&chunk).is_err() {
+                return;
             }
         }
-        assert!(
-            matches!(
-                failure,
-                Some(io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe)
-            ),
-            "{model}: the server kept a stalled peer ({failure:?})"
-        );
-        // The server is still serving.
-        let data = payload(11, 10_000);
-        assert!(
-            echo_round_trip(server.connect(), data.clone()) == data,
-            "{model}"
-        );
-        server.stop().unwrap();
-    }
-}
-
-#[test]
-fn shutdown_closes_idle_clients_refuses_new_ones_and_returns_ok() {
-    for model in MODELS {
-        let server = Server::start(model, None, config(2));
-        let mut idle = server.connect();
-        let mut s = server.connect();
-        s.write_all(b"ping").unwrap();
-        let mut buf = [0; 4];
-        s.read_exact(&mut buf).unwrap();
-        // Make sure `idle` was accepted (not still queued in the backlog, which
-        // closing the listener resets), then leave it idle.
-        idle.write_all(b"ping").unwrap();
-        idle.read_exact(&mut buf).unwrap();
-        let addr = server.addr;
-        server.stop().unwrap();
-        assert_eq!(read_until_closed(&mut idle).unwrap(), b"", "{model}");
-        assert!(
-            TcpStream::connect(addr).is_err(),
-            "{model}: still accepting"
-        );
-    }
-}
-
-#[test]
-fn shutdown_gives_up_on_a_stalled_client_after_the_grace_period() {
-    for model in MODELS {
-        let mut cfg = config(1);
-        cfg.grace = Duration::from_millis(200);
-        let server = Server::start(model, None, cfg);
-        let s = server.connect();
-        let mut writer = s.try_clone().unwrap();
-        // Fill both directions' buffers without reading, so the echo cannot flush.
-        let w = thread::spawn(move || {
-            let chunk = payload(12, 1 << 20);
-            for _ in 0..256 {
-                if writer.write_all(&chunk).is_err() {
-                    return;
-                }
-            }
-        });
-        // Stop once the server has taken some bytes (one echoed byte shows it).
-        let mut first = [0; 1];
-        (&s).read_exact(&mut first).unwrap();
-        server.stop().unwrap();
-        w.join().unwrap();
-    }
+    });
+    // Stop once the server has taken some bytes (one echoed byte shows it).
+    let mut first = [0; 1];
+    (&s).read_exact(&mut first).unwrap();
+    server.stop().unwrap();
+    w.join().unwrap();
 }
 
 /// Re-runs the ignored `fd_setsize_child` test in a child process with the fd
@@ -385,8 +364,7 @@ impl netkit_proto::Session for FileReplySession {
     }
 }
 
-#[test]
-fn file_chunks_follow_their_header_bytes_in_order() {
+fn file_chunks_follow_their_header_bytes_in_order(model: Model) {
     let path = std::env::temp_dir().join(format!("netkit-readiness-{}", std::process::id()));
     let body = payload(15, 3_000_000);
     std::fs::write(&path, &body).unwrap();
@@ -397,34 +375,43 @@ fn file_chunks_follow_their_header_bytes_in_order() {
         expected.extend_from_slice(b"HDR\n");
         expected.extend_from_slice(&body);
     }
-    for model in MODELS {
-        let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = Shutdown::new().unwrap();
-        let service = Arc::new(FileReplies {
-            file: Arc::clone(&file),
-            len: body.len() as u64,
-        });
-        let (tx, done) = mpsc::channel();
-        let signal = shutdown.clone();
-        thread::spawn(move || {
-            let _ = tx.send(netkit_drivers::serve(
-                model,
-                listener,
-                service,
-                &config(1),
-                &signal,
-            ));
-        });
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(BOUND)).unwrap();
-        // Two pipelined requests, then EOF: both replies, then the close.
-        s.write_all(b"one\ntwo\n").unwrap();
-        s.shutdown(How::Write).unwrap();
-        let got = read_until_closed(&mut s).unwrap();
-        assert_eq!(got.len(), expected.len(), "{model}");
-        assert!(got == expected, "{model}: replies differ");
-        shutdown.trigger();
-        done.recv_timeout(BOUND).unwrap().unwrap();
-    }
+    let listener = Listener::bind_tcp("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new().unwrap();
+    let service = Arc::new(FileReplies {
+        file: Arc::clone(&file),
+        len: body.len() as u64,
+    });
+    let (tx, done) = mpsc::channel();
+    let signal = shutdown.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(netkit_drivers::serve(
+            model,
+            listener,
+            service,
+            &config(1),
+            &signal,
+        ));
+    });
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(BOUND)).unwrap();
+    // Two pipelined requests, then EOF: both replies, then the close.
+    s.write_all(b"one\ntwo\n").unwrap();
+    s.shutdown(How::Write).unwrap();
+    let got = read_until_closed(&mut s).unwrap();
+    assert_eq!(got.len(), expected.len(), "{model}");
+    assert!(got == expected, "{model}: replies differ");
+    shutdown.trigger();
+    done.recv_timeout(BOUND).unwrap().unwrap();
+}
+
+common::every_model! {
+    many_concurrent_clients_get_their_bytes_back_exactly: [select, poll, epoll],
+    half_close_flushes_then_closes: [select, poll, epoll],
+    a_reset_mid_transfer_leaves_the_server_serving: [select, poll, epoll],
+    idle_clients_do_not_block_others_and_time_out: [select, poll, epoll],
+    a_peer_that_never_reads_is_dropped_after_the_send_timeout: [select, poll, epoll],
+    shutdown_closes_idle_clients_refuses_new_ones_and_returns_ok: [select, poll, epoll],
+    shutdown_gives_up_on_a_stalled_client_after_the_grace_period: [select, poll, epoll],
+    file_chunks_follow_their_header_bytes_in_order: [select, poll, epoll],
 }

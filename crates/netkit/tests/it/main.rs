@@ -1,0 +1,43 @@
+//! netkit's end-to-end tests, in one binary (one link instead of one per
+//! file): each module drives the real `netkit` binary, or an example, over
+//! loopback. Run one area with a filter, e.g. `cargo test -p netkit --test it
+//! models::epoll` or `cargo test -p netkit --test it tftp_`.
+
+// Helpers shared by several test modules.
+mod chat_backplane_support;
+mod common;
+mod hardening_support;
+mod http;
+mod tftp_support;
+
+// The tests, one module per area.
+mod bench;
+mod chat_backplane;
+mod chat_backplane_outage;
+mod chat_irc;
+mod chat_join;
+mod chat_udp;
+/// Flags every service shares (access log, sharing flags).
+mod cli;
+mod cli_usage;
+mod examples_processes;
+mod examples_threads_signals;
+mod files;
+mod files_cli;
+mod files_verify;
+mod hardening_faults;
+mod hardening_hostile;
+mod hardening_traversal;
+mod http_clients;
+mod http_conformance;
+mod models;
+mod ports;
+mod relay;
+mod summaries;
+mod tftp_cli;
+mod tftp_clients;
+mod tftp_raw;
+mod tftp_requests;
+mod tools;
+mod up_browser;
+mod up_services;
