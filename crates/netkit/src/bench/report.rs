@@ -246,20 +246,9 @@ pub(crate) fn micros(us: f64) -> String {
     }
 }
 
-/// `1536` → `1.5 KiB`.
+/// `1536` → `1.50 KiB` (indicatif's binary units, as every netkit report).
 pub(crate) fn bytes(n: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value:.0} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    indicatif::HumanBytes(n.max(0.0) as u64).to_string()
 }
 
 #[cfg(test)]
@@ -272,8 +261,8 @@ mod tests {
         assert_eq!(micros(1234.0), "1.23 ms");
         assert_eq!(micros(2_500_000.0), "2.50 s");
         assert_eq!(bytes(10.0), "10 B");
-        assert_eq!(bytes(1536.0), "1.5 KiB");
-        assert_eq!(bytes(3.0 * 1024.0 * 1024.0), "3.0 MiB");
+        assert_eq!(bytes(1536.0), "1.50 KiB");
+        assert_eq!(bytes(3.0 * 1024.0 * 1024.0), "3.00 MiB");
         assert_eq!(count(1u64, "thread", "threads"), "1 thread");
         assert_eq!(count(0u64, "copy", "copies"), "0 copies");
         assert_eq!(count(2u64, "copy", "copies"), "2 copies");

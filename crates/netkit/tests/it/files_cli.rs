@@ -73,7 +73,7 @@ fn ls_get_put_resume_and_refusals() {
     assert_eq!(names, [("data.bin", 3_000_000), ("hello.txt", 6)]);
     let table = stdout(&client(&["files", "ls", &a], &d.local));
     assert!(
-        table.contains("hello.txt") && table.contains("2.9 MiB"),
+        table.contains("hello.txt") && table.contains("2.86 MiB"),
         "{table}"
     );
 

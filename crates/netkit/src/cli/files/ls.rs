@@ -1,8 +1,9 @@
 //! `netkit files ls ADDR [--json]`: the server's regular files.
 
 use super::client::Client;
-use super::progress::{date, size};
+use super::progress::date;
 use crate::cli::common::resolve;
+use crate::cli::transfer_summary::size;
 use anyhow::Result;
 use clap::Args;
 use netkit_proto::files::DEFAULT_PORT;

@@ -42,22 +42,6 @@ pub(crate) fn report(
     Ok(())
 }
 
-/// `1.5 MiB`.
-pub(crate) fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC).
 pub(crate) fn date(unix: u64) -> String {
     let c = Civil::from_unix(unix);
@@ -72,11 +56,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_and_sizes() {
+    fn dates() {
         assert_eq!(date(0), "1970-01-01 00:00");
         assert_eq!(date(1_700_000_000), "2023-11-14 22:13");
         assert_eq!(date(951_782_400), "2000-02-29 00:00");
-        assert_eq!(size(10), "10 B");
-        assert_eq!(size(1536), "1.5 KiB");
     }
 }

@@ -140,7 +140,7 @@ impl Shell {
         for e in &entries {
             println!(
                 "{:>10}  {}  {}",
-                super::progress::size(e.size),
+                crate::cli::transfer_summary::size(e.size),
                 super::progress::date(e.mtime),
                 e.name
             );
