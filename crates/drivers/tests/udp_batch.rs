@@ -112,7 +112,7 @@ fn a_batch_reaches_every_destination_whole_and_in_order() {
     let (signal, (tx, done)) = (shutdown.clone(), mpsc::channel());
     thread::spawn(move || {
         let _ = tx.send(netkit_drivers::udp::serve(
-            &server,
+            std::slice::from_ref(&server),
             &mut Fanout { to },
             &signal,
         ));

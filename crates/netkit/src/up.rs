@@ -10,15 +10,16 @@
 //!                     irc   (driver, --model) ── IrcService ─────────▲
 //! ```
 //!
-//! [`Up::bind`] opens every listener first (so a busy port fails before
-//! anything is served, and port 0 is resolved), [`Up::ready_lines`] says where
-//! each one is, and [`Up::run`] serves on one thread per service until the
+//! [`Up::bind`] opens every listener first, on every `--bind` address (so a
+//! busy port fails before anything is served, and port 0 is resolved),
+//! [`Up::ready_lines`] says where each one is, and [`Up::run`] serves on one thread per service until the
 //! shared [`Shutdown`] fires; a service that fails stops the others.
 
 mod banner;
 mod web;
 
 use crate::backplane;
+use crate::cli::common::{bind_udp, listen_tcp};
 use crate::cli::share_args::{HttpArgs, IdleArgs, ShareArgs};
 use crate::services::{self, chat, files, http, tftp};
 use anyhow::{bail, Context, Result};
@@ -38,8 +39,9 @@ pub use banner::{banner, interface_addresses};
 pub struct UpConfig {
     /// The shared folder.
     pub dir: PathBuf,
-    /// The address every listener binds.
-    pub bind: IpAddr,
+    /// The addresses every service listens on (`--bind`, repeatable; `::`
+    /// is dual-stack): each service gets a listener on each.
+    pub bind: Vec<IpAddr>,
     /// HTTP and the web app (default 8000).
     pub http_port: Option<u16>,
     /// The files protocol (default 8888).
@@ -80,7 +82,7 @@ impl UpConfig {
     pub fn new(dir: PathBuf) -> UpConfig {
         UpConfig {
             dir,
-            bind: IpAddr::from([0, 0, 0, 0]),
+            bind: vec![IpAddr::from([0, 0, 0, 0])],
             http_port: Some(http::DEFAULT_PORT),
             files_port: Some(files::DEFAULT_PORT),
             tftp_port: Some(tftp::DEFAULT_PORT),
@@ -97,6 +99,9 @@ impl UpConfig {
 
     /// The room is shared by threads; forked children could not share it.
     fn check(&self) -> Result<()> {
+        if self.bind.is_empty() {
+            bail!("no address to listen on: give --bind");
+        }
         let shares_room = self.chat_port.is_some() || self.irc_port.is_some();
         if self.model == Model::Fork && shares_room {
             bail!("--model fork cannot share the chat room between services: use a threaded model, or --no-chat --no-irc");
@@ -113,15 +118,16 @@ impl UpConfig {
     }
 }
 
-/// Every listener, bound and ready to serve.
+/// Every listener, bound and ready to serve: per service one per `--bind`
+/// address, none when the service is off.
 #[derive(Debug)]
 pub struct Up {
     config: UpConfig,
-    http: Option<Listener>,
-    files: Option<Listener>,
-    tftp: Option<UdpSocket>,
-    chat: Option<UdpSocket>,
-    irc: Option<Listener>,
+    http: Vec<Listener>,
+    files: Vec<Listener>,
+    tftp: Vec<UdpSocket>,
+    chat: Vec<UdpSocket>,
+    irc: Vec<Listener>,
     room: Option<chat::Room>,
 }
 
@@ -132,23 +138,11 @@ impl Up {
         // Fails early on a bad folder, and removes the unfinished uploads of
         // an earlier run once for every service.
         services::open_share(&config.dir, &config.share)?;
-        let tcp = |port: Option<u16>| -> Result<Option<Listener>> {
-            port.map(|p| {
-                let addr = SocketAddr::new(config.bind, p);
-                Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))
-            })
-            .transpose()
-        };
-        let udp = |port: Option<u16>| -> Result<Option<UdpSocket>> {
-            port.map(|p| {
-                let addr = SocketAddr::new(config.bind, p);
-                UdpSocket::bind(addr).with_context(|| format!("cannot bind udp {addr}"))
-            })
-            .transpose()
-        };
+        let tcp = |port: Option<u16>| port.map_or(Ok(Vec::new()), |p| listen_tcp(&config.bind, p));
+        let udp = |port: Option<u16>| port.map_or(Ok(Vec::new()), |p| bind_udp(&config.bind, p));
         let shares_room = config.chat_port.is_some() || config.irc_port.is_some();
         let (http, files) = (tcp(config.http_port)?, tcp(config.files_port)?);
-        http::defer_accept(http.as_slice());
+        http::defer_accept(&http);
         let (tftp, chat) = (udp(config.tftp_port)?, udp(config.chat_port)?);
         let irc = tcp(config.irc_port)?;
         // Linked only once every port is bound, so a busy port leaves no trace in Redis.
@@ -170,45 +164,55 @@ impl Up {
         })
     }
 
-    /// The SPEC ready line of every listener, in a fixed order.
+    /// The SPEC ready line of every listener, in a fixed order: by service,
+    /// then by `--bind`.
     pub fn ready_lines(&self) -> Result<Vec<String>> {
         let mut lines = Vec::new();
-        if let Some(l) = &self.http {
-            lines.push(format!("http listening on {}", l.url("http")?));
+        for (service, scheme, listeners) in
+            [("http", "http", &self.http), ("files", "tcp", &self.files)]
+        {
+            for l in listeners {
+                lines.push(format!("{service} listening on {}", l.url(scheme)?));
+            }
         }
-        if let Some(l) = &self.files {
-            lines.push(format!("files listening on {}", l.url("tcp")?));
+        for (service, sockets) in [("tftp", &self.tftp), ("chat", &self.chat)] {
+            for s in sockets {
+                lines.push(format!("{service} listening on udp://{}", s.local_addr()?));
+            }
         }
-        if let Some(s) = &self.tftp {
-            lines.push(format!("tftp listening on udp://{}", s.local_addr()?));
-        }
-        if let Some(s) = &self.chat {
-            lines.push(format!("chat listening on udp://{}", s.local_addr()?));
-        }
-        if let Some(l) = &self.irc {
+        for l in &self.irc {
             lines.push(format!("irc listening on {}", l.url("tcp")?));
         }
         Ok(lines)
     }
 
-    /// The bound port of each service, by name (`http`, `files`, …).
-    pub fn ports(&self) -> Vec<(&'static str, u16)> {
-        let tcp = |l: &Option<Listener>| l.as_ref().and_then(|l| l.local_addr()).map(|a| a.port());
-        let udp = |s: &Option<UdpSocket>| {
-            s.as_ref()
-                .and_then(|s| s.local_addr().ok())
-                .map(|a| a.port())
-        };
-        [
+    /// Every bound address, by service name (`http`, `files`, …), in the
+    /// order of [`Up::ready_lines`].
+    pub fn addrs(&self) -> Vec<(&'static str, SocketAddr)> {
+        let tcp = |ls: &[Listener]| ls.iter().filter_map(Listener::local_addr).collect();
+        let udp = |ss: &[UdpSocket]| ss.iter().filter_map(|s| s.local_addr().ok()).collect();
+        let all: [(&'static str, Vec<SocketAddr>); 5] = [
             ("http", tcp(&self.http)),
             ("files", tcp(&self.files)),
             ("tftp", udp(&self.tftp)),
             ("chat", udp(&self.chat)),
             ("irc", tcp(&self.irc)),
-        ]
-        .into_iter()
-        .filter_map(|(name, port)| Some((name, port?)))
-        .collect()
+        ];
+        all.into_iter()
+            .flat_map(|(name, addrs)| addrs.into_iter().map(move |a| (name, a)))
+            .collect()
+    }
+
+    /// The port of each service on its first `--bind` address, by name
+    /// (`http`, `files`, …).
+    pub fn ports(&self) -> Vec<(&'static str, u16)> {
+        let mut ports: Vec<(&'static str, u16)> = Vec::new();
+        for (name, addr) in self.addrs() {
+            if !ports.iter().any(|(n, _)| *n == name) {
+                ports.push((name, addr.port()));
+            }
+        }
+        ports
     }
 
     /// The shared room (for the operator's announcements), when chat is on.
@@ -229,12 +233,13 @@ impl Up {
             room,
         } = self;
         let hub = room.as_ref().map(|room| room.hub().clone());
+        // The page's links: each service's port on the first --bind.
         let ports: serde_json::Map<String, serde_json::Value> = [
-            ("http", http.as_ref().and_then(|l| l.local_addr())),
-            ("files", files.as_ref().and_then(|l| l.local_addr())),
-            ("tftp", tftp.as_ref().and_then(|s| s.local_addr().ok())),
-            ("chat", chat.as_ref().and_then(|s| s.local_addr().ok())),
-            ("irc", irc.as_ref().and_then(|l| l.local_addr())),
+            ("http", http.first().and_then(Listener::local_addr)),
+            ("files", files.first().and_then(Listener::local_addr)),
+            ("tftp", tftp.first().and_then(|s| s.local_addr().ok())),
+            ("chat", chat.first().and_then(|s| s.local_addr().ok())),
+            ("irc", irc.first().and_then(Listener::local_addr)),
         ]
         .into_iter()
         .filter_map(|(name, addr)| Some((name.to_owned(), addr?.port().into())))
@@ -257,7 +262,7 @@ impl Up {
         let log = services::open_log(&config.share, model);
         let root = || services::reopen_share(&config.dir, &config.share);
 
-        if let Some(listener) = http {
+        if !http.is_empty() {
             // An open page holds its event stream: one client at a time would
             // stall every other browser, so the iterative model has no web chat.
             let web_hub = hub.clone().filter(|_| model != Model::Iterative);
@@ -275,19 +280,17 @@ impl Up {
             });
             let chat = web_hub.map(netkit_proto::chat::web::WebChat::new);
             let app = web::WebApp::new(root()?, settings, chat, hub.clone());
-            let http = http::config(&config.share, &config.http, config.idle, model);
-            let service = http::service(root()?, http, model, log.as_ref(), Some(Arc::new(app)));
-            spawn("http", tcp_job(model, listener, service, &driver, shutdown))?;
+            let settings = http::config(&config.share, &config.http, config.idle, model);
+            let app: Arc<dyn netkit_proto::http::extension::Extension> = Arc::new(app);
+            let service = http::service(root()?, settings, model, log.as_ref(), Some(app));
+            spawn("http", tcp_job(model, http, service, &driver, shutdown))?;
         }
-        if let Some(listener) = files {
-            let files = files::config(&config.share, config.idle);
-            let service = files::service(root()?, files, log.as_ref())?;
-            spawn(
-                "files",
-                tcp_job(model, listener, service, &driver, shutdown),
-            )?;
+        if !files.is_empty() {
+            let settings = files::config(&config.share, config.idle);
+            let service = files::service(root()?, settings, log.as_ref())?;
+            spawn("files", tcp_job(model, files, service, &driver, shutdown))?;
         }
-        if let Some(socket) = tftp {
+        if !tftp.is_empty() {
             let cfg = tftp::config(&config.share, tftp::Timing::default());
             let service = tftp::service(root()?, cfg, log.as_ref());
             let (grace, shutdown) = (driver.grace, shutdown.clone());
@@ -295,25 +298,28 @@ impl Up {
                 "tftp",
                 Box::new(move || {
                     Ok(netkit_drivers::udp::transfers::serve(
-                        &socket, &service, grace, &shutdown,
+                        &tftp, &service, grace, &shutdown,
                     )?)
                 }),
             )?;
         }
-        if let (Some(listener), Some(room)) = (irc, &room) {
+        if let (false, Some(room)) = (irc.is_empty(), &room) {
             let service = room.irc();
-            spawn("irc", tcp_job(model, listener, service, &driver, shutdown))?;
+            spawn("irc", tcp_job(model, irc, service, &driver, shutdown))?;
         }
         if let Some(room) = room {
             // Without a UDP front nothing would run the room's clock; the loop
-            // runs on an unbound-to-anyone socket then.
-            let socket = match chat {
-                Some(socket) => socket,
-                None => UdpSocket::bind(SocketAddr::new(config.bind, 0))
-                    .context("binding the room's clock socket")?,
+            // runs on a socket nobody is told of then.
+            let sockets = if chat.is_empty() {
+                bind_udp(&config.bind[..1], 0).context("binding the room's clock socket")?
+            } else {
+                chat
             };
             let shutdown = shutdown.clone();
-            spawn("chat", Box::new(move || room.serve_udp(&socket, &shutdown)))?;
+            spawn(
+                "chat",
+                Box::new(move || room.serve_udp(&sockets, &shutdown)),
+            )?;
         }
         drop(done_tx);
 
@@ -336,7 +342,7 @@ impl Up {
 /// a job for one of `up`'s threads.
 fn tcp_job<S: Service>(
     model: Model,
-    listener: Listener,
+    listeners: Vec<Listener>,
     service: Arc<S>,
     driver: &Config,
     shutdown: &Shutdown,
@@ -344,7 +350,7 @@ fn tcp_job<S: Service>(
     let (driver, shutdown) = (driver.clone(), shutdown.clone());
     Box::new(move || {
         Ok(netkit_drivers::serve(
-            model, listener, service, &driver, &shutdown,
+            model, listeners, service, &driver, &shutdown,
         )?)
     })
 }
@@ -373,7 +379,7 @@ pub fn up(
         writeln!(out, "{line}")?;
     }
     out.flush()?;
-    let text = banner(&up.config, &up.ports(), terminal);
+    let text = banner(&up.config, &up.addrs(), terminal);
     out.write_all(text.as_bytes())?;
     out.flush()?;
     if let Some(hub) = up.hub() {

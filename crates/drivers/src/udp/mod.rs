@@ -2,10 +2,12 @@
 //! one sender and one receiver.
 //!
 //! ```text
-//!                      ┌ serve / serve_woken   one socket, one DatagramService
-//!   datagram_loop.rs ──┤                        (chat, UDP echo): recvmmsg in,
-//!                      └                        grouped sendmmsg + GSO out
-//!   transfers/       ──┬ serve                  a listening socket, a socket and
+//!                      ┌ serve / serve_woken   sockets (one per --bind), one
+//!   datagram_loop.rs ──┤                        DatagramService (chat, UDP echo):
+//!                      │                        recvmmsg in, grouped sendmmsg +
+//!                      └                        GSO out through the peer's socket
+//!   routes.rs          which socket each peer was last heard on (bounded)
+//!   transfers/       ──┬ serve                  listening sockets, a socket and
 //!                      │                        thread per TransferSession (TFTP server)
 //!                      └ run                    one TransferSession on a socket
 //!                                               (the TFTP client): the same loop
@@ -17,7 +19,8 @@
 
 mod datagram_loop;
 pub mod recv;
+mod routes;
 pub mod send;
 pub mod transfers;
 
-pub use datagram_loop::{serve, serve_woken, UdpWaker, RECEIVE_BUFFER};
+pub use datagram_loop::{serve, serve_woken, DatagramLoop, UdpWaker, RECEIVE_BUFFER};

@@ -23,7 +23,7 @@ use nix::sys::socket::{
 };
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 /// How a receive waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,8 @@ pub struct Receiver {
     slot: usize,
     gro: bool,
     got: Vec<Received>,
+    /// The socket the headers last served (see [`Receiver::recv`]).
+    last_socket: Option<RawFd>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -91,6 +93,7 @@ impl Receiver {
             slot,
             gro,
             got: Vec::with_capacity(slots),
+            last_socket: None,
         }
     }
 
@@ -104,10 +107,14 @@ impl Receiver {
     /// EINTR is returned like any error: the caller polls again.
     pub fn recv(&mut self, socket: &UdpSocket, wait: Wait) -> io::Result<usize> {
         self.got.clear();
-        if self.gro && self.headers.is_some() {
+        let fd = socket.as_raw_fd();
+        let other_socket = self.last_socket.replace(fd).is_some_and(|last| last != fd);
+        if (self.gro || other_socket) && self.headers.is_some() {
             // The kernel writes back each header's control length (shorter
-            // when a datagram came without a GRO cmsg) and nix's headers keep
-            // it: fresh ones, so the next batch's segment size is not cut off.
+            // when a datagram came without a GRO cmsg) and address length (16
+            // for IPv4) and nix's headers keep them: fresh ones, so the next
+            // batch's segment size is not cut off, nor an IPv6 sender on a
+            // socket read after an IPv4 one (a loop with a socket per --bind).
             self.headers = Some(MultiHeaders::preallocate(self.slots(), self.cmsg.clone()));
         }
         let Some(headers) = self.headers.as_mut() else {
@@ -289,6 +296,25 @@ mod tests {
                 assert_eq!(*local, pktinfo.then(|| IpAddr::from([127, 0, 0, 1])));
                 let n = want.len().min(SLOT);
                 assert_eq!(data[..], want[..n], "a longer one is cut to a slot");
+            }
+        }
+    }
+
+    #[test]
+    fn one_receiver_reads_ipv4_and_ipv6_sockets_in_turn() {
+        let v4 = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let v6 = UdpSocket::bind("[::1]:0").unwrap();
+        let (c4, c6) = (
+            UdpSocket::bind("127.0.0.1:0").unwrap(),
+            UdpSocket::bind("[::1]:0").unwrap(),
+        );
+        let mut rx = Receiver::new(8, 64, false, false);
+        for round in 0..2 {
+            for (server, client) in [(&v4, &c4), (&v6, &c6)] {
+                client.send_to(b"hi", server.local_addr().unwrap()).unwrap();
+                assert_eq!(received(server, &mut rx, 1), [b"hi"]);
+                let from: Vec<SocketAddr> = rx.datagrams().map(|(f, _, _)| f).collect();
+                assert_eq!(from, [client.local_addr().unwrap()], "round {round}");
             }
         }
     }

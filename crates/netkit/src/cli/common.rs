@@ -10,55 +10,87 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Where a server listens.
+/// The addresses a server listens on: `-b/--bind`, repeatable, for every
+/// service (`netkit up` takes it alone, each service with its own port).
 #[derive(Debug, Clone, Args)]
-pub struct ServerArgs {
+pub struct BindArgs {
     /// Address to listen on; give it again for more (`::` serves IPv6 and IPv4).
     #[arg(short = 'b', long, default_values_t = [IpAddr::V4(Ipv4Addr::UNSPECIFIED)])]
     pub bind: Vec<IpAddr>,
-    /// Port to listen on (0 picks a free one); the default depends on the service.
-    #[arg(short = 'p', long)]
-    pub port: Option<u16>,
 }
 
-impl ServerArgs {
-    /// The first socket address, with `default_port` when `--port` was not given.
-    pub fn addr(&self, default_port: u16) -> SocketAddr {
-        let ip = self.bind.first().copied();
-        SocketAddr::new(
-            ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-            self.port.unwrap_or(default_port),
-        )
-    }
-
-    /// Every socket address, one per `--bind`.
-    pub fn addrs(&self, default_port: u16) -> Vec<SocketAddr> {
-        let port = self.port.unwrap_or(default_port);
+impl BindArgs {
+    /// Every `--bind` address with `port`.
+    pub fn addrs(&self, port: u16) -> Vec<SocketAddr> {
         self.bind
             .iter()
             .map(|ip| SocketAddr::new(*ip, port))
             .collect()
     }
 
-    /// A TCP listener on every `--bind` address (`::` dual-stack).
-    pub(crate) fn listen_tcp(&self, default_port: u16) -> Result<Vec<Listener>> {
-        self.addrs(default_port)
-            .into_iter()
-            .map(|addr| {
-                Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))
-            })
-            .collect()
+    /// A TCP listener on `port` of every `--bind` address (`::` dual-stack).
+    pub(crate) fn tcp(&self, port: u16) -> Result<Vec<Listener>> {
+        listen_tcp(&self.bind, port)
     }
 
-    /// The UDP socket of a service that serves one (TFTP, chat, echo
-    /// `--udp`): `--bind` once, where `::` serves IPv6 and IPv4.
-    pub(crate) fn udp_socket(&self, default_port: u16) -> Result<UdpSocket> {
-        anyhow::ensure!(
-            self.bind.len() == 1,
-            "UDP services listen on one address: give --bind once (:: serves IPv6 and IPv4)"
-        );
-        let addr = self.addr(default_port);
-        netkit_drivers::listener::bind_udp(addr).with_context(|| format!("cannot bind udp {addr}"))
+    /// A UDP socket on `port` of every `--bind` address (`::` dual-stack).
+    pub(crate) fn udp(&self, port: u16) -> Result<Vec<UdpSocket>> {
+        bind_udp(&self.bind, port)
+    }
+}
+
+/// A TCP listener on `port` of every address in `ips` (`::` dual-stack).
+pub(crate) fn listen_tcp(ips: &[IpAddr], port: u16) -> Result<Vec<Listener>> {
+    ips.iter()
+        .map(|ip| {
+            let addr = SocketAddr::new(*ip, port);
+            Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))
+        })
+        .collect()
+}
+
+/// A UDP socket on `port` of every address in `ips` (`::` dual-stack).
+pub(crate) fn bind_udp(ips: &[IpAddr], port: u16) -> Result<Vec<UdpSocket>> {
+    ips.iter()
+        .map(|ip| {
+            let addr = SocketAddr::new(*ip, port);
+            netkit_drivers::listener::bind_udp(addr)
+                .with_context(|| format!("cannot bind udp {addr}"))
+        })
+        .collect()
+}
+
+/// Where a server listens.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// `-b/--bind`, repeatable.
+    #[command(flatten)]
+    pub binds: BindArgs,
+    /// Port to listen on (0 picks a free one); the default depends on the service.
+    #[arg(short = 'p', long)]
+    pub port: Option<u16>,
+}
+
+impl ServerArgs {
+    /// The port: `--port`, else `default_port`.
+    pub fn port(&self, default_port: u16) -> u16 {
+        self.port.unwrap_or(default_port)
+    }
+
+    /// Every socket address, one per `--bind`.
+    pub fn addrs(&self, default_port: u16) -> Vec<SocketAddr> {
+        self.binds.addrs(self.port(default_port))
+    }
+
+    /// A TCP listener on every `--bind` address (`::` dual-stack).
+    pub(crate) fn listen_tcp(&self, default_port: u16) -> Result<Vec<Listener>> {
+        self.binds.tcp(self.port(default_port))
+    }
+
+    /// The UDP sockets of a service that serves UDP (TFTP, chat, echo
+    /// `--udp`): one per `--bind` (`::` dual-stack).
+    pub(crate) fn udp_sockets(&self, default_port: u16) -> Result<Vec<UdpSocket>> {
+        self.binds.udp(self.port(default_port))
     }
 }
 
@@ -68,6 +100,19 @@ pub(crate) fn announce_all(service: &str, scheme: &str, listeners: &[Listener]) 
         announce(service, &listener.url(scheme)?)?;
     }
     Ok(())
+}
+
+/// One ready line per UDP socket: `SERVICE listening on udp://IP:PORT`.
+pub(crate) fn announce_udp(service: &str, sockets: &[UdpSocket]) -> Result<()> {
+    for socket in sockets {
+        announce(service, &udp_url(socket)?)?;
+    }
+    Ok(())
+}
+
+/// `udp://IP:PORT` of a bound socket (the ready line's URL).
+pub(crate) fn udp_url(socket: &UdpSocket) -> Result<String> {
+    Ok(format!("udp://{}", socket.local_addr()?))
 }
 
 /// How a TCP server handles concurrent clients.

@@ -1,7 +1,7 @@
 //! `netkit echo serve`: the echo service over TCP (every model), UDP, or a Unix
 //! stream socket.
 
-use super::common::{announce, announce_all, shutdown_on_signals, ModelArgs, ServerArgs};
+use super::common::{announce_all, announce_udp, shutdown_on_signals, ModelArgs, ServerArgs};
 use super::share_args::IdleArgs;
 use crate::services;
 use anyhow::{Context, Result};
@@ -50,9 +50,9 @@ pub fn run(cmd: EchoCommand) -> Result<()> {
 fn serve(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     if args.udp {
-        let socket = args.server.udp_socket(DEFAULT_PORT)?;
-        announce("echo", &format!("udp://{}", socket.local_addr()?))?;
-        netkit_drivers::udp::serve(&socket, &mut UdpEcho, &shutdown)?;
+        let sockets = args.server.udp_sockets(DEFAULT_PORT)?;
+        announce_udp("echo", &sockets)?;
+        netkit_drivers::udp::serve(&sockets, &mut UdpEcho, &shutdown)?;
         return Ok(());
     }
     let config = args.model.config()?;

@@ -19,7 +19,7 @@ mod values;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-pub use common::{ModelArgs, ServerArgs};
+pub use common::{BindArgs, ModelArgs, ServerArgs};
 
 /// netkit: network tools and servers from the classic sockets course.
 #[derive(Debug, Parser)]

@@ -1,7 +1,7 @@
 //! `netkit tftp serve|get|put`: the TFTP server on the per-transfer UDP loop,
 //! and a client that runs on the same loop, over one socket.
 
-use super::common::{announce, resolve, shutdown_on_signals, ServerArgs};
+use super::common::{announce_udp, resolve, shutdown_on_signals, ServerArgs};
 use super::share_args::ShareArgs;
 use super::values::{addr, duration, positive, positive_duration};
 use crate::services;
@@ -176,12 +176,12 @@ fn serve(args: ServeArgs) -> Result<()> {
 pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Result<()> {
     let root = services::open_share(&args.dir, &args.share)?;
     let cfg = services::tftp::config(&args.share, args.timing());
-    let socket = args.server.udp_socket(DEFAULT_PORT)?;
+    let sockets = args.server.udp_sockets(DEFAULT_PORT)?;
     // The UDP loop runs in this process (no fork): the log may buffer.
     let log = services::access_log::open(args.share.quiet, true);
     let service = services::tftp::service(root, cfg, log.as_ref());
-    announce("tftp", &format!("udp://{}", socket.local_addr()?))?;
-    let result = netkit_drivers::udp::transfers::serve(&socket, &service, args.grace, shutdown);
+    announce_udp("tftp", &sockets)?;
+    let result = netkit_drivers::udp::transfers::serve(&sockets, &service, args.grace, shutdown);
     // Transfers log when dropped: the service goes first, then the log flushes.
     drop(service);
     drop(log);

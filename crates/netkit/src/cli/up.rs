@@ -1,7 +1,7 @@
 //! `netkit up [DIR]`: every service at once on one folder and one chat room
 //! (see [`crate::up`]); this file only turns flags into an [`UpConfig`].
 
-use super::common::{shutdown_on_signals, ModelArgs};
+use super::common::{shutdown_on_signals, BindArgs, ModelArgs};
 use super::share_args::{HttpArgs, IdleArgs, ShareArgs};
 use super::values::usage_error;
 use crate::up::{BackplaneConfig, UpConfig};
@@ -9,7 +9,6 @@ use anyhow::Result;
 use clap::error::ErrorKind;
 use clap::Args;
 use std::io::IsTerminal;
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 /// `netkit up` flags.
@@ -21,9 +20,8 @@ pub struct UpArgs {
     /// The folder to share.
     #[arg(default_value = ".")]
     dir: PathBuf,
-    /// Address every service listens on.
-    #[arg(short = 'b', long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
-    bind: IpAddr,
+    #[command(flatten)]
+    binds: BindArgs,
     /// HTTP port, for browsers and curl (0 picks a free one).
     #[arg(long, default_value_t = 8000)]
     http_port: u16,
@@ -83,7 +81,7 @@ pub fn run(args: UpArgs) -> Result<()> {
     let on = |off: bool, port: u16| (!off).then_some(port);
     let config = UpConfig {
         dir: args.dir,
-        bind: args.bind,
+        bind: args.binds.bind,
         http_port: on(args.no_http, args.http_port),
         files_port: on(args.no_files, args.files_port),
         tftp_port: on(args.no_tftp, args.tftp_port),

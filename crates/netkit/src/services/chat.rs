@@ -5,7 +5,7 @@
 
 use crate::backplane::{self, Backplane};
 use anyhow::{Context, Result};
-use netkit_drivers::udp::UdpWaker;
+use netkit_drivers::udp::{DatagramLoop, UdpWaker};
 use netkit_drivers::Shutdown;
 use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::irc::IrcService;
@@ -92,13 +92,14 @@ impl Room {
         Arc::new(IrcService::new(self.hub.clone()))
     }
 
-    /// Runs the UDP front on `socket` until `shutdown` fires (this loop also
-    /// runs the room's clock), then leaves the shared room and tells the UDP
-    /// members the server is going (IRC members get an ERROR line from their
-    /// session).
-    pub fn serve_udp(&self, socket: &UdpSocket, shutdown: &Shutdown) -> Result<()> {
+    /// Runs the UDP front on `sockets` (one per `--bind`) until `shutdown`
+    /// fires (this loop also runs the room's clock), then leaves the shared
+    /// room and tells the UDP members the server is going, each through the
+    /// socket it talks to (IRC members get an ERROR line from their session).
+    pub fn serve_udp(&self, sockets: &[UdpSocket], shutdown: &Shutdown) -> Result<()> {
         let mut front = UdpFront::new(self.hub.clone());
-        netkit_drivers::udp::serve_woken(socket, &mut front, shutdown, &self.waker)?;
+        let mut udp = DatagramLoop::new(sockets)?;
+        udp.run(&mut front, shutdown, Some(&self.waker))?;
         // Leave the shared room first, so the farewell stays on this server.
         if let Some(backplane) = &self.backplane {
             backplane.shutdown();
@@ -106,9 +107,7 @@ impl Room {
         self.hub.act(None, |room| room.admin(SHUTTING_DOWN));
         let mut farewell = Vec::new();
         front.handle_timeout(Instant::now(), &mut farewell);
-        for d in farewell {
-            let _ = socket.send_to(&d.data, d.to);
-        }
+        udp.send(&mut farewell);
         Ok(())
     }
 }

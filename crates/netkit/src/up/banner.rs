@@ -1,10 +1,11 @@
 //! The few lines `netkit up` prints for people after the ready lines: where
 //! to point a browser or a client from another machine (every non-loopback
-//! interface address), and a QR code of the web address for a phone.
+//! interface address each `--bind` serves), and a QR code of the web address
+//! for a phone.
 
 use super::UpConfig;
 use std::fmt::Write as _;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// The addresses other machines can reach this one at: every up, non-loopback
 /// interface address (IPv4 first; IPv6 link-local ones left out, they need a
@@ -51,13 +52,31 @@ fn host(ip: IpAddr) -> String {
     }
 }
 
-/// The banner text; `qr`: also draw the first web address as a QR code.
-pub fn banner(config: &UpConfig, ports: &[(&'static str, u16)], qr: bool) -> String {
-    let port = |name: &str| ports.iter().find(|(n, _)| *n == name).map(|(_, p)| *p);
-    let mut ips = interface_addresses(config.bind);
-    if ips.is_empty() {
-        ips.push(IpAddr::from([127, 0, 0, 1]));
+/// Where other machines reach `service`: for each of its bound addresses
+/// (one per `--bind`, in order), the interface addresses it serves, with its
+/// port; without any (a wildcard on a machine with only loopback),
+/// 127.0.0.1.
+fn places(addrs: &[(&'static str, SocketAddr)], service: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for (_, bound) in addrs.iter().filter(|(name, _)| *name == service) {
+        let mut ips = interface_addresses(bound.ip());
+        if ips.is_empty() {
+            ips.push(IpAddr::from([127, 0, 0, 1]));
+        }
+        for ip in ips {
+            let place = format!("{}:{}", host(ip), bound.port());
+            if !found.contains(&place) {
+                found.push(place);
+            }
+        }
     }
+    found
+}
+
+/// The banner text from every bound address by service (see
+/// [`super::Up::addrs`]); `qr`: also draw the first web address as a QR code.
+pub fn banner(config: &UpConfig, addrs: &[(&'static str, SocketAddr)], qr: bool) -> String {
+    let first = |name: &str| places(addrs, name).into_iter().next();
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -69,25 +88,25 @@ pub fn banner(config: &UpConfig, ports: &[(&'static str, u16)], qr: bool) -> Str
             .display(),
         if config.share.upload { "on" } else { "off" }
     );
-    let first = host(ips[0]);
-    if let Some(p) = port("http") {
+    let web = places(addrs, "http");
+    if !web.is_empty() {
         let _ = writeln!(text, "Open in a browser on this network:");
-        for ip in &ips {
-            let _ = writeln!(text, "  http://{}:{p}/", host(*ip));
+        for place in &web {
+            let _ = writeln!(text, "  http://{place}/");
         }
     }
     let mut clients = Vec::new();
-    if let Some(p) = port("files") {
-        clients.push(format!("netkit files shell {first}:{p}"));
+    if let Some(place) = first("files") {
+        clients.push(format!("netkit files shell {place}"));
     }
-    if let Some(p) = port("tftp") {
-        clients.push(format!("curl -O tftp://{first}:{p}/FILE"));
+    if let Some(place) = first("tftp") {
+        clients.push(format!("curl -O tftp://{place}/FILE"));
     }
-    if let Some(p) = port("chat") {
-        clients.push(format!("netkit chat join {first}:{p} NAME"));
+    if let Some(place) = first("chat") {
+        clients.push(format!("netkit chat join {place} NAME"));
     }
-    if let Some(p) = port("irc") {
-        clients.push(format!("irc {first}:{p} #netkit"));
+    if let Some(place) = first("irc") {
+        clients.push(format!("irc {place} #netkit"));
     }
     if !clients.is_empty() {
         let _ = writeln!(text, "Or from a terminal:");
@@ -95,12 +114,13 @@ pub fn banner(config: &UpConfig, ports: &[(&'static str, u16)], qr: bool) -> Str
             let _ = writeln!(text, "  {c}");
         }
     }
-    if let (true, Some(p)) = (qr, port("http")) {
-        if let Some(code) = qr_code(&format!("http://{first}:{p}/")) {
+    if let (true, Some(place)) = (qr, web.first()) {
+        if let Some(code) = qr_code(&format!("http://{place}/")) {
             text.push_str(&code);
         }
     }
-    if port("chat").is_some() || port("irc").is_some() {
+    let has = |name: &str| addrs.iter().any(|(n, _)| *n == name);
+    if has("chat") || has("irc") {
         let _ = writeln!(text, "Lines typed here are announced to the chat room.");
     }
     let _ = writeln!(text, "Ctrl-C stops every service.");
@@ -129,12 +149,13 @@ mod tests {
     #[test]
     fn the_banner_names_every_service_and_draws_a_code() {
         let config = UpConfig::new(".".into());
+        let any = |port: u16| SocketAddr::from(([0, 0, 0, 0], port));
         let ports = [
-            ("http", 8000),
-            ("files", 8888),
-            ("tftp", 6969),
-            ("chat", 9999),
-            ("irc", 6667),
+            ("http", any(8000)),
+            ("files", any(8888)),
+            ("tftp", any(6969)),
+            ("chat", any(9999)),
+            ("irc", any(6667)),
         ];
         let text = banner(&config, &ports, true);
         assert!(text.contains(":8000/"), "{text}");
@@ -147,7 +168,7 @@ mod tests {
             "a QR code: {text}"
         );
         assert!(!banner(&config, &ports, false).contains('▀'));
-        for ip in interface_addresses(config.bind) {
+        for ip in interface_addresses(config.bind[0]) {
             assert!(!ip.is_loopback());
         }
     }
@@ -165,10 +186,38 @@ mod tests {
         assert_eq!(shown("::"), ["192.0.2.2", "fd00::2"]);
         assert_eq!(shown("0.0.0.0"), ["192.0.2.2"]);
         assert_eq!(shown("fd00::2"), ["fd00::2"]);
-        let mut config = UpConfig::new(".".into());
-        config.bind = "fd00::2".parse().unwrap();
-        let text = banner(&config, &[("http", 8000), ("files", 8888)], false);
+        let config = UpConfig::new(".".into());
+        let at = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        let text = banner(
+            &config,
+            &[
+                ("http", at("[fd00::2]:8000")),
+                ("files", at("[fd00::2]:8888")),
+            ],
+            false,
+        );
         assert!(text.contains("http://[fd00::2]:8000/"), "{text}");
         assert!(text.contains("files shell [fd00::2]:8888"), "{text}");
+    }
+
+    #[test]
+    fn every_bind_is_shown_with_its_own_port() {
+        let config = UpConfig::new(".".into());
+        let at = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        let addrs = [
+            ("http", at("127.0.0.1:8000")),
+            ("http", at("[::1]:8001")),
+            ("tftp", at("[::1]:6969")),
+            ("tftp", at("127.0.0.1:6969")),
+        ];
+        let text = banner(&config, &addrs, false);
+        let web: Vec<&str> = text.lines().filter(|l| l.contains("http://")).collect();
+        assert_eq!(
+            web,
+            ["  http://127.0.0.1:8000/", "  http://[::1]:8001/"],
+            "{text}"
+        );
+        // A client line names the first bind's address.
+        assert!(text.contains("curl -O tftp://[::1]:6969/FILE"), "{text}");
     }
 }

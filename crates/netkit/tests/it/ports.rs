@@ -148,3 +148,247 @@ fn udp_bind_ipv6_wildcard_serves_ipv4_too() {
 common::every_model! {
     bind_twice_prints_two_ready_lines_and_both_answer: [epoll, fork, r#async],
 }
+
+/// The next ready line's address (a second `--bind`'s listener).
+fn next_ready(server: &Server) -> std::net::SocketAddr {
+    let line = server
+        .lines
+        .recv_timeout(common::READY_TIMEOUT)
+        .expect("another ready line");
+    common::url_addr(&common::ready_url(&line).unwrap_or_else(|| panic!("not ready: {line}")))
+}
+
+/// `host:port` for a URL (IPv6 in brackets).
+fn url_host(addr: std::net::SocketAddr) -> String {
+    match addr {
+        std::net::SocketAddr::V4(a) => a.to_string(),
+        std::net::SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// `curl -g URL`: what it printed to stdout.
+fn curl(url: &str) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-gsS", "--max-time", "10", url])
+        .output()
+        .expect("run curl");
+    assert!(out.status.success(), "curl {url}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `nc -u`: sends `text` as one datagram, returns the one that comes back
+/// (`-W 1`: nc stops after one; `timeout` bounds it when none does).
+fn nc_udp(addr: std::net::SocketAddr, text: &str) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut nc = Command::new("timeout")
+        .args(["20", "nc", "-u", "-W", "1", "-w", "10"])
+        .args([addr.ip().to_string(), addr.port().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn nc -u");
+    let mut stdin = nc.stdin.take().expect("piped stdin");
+    stdin.write_all(text.as_bytes()).expect("write to nc");
+    drop(stdin);
+    let out = nc.wait_with_output().expect("nc runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `tftp serve --bind 127.0.0.1 --bind ::1`: a ready line for each, and
+/// curl downloads over both (each transfer answers from the address asked).
+#[test]
+fn tftp_serve_on_two_binds_serves_both() {
+    let dirs = common::Dirs::new();
+    std::fs::write(dirs.served.join("hi.txt"), b"hi there").expect("write");
+    let dir = common::utf8(&dirs.served);
+    let args = ["tftp", "serve", dir, "--bind", "127.0.0.1", "--bind", "::1"];
+    let tftp = Server::start(&[&args[..], &["--port", "0"]].concat());
+    let (v4, v6) = (tftp.addr(), next_ready(&tftp));
+    assert_eq!(
+        (v4.ip().to_string(), v6.ip().to_string()),
+        ("127.0.0.1".into(), "::1".into())
+    );
+    for addr in [v4, v6, v4] {
+        let url = format!("tftp://{}/hi.txt", url_host(addr));
+        assert_eq!(curl(&url), "hi there", "{url}");
+    }
+    assert_eq!(tftp.terminate(), Some(0));
+}
+
+/// `echo serve --udp` on two binds: `nc -u` gets its echo from each.
+#[test]
+fn udp_echo_on_two_binds_answers_both() {
+    let args = [
+        "echo",
+        "serve",
+        "--udp",
+        "--bind",
+        "127.0.0.1",
+        "--bind",
+        "::1",
+    ];
+    let echo = Server::start(&[&args[..], &["--port", "0"]].concat());
+    let (v4, v6) = (echo.addr(), next_ready(&echo));
+    assert!(v4.is_ipv4() && v6.is_ipv6(), "{v4} {v6}");
+    // IPv4 first: the loop must then still read an IPv6 sender right.
+    for (addr, text) in [(v4, "four"), (v6, "six"), (v4, "four again")] {
+        assert_eq!(nc_udp(addr, text), text, "nc -u {addr}");
+    }
+    assert_eq!(echo.terminate(), Some(0));
+}
+
+/// A chat member on a connected UDP socket: it hears only the address it
+/// sent to, so every answer must leave through the socket its JOIN came in on.
+struct Member(std::net::UdpSocket);
+
+impl Member {
+    fn join(server: std::net::SocketAddr, name: &str) -> Member {
+        let local = if server.is_ipv6() {
+            "[::1]:0"
+        } else {
+            "127.0.0.1:0"
+        };
+        let socket = std::net::UdpSocket::bind(local).expect("bind a member");
+        socket.connect(server).expect("connect");
+        socket.set_read_timeout(Some(LIMIT)).expect("timeout");
+        let member = Member(socket);
+        member.send(&format!("JOIN {name}"));
+        assert_eq!(member.recv(), format!("OK {name}"), "{server}");
+        // Its next datagram confirms the address: the member list follows.
+        member.send("PING");
+        member.hears("the member list", |l| l.starts_with("MEMBERS "));
+        member.hears("its PONG", |l| l == "PONG");
+        member
+    }
+
+    fn send(&self, text: &str) {
+        self.0.send(text.as_bytes()).expect("send");
+    }
+
+    fn recv(&self) -> String {
+        let mut buf = [0u8; 2048];
+        let n = self.0.recv(&mut buf).expect("a datagram within the wait");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    /// Reads up to 20 datagrams until one `is` it; panics otherwise.
+    fn hears(&self, what: &str, is: impl Fn(&str) -> bool) {
+        for _ in 0..20 {
+            if is(&self.recv()) {
+                return;
+            }
+        }
+        panic!("never heard {what}");
+    }
+}
+
+/// `chat serve --bind 127.0.0.1 --bind ::1 --irc-port 0`: the room on both
+/// UDP addresses and IRC on both; a member on each hears the other, an IRC
+/// client on each joins, and the farewell reaches both members.
+#[test]
+fn chat_serve_on_two_binds_is_one_room() {
+    use std::io::Write;
+    let args = ["chat", "serve", "--bind", "127.0.0.1", "--bind", "::1"];
+    let chat = Server::start(&[&args[..], &["--port", "0", "--irc-port", "0"]].concat());
+    let (udp4, udp6) = (chat.addr(), next_ready(&chat));
+    let (irc4, irc6) = (next_ready(&chat), next_ready(&chat));
+    assert!(udp4.is_ipv4() && udp6.is_ipv6() && irc4.is_ipv4() && irc6.is_ipv6());
+
+    let alice = Member::join(udp4, "alice");
+    let bob = Member::join(udp6, "bob");
+    alice.hears("bob's join", |l| l == "JOINED bob");
+    bob.send("SAY hi from six");
+    alice.hears("bob", |l| l == "MSG bob hi from six");
+    alice.send("SAY hi from four");
+    bob.hears("alice", |l| l == "MSG alice hi from four");
+
+    for (addr, nick) in [(irc4, "ircfour"), (irc6, "ircsix")] {
+        let stream = common::connect(addr, LIMIT);
+        let lines = common::spawn_line_reader(stream.try_clone().expect("clone"));
+        let mut w = stream.try_clone().expect("clone");
+        write!(w, "USER u 0 * :x\r\nNICK {nick}\r\nJOIN #netkit\r\n").expect("write");
+        loop {
+            let line = lines.recv_timeout(LIMIT).expect("IRC answers");
+            if line.starts_with(&format!(":netkit 366 {nick} #netkit")) {
+                break;
+            }
+        }
+        let joined = format!("JOINED {nick}");
+        alice.hears(&joined, |l| l == joined);
+        bob.hears(&joined, |l| l == joined);
+        stream.shutdown(std::net::Shutdown::Both).expect("close");
+    }
+
+    assert_eq!(chat.terminate(), Some(0));
+    for member in [&alice, &bob] {
+        member.hears("the farewell", |l| l.contains("shutting down"));
+    }
+}
+
+/// `up --bind 127.0.0.1 --bind ::1`: two ready lines per service, HTTP and
+/// TFTP answer on both, and the banner names both web addresses.
+#[test]
+fn up_on_two_binds_serves_every_service_on_both() {
+    let dirs = common::Dirs::new();
+    std::fs::write(dirs.served.join("hi.txt"), b"hello").expect("write");
+    let dir = common::utf8(&dirs.served);
+    let mut args = common::up_args(dir, &["--bind", "::1"]);
+    args.extend(["--quiet"]);
+    let up = Server::start(&args);
+    let mut ready = vec![("http".to_owned(), up.addr())];
+    for _ in 0..9 {
+        let line = up
+            .lines
+            .recv_timeout(common::READY_TIMEOUT)
+            .expect("a ready line");
+        let url = common::ready_url(&line).unwrap_or_else(|| panic!("not ready: {line}"));
+        let service = line.split(' ').next().unwrap_or_default().to_owned();
+        ready.push((service, common::url_addr(&url)));
+    }
+    let order: Vec<(&str, bool)> = ready
+        .iter()
+        .map(|(s, a)| (s.as_str(), a.is_ipv6()))
+        .collect();
+    let want: Vec<(&str, bool)> = ["http", "files", "tftp", "chat", "irc"]
+        .iter()
+        .flat_map(|s| [(*s, false), (*s, true)])
+        .collect();
+    assert_eq!(order, want, "{ready:?}");
+    let at = |service: &str| -> Vec<std::net::SocketAddr> {
+        ready
+            .iter()
+            .filter(|(s, _)| s == service)
+            .map(|(_, a)| *a)
+            .collect()
+    };
+    for addr in at("http") {
+        assert_eq!(curl(&format!("http://{}/hi.txt", url_host(addr))), "hello");
+    }
+    for addr in at("tftp") {
+        assert_eq!(curl(&format!("tftp://{}/hi.txt", url_host(addr))), "hello");
+    }
+    for addr in at("files").into_iter().chain(at("irc")) {
+        common::connect(addr, LIMIT);
+    }
+    // The banner, after the ready lines: every web address, one per bind.
+    let mut banner = String::new();
+    for _ in 0..40 {
+        let line = up
+            .lines
+            .recv_timeout(common::READY_TIMEOUT)
+            .expect("the banner");
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+    }
+    for addr in at("http") {
+        assert!(
+            banner.contains(&format!("http://{}/", url_host(addr))),
+            "{banner}"
+        );
+    }
+    assert_eq!(up.terminate(), Some(0));
+}

@@ -250,7 +250,7 @@ fn up_is_a_library_function() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("x.txt"), "x").unwrap();
     let mut config = UpConfig::new(dir.path().to_owned());
-    config.bind = "127.0.0.1".parse().unwrap();
+    config.bind = vec!["127.0.0.1".parse().unwrap()];
     config.http_port = Some(0);
     config.files_port = None;
     config.tftp_port = Some(0);

@@ -3,12 +3,13 @@
 //! for a client running one such transfer ([`run`]: `netkit tftp get|put`).
 //!
 //! ```text
-//!   listening socket ──▶ poll(listener, shutdown) ─▶ recvmmsg: up to 32 requests
-//!                                                    ─▶ service.handle_request
+//!   listening sockets ─▶ poll(listeners, shutdown) ─▶ recvmmsg: up to 32 requests
+//!   (one per --bind)                                 ─▶ service.handle_request
 //!                                                    │ refused: its ERROR goes out
 //!                                                    │ from a fresh socket, done
 //!                                                    ▼
-//!                       a scoped thread per transfer, on its own socket:
+//!                       a scoped thread per transfer, on its own socket
+//!                       (bound on the address its request was sent to):
 //!                         loop { send what the session queued;     ◀── run (the
 //!                                recv (SO_RCVTIMEO = time to its       client: its
 //!                                      deadline)                       one transfer)
@@ -27,7 +28,7 @@
 //!
 //! Nothing leaks: every session reaches done (completion, an ERROR, or its
 //! retry cap), and its thread ends with it. Threads are scoped, so `serve`
-//! returns only when all of them have. On shutdown the listening socket is no
+//! returns only when all of them have. On shutdown the listening sockets are no
 //! longer read; transfers in flight get the grace period, then are told to stop
 //! (each notices within [`MAX_WAIT`]). At most [`MAX_TRANSFERS`] run at once;
 //! requests beyond that are dropped (the client retries).
@@ -42,12 +43,12 @@
 mod listen;
 mod wait;
 
-use super::recv::{enable_gro, enable_pktinfo, grow_receive_buffer, Receiver, Wait};
+use super::recv::{enable_gro, Receiver};
 use super::send::Sender;
-use crate::io::wait_readable;
+use crate::io::wait_readable_set;
 use crate::shutdown::Tracker;
 use crate::Shutdown;
-use listen::{BATCHES_PER_WAKE, LISTEN_BUFFER, REQUEST_BATCH, REQUEST_SLOT};
+use listen::Listening;
 use netkit_proto::{TransferService, TransferSession};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -70,52 +71,52 @@ const MIN_WAIT: Duration = Duration::from_millis(1);
 /// of large blocks must fit.
 const SOCKET_BUFFER: usize = 4 << 20;
 
-/// Serves `service` on `listener` until `shutdown` fires and the transfers in
-/// flight finish, or `grace` after shutdown, whichever is first.
+/// Serves `service` on `listeners` (one per `--bind`) until `shutdown`
+/// fires and the transfers in flight finish, or `grace` after shutdown,
+/// whichever is first. Each transfer's socket is bound on the address its
+/// request was sent to.
 pub fn serve<S: TransferService>(
-    listener: &UdpSocket,
+    listeners: &[UdpSocket],
     service: &S,
     grace: Duration,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let local_ip = listener.local_addr()?.ip();
-    // On a wildcard address, learn which address each request was sent to, so
-    // the transfer answers from it (a multi-homed server would otherwise answer
-    // from whatever address routing picks, and clients ignore that).
-    let pktinfo = local_ip.is_unspecified() && enable_pktinfo(listener, local_ip);
-    grow_receive_buffer(listener, LISTEN_BUFFER);
-    let mut requests = Receiver::new(REQUEST_BATCH, REQUEST_SLOT, pktinfo, false);
+    if listeners.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no socket to serve",
+        ));
+    }
+    let mut listening = listeners
+        .iter()
+        .map(Listening::new)
+        .collect::<io::Result<Vec<_>>>()?;
+    let mut fds: Vec<_> = listeners.iter().map(AsFd::as_fd).collect();
+    fds.push(shutdown.fd());
     let tracker = Arc::new(Tracker::default());
     let active = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let result = (|| -> io::Result<()> {
             while !shutdown.is_triggered() {
-                if wait_readable(&[listener.as_fd(), shutdown.fd()], None)? != Some(0) {
-                    continue;
+                let ready = wait_readable_set(&fds, None)?;
+                if ready[listeners.len()] {
+                    break;
                 }
-                for _ in 0..BATCHES_PER_WAKE {
-                    let count = match requests.recv(listener, Wait::No) {
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) => {
-                            tracing::debug!("recvmmsg: {e}");
-                            break;
-                        }
-                    };
-                    for (from, to, data) in requests.datagrams() {
+                // Every ready listener in turn, a bounded number of batches
+                // each, so a flood at one address cannot starve another.
+                for (_, at) in ready.iter().zip(&mut listening).filter(|(r, _)| **r) {
+                    at.read(|from, to, data| {
                         if active.load(Ordering::Acquire) >= MAX_TRANSFERS {
                             tracing::warn!(peer = %from, "too many transfers; request dropped");
-                            continue;
+                            return;
                         }
                         let Some(session) = service.handle_request(Instant::now(), from, data)
                         else {
-                            continue;
+                            return;
                         };
-                        let Some((socket, session)) = start(to.unwrap_or(local_ip), from, session)
-                        else {
-                            continue;
+                        let Some((socket, session)) = start(to, from, session) else {
+                            return;
                         };
                         let guard = tracker.enter();
                         active.fetch_add(1, Ordering::AcqRel);
@@ -137,10 +138,7 @@ pub fn serve<S: TransferService>(
                             active.fetch_sub(1, Ordering::AcqRel);
                             tracing::warn!("cannot start a transfer thread: {e}");
                         }
-                    }
-                    if count < REQUEST_BATCH {
-                        break;
-                    }
+                    });
                 }
             }
             Ok(())

@@ -12,13 +12,13 @@
 
 use super::DEFAULT_PORT;
 use crate::backplane;
-use crate::cli::common::{announce, shutdown_on_signals, ModelArgs, ServerArgs};
+use crate::cli::common::{announce_all, announce_udp, shutdown_on_signals, ModelArgs, ServerArgs};
 use crate::cli::values::{duration, positive, usage_error};
 use crate::services::chat;
 use anyhow::{Context, Result};
 use clap::error::ErrorKind;
 use clap::Args;
-use netkit_drivers::{Listener, Model};
+use netkit_drivers::Model;
 use netkit_proto::chat::event::MemberId;
 use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::room::RoomConfig;
@@ -125,20 +125,19 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     let room = chat::Room::start(args.room_config(), args.link())?;
 
-    let socket = args.server.udp_socket(DEFAULT_PORT)?;
-    announce("chat", &format!("udp://{}", socket.local_addr()?))?;
+    let sockets = args.server.udp_sockets(DEFAULT_PORT)?;
+    announce_udp("chat", &sockets)?;
 
     let irc = match args.irc_port {
         Some(port) => {
-            let addr = args.server.addr(port);
-            let listener =
-                Listener::bind_tcp(addr).with_context(|| format!("cannot listen on tcp {addr}"))?;
-            announce("irc", &listener.url("tcp")?)?;
+            // On every --bind, like the room itself.
+            let listeners = args.server.binds.tcp(port)?;
+            announce_all("irc", "tcp", &listeners)?;
             let service = room.irc();
             let (model, config, shutdown) =
                 (args.model.model, args.model.config()?, shutdown.clone());
             Some(std::thread::spawn(move || {
-                netkit_drivers::serve(model, listener, service, &config, &shutdown)
+                netkit_drivers::serve(model, listeners, service, &config, &shutdown)
             }))
         }
         None => None,
@@ -147,7 +146,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
     let operator = room.hub().clone();
     std::thread::spawn(move || operate(&operator));
 
-    room.serve_udp(&socket, &shutdown)?;
+    room.serve_udp(&sockets, &shutdown)?;
     if let Some(irc) = irc {
         match irc.join() {
             Ok(result) => result.context("IRC front")?,
