@@ -320,25 +320,11 @@ fn sum_and_no_replacing(model: &str) {
 /// with ENOSPC: the upload gets ERR 507, its temporary is removed, and the
 /// connection goes on.
 fn full_disk_is_507(model: &str) {
-    use std::os::unix::process::CommandExt;
     let dir = Dir::new();
     let mut cmd = netkit(&serve_args(model, &dir.path(), &["--upload"]));
     // Logs must not count against the limit if stderr is a file.
     cmd.stderr(std::process::Stdio::null());
-    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = nix::libc::rlimit {
-                rlim_cur: 65536,
-                rlim_max: 65536,
-            };
-            if nix::libc::setrlimit(nix::libc::RLIMIT_FSIZE, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
+    common::limit_file_size(&mut cmd, 65536);
     let server = Server::start_cmd(cmd);
     let mut c = Conv::open(server.addr());
     let body = pattern(300_000, 7);

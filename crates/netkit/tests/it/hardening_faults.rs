@@ -276,7 +276,6 @@ fn a_full_disk_is_the_protocols_disk_full_error_and_leaves_no_partial_file() {
 /// model, instead of killing the server (or the forked child) with SIGXFSZ.
 #[test]
 fn a_file_size_limit_is_a_507_not_a_dead_server() {
-    use std::os::unix::process::CommandExt;
     for (service, model) in [("http", "fork"), ("http", "epoll"), ("files", "fork")] {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_str().unwrap();
@@ -293,20 +292,7 @@ fn a_file_size_limit_is_a_507_not_a_dead_server() {
             model,
             "--quiet",
         ]);
-        // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                let limit = nix::libc::rlimit {
-                    rlim_cur: 65536,
-                    rlim_max: 65536,
-                };
-                if nix::libc::setrlimit(nix::libc::RLIMIT_FSIZE, &limit) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
+        common::limit_file_size(&mut cmd, 65536);
         let server = Server::start_cmd(cmd);
         let big = payload(5, 300_000);
         if service == "http" {

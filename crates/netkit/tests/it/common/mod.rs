@@ -445,3 +445,24 @@ pub fn read_all_on_a_thread(
         text
     })
 }
+
+/// Runs `cmd` under a file-size limit (RLIMIT_FSIZE, which needs no
+/// privilege): the process's writes past `bytes` fail with EFBIG, as a full
+/// disk fails with ENOSPC.
+pub fn limit_file_size(cmd: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = nix::libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if nix::libc::setrlimit(nix::libc::RLIMIT_FSIZE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
