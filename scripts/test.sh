@@ -16,6 +16,7 @@ declare -A needs=(
   [irssi]=/usr/bin/irssi
   [redis-server]=/usr/bin/redis-server
   [tftp-hpa]=/usr/bin/tftp
+  [tftpd-hpa]=/usr/sbin/in.tftpd
   [atftp]=/usr/bin/atftp
   [chromium]=/usr/bin/chromium
   [chromium-driver]=/usr/bin/chromedriver
