@@ -74,6 +74,34 @@ fn one_address_gets_at_most_its_share_of_transfers() {
 }
 
 #[test]
+fn an_upload_that_lingers_after_its_last_block_holds_no_slot() {
+    let cfg = ServerConfig {
+        upload: true,
+        max_per_client: 1,
+        ..ServerConfig::default()
+    };
+    let (_dir, server) = served(cfg);
+    let t0 = Instant::now();
+    let mut wrq = Vec::new();
+    wire::emit_request(&mut wrq, Direction::Write, "up", Mode::Octet, &[]);
+    let mut up = server
+        .handle_request(t0, from("10.0.0.1", 1), &wrq)
+        .expect("an answer");
+    assert_eq!(sent(&mut up), [vec![0, 4, 0, 0]], "ACK 0");
+    // While it runs, the address has no slot left.
+    let busy = server.handle_request(t0, from("10.0.0.1", 2), &rrq(&[]));
+    assert!(busy.is_some_and(|s| s.transfer().is_none()));
+    // The last (short) block: acknowledged, and the upload lingers for a
+    // repeat of it, done but not yet dropped.
+    up.handle_datagram(t0, from("10.0.0.1", 1), &[0, 3, 0, 1, b'h', b'i']);
+    assert_eq!(sent(&mut up), [vec![0, 4, 0, 1]], "ACK 1");
+    assert!(up.poll_timeout().is_some(), "lingering");
+    // The address may start its next transfer meanwhile.
+    let next = server.handle_request(t0, from("10.0.0.1", 3), &rrq(&[]));
+    assert!(next.is_some_and(|s| s.transfer().is_some()));
+}
+
+#[test]
 fn the_default_cap_is_32_per_address() {
     let (_dir, server) = served(ServerConfig::default());
     let t0 = Instant::now();

@@ -21,9 +21,12 @@ const HEARD_BY_SENDER: usize = MAX_REQUEST + 4;
 #[derive(Debug)]
 pub struct ServerTransfer {
     peer: SocketAddr,
-    /// The peer address's share of [`super::ServerConfig::max_per_client`], given
-    /// back when the transfer is dropped.
-    _slot: Option<Slot>,
+    /// The peer address's share of [`super::ServerConfig::max_per_client`],
+    /// given back as soon as the transfer has ended: an upload that lingers
+    /// to re-acknowledge a repeated last block is no longer one the address
+    /// runs, and must not keep a client that fetches files one after another
+    /// from its next.
+    slot: Option<Slot>,
     transfer: Option<Transfer>,
     /// A refusal to send instead of a transfer.
     reply: Option<Vec<u8>>,
@@ -56,7 +59,7 @@ impl ServerTransfer {
         });
         ServerTransfer {
             peer,
-            _slot: slot.filter(|_| transfer.is_some()),
+            slot: slot.filter(|_| transfer.is_some()),
             transfer,
             reply,
             foreign: None,
@@ -68,6 +71,18 @@ impl ServerTransfer {
     /// The transfer, unless the request was refused.
     pub fn transfer(&self) -> Option<&Transfer> {
         self.transfer.as_ref()
+    }
+
+    /// Gives the address's slot back once the transfer is no longer running.
+    fn release_slot_when_ended(&mut self) {
+        if self.slot.is_some()
+            && self
+                .transfer
+                .as_ref()
+                .is_none_or(|t| !matches!(t.status(), Status::Running))
+        {
+            self.slot = None;
+        }
     }
 }
 
@@ -143,12 +158,14 @@ impl TransferSession for ServerTransfer {
         if let Some(t) = &mut self.transfer {
             t.handle_packet(now, data);
         }
+        self.release_slot_when_ended();
     }
 
     fn handle_timeout(&mut self, now: Instant) {
         if let Some(t) = &mut self.transfer {
             t.handle_timeout(now);
         }
+        self.release_slot_when_ended();
     }
 
     fn poll_transmit(&mut self) -> Option<(SocketAddr, &[u8])> {
