@@ -18,7 +18,7 @@
 //! `recvfrom` each, so the queue keeps room for real requests.
 
 use nix::sys::socket::{
-    recvmmsg, recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders,
+    recvmmsg, recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, MultiHeaders, RecvMsg,
     SockaddrStorage,
 };
 use std::io;
@@ -131,14 +131,7 @@ impl Receiver {
         };
         let results = recvmmsg(socket.as_raw_fd(), headers, slices.iter_mut(), flags, None)?;
         for msg in results {
-            let mut r = Received {
-                len: msg.bytes.min(self.slot),
-                from: msg.address.as_ref().and_then(sockaddr),
-                to: None,
-                seg: None,
-            };
-            read_cmsgs(msg.cmsgs().into_iter().flatten(), &mut r);
-            self.got.push(r);
+            self.got.push(Received::from_msg(&msg, self.slot));
         }
         Ok(self.got.len())
     }
@@ -152,14 +145,7 @@ impl Receiver {
         let mut iov = [io::IoSliceMut::new(&mut self.buf)];
         let cmsg = self.cmsg.as_deref_mut();
         let msg = recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, cmsg, flags)?;
-        let mut r = Received {
-            len: msg.bytes.min(self.slot),
-            from: msg.address.as_ref().and_then(sockaddr),
-            to: None,
-            seg: None,
-        };
-        read_cmsgs(msg.cmsgs().into_iter().flatten(), &mut r);
-        self.got.push(r);
+        self.got.push(Received::from_msg(&msg, self.slot));
         Ok(1)
     }
 
@@ -181,6 +167,21 @@ impl Receiver {
                     (from, to, &data[start..end])
                 })
             })
+    }
+}
+
+impl Received {
+    /// What one received message says: its length (at most a `slot`), its
+    /// sender, and the packet info and GRO segment size of its control data.
+    fn from_msg(msg: &RecvMsg<'_, '_, SockaddrStorage>, slot: usize) -> Received {
+        let mut r = Received {
+            len: msg.bytes.min(slot),
+            from: msg.address.as_ref().and_then(sockaddr),
+            to: None,
+            seg: None,
+        };
+        read_cmsgs(msg.cmsgs().into_iter().flatten(), &mut r);
+        r
     }
 }
 
