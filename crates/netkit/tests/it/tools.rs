@@ -203,9 +203,15 @@ fn openbsd_nc_and_socat_talk_to_echo_over_tcp() {
     assert_eq!(code, Some(0));
     assert_eq!(out, b"hello\nworld\n");
 
-    let payload = random_bytes(7, 256 * 1024);
+    socat_gets_its_bytes_back(&format!("TCP:{addr}"), random_bytes(7, 256 * 1024));
+    assert_eq!(server.terminate(), Some(0));
+}
+
+/// socat sends `payload` to an echo server at `target` (a socat address)
+/// and must get every byte back, then exit 0.
+fn socat_gets_its_bytes_back(target: &str, payload: Vec<u8>) {
     let mut socat = tool("socat");
-    socat.args(["-t", "30", "-", &format!("TCP:{addr}")]);
+    socat.args(["-t", "30", "-", target]);
     let (code, out) = run_piped(socat, payload.clone());
     assert_eq!(code, Some(0));
     assert!(
@@ -214,7 +220,6 @@ fn openbsd_nc_and_socat_talk_to_echo_over_tcp() {
         out.len(),
         payload.len()
     );
-    assert_eq!(server.terminate(), Some(0));
 }
 
 #[test]
@@ -253,16 +258,9 @@ fn openbsd_nc_and_socat_talk_to_echo_over_unix_socket() {
     assert_eq!(code, Some(0));
     assert_eq!(out, b"over a unix socket\n");
 
-    let payload = random_bytes(11, 200_000);
-    let mut socat = tool("socat");
-    socat.args(["-t", "30", "-", &format!("UNIX-CONNECT:{path_str}")]);
-    let (code, out) = run_piped(socat, payload.clone());
-    assert_eq!(code, Some(0));
-    assert!(
-        out == payload,
-        "socat got {} of {} bytes back",
-        out.len(),
-        payload.len()
+    socat_gets_its_bytes_back(
+        &format!("UNIX-CONNECT:{path_str}"),
+        random_bytes(11, 200_000),
     );
     assert_eq!(server.terminate(), Some(0));
 }
