@@ -122,7 +122,7 @@ pub fn serve<S: TransferService>(
                         active.fetch_add(1, Ordering::AcqRel);
                         let (active, stop) = (&active, &stop);
                         let spawned = std::thread::Builder::new()
-                            .name("tftp-transfer".into())
+                            .name("udp-transfer".into())
                             .stack_size(256 * 1024)
                             .spawn_scoped(scope, move || {
                                 let mut session = session;
