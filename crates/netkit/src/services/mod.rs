@@ -28,17 +28,22 @@ use netkit_proto::root::Root;
 use std::path::Path;
 
 /// The shared folder as every sharing service opens it: dot-files only with
-/// `--hidden`, and the unfinished uploads an earlier run left removed (a
-/// failure to remove them is logged, not fatal: serving works without it).
+/// `--hidden`, and, when it takes uploads, the unfinished uploads an earlier
+/// run left removed (a failure to remove them is logged, not fatal: serving
+/// works without it).
 /// Every process that writes into a share also ignores SIGXFSZ (see
 /// [`ignore_sigxfsz`]).
 pub fn open_share(dir: &Path, share: &ShareArgs) -> Result<Root> {
     ignore_sigxfsz()?;
     let root = reopen_share(dir, share)?;
-    match root.remove_stale_temporaries() {
-        Ok(0) => {}
-        Ok(n) => tracing::info!("removed {n} unfinished upload(s) left by an earlier run"),
-        Err(e) => tracing::warn!("removing stale upload temporaries: {e}"),
+    // The sweep walks the whole tree: only a share that takes uploads needs
+    // it (a read-only one never shows or serves a temporary anyway).
+    if share.upload {
+        match root.remove_stale_temporaries() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} unfinished upload(s) left by an earlier run"),
+            Err(e) => tracing::warn!("removing stale upload temporaries: {e}"),
+        }
     }
     Ok(root)
 }
