@@ -4,8 +4,11 @@
 //! An entry's fields: `o` the instance it came from, `q` that instance's room's
 //! event number (0: news to the other instances only — a member re-announced
 //! after an outage, a farewell, a dead instance's members), `t` its type (`j`
-//! joined, `s` said, `l` left, `a` admin, `k` kick: a request to the instance
-//! that has member `n` to remove it), `n` the name, `x` the text or the reason.
+//! joined, `s` said, `m` an action (`ME`), `r` renamed (`n` the old name, `x`
+//! the new), `p` a private message (`TELL`: `n` the sender, `r` the member
+//! it is for, `x` the text), `l` left, `a` admin, `k` kick: a request to the
+//! instance that has member `n` to remove it), `n` the name, `x` the text or
+//! the reason.
 //! An instance skips entries it cannot decode (an older one skips `k`).
 
 use netkit_proto::chat::event::LeaveReason;
@@ -64,20 +67,33 @@ pub(super) struct Entry {
 
 /// The fields of the stream entry for `event`, from instance `origin`.
 pub(super) fn fields(origin: &str, number: u64, event: &Shared) -> Vec<(&'static str, String)> {
+    let mut to = None;
     let (t, n, x) = match event {
         Shared::Joined { name } => ("j", name.to_string(), String::new()),
         Shared::Said { name, text } => ("s", name.to_string(), text.to_string()),
+        Shared::Acted { name, text } => ("m", name.to_string(), text.to_string()),
+        Shared::Renamed { old, new } => ("r", old.to_string(), new.to_string()),
+        Shared::Told {
+            from,
+            to: them,
+            text,
+        } => {
+            to = Some(them.to_string());
+            ("p", from.to_string(), text.to_string())
+        }
         Shared::Left { name, reason } => ("l", name.to_string(), reason_text(reason)),
         Shared::Admin { text } => ("a", String::new(), text.to_string()),
         Shared::Kick { name } => ("k", name.to_string(), String::new()),
     };
-    vec![
+    let mut fields = vec![
         ("o", origin.to_owned()),
         ("q", number.to_string()),
         ("t", t.into()),
         ("n", n),
         ("x", x),
-    ]
+    ];
+    fields.extend(to.map(|to| ("r", to)));
+    fields
 }
 
 fn reason_text(reason: &LeaveReason) -> String {
@@ -116,6 +132,19 @@ pub(super) fn decode(flat: &[String]) -> Option<Entry> {
         "j" if named => Shared::Joined { name },
         "s" if named => Shared::Said {
             name,
+            text: text.into(),
+        },
+        "m" if named => Shared::Acted {
+            name,
+            text: text.into(),
+        },
+        "r" if named && !text.is_empty() => Shared::Renamed {
+            old: name,
+            new: text.into(),
+        },
+        "p" if named => Shared::Told {
+            from: name,
+            to: get("r").filter(|r| !r.is_empty())?.into(),
             text: text.into(),
         },
         "l" if named => Shared::Left {
@@ -163,6 +192,19 @@ mod tests {
             },
             Shared::Admin { text: "x".into() },
             Shared::Kick { name: "a".into() },
+            Shared::Acted {
+                name: "a".into(),
+                text: "waves".into(),
+            },
+            Shared::Renamed {
+                old: "a".into(),
+                new: "b".into(),
+            },
+            Shared::Told {
+                from: "a".into(),
+                to: "b".into(),
+                text: "psst".into(),
+            },
         ];
         for event in events {
             let entry = round(event.clone(), 7).expect("decodes");

@@ -81,13 +81,11 @@ impl Reader {
                 .arg(cap)
                 .query(&mut con)?;
             self.last = Some(tail.first().map_or("0-0".into(), |(id, _)| id.clone()));
-            let mut said: Vec<(Arc<str>, Arc<str>)> = tail
+            let mut said: Vec<Shared> = tail
                 .iter()
                 .rev()
-                .filter_map(|(_, flat)| match decode(flat)?.event {
-                    Shared::Said { name, text } => Some((name, text)),
-                    _ => None,
-                })
+                .filter_map(|(_, flat)| decode(flat).map(|e| e.event))
+                .filter(|e| matches!(e, Shared::Said { .. } | Shared::Acted { .. }))
                 .collect();
             let keep = said.len().saturating_sub(self.state.config.history);
             said.drain(..keep);
@@ -188,6 +186,12 @@ impl Reader {
                         .get_mut(&entry.origin)
                         .and_then(|m| m.remove(&fold(name)))
                         .is_some(),
+                    Shared::Renamed { old, new } => {
+                        let members = view.entry(entry.origin.clone()).or_default();
+                        members.remove(&fold(old));
+                        members.insert(fold(new), new.clone());
+                        true
+                    }
                     _ => true,
                 };
                 if news {

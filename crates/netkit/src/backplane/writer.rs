@@ -226,6 +226,14 @@ impl Writer {
                                 .arg(&**name)
                                 .ignore();
                         }
+                        Shared::Renamed { old, new } => {
+                            pipe.cmd("HDEL").arg(keys.members(&me)).arg(&**old).ignore();
+                            pipe.cmd("HSET")
+                                .arg(keys.members(&me))
+                                .arg(&**new)
+                                .arg(1)
+                                .ignore();
+                        }
                         _ => {}
                     }
                     self.xadd(&mut pipe, &me, number, &event);

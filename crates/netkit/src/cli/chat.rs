@@ -2,6 +2,8 @@
 
 pub mod join;
 pub mod serve;
+mod show;
+mod typed;
 
 use anyhow::Result;
 use clap::Subcommand;

@@ -106,9 +106,12 @@ impl WebApp {
         match (req.method, route) {
             ("POST", "join") => chat.join(now, req.peer.map(|p| p.ip()), req.body),
             ("POST", "say") => chat.say(now, &token, req.body),
+            ("POST", "me") => chat.me(now, &token, req.body),
+            ("POST", "nick") => chat.nick(now, &token, req.body),
+            ("POST", "tell") => chat.tell(now, &token, req.body),
             ("POST", "leave") => chat.leave(&token),
             ("GET", "events") => chat.events(now, &token),
-            (_, "join" | "say" | "leave" | "events") => {
+            (_, "join" | "say" | "me" | "nick" | "tell" | "leave" | "events") => {
                 ExtResponse::text(405, "method not allowed")
             }
             _ => ExtResponse::text(404, "not found"),

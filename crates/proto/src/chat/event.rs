@@ -62,6 +62,8 @@ pub enum Event {
         name: Arc<str>,
         /// What was said.
         text: Arc<str>,
+        /// An action (`ME`) rather than a message.
+        action: bool,
     },
     /// To the others: someone joined.
     Joined {
@@ -72,6 +74,27 @@ pub enum Event {
     Message {
         /// The speaker.
         name: Arc<str>,
+        /// The text.
+        text: Arc<str>,
+    },
+    /// To the others: someone did something (`ME`, IRC's CTCP ACTION).
+    Action {
+        /// Who acts.
+        name: Arc<str>,
+        /// What it does, in the third person ("waves").
+        text: Arc<str>,
+    },
+    /// To the others: a member took a new name (`NICK`).
+    Renamed {
+        /// The name it had.
+        old: Arc<str>,
+        /// The name it has now.
+        new: Arc<str>,
+    },
+    /// To one member only: a private message (`TELL`).
+    Told {
+        /// Who sent it.
+        from: Arc<str>,
         /// The text.
         text: Arc<str>,
     },

@@ -3,7 +3,8 @@
 //! Enough of RFC 2812 (and the modern registration of ircv3's `CAP LS`) for
 //! real clients: registration (NICK and USER in either order, CAP answered with
 //! an empty list, 001–005 and 422), JOIN/PART/QUIT, PRIVMSG and NOTICE to the
-//! channel, PING/PONG both ways, NAMES, WHO, MODE, TOPIC, LIST. The nick is held
+//! channel (CTCP ACTION as the room's `ME`) and to a nick (the room's `TELL`),
+//! NICK in the channel (the room's rename), PING/PONG both ways, NAMES, WHO, MODE, TOPIC, LIST. The nick is held
 //! in the room from NICK on (433 when any member, UDP or IRC, has it). Room
 //! events reach the session through its outbox in the [`Hub`]; the hub wakes the
 //! driver, which calls [`Session::handle_wake`]. A connection quiet for the
@@ -190,13 +191,14 @@ impl IrcSession {
         if self.nick.as_deref() == Some(wanted) {
             return;
         }
-        if self.in_channel {
-            return self.numeric("447", &[], "Cannot change nickname while on #netkit");
-        }
-        match self
-            .hub
-            .act(None, |room| room.claim_name(now, self.id, wanted))
-        {
+        let renamed = if self.in_channel {
+            self.hub
+                .act(None, |room| room.rename(now, self.id, wanted).map(|_| ()))
+        } else {
+            self.hub
+                .act(None, |room| room.claim_name(now, self.id, wanted))
+        };
+        match renamed {
             Ok(()) => {
                 if self.registered {
                     let from = Self::prefix(self.me());
@@ -362,3 +364,6 @@ pub mod wire;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod verbs_tests;

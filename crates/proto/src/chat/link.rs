@@ -23,6 +23,31 @@ pub enum Shared {
         /// The text.
         text: Arc<str>,
     },
+    /// `name` did `text` (an action, `ME`).
+    Acted {
+        /// Who acts.
+        name: Arc<str>,
+        /// What it does.
+        text: Arc<str>,
+    },
+    /// Member `old` is called `new` from now on (its new name is claimed
+    /// everywhere before this is published).
+    Renamed {
+        /// The name it had.
+        old: Arc<str>,
+        /// The name it has now.
+        new: Arc<str>,
+    },
+    /// `from` tells member `to` (of whichever room has it) `text`; only
+    /// that member hears it, and it is never kept in the history.
+    Told {
+        /// The sender.
+        from: Arc<str>,
+        /// The member it is for.
+        to: Arc<str>,
+        /// The text.
+        text: Arc<str>,
+    },
     /// `name` is gone.
     Left {
         /// The member who left.

@@ -3,7 +3,8 @@
 //!
 //! Every front (UDP datagrams, IRC connections, later a browser or a backplane)
 //! calls the same verbs — [`Room::join`], [`Room::say`], [`Room::ping`],
-//! [`Room::leave`], [`Room::who`], [`Room::admin`], [`Room::kick`] — and then
+//! [`Room::leave`], [`Room::who`], [`Room::admin`], [`Room::kick`], and the
+//! verbs of `room/verbs.rs`: [`Room::act`], [`Room::rename`], [`Room::tell`] — and then
 //! collects [`Delivery`]s with [`Room::poll_deliveries`]: one [`Event`] for one
 //! [`MemberId`]. The front that owns that member turns the event into bytes
 //! (`MSG bob hi` for UDP, `:bob!bob@netkit PRIVMSG #netkit :hi` for IRC). An event
@@ -34,7 +35,6 @@ use super::event::{Delivery, Event, LeaveReason, MemberId};
 use super::limits::{AddressLimit, Bucket};
 use super::link::{Link, Shared};
 use super::names::{clean_text, valid_name};
-use super::wire::MAX_TEXT_BYTES;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -84,6 +84,9 @@ pub enum JoinError {
     /// The address has joined or renamed too often (`--join-rate`).
     #[error("rate limited")]
     RateLimited,
+    /// A rename (`NICK`) by someone who has not joined.
+    #[error("not joined")]
+    NotJoined,
 }
 
 /// Why a message was not forwarded.
@@ -99,6 +102,9 @@ pub enum SayError {
     /// Over the sender's flood limit.
     #[error("rate limited")]
     RateLimited,
+    /// A private message (`TELL`) to a name no member has.
+    #[error("no such member")]
+    NoSuchMember,
 }
 
 /// The sender has not joined.
@@ -134,8 +140,8 @@ pub struct Room {
     names: HashMap<String, MemberId>,
     /// Names held by connections whether or not they are members (IRC nicks).
     claims: HashMap<MemberId, Arc<str>>,
-    /// The last messages, each with its number (counted since the room began).
-    history: VecDeque<(u64, Arc<str>, Arc<str>)>,
+    /// The last messages and actions.
+    history: VecDeque<Said>,
     said: u64,
     deliveries: Vec<Delivery>,
     /// No heartbeat expires before this (a sweep may come early, never late).
@@ -151,6 +157,16 @@ pub struct Room {
     departed: VecDeque<Arc<str>>,
     /// The addresses of connection members (IRC, web), for the join limit.
     origins: HashMap<MemberId, IpAddr>,
+}
+
+/// A message or an action kept in the history.
+#[derive(Debug)]
+struct Said {
+    /// Counted since the room began.
+    number: u64,
+    name: Arc<str>,
+    text: Arc<str>,
+    action: bool,
 }
 
 /// The key a name is held under: look-alikes (UTS #39) and cases are one name.
@@ -307,44 +323,38 @@ impl Room {
     /// `id` says `text` to everyone else (never to itself), its control
     /// characters replaced ([`clean_text`]). Counts as a heartbeat.
     pub fn say(&mut self, now: Instant, id: MemberId, text: &str) -> Result<(), SayError> {
-        let (rate, burst) = (self.config.rate, self.config.burst);
-        let member = self
-            .touch(now, id)
-            .map_err(|NotJoined| SayError::NotJoined)?;
-        if text.len() > MAX_TEXT_BYTES {
-            return Err(SayError::TooLong);
-        }
-        if !member.bucket.take(now, rate, burst) {
-            return Err(SayError::RateLimited);
-        }
-        let name = member.name.clone();
-        // Control characters never reach another member, whatever its front.
-        let text: Arc<str> = clean_text(text).into();
-        let event = Shared::Said { name, text };
-        if self.publish(&event) {
-            // Kept now, so a member who joins before it comes back has it
-            // in its history (and does not hear it live: see receive_own).
-            if let Shared::Said { name, text } = event {
-                self.record(name, text);
+        self.speak(now, id, text, false)
+    }
+
+    /// Keeps a message (or an action) in the history and tells every member
+    /// but its speaker.
+    fn record_and_tell(&mut self, name: Arc<str>, text: Arc<str>, action: bool) {
+        self.record(name.clone(), text.clone(), action);
+        let event = if action {
+            Event::Action {
+                name: name.clone(),
+                text,
             }
         } else {
-            self.receive(event);
-        }
-        Ok(())
+            Event::Message {
+                name: name.clone(),
+                text,
+            }
+        };
+        self.tell_all_but(&name, event);
     }
 
-    /// Keeps a message in the history and tells every member but its speaker.
-    fn record_and_tell(&mut self, name: Arc<str>, text: Arc<str>) {
-        self.record(name.clone(), text.clone());
-        self.tell_all_but(&name.clone(), Event::Message { name, text });
-    }
-
-    fn record(&mut self, name: Arc<str>, text: Arc<str>) {
+    fn record(&mut self, name: Arc<str>, text: Arc<str>, action: bool) {
         if self.config.history > 0 {
             if self.history.len() == self.config.history {
                 self.history.pop_front();
             }
-            self.history.push_back((self.said, name, text));
+            self.history.push_back(Said {
+                number: self.said,
+                name,
+                text,
+                action,
+            });
         }
         self.said += 1;
     }
@@ -466,6 +476,8 @@ mod link;
 mod admit;
 
 mod tell;
+
+mod verbs;
 
 mod sweep;
 pub use sweep::{MAX_SWEEP_DELIVERIES, SWEEP_EVERY};

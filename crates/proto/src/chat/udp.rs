@@ -80,7 +80,15 @@ pub fn encode(event: &Event) -> Vec<u8> {
     }
     match event {
         Event::Welcome { members } => Reply::Ok(names(members)),
-        Event::History { name, text } => Reply::History { name, text },
+        Event::History {
+            name,
+            text,
+            action: false,
+        } => Reply::History { name, text },
+        Event::History { name, text, .. } => Reply::HistoryMe { name, text },
+        Event::Action { name, text } => Reply::Me { name, text },
+        Event::Renamed { old, new } => Reply::Renamed { old, new },
+        Event::Told { from, text } => Reply::Told { from, text },
         Event::Joined { name } => Reply::Joined(name),
         Event::Message { name, text } => Reply::Msg { name, text },
         Event::Left { name, .. } => Reply::Left(name),
@@ -89,6 +97,26 @@ pub fn encode(event: &Event) -> Vec<u8> {
         Event::Kicked => Reply::Err(ErrorReason::Kicked),
     }
     .to_bytes()
+}
+
+/// The `ERR` for a refused join or rename.
+fn join_error(e: JoinError) -> ErrorReason {
+    match e {
+        JoinError::NameTaken => ErrorReason::NameTaken,
+        JoinError::RateLimited => ErrorReason::RateLimited,
+        JoinError::NotJoined => ErrorReason::NotJoined,
+        _ => ErrorReason::BadName,
+    }
+}
+
+/// The `ERR` for a refused message, action or private message.
+fn say_error(e: SayError) -> ErrorReason {
+    match e {
+        SayError::NotJoined => ErrorReason::NotJoined,
+        SayError::TooLong => ErrorReason::TooLong,
+        SayError::NoSuchMember => ErrorReason::NoSuchMember,
+        _ => ErrorReason::RateLimited,
+    }
 }
 
 impl DatagramService for UdpFront {
@@ -102,39 +130,44 @@ impl DatagramService for UdpFront {
         let id = MemberId::Udp(from);
         let (joined, reply) = self.hub.act(Some(&mut self.deliveries), |room| {
             let joined = room.name_of(id).is_some();
+            let said = |result: Result<(), SayError>| {
+                result.err().map(|e| Reply::Err(say_error(e)).to_bytes())
+            };
             let reply = match Request::parse(data) {
-                Err(_) => Some(Reply::Err(ErrorReason::BadCommand)),
-                Ok(Request::Join(name)) => match room.join(now, id, name, true) {
-                    Ok(()) => None,
-                    Err(JoinError::NameTaken) => Some(Reply::Err(ErrorReason::NameTaken)),
-                    Err(JoinError::RateLimited) => Some(Reply::Err(ErrorReason::RateLimited)),
-                    Err(_) => Some(Reply::Err(ErrorReason::BadName)),
-                },
-                Ok(Request::Say(text)) => match room.say(now, id, text) {
-                    Ok(()) => None,
-                    Err(SayError::NotJoined) => Some(Reply::Err(ErrorReason::NotJoined)),
-                    Err(SayError::TooLong) => Some(Reply::Err(ErrorReason::TooLong)),
-                    Err(_) => Some(Reply::Err(ErrorReason::RateLimited)),
+                Err(_) => Some(Reply::Err(ErrorReason::BadCommand).to_bytes()),
+                Ok(Request::Join(name)) => room
+                    .join(now, id, name, true)
+                    .err()
+                    .map(|e| Reply::Err(join_error(e)).to_bytes()),
+                Ok(Request::Say(text)) => said(room.say(now, id, text)),
+                Ok(Request::Me(text)) => said(room.act(now, id, text)),
+                Ok(Request::Tell(to, text)) => said(room.tell(now, id, to, text)),
+                Ok(Request::Nick(name)) => match room.rename(now, id, name) {
+                    Ok(members) => {
+                        let members: Vec<&str> = members.iter().map(|n| &**n).collect();
+                        // Encoded here: the names live in the room.
+                        Some(Reply::Ok(members).to_bytes())
+                    }
+                    Err(e) => Some(Reply::Err(join_error(e)).to_bytes()),
                 },
                 Ok(Request::Leave) => {
                     let left = room.leave(id, super::event::LeaveReason::Left);
-                    (!left).then_some(Reply::Err(ErrorReason::NotJoined))
+                    (!left).then(|| Reply::Err(ErrorReason::NotJoined).to_bytes())
                 }
                 Ok(Request::Ping) => Some(match room.ping(now, id) {
-                    Ok(()) => Reply::Pong,
-                    Err(_) => Reply::Err(ErrorReason::NotJoined),
+                    Ok(()) => Reply::Pong.to_bytes(),
+                    Err(_) => Reply::Err(ErrorReason::NotJoined).to_bytes(),
                 }),
                 Ok(Request::Who) => room
                     .who(now, id)
                     .err()
-                    .map(|_| Reply::Err(ErrorReason::NotJoined)),
+                    .map(|_| Reply::Err(ErrorReason::NotJoined).to_bytes()),
             };
             (joined, reply)
         });
         // Room deliveries first: history owed to this member precedes its PONG.
         self.flush(out);
-        if let Some(reply) = reply {
-            let bytes = reply.to_bytes();
+        if let Some(bytes) = reply {
             if joined || (bytes.len() <= data.len() && self.may_answer_stranger(now)) {
                 out.push(Datagram {
                     to: from,

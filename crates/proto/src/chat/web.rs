@@ -4,7 +4,12 @@
 //! gets a session token: from then on the token, never a name the page claims,
 //! says who it is. It reads the room as Server-Sent Events from
 //! `GET /_netkit/chat/events?token=T` and speaks with
-//! `POST /_netkit/chat/say?token=T` (the body is the text).
+//! `POST /_netkit/chat/say?token=T` (the body is the text). The other
+//! verbs: `POST me` (an action), `POST nick` (a rename; the body is the new
+//! name), `POST tell` (a private message; the body is `NAME text`). The
+//! stream's events: `welcome`, `history` (`action: true` for an action),
+//! `joined`, `message`, `action`, `renamed` (`old`, `new`), `told` (`from`,
+//! `text`: to this member only), `left`, `admin`, `members`, `gone`.
 //!
 //! A web member is a connection member of the shared [`Hub`], with its own
 //! identity ([`MemberId::Web`], shown as `web #N`): it gets an outbox like an
@@ -27,7 +32,7 @@
 
 use super::event::{Event, LeaveReason, MemberId};
 use super::hub::{Front, Hub};
-use super::room::{JoinError, SayError};
+use super::room::{JoinError, Room, SayError};
 use crate::http::extension::{EventStream, ExtResponse};
 use serde_json::json;
 use std::collections::HashMap;
@@ -119,6 +124,33 @@ impl WebChat {
 
     /// `POST say`: 204, 404 `not-joined`, 413 `too-long`, 429 `rate-limited`.
     pub fn say(&self, now: Instant, token: &str, text: &[u8]) -> ExtResponse {
+        self.speak(token, text, |room, id, text| room.say(now, id, text))
+    }
+
+    /// `POST me` (an action, "waves"): as `say`.
+    pub fn me(&self, now: Instant, token: &str, text: &[u8]) -> ExtResponse {
+        self.speak(token, text, |room, id, text| room.act(now, id, text))
+    }
+
+    /// `POST tell` (the body is `NAME text`): as `say`, and 404
+    /// `no-such-member` when nobody has that name.
+    pub fn tell(&self, now: Instant, token: &str, body: &[u8]) -> ExtResponse {
+        self.speak(token, body, |room, id, body| {
+            let (to, text) = body.split_once(' ').unwrap_or((body, ""));
+            if text.is_empty() {
+                return Err(SayError::NoSuchMember);
+            }
+            room.tell(now, id, to, text)
+        })
+    }
+
+    /// Checks one line of text from a member and hands it to the room.
+    fn speak(
+        &self,
+        token: &str,
+        text: &[u8],
+        verb: impl FnOnce(&mut Room, MemberId, &str) -> Result<(), SayError>,
+    ) -> ExtResponse {
         let Some(member) = self.members().get(token).copied() else {
             return ExtResponse::text(404, "not-joined");
         };
@@ -129,11 +161,34 @@ impl WebChat {
         if text.is_empty() || text.contains(['\r', '\n']) {
             return ExtResponse::text(400, "bad-text");
         }
-        match self.hub.act(None, |room| room.say(now, member.id, text)) {
+        match self.hub.act(None, |room| verb(room, member.id, text)) {
             Ok(()) => ExtResponse::bytes(204, "text/plain", &b""[..]),
             Err(SayError::TooLong) => ExtResponse::text(413, "too-long"),
             Err(SayError::RateLimited) => ExtResponse::text(429, "rate-limited"),
+            Err(SayError::NoSuchMember) => ExtResponse::text(404, "no-such-member"),
             Err(_) => ExtResponse::text(404, "not-joined"),
+        }
+    }
+
+    /// `POST nick` (the body is the new name): 200 with `{name, members}`,
+    /// 400 `bad-name`, 409 `name-taken`, 429 `rate-limited` (the join limit),
+    /// 404 `not-joined`.
+    pub fn nick(&self, now: Instant, token: &str, name: &[u8]) -> ExtResponse {
+        let Some(member) = self.members().get(token).copied() else {
+            return ExtResponse::text(404, "not-joined");
+        };
+        let Ok(name) = std::str::from_utf8(name) else {
+            return ExtResponse::text(400, "bad-name");
+        };
+        let name = name.trim();
+        match self.hub.act(None, |room| room.rename(now, member.id, name)) {
+            Ok(members) => {
+                ExtResponse::json(200, &json!({ "name": name, "members": strs(&members) }))
+            }
+            Err(JoinError::NameTaken) => ExtResponse::text(409, "name-taken"),
+            Err(JoinError::RateLimited) => ExtResponse::text(429, "rate-limited"),
+            Err(JoinError::NotJoined) => ExtResponse::text(404, "not-joined"),
+            Err(_) => ExtResponse::text(400, "bad-name"),
         }
     }
 
@@ -270,8 +325,19 @@ impl Drop for Stream {
 fn encode(out: &mut Vec<u8>, event: &Event) -> bool {
     match event {
         Event::Welcome { members } => sse(out, "welcome", &json!({ "members": strs(members) })),
-        Event::History { name, text } => {
-            sse(out, "history", &json!({ "name": &**name, "text": &**text }))
+        Event::History { name, text, action } => sse(
+            out,
+            "history",
+            &json!({ "name": &**name, "text": &**text, "action": action }),
+        ),
+        Event::Action { name, text } => {
+            sse(out, "action", &json!({ "name": &**name, "text": &**text }))
+        }
+        Event::Renamed { old, new } => {
+            sse(out, "renamed", &json!({ "old": &**old, "new": &**new }))
+        }
+        Event::Told { from, text } => {
+            sse(out, "told", &json!({ "from": &**from, "text": &**text }))
         }
         Event::Joined { name } => sse(out, "joined", &json!({ "name": &**name })),
         Event::Message { name, text } => {
@@ -388,5 +454,48 @@ mod tests {
         assert_eq!(body(&refused).trim_end(), "rate-limited");
         let elsewhere = Some(IpAddr::from([192, 0, 2, 8]));
         assert_eq!(chat.join(t, elsewhere, b"neighbour").status, 200);
+    }
+
+    #[test]
+    fn a_web_member_acts_renames_and_tells() {
+        let t = Instant::now();
+        let hub = Hub::new(RoomConfig::default());
+        let chat = WebChat::new(hub.clone());
+        let token = |r: ExtResponse| {
+            let v: serde_json::Value = serde_json::from_str(&body(&r)).unwrap();
+            v["token"].as_str().unwrap().to_owned()
+        };
+        let (alice, bob) = (
+            token(chat.join(t, None, b"alice")),
+            token(chat.join(t, None, b"bob")),
+        );
+        let mut stream = match chat.events(t, &bob).body {
+            crate::http::extension::ExtBody::Stream(s) => s,
+            _ => panic!("a stream"),
+        };
+        assert_eq!(chat.me(t, &alice, b"waves").status, 204);
+        assert_eq!(chat.tell(t, &alice, b"bob psst, bob").status, 204);
+        assert_eq!(chat.tell(t, &alice, b"nobody hi").status, 404);
+        assert_eq!(chat.tell(t, &alice, b"bob").status, 404);
+        assert_eq!(chat.nick(t, &alice, b"bob").status, 409);
+        assert_eq!(chat.nick(t, &alice, b"two words").status, 400);
+        let renamed = chat.nick(t, &alice, b"alicia");
+        assert_eq!(renamed.status, 200);
+        assert!(
+            body(&renamed).contains("\"name\":\"alicia\""),
+            "{}",
+            body(&renamed)
+        );
+        assert_eq!(chat.nick(t, "forged", b"x").status, 404);
+        let mut out = Vec::new();
+        assert!(stream.poll(t, &mut out));
+        let text = String::from_utf8(out).unwrap();
+        for want in [
+            "event: action\ndata: {\"name\":\"alice\",\"text\":\"waves\"}",
+            "event: told\ndata: {\"from\":\"alice\",\"text\":\"psst, bob\"}",
+            "event: renamed\ndata: {\"new\":\"alicia\",\"old\":\"alice\"}",
+        ] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
     }
 }

@@ -11,6 +11,9 @@
 //!   client PINGs at once), so that a JOIN from a forged address is answered
 //!   with one `OK`, never with fifty messages.
 //!
+//! - `HISTORY-ME <name> <text>` (server → client) replays an earlier action
+//!   (`ME`) the same way.
+//!
 //! A command without text (`JOIN`, `LEAVE`, `PING`, `WHO`) may carry trailing
 //! spaces as padding: a client pads a datagram so that an error to a not-yet-
 //! joined address fits in the bytes it sent (the room never amplifies).
@@ -39,6 +42,12 @@ pub enum Request<'a> {
     Ping,
     /// `WHO` (an addition): asks for the member list.
     Who,
+    /// `ME <text>`: an action; the text is not yet length-checked.
+    Me(&'a str),
+    /// `NICK <new>`: a rename; the name is not yet validated.
+    Nick(&'a str),
+    /// `TELL <name> <text>`: a private message to one member.
+    Tell(&'a str, &'a str),
 }
 
 /// Why a datagram is not a [`Request`]; every case is answered `ERR bad-command`.
@@ -69,6 +78,12 @@ impl<'a> Request<'a> {
             "LEAVE" if bare(arg) => Ok(Request::Leave),
             "PING" if bare(arg) => Ok(Request::Ping),
             "WHO" if bare(arg) => Ok(Request::Who),
+            "ME" => Ok(Request::Me(arg.unwrap_or(""))),
+            "NICK" => Ok(Request::Nick(arg.unwrap_or("").trim_end_matches(' '))),
+            "TELL" => match arg.and_then(|a| a.split_once(' ')) {
+                Some((name, text)) if !name.is_empty() => Ok(Request::Tell(name, text)),
+                _ => Err(ParseError::Unknown),
+            },
             _ => Err(ParseError::Unknown),
         }
     }
@@ -81,6 +96,13 @@ impl<'a> Request<'a> {
             Request::Leave => ("LEAVE", None),
             Request::Ping => ("PING", None),
             Request::Who => ("WHO", None),
+            Request::Me(text) => ("ME", Some(*text)),
+            Request::Nick(name) => ("NICK", Some(*name)),
+            Request::Tell(name, text) => {
+                out.extend_from_slice(b"TELL ");
+                out.extend_from_slice(name.as_bytes());
+                ("", Some(*text))
+            }
         };
         out.extend_from_slice(word.as_bytes());
         if let Some(arg) = arg {
@@ -108,6 +130,8 @@ pub enum ErrorReason {
     RateLimited,
     /// The operator removed this member (an addition).
     Kicked,
+    /// TELL to a name no member has.
+    NoSuchMember,
 }
 
 impl ErrorReason {
@@ -121,6 +145,7 @@ impl ErrorReason {
             ErrorReason::BadName => "bad-name",
             ErrorReason::RateLimited => "rate-limited",
             ErrorReason::Kicked => "kicked",
+            ErrorReason::NoSuchMember => "no-such-member",
         }
     }
 
@@ -133,6 +158,7 @@ impl ErrorReason {
             ErrorReason::BadName,
             ErrorReason::RateLimited,
             ErrorReason::Kicked,
+            ErrorReason::NoSuchMember,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -176,6 +202,34 @@ pub enum Reply<'a> {
     Pong,
     /// `MEMBERS <names>` (an addition): the answer to `WHO`.
     Members(Vec<&'a str>),
+    /// `ME <name> <text>`: someone's action.
+    Me {
+        /// Who acts.
+        name: &'a str,
+        /// What it does.
+        text: &'a str,
+    },
+    /// `HISTORY-ME <name> <text>` (an addition): an earlier action, replayed on join.
+    HistoryMe {
+        /// Who acted.
+        name: &'a str,
+        /// What it did.
+        text: &'a str,
+    },
+    /// `RENAMED <old> <new>`
+    Renamed {
+        /// The name it had.
+        old: &'a str,
+        /// The name it has now.
+        new: &'a str,
+    },
+    /// `TOLD <from> <text>`: a private message to this member.
+    Told {
+        /// Who sent it.
+        from: &'a str,
+        /// The text.
+        text: &'a str,
+    },
 }
 
 impl<'a> Reply<'a> {
@@ -201,6 +255,22 @@ impl<'a> Reply<'a> {
             "ADMIN" => Reply::Admin(arg),
             "PONG" => Reply::Pong,
             "MEMBERS" => Reply::Members(names(arg)),
+            "ME" => {
+                let (name, text) = name_text(arg);
+                Reply::Me { name, text }
+            }
+            "HISTORY-ME" => {
+                let (name, text) = name_text(arg);
+                Reply::HistoryMe { name, text }
+            }
+            "RENAMED" => {
+                let (old, new) = name_text(arg);
+                Reply::Renamed { old, new }
+            }
+            "TOLD" => {
+                let (from, text) = name_text(arg);
+                Reply::Told { from, text }
+            }
             _ => return Err(ParseError::Unknown),
         })
     }
@@ -225,6 +295,10 @@ impl<'a> Reply<'a> {
             Reply::Admin(text) => put(&["ADMIN", text]),
             Reply::Pong => put(&["PONG"]),
             Reply::Members(names) => put(&[&["MEMBERS"], names.as_slice()].concat()),
+            Reply::Me { name, text } => put(&["ME", name, text]),
+            Reply::HistoryMe { name, text } => put(&["HISTORY-ME", name, text]),
+            Reply::Renamed { old, new } => put(&["RENAMED", old, new]),
+            Reply::Told { from, text } => put(&["TOLD", from, text]),
         }
     }
 
@@ -252,6 +326,10 @@ mod tests {
             (b"PING", Request::Ping),
             (b"PING          ", Request::Ping),
             (b"WHO", Request::Who),
+            (b"ME waves  hello", Request::Me("waves  hello")),
+            (b"NICK bob  ", Request::Nick("bob")),
+            (b"TELL bob hi  there", Request::Tell("bob", "hi  there")),
+            (b"TELL bob ", Request::Tell("bob", "")),
         ];
         for (bytes, want) in cases {
             assert_eq!(Request::parse(bytes), Ok(*want), "{bytes:?}");
@@ -262,6 +340,9 @@ mod tests {
             Request::Leave,
             Request::Ping,
             Request::Who,
+            Request::Me("waves"),
+            Request::Nick("carol"),
+            Request::Tell("bob", "a secret"),
         ] {
             let mut out = Vec::new();
             req.emit(&mut out);
@@ -280,6 +361,10 @@ mod tests {
             b"LEAVE now",
             b" SAY x",
             b"SAYhi",
+            b"TELL bob",
+            b"TELL",
+            b"TELL  hi",
+            b"me waves",
         ] {
             assert_eq!(Request::parse(bad), Err(ParseError::Unknown), "{bad:?}");
         }
@@ -330,6 +415,35 @@ mod tests {
             (Reply::Admin("server going down"), "ADMIN server going down"),
             (Reply::Pong, "PONG"),
             (Reply::Members(vec!["a", "b", "c"]), "MEMBERS a b c"),
+            (
+                Reply::Me {
+                    name: "bob",
+                    text: "waves  back",
+                },
+                "ME bob waves  back",
+            ),
+            (
+                Reply::HistoryMe {
+                    name: "bob",
+                    text: "waved",
+                },
+                "HISTORY-ME bob waved",
+            ),
+            (
+                Reply::Renamed {
+                    old: "bob",
+                    new: "robert",
+                },
+                "RENAMED bob robert",
+            ),
+            (
+                Reply::Told {
+                    from: "bob",
+                    text: "just you",
+                },
+                "TOLD bob just you",
+            ),
+            (Reply::Err(ErrorReason::NoSuchMember), "ERR no-such-member"),
         ];
         for (reply, wire) in cases {
             assert_eq!(reply.to_bytes(), wire.as_bytes());

@@ -1,7 +1,8 @@
 //! `netkit chat join ADDR NAME`: a member of a UDP chat room at the terminal.
 //!
 //! As in the seed, sending and receiving are separate: this thread reads stdin
-//! and sends (`/who` asks for the members, `/quit` or end of input leaves), a
+//! and sends (typed commands as IRC users know them, see `typed.rs`; `/quit`
+//! or end of input leaves), a
 //! receiving thread prints what arrives and keeps the membership alive with a
 //! PING every 20 s. When nothing at all has come back for two PINGs in a row,
 //! the server is taken for dead and the client exits with status 1; when the
@@ -9,8 +10,10 @@
 //!
 //! What others send is printed with its control characters (and text-direction
 //! overrides) escaped, as `\u{1b}`: the server already replaces them, and this
-//! is a second wall against a server that does not.
+//! is a second wall against a server that does not (see `show.rs`).
 
+use super::show::{printable, Outcome, Screen};
+use super::typed::{self, Typed, HELP};
 use super::DEFAULT_PORT;
 use crate::cli::common::resolve;
 use crate::cli::values::{addr, positive_duration};
@@ -18,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use netkit_proto::chat::wire::{valid_name, ErrorReason, Reply, Request, SHUTTING_DOWN};
 use std::borrow::Cow;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,6 +46,9 @@ pub struct JoinArgs {
     /// Time between heartbeats (tests shorten it).
     #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = positive_duration, hide = true)]
     ping_interval: Duration,
+    /// Print lines without the time they arrived.
+    #[arg(long)]
+    no_time: bool,
 }
 
 /// A member name the room accepts.
@@ -63,27 +69,44 @@ pub fn run(args: JoinArgs) -> Result<()> {
     } else {
         "[::]:0".parse()?
     };
+    let screen = Arc::new(Screen::new(!args.no_time));
     let socket = UdpSocket::bind(local).context("binding a UDP socket")?;
     socket
         .connect(server)
         .with_context(|| format!("cannot reach {server}"))?;
-    join(&socket, &args.name, server)?;
+    join(&socket, &args.name, server, &screen)?;
 
     let last_heard = Arc::new(Mutex::new(Instant::now()));
     let receiver = socket.try_clone()?;
     let heard = last_heard.clone();
-    std::thread::spawn(move || receive(&receiver, &heard, interval, server));
+    let shown = screen.clone();
+    std::thread::spawn(move || receive(&receiver, &heard, interval, server, &shown));
 
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let line = line.context("reading stdin")?;
-        let request = match line.trim_end() {
-            "" => continue,
-            "/quit" => break,
-            "/who" => Request::Who,
-            _ => Request::Say(&line),
+        let requests = match typed::parse(line.trim_end_matches('\r')) {
+            Typed::Send(requests) => requests,
+            Typed::Quit => break,
+            Typed::Help => {
+                HELP.iter().for_each(|h| screen.line(h));
+                continue;
+            }
+            Typed::Problem(why) => {
+                screen.line(&format!("! {why}"));
+                continue;
+            }
         };
-        send(&socket, &request).with_context(|| format!("sending to the room at {server}"))?;
+        for request in requests {
+            match request {
+                Request::Nick(name) => screen.asked_for(name),
+                Request::Tell(to, text) => {
+                    screen.line(&format!("[to {}] {}", printable(to), printable(text)))
+                }
+                _ => {}
+            }
+            send(&socket, &request).with_context(|| format!("sending to the room at {server}"))?;
+        }
     }
     send(&socket, &Request::Leave).with_context(|| format!("sending to the room at {server}"))?;
     Ok(())
@@ -92,7 +115,12 @@ pub fn run(args: JoinArgs) -> Result<()> {
 fn send(socket: &UdpSocket, request: &Request<'_>) -> Result<()> {
     let mut data = Vec::new();
     request.emit(&mut data);
-    if !matches!(request, Request::Say(_)) && data.len() < PAD_TO {
+    // Padding is for requests without text (spaces would change a text).
+    let bare = matches!(
+        request,
+        Request::Join(_) | Request::Leave | Request::Ping | Request::Who | Request::Nick(_)
+    );
+    if bare && data.len() < PAD_TO {
         data.resize(PAD_TO, b' ');
     }
     socket.send(&data)?;
@@ -100,7 +128,7 @@ fn send(socket: &UdpSocket, request: &Request<'_>) -> Result<()> {
 }
 
 /// Sends JOIN until the server answers OK (or refuses).
-fn join(socket: &UdpSocket, name: &str, server: SocketAddr) -> Result<()> {
+fn join(socket: &UdpSocket, name: &str, server: SocketAddr, screen: &Screen) -> Result<()> {
     socket.set_read_timeout(Some(Duration::from_secs(1)))?;
     let mut buf = vec![0u8; 65_536];
     let mut limited = false;
@@ -132,9 +160,10 @@ fn join(socket: &UdpSocket, name: &str, server: SocketAddr) -> Result<()> {
                         .map(|m| printable(m))
                         .collect();
                     if others.is_empty() {
-                        say(&format!("joined as {name}"));
+                        screen.line(&format!("joined as {name}"));
                     } else {
-                        say(&format!("joined as {name}; members: {}", others.join(", ")));
+                        let others = others.join(", ");
+                        screen.line(&format!("joined as {name}; members: {others}"));
                     }
                     send(socket, &Request::Ping)?;
                     return Ok(());
@@ -163,43 +192,13 @@ fn refused(e: &anyhow::Error) -> bool {
         .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
-/// `text` as it may be printed on a terminal: control characters and
-/// text-direction overrides escaped (`\u{1b}`), so nothing a member sends can
-/// move the cursor, retitle the terminal or fake a line.
-fn printable(text: &str) -> Cow<'_, str> {
-    let unsafe_char =
-        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if !text.chars().any(unsafe_char) {
-        return text.into();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if unsafe_char(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
-}
-
-/// Prints a line on stdout; a closed stdout ends the client quietly.
-fn say(line: &str) {
-    let mut stdout = std::io::stdout().lock();
-    if writeln!(stdout, "{line}")
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
-        std::process::exit(0);
-    }
-}
-
 /// The receiving task: print, PING every `interval`, notice a dead server.
 fn receive(
     socket: &UdpSocket,
     last_heard: &Mutex<Instant>,
     interval: Duration,
     server: SocketAddr,
+    screen: &Screen,
 ) {
     let mut buf = vec![0u8; 65_536];
     let mut next_ping = Instant::now() + interval;
@@ -227,37 +226,16 @@ fn receive(
         if let Ok(mut t) = last_heard.lock() {
             *t = Instant::now();
         }
-        let p = printable;
-        match Reply::parse(&buf[..n]) {
-            Ok(Reply::Msg { name, text }) => say(&format!("{}: {}", p(name), p(text))),
-            Ok(Reply::History { name, text }) => {
-                say(&format!("[history] {}: {}", p(name), p(text)))
+        let outcome = match Reply::parse(&buf[..n]) {
+            Ok(reply) => screen.reply(reply, SHUTTING_DOWN),
+            Err(_) => {
+                screen.line(&format!("! unreadable datagram ({n} bytes)"));
+                Outcome::Continue
             }
-            Ok(Reply::Joined(name)) => say(&format!("{} joined", p(name))),
-            Ok(Reply::Left(name)) => say(&format!("{} left", p(name))),
-            Ok(Reply::Admin(text)) if text == SHUTTING_DOWN => {
-                say(&format!("[admin] {text}"));
-                eprintln!("netkit: the room at {server} is shutting down; leaving");
-                std::process::exit(0);
-            }
-            Ok(Reply::Admin(text)) => say(&format!("[admin] {}", p(text))),
-            Ok(Reply::Members(names)) => {
-                let names: Vec<Cow<'_, str>> = names.iter().map(|n| p(n)).collect();
-                say(&format!("members: {}", names.join(", ")))
-            }
-            Ok(Reply::Err(ErrorReason::Kicked)) => {
-                eprintln!("netkit: the operator removed you from the room");
-                std::process::exit(1);
-            }
-            Ok(Reply::Err(ErrorReason::NotJoined)) => {
-                eprintln!("netkit: the room no longer knows you (did it restart?)");
-                std::process::exit(1);
-            }
-            Ok(Reply::Err(ErrorReason::RateLimited)) => say("! not sent: too fast (rate-limited)"),
-            Ok(Reply::Err(ErrorReason::TooLong)) => say("! not sent: longer than 1000 bytes"),
-            Ok(Reply::Err(reason)) => say(&format!("! error: {reason}")),
-            Ok(Reply::Pong | Reply::Ok(_)) => {}
-            Err(_) => say(&format!("! unreadable datagram ({n} bytes)")),
+        };
+        if let Outcome::Exit(status, why) = outcome {
+            eprintln!("netkit: {why}");
+            std::process::exit(status);
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The channel's commands: JOIN, PART, PRIVMSG and NOTICE to `#netkit`,
+//! The channel's commands: JOIN, PART, PRIVMSG and NOTICE to `#netkit` or
+//! to a member (CTCP ACTION as `ME`),
 //! NAMES, WHO and MODE — what an IRC member does in the room once registered.
 
 use super::{IrcSession, CHANNEL, SERVER, TEXT_PIECE};
@@ -71,17 +72,25 @@ impl IrcSession {
                 self.numeric("412", &[], "No text to send")
             };
         };
+        // CTCP: an ACTION is the room's `ME`; other requests (VERSION, PING…)
+        // have no one to answer them here and are dropped.
+        let ctcp = text
+            .strip_prefix('\x01')
+            .map(|t| t.trim_end_matches('\x01'));
+        let action = match ctcp {
+            Some(body) => match body.split_once(' ') {
+                Some((word, rest)) if word.eq_ignore_ascii_case("ACTION") => Some(rest),
+                _ => return,
+            },
+            None => None,
+        };
         if !target.eq_ignore_ascii_case(CHANNEL) {
-            let target = target.to_owned();
-            return if !quiet {
-                self.numeric(
-                    "401",
-                    &[&target],
-                    "No such nick/channel (only #netkit here)",
-                )
-            };
+            return self.tell(now, quiet, target, text, action);
         }
-        let result = self.hub.act(None, |room| room.say(now, self.id, text));
+        let result = self.hub.act(None, |room| match action {
+            Some(body) => room.act(now, self.id, body),
+            None => room.say(now, self.id, text),
+        });
         let why = match result {
             Ok(()) => return,
             Err(SayError::NotJoined) => "Cannot send to channel (join it first)",
@@ -90,6 +99,34 @@ impl IrcSession {
         };
         if !quiet {
             self.numeric("404", &[CHANNEL], why);
+        }
+    }
+
+    /// A PRIVMSG or NOTICE to a nick: the room's private message (`TELL`);
+    /// a private ACTION arrives as `* me text`.
+    fn tell(&mut self, now: Instant, quiet: bool, target: &str, text: &str, action: Option<&str>) {
+        let text = match action {
+            Some(body) => format!("* {} {body}", self.me()),
+            None => text.to_owned(),
+        };
+        let result = self
+            .hub
+            .act(None, |room| room.tell(now, self.id, target, &text));
+        let why = match result {
+            Ok(()) => return,
+            Err(SayError::NoSuchMember) => "No such nick/channel",
+            Err(SayError::NotJoined) => "Cannot send (join #netkit first)",
+            Err(SayError::TooLong) => "Cannot send (message too long)",
+            Err(_) => "Cannot send (rate limited)",
+        };
+        if !quiet {
+            let target = target.to_owned();
+            let code = if result == Err(SayError::NoSuchMember) {
+                "401"
+            } else {
+                "404"
+            };
+            self.numeric(code, &[&target], why);
         }
     }
 

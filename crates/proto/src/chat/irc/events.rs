@@ -2,7 +2,9 @@
 //!
 //! A message from elsewhere may be up to 1,000 bytes (UDP) and is cut into
 //! several PRIVMSGs; history is replayed as NOTICEs from the server, so clients
-//! do not mistake it for live talk; the operator's lines are NOTICEs too.
+//! do not mistake it for live talk (an action as `* name text`, never as a
+//! CTCP); the operator's lines are NOTICEs too. An action is a CTCP ACTION,
+//! a rename a NICK, a private message a PRIVMSG to this nick.
 
 use super::wire::split_text;
 use super::{IrcSession, CHANNEL, TEXT_PIECE};
@@ -28,12 +30,33 @@ impl IrcSession {
                 self.out.line(&[&from, "JOIN", CHANNEL], None);
                 self.names_reply(members);
             }
-            Event::History { name, text } if self.in_channel => {
+            Event::History { name, text, action } if self.in_channel => {
+                // Plain text: a CTCP inside a NOTICE would be a CTCP reply.
+                for piece in split_text(text, TEXT_PIECE) {
+                    let line = if *action {
+                        format!("[history] * {name} {piece}")
+                    } else {
+                        format!("[history] <{name}> {piece}")
+                    };
+                    self.out.line(&[":netkit", "NOTICE", CHANNEL], Some(&line));
+                }
+            }
+            Event::Action { name, text } if self.in_channel => {
                 for piece in split_text(text, TEXT_PIECE) {
                     self.out.line(
-                        &[":netkit", "NOTICE", CHANNEL],
-                        Some(&format!("[history] <{name}> {piece}")),
+                        &[&Self::prefix(name), "PRIVMSG", CHANNEL],
+                        Some(&format!("\x01ACTION {piece}\x01")),
                     );
+                }
+            }
+            Event::Renamed { old, new } if self.in_channel => {
+                self.out.line(&[&Self::prefix(old), "NICK"], Some(new));
+            }
+            Event::Told { from, text } => {
+                let me = self.me().to_owned();
+                for piece in split_text(text, TEXT_PIECE) {
+                    self.out
+                        .line(&[&Self::prefix(from), "PRIVMSG", &me], Some(piece));
                 }
             }
             Event::Joined { name } if self.in_channel => {

@@ -6,16 +6,16 @@ use crate::chat::udp::UdpFront;
 use crate::testing::Harness;
 use crate::{Datagram, DatagramService};
 
-fn setup() -> (Arc<Hub>, IrcService, Instant) {
+pub(super) fn setup() -> (Arc<Hub>, IrcService, Instant) {
     let hub = Hub::new(RoomConfig::default());
     (hub.clone(), IrcService::new(hub), Instant::now())
 }
 
-fn text(bytes: Vec<u8>) -> String {
+pub(super) fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
-fn client(svc: &IrcService, t: Instant, nick: &str) -> Harness<IrcSession> {
+pub(super) fn client(svc: &IrcService, t: Instant, nick: &str) -> Harness<IrcSession> {
     let mut h = Harness::new(svc.new_session(None, t), t);
     let reply = text(h.send(format!("NICK {nick}\r\nUSER u 0 * :Real\r\n").as_bytes()));
     assert!(
@@ -25,7 +25,7 @@ fn client(svc: &IrcService, t: Instant, nick: &str) -> Harness<IrcSession> {
     h
 }
 
-fn udp(front: &mut UdpFront, port: u16, data: &str) -> Vec<String> {
+pub(super) fn udp(front: &mut UdpFront, port: u16, data: &str) -> Vec<String> {
     let mut out: Vec<Datagram> = Vec::new();
     let from = SocketAddr::from(([127, 0, 0, 1], port));
     front.handle_datagram(Instant::now(), from, data.as_bytes(), &mut out);

@@ -70,10 +70,11 @@ impl Room {
     }
 
     pub(super) fn replay_history(&mut self, id: MemberId, until: u64) {
-        for (_, name, text) in self.history.iter().take_while(|(n, _, _)| *n < until) {
+        for said in self.history.iter().take_while(|s| s.number < until) {
             let event = Event::History {
-                name: name.clone(),
-                text: text.clone(),
+                name: said.name.clone(),
+                text: said.text.clone(),
+                action: said.action,
             };
             self.deliveries.push(Delivery {
                 to: id,

@@ -86,7 +86,16 @@ impl Room {
             Shared::Joined { name } => {
                 self.tell_all_but(&name, Event::Joined { name: name.clone() })
             }
-            Shared::Said { name, text } => self.record_and_tell(name, text),
+            Shared::Said { name, text } => self.record_and_tell(name, text, false),
+            Shared::Acted { name, text } => self.record_and_tell(name, text, true),
+            Shared::Renamed { old, new } => {
+                let event = Event::Renamed {
+                    old,
+                    new: new.clone(),
+                };
+                self.tell_all_but(&new, event)
+            }
+            Shared::Told { from, to, text } => self.receive_told(from, &to, text),
             Shared::Left { name, reason } => self.tell_all_but(
                 &name,
                 Event::Left {
@@ -117,6 +126,23 @@ impl Room {
                     text,
                 },
             ),
+            Shared::Acted { name, text } => self.tell_newer(
+                Some(&name),
+                number,
+                Event::Action {
+                    name: name.clone(),
+                    text,
+                },
+            ),
+            Shared::Renamed { old, new } => {
+                let event = Event::Renamed {
+                    old,
+                    new: new.clone(),
+                };
+                self.tell_newer(Some(&new), number, event)
+            }
+            // Heard by its one member, in the room that has it.
+            Shared::Told { .. } => {}
             Shared::Left { name, reason } => {
                 let event = Event::Left {
                     name: name.clone(),
@@ -130,16 +156,24 @@ impl Room {
         }
     }
 
-    /// Earlier messages from the shared history, oldest first, kept for
-    /// members who join later (only while this room has none of its own).
-    pub fn seed_history(&mut self, messages: Vec<(Arc<str>, Arc<str>)>) {
+    /// Earlier messages and actions (`Said`, `Acted`) from the shared
+    /// history, oldest first, kept for members who join later (only while
+    /// this room has none of its own); other events are skipped.
+    pub fn seed_history(&mut self, messages: Vec<Shared>) {
         if !self.history.is_empty() || self.config.history == 0 {
             return;
         }
-        let skip = messages.len().saturating_sub(self.config.history);
-        for (name, text) in messages.into_iter().skip(skip) {
-            self.history.push_back((self.said, name, text));
-            self.said += 1;
+        let kept: Vec<(Arc<str>, Arc<str>, bool)> = messages
+            .into_iter()
+            .filter_map(|event| match event {
+                Shared::Said { name, text } => Some((name, text, false)),
+                Shared::Acted { name, text } => Some((name, text, true)),
+                _ => None,
+            })
+            .collect();
+        let skip = kept.len().saturating_sub(self.config.history);
+        for (name, text, action) in kept.into_iter().skip(skip) {
+            self.record(name, text, action);
         }
     }
 }

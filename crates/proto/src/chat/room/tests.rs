@@ -202,14 +202,16 @@ fn history_replays_the_last_messages_oldest_first() {
         ev[0],
         Event::History {
             name: "alice".into(),
-            text: "m11".into()
+            text: "m11".into(),
+            action: false
         }
     );
     assert_eq!(
         ev[48],
         Event::History {
             name: "alice".into(),
-            text: "m59".into()
+            text: "m59".into(),
+            action: false
         }
     );
     room.ping(t, b).unwrap();
@@ -222,7 +224,8 @@ fn history_replays_the_last_messages_oldest_first() {
         ev[50],
         Event::History {
             name: "alice".into(),
-            text: "after bob joined".into()
+            text: "after bob joined".into(),
+            action: false
         }
     );
 }

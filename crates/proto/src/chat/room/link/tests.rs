@@ -165,3 +165,109 @@ fn a_kick_of_a_member_elsewhere_goes_through_the_link() {
     fake.0.lock().unwrap().shared = false;
     assert_eq!(room.kick("zed"), None);
 }
+
+#[test]
+fn renames_actions_and_private_messages_cross_the_link() {
+    let t = Instant::now();
+    let fake = Fake::default();
+    fake.0.lock().unwrap().shared = true;
+    let mut room = Room::new(RoomConfig::default());
+    room.set_link(Box::new(fake.clone()));
+    let (a, b) = (member(1), member(2));
+    room.join(t, a, "alice", false).unwrap();
+    room.join(t, b, "bob", false).unwrap();
+    drain(&mut room);
+    fake.0.lock().unwrap().published.clear();
+
+    // A rename claims the new name everywhere and frees the old one.
+    room.rename(t, a, "alicia").unwrap();
+    {
+        let log = fake.0.lock().unwrap();
+        assert_eq!(log.claimed.last().map(String::as_str), Some("alicia"));
+        assert_eq!(log.released.last().map(String::as_str), Some("alice"));
+    }
+    fake.0.lock().unwrap().refuse.push("taken".into());
+    assert_eq!(room.rename(t, b, "taken"), Err(JoinError::NameTaken));
+    // An action, and a private message to zed, a member elsewhere.
+    room.act(t, a, "waves").unwrap();
+    room.tell(t, a, "ZED", "psst").unwrap();
+    assert!(
+        drain(&mut room).is_empty(),
+        "the link hands them back first"
+    );
+    let published = fake.0.lock().unwrap().published.clone();
+    let events: Vec<&Shared> = published.iter().map(|(_, e)| e).collect();
+    assert_eq!(
+        events,
+        [
+            &Shared::Renamed {
+                old: "alice".into(),
+                new: "alicia".into()
+            },
+            &Shared::Acted {
+                name: "alicia".into(),
+                text: "waves".into()
+            },
+            &Shared::Told {
+                from: "alicia".into(),
+                to: "zed".into(),
+                text: "psst".into()
+            },
+        ]
+    );
+    for (number, event) in published {
+        room.receive_own(number, event);
+    }
+    assert_eq!(
+        drain(&mut room),
+        [
+            (
+                b,
+                Event::Renamed {
+                    old: "alice".into(),
+                    new: "alicia".into()
+                }
+            ),
+            (
+                b,
+                Event::Action {
+                    name: "alicia".into(),
+                    text: "waves".into()
+                }
+            ),
+        ],
+        "bob hears the rename and the action once; the message to zed is not for here"
+    );
+
+    // From another room: zed renames, acts, and tells bob something.
+    room.receive(Shared::Renamed {
+        old: "zed".into(),
+        new: "zorro".into(),
+    });
+    room.receive(Shared::Acted {
+        name: "zorro".into(),
+        text: "bows".into(),
+    });
+    room.receive(Shared::Told {
+        from: "zorro".into(),
+        to: "Bob".into(),
+        text: "for bob".into(),
+    });
+    room.receive(Shared::Told {
+        from: "zorro".into(),
+        to: "nobody-here".into(),
+        text: "lost".into(),
+    });
+    let heard = drain(&mut room);
+    assert_eq!(heard.len(), 5, "{heard:?}");
+    assert!(heard.contains(&(
+        b,
+        Event::Told {
+            from: "zorro".into(),
+            text: "for bob".into()
+        }
+    )));
+    assert!(!heard
+        .iter()
+        .any(|(to, e)| *to == a && matches!(e, Event::Told { .. })));
+}
