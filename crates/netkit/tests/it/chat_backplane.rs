@@ -266,3 +266,49 @@ fn up_with_a_backplane_shares_its_room() {
     assert!(reply.contains("\"chat_room\":\"whole\""), "{reply}");
     assert!(reply.contains("\"chat_members\":2"), "{reply}");
 }
+
+#[test]
+fn actions_renames_and_private_messages_cross_instances() {
+    let redis = Redis::start();
+    let [a, b, c] = three(&redis);
+    let alice = Udp::joined(&a, "alice");
+    let bob = Udp::joined(&b, "bob");
+    let carol = Udp::joined(&c, "carol");
+    alice.sees("MEMBERS alice bob carol");
+    bob.sees("MEMBERS alice bob carol");
+
+    alice.send("ME waves");
+    let _ = bob.until("ME alice waves");
+    let _ = carol.until("ME alice waves");
+
+    alice.send("NICK alicia");
+    let _ = alice.until("OK alicia bob carol");
+    let _ = bob.until("RENAMED alice alicia");
+    let _ = carol.until("RENAMED alice alicia");
+    // The new name is held everywhere, the old one free (its release was
+    // published before the RENAMED carol heard).
+    assert_eq!(Udp::new(&c).try_join("ALICIA"), "ERR name-taken");
+    let _alice_again = Udp::joined(&c, "alice");
+    bob.send(&format!("NICK carol{}", " ".repeat(24)));
+    let _ = bob.until("ERR name-taken");
+
+    // A private message to a member on another instance reaches it alone.
+    bob.send("TELL Alicia psst");
+    let _ = alice.until("TOLD bob psst");
+    bob.send("TELL nobody hi");
+    let _ = bob.until("ERR no-such-member");
+    bob.send("SAY after");
+    let before = carol.until("MSG bob after");
+    assert!(
+        !before.iter().any(|d| d.starts_with("TOLD")),
+        "carol heard {before:?}"
+    );
+    // The action is in the history of an instance that heard it.
+    let dave = Udp::new(&b);
+    let _ = dave.try_join("dave");
+    let history = dave.pending();
+    assert!(
+        history.contains(&"HISTORY-ME alice waves".to_owned()),
+        "{history:?}"
+    );
+}

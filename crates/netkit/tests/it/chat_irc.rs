@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 /// A chat server with an IRC port; returns it, the IRC address and its stdin.
-fn serve(model: &str) -> (Server, SocketAddr, ChildStdin) {
+pub(crate) fn serve(model: &str) -> (Server, SocketAddr, ChildStdin) {
     let mut cmd = common::netkit(&[
         "chat",
         "serve",
@@ -45,10 +45,10 @@ fn serve(model: &str) -> (Server, SocketAddr, ChildStdin) {
 }
 
 /// A UDP member of the room.
-struct Udp(UdpSocket);
+pub(crate) struct Udp(UdpSocket);
 
 impl Udp {
-    fn join(server: &Server, name: &str) -> Udp {
+    pub(crate) fn join(server: &Server, name: &str) -> Udp {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
         socket.connect(server.addr()).expect("connect");
         socket
@@ -63,18 +63,26 @@ impl Udp {
         udp
     }
 
-    fn send(&self, text: &str) {
+    pub(crate) fn send(&self, text: &str) {
         self.0.send(text.as_bytes()).expect("send");
     }
 
-    fn recv(&self) -> String {
+    /// A member on a socket of the test's own (connected to the room).
+    pub(crate) fn from_socket(socket: UdpSocket) -> Udp {
+        socket
+            .set_read_timeout(Some(READY_TIMEOUT))
+            .expect("timeout");
+        Udp(socket)
+    }
+
+    pub(crate) fn recv(&self) -> String {
         let mut buf = [0u8; 2048];
         let n = self.0.recv(&mut buf).expect("a datagram in time");
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 
     /// Skips datagrams until `want` (history, other notices), bounded.
-    fn expect(&self, want: &str) {
+    pub(crate) fn expect(&self, want: &str) {
         let mut seen = Vec::new();
         for _ in 0..100 {
             let got = self.recv();
@@ -88,7 +96,11 @@ impl Udp {
 }
 
 /// Reads lines (from any reader) until one satisfies `done`, bounded in time.
-fn expect_line(lines: &mpsc::Receiver<String>, what: &str, done: impl Fn(&str) -> bool) -> String {
+pub(crate) fn expect_line(
+    lines: &mpsc::Receiver<String>,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> String {
     let deadline = Instant::now() + READY_TIMEOUT;
     let mut seen = Vec::new();
     loop {
@@ -101,10 +113,30 @@ fn expect_line(lines: &mpsc::Receiver<String>, what: &str, done: impl Fn(&str) -
     }
 }
 
-struct Python {
+pub(crate) struct Python {
     child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<String>,
+    pub(crate) stdin: ChildStdin,
+    pub(crate) lines: mpsc::Receiver<String>,
+}
+
+impl Python {
+    /// The Python `irc` client (chat_irc_client.py) as `nick` at `irc`.
+    pub(crate) fn start(irc: SocketAddr, nick: &str) -> Python {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/chat_irc_client.py");
+        let mut child = Command::new("python3")
+            .args([script, "127.0.0.1", &irc.port().to_string(), nick])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs (scripts/test.sh installs the irc package)");
+        let lines = common::spawn_line_reader(child.stdout.take().expect("stdout"));
+        let stdin = child.stdin.take().expect("stdin");
+        Python {
+            child,
+            stdin,
+            lines,
+        }
+    }
 }
 
 impl Drop for Python {
@@ -119,20 +151,7 @@ fn python_irc_client_talks_with_udp_members() {
     let (server, irc, mut operator) = serve("epoll");
     let bob = Udp::join(&server, "bob");
     bob.send("SAY said before the IRC client came");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/chat_irc_client.py");
-    let mut child = Command::new("python3")
-        .args([script, "127.0.0.1", &irc.port().to_string(), "pyirc"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (scripts/test.sh installs the irc package)");
-    let lines = common::spawn_line_reader(child.stdout.take().expect("stdout"));
-    let stdin = child.stdin.take().expect("stdin");
-    let mut py = Python {
-        child,
-        stdin,
-        lines,
-    };
+    let mut py = Python::start(irc, "pyirc");
 
     expect_line(&py.lines, "own JOIN", |l| l == "JOINED pyirc #netkit");
     expect_line(&py.lines, "NAMES", |l| l == "NAMES bob pyirc");

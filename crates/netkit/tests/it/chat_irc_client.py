@@ -2,8 +2,8 @@
 
 Usage: chat_irc_client.py HOST PORT NICK
 Prints one line per event on stdout (JOINED, NAMES, PUBMSG, NOTICE, PART, QUIT,
-KICK, WHO, DISCONNECTED) and reads commands from stdin: `say TEXT`, `who`,
-`quit`.
+KICK, WHO, ACTION, NICK, PRIVMSG, DISCONNECTED) and reads commands from
+stdin: `say TEXT`, `me TEXT`, `nick NAME`, `msg NICK TEXT`, `who`, `quit`.
 """
 
 import select
@@ -35,6 +35,14 @@ conn.add_global_handler("quit", lambda c, e: out("QUIT", e.source.nick))
 conn.add_global_handler("kick", lambda c, e: out("KICK", e.arguments[0]))
 conn.add_global_handler("whoreply", lambda c, e: out("WHO", e.arguments[4]))
 conn.add_global_handler("endofwho", lambda c, e: out("ENDOFWHO"))
+conn.add_global_handler(
+    "action", lambda c, e: out("ACTION", e.source.nick, e.arguments[0])
+)
+conn.add_global_handler("nick", lambda c, e: out("NICK", e.source.nick, e.target))
+conn.add_global_handler(
+    "privmsg", lambda c, e: out("PRIVMSG", e.source.nick, e.arguments[0])
+)
+conn.add_global_handler("nicknameinuse", lambda c, e: out("NICKINUSE"))
 conn.add_global_handler("disconnect", lambda c, e: (out("DISCONNECTED"), sys.exit(0)))
 
 while True:
@@ -49,6 +57,13 @@ while True:
     command, _, arg = line.rstrip("\n").partition(" ")
     if command == "say":
         conn.privmsg("#netkit", arg)
+    elif command == "me":
+        conn.action("#netkit", arg)
+    elif command == "nick":
+        conn.nick(arg)
+    elif command == "msg":
+        target, _, text = arg.partition(" ")
+        conn.privmsg(target, text)
     elif command == "who":
         conn.who("#netkit")
     elif command == "quit":

@@ -15,22 +15,36 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// A `netkit chat join` on a pseudo-terminal.
-struct Client {
+pub(crate) struct Client {
     child: Child,
-    terminal: File,
+    pub(crate) terminal: File,
     lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+    pub(crate) seen: Vec<String>,
+}
+
+/// `line` without its timestamp (`HH:MM `), which every printed line has
+/// unless `--no-time`; `None` when it has none.
+pub(crate) fn unstamped(line: &str) -> Option<&str> {
+    let (stamp, rest) = (line.get(..6)?, line.get(6..)?);
+    let b = stamp.as_bytes();
+    let digits = [0, 1, 3, 4].iter().all(|i| b[*i].is_ascii_digit());
+    (digits && b[2] == b':' && b[5] == b' ').then_some(rest)
 }
 
 impl Client {
-    fn start(server: &Server, name: &str) -> Client {
+    pub(crate) fn start(server: &Server, name: &str) -> Client {
         Client::start_at(&server.addr().to_string(), name)
     }
 
     fn start_at(addr: &str, name: &str) -> Client {
+        Client::start_with(&["chat", "join", addr, name])
+    }
+
+    /// `netkit ARGS` on a pseudo-terminal.
+    pub(crate) fn start_with(args: &[&str]) -> Client {
         let pty = nix::pty::openpty(None, None).expect("openpty");
         let slave = File::from(pty.slave);
-        let child = common::netkit(&["chat", "join", addr, name])
+        let child = common::netkit(args)
             .stdin(Stdio::from(slave.try_clone().expect("dup")))
             .stdout(Stdio::from(slave.try_clone().expect("dup")))
             .stderr(Stdio::from(slave))
@@ -65,24 +79,30 @@ impl Client {
         }
     }
 
-    fn type_line(&mut self, line: &str) {
+    pub(crate) fn type_line(&mut self, line: &str) {
         writeln!(self.terminal, "{line}").expect("type into the terminal");
     }
 
-    /// Waits (bounded) for a line equal to `want`; earlier lines are kept in `seen`.
-    fn expect(&mut self, want: &str) {
+    /// Waits (bounded) for a line equal to `want` after its timestamp
+    /// (which it must have); earlier lines are kept in `seen`.
+    pub(crate) fn expect(&mut self, want: &str) {
+        self.expect_raw(want, |line| unstamped(line).unwrap_or(""));
+    }
+
+    /// Waits (bounded) for a line equal to `want` as `view` shows it.
+    pub(crate) fn expect_raw(&mut self, want: &str, view: impl Fn(&str) -> &str) {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line == want => return,
+                Ok(line) if view(&line) == want => return,
                 Ok(line) => self.seen.push(line),
                 Err(_) => panic!("never saw {want:?}; saw {:#?}", self.seen),
             }
         }
     }
 
-    fn wait(&mut self) -> Option<i32> {
+    pub(crate) fn wait(&mut self) -> Option<i32> {
         common::wait_bounded(&mut self.child, Duration::from_secs(20))
     }
 }
@@ -134,7 +154,10 @@ fn a_taken_name_is_refused() {
     let mut alice = Client::start(&server, "alice");
     alice.expect("joined as alice");
     let mut other = Client::start(&server, "ALICE");
-    other.expect("netkit: the name ALICE is taken (or looks like a member's name)");
+    other.expect_raw(
+        "netkit: the name ALICE is taken (or looks like a member's name)",
+        |l| l,
+    );
     assert_eq!(other.wait(), Some(1));
 }
 
@@ -157,7 +180,7 @@ fn a_dead_server_is_noticed() {
     let mut child = cmd.spawn().expect("spawn chat join");
     let lines = common::spawn_line_reader(child.stdout.take().expect("piped stdout"));
     let first = lines.recv_timeout(READY_TIMEOUT).expect("a joined line");
-    assert_eq!(first, "joined as alice");
+    assert_eq!(unstamped(&first), Some("joined as alice"));
     drop(server);
     let code = common::wait_bounded(&mut child, Duration::from_secs(20));
     assert_eq!(code, Some(1));
@@ -175,7 +198,8 @@ fn a_dead_server_is_noticed() {
 fn the_client_leaves_at_once_when_the_server_shuts_down() {
     let server = Server::start(&["chat", "serve", "--bind", "127.0.0.1", "--port", "0"]);
     let addr = server.addr().to_string();
-    let mut cmd = common::netkit(&["chat", "join", &addr, "alice"]);
+    // --no-time: lines as they are, without the time.
+    let mut cmd = common::netkit(&["chat", "join", &addr, "alice", "--no-time"]);
     cmd.stdin(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn chat join");
     let lines = common::spawn_line_reader(child.stdout.take().expect("piped stdout"));

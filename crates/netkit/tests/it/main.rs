@@ -17,6 +17,7 @@ mod chat_backplane_outage;
 mod chat_irc;
 mod chat_join;
 mod chat_udp;
+mod chat_verbs;
 /// Flags every service shares (access log, sharing flags).
 mod cli;
 mod cli_usage;

@@ -12,13 +12,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// `netkit up DIR` on 127.0.0.1, every port 0, and its five addresses by name.
-fn start_up(dir: &std::path::Path, extra: &[&str]) -> (Server, Vec<(String, SocketAddr)>) {
+pub(crate) fn start_up(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (Server, Vec<(String, SocketAddr)>) {
     let server = Server::start(&up_args(dir.to_str().unwrap(), extra));
     let addrs = up_addrs(&server);
     (server, addrs)
 }
 
-fn addr(addrs: &[(String, SocketAddr)], name: &str) -> SocketAddr {
+pub(crate) fn addr(addrs: &[(String, SocketAddr)], name: &str) -> SocketAddr {
     addrs
         .iter()
         .find(|(n, _)| n == name)
@@ -33,7 +36,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 /// One raw HTTP/1.1 exchange with `Connection: close`: (status, head, body).
-fn http(addr: SocketAddr, request: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn http(addr: SocketAddr, request: &str) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(request.as_bytes()).unwrap();
