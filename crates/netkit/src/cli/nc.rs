@@ -1,181 +1,159 @@
-//! `netkit nc ADDR [--udp | --unix]`: a small netcat — stdin to the socket, the
-//! socket to stdout.
+//! `netkit nc`: a small netcat — stdin to the socket, the socket to stdout —
+//! that also takes netcat-openbsd's own forms.
 //!
-//! The seed's TCP and UDP clients, made into a tool. Over a stream (TCP or a Unix
-//! socket) two flows run at once, one per thread: stdin → socket and socket →
-//! stdout. When stdin ends, the socket's *write half* is shut down (a TCP FIN):
-//! the peer sees end of input but can still answer, and we exit once it closes
-//! its side and every byte it sent is on stdout. This half-close is what makes
-//! `nc host port < request > reply` work.
+//! ```text
+//! netkit nc ADDR [--udp | --unix]      the original form (host alone: port 7007)
+//! netkit nc HOST PORT                  connect (-u UDP, -U PATH a Unix socket)
+//! netkit nc -l [HOST] PORT             listen for one client, then exit (-k: keep on)
+//! netkit nc -z HOST PORT|LOW-HIGH      scan: exit 0 when a port is open, 1 when none is
+//! ```
+//!
+//! The seed's TCP and UDP clients, made into a tool. Over a stream (TCP or a
+//! Unix socket) two flows run at once, one per thread: stdin → socket and
+//! socket → stdout. When stdin ends, the socket's *write half* is shut down (a
+//! TCP FIN; netcat's `-N`, always on here): the peer sees end of input but can
+//! still answer, and we exit once it closes its side and every byte it sent is
+//! on stdout. This half-close is what makes `nc host port < request > reply` work.
 //!
 //! UDP has no connection and no end: each stdin line (or each read, for input
-//! without newlines) is one datagram, each datagram from ADDR is written to stdout,
-//! and after stdin ends we wait until the peer has been quiet for `--wait` seconds.
+//! without newlines) is one datagram, each datagram from the peer is written to
+//! stdout, and after stdin ends we wait until the peer has been quiet for
+//! `-w` (default 1 s). `-v` reports on stderr as nc does (`Listening on IP
+//! PORT`, `Connection to HOST PORT port [tcp/*] succeeded!`), so a script (or a
+//! test) can listen on port 0 and read the port.
+
+mod listen;
+mod relay;
+mod scan;
 
 use super::common::resolve;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use socket2::Socket;
-use std::io::{self, BufRead, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The largest UDP payload (65,535 minus the IP and UDP headers).
-const MAX_DATAGRAM: usize = 65_507;
-
-/// How often the UDP receiver looks whether stdin has ended.
-const UDP_TICK: Duration = Duration::from_millis(100);
+/// How long a UDP relay waits for replies after stdin ends, unless `-w`.
+const UDP_WAIT: Duration = Duration::from_secs(1);
 
 /// `netkit nc` arguments.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Forms: nc ADDR | nc HOST PORT | nc -l [HOST] PORT | nc -U PATH | \
+                        nc -z HOST PORT (or LOW-HIGH). ADDR is host:port; host alone uses the echo port, 7007."
+)]
 pub struct NcArgs {
-    /// `host:port` (`host` alone uses the echo port, 7007), or a socket path with --unix.
-    #[arg(value_name = "ADDR")]
-    addr: String,
-    /// Send stdin as UDP datagrams (one per line) and print the datagrams that come back.
-    #[arg(long, conflicts_with = "unix")]
+    /// `host:port` (`host` alone uses the echo port, 7007), `HOST PORT`, with -l
+    /// `[HOST] PORT`, with -U the socket path, with -z `HOST PORT` or `HOST LOW-HIGH`.
+    #[arg(value_name = "ADDR | HOST PORT", num_args = 1..=2, required = true)]
+    target: Vec<String>,
+    /// UDP: stdin lines as datagrams, the datagrams that come back printed.
+    #[arg(long, short = 'u', conflicts_with = "unix")]
     udp: bool,
-    /// ADDR is the path of a Unix stream socket.
-    #[arg(long)]
+    /// The target is the path of a Unix stream socket.
+    #[arg(long, short = 'U')]
     unix: bool,
-    /// With --udp: after stdin ends, keep printing replies until none has arrived
-    /// for this long (like `nc -w`): 1s, 500ms, …
-    #[arg(long, short = 'w', value_name = "DURATION", default_value = "1s", value_parser = super::values::duration)]
-    wait: Duration,
+    /// Listen for one client (TCP, UDP with -u, a Unix socket with -U), relay, then exit.
+    #[arg(long, short = 'l')]
+    listen: bool,
+    /// With -l: after a client leaves, wait for the next one.
+    #[arg(long = "keep-open", short = 'k', requires = "listen")]
+    keep_open: bool,
+    /// Scan: only see whether each port is open (exit 0 when one is, 1 when none is).
+    #[arg(long, short = 'z', conflicts_with_all = ["listen", "unix"])]
+    scan: bool,
+    /// Report on stderr: the listening address, each connection, each scanned port.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+    /// Time limit: for connecting and for an idle connection; with -u, how long
+    /// replies are awaited after stdin ends (default 1s): 1s, 500ms, …
+    #[arg(long, short = 'w', value_name = "DURATION", value_parser = super::values::duration)]
+    wait: Option<Duration>,
+    /// Shut the write side of the socket down when stdin ends (always done;
+    /// accepted for netcat's scripts).
+    #[arg(short = 'N', long = "shutdown")]
+    shutdown: bool,
 }
 
 /// Runs the command.
 pub fn run(args: NcArgs) -> Result<()> {
+    // -N is what every stream relay here does anyway.
+    let _ = args.shutdown;
+    if args.listen {
+        return listen::run(&args);
+    }
+    if args.scan {
+        return scan::run(&args);
+    }
     if args.unix {
-        let stream = UnixStream::connect(&args.addr)
-            .with_context(|| format!("cannot connect to unix socket {}", args.addr))?;
-        return relay_stream(Socket::from(stream));
+        let [path] = args.target.as_slice() else {
+            bail!("-U takes one socket path");
+        };
+        let stream = UnixStream::connect(path)
+            .with_context(|| format!("cannot connect to unix socket {path}"))?;
+        if args.verbose {
+            eprintln!("Connection to {path} succeeded!");
+        }
+        return relay::relay_stream(Socket::from(stream), args.wait);
     }
-    let addr = resolve(&args.addr, super::echo::DEFAULT_PORT)?;
+    let addr = target(&args.target)?;
     if args.udp {
-        return relay_udp(addr, args.wait);
-    }
-    let stream = TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
-    relay_stream(Socket::from(stream))
-}
-
-/// Copies stdin to `sock` on a thread, and `sock` to stdout here, until the
-/// peer closes.
-fn relay_stream(sock: Socket) -> Result<()> {
-    let writer = sock.try_clone().context("duplicating the socket")?;
-    // Detached on purpose: if the peer closes first we exit without waiting for stdin.
-    std::thread::spawn(move || {
-        if let Err(e) = copy_flushed(&mut io::stdin().lock(), &mut &writer) {
-            tracing::debug!("stdin to socket: {e}");
-        }
-        // End of stdin (or a write error): the peer reads EOF, may still answer.
-        let _ = writer.shutdown(Shutdown::Write);
-    });
-    copy_flushed(&mut &sock, &mut io::stdout().lock()).context("reading from the socket")?;
-    Ok(())
-}
-
-/// Copies until EOF, flushing after every chunk so an interactive peer sees
-/// each line at once.
-fn copy_flushed(from: &mut impl Read, to: &mut impl Write) -> io::Result<u64> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0;
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+        let local: SocketAddr = if addr.is_ipv4() {
+            "0.0.0.0:0".parse()?
+        } else {
+            "[::]:0".parse()?
         };
-        to.write_all(&buf[..n])?;
-        to.flush()?;
-        total += n as u64;
+        let sock = UdpSocket::bind(local).context("binding a udp socket")?;
+        sock.connect(addr)
+            .with_context(|| format!("cannot reach {addr}"))?;
+        if args.verbose {
+            eprintln!(
+                "Connection to {} {} port [udp/*] succeeded!",
+                addr.ip(),
+                addr.port()
+            );
+        }
+        return relay::relay_udp(sock, addr, args.wait.unwrap_or(UDP_WAIT));
+    }
+    let stream = match args.wait {
+        Some(limit) => TcpStream::connect_timeout(&addr, limit),
+        None => TcpStream::connect(addr),
+    }
+    .with_context(|| format!("cannot connect to {addr}"))?;
+    if args.verbose {
+        eprintln!(
+            "Connection to {} {} port [tcp/*] succeeded!",
+            addr.ip(),
+            addr.port()
+        );
+    }
+    relay::relay_stream(Socket::from(stream), args.wait)
+}
+
+/// The address to connect to: `ADDR` (host alone: port 7007) or `HOST PORT`.
+fn target(target: &[String]) -> Result<SocketAddr> {
+    match target {
+        [addr] => resolve(addr, super::echo::DEFAULT_PORT),
+        [host, port] => host_port(host, port),
+        _ => bail!("give ADDR or HOST PORT"),
     }
 }
 
-/// Sends stdin as datagrams on a thread; prints replies until stdin has ended
-/// and the peer has been quiet for `wait`.
-fn relay_udp(addr: SocketAddr, wait: Duration) -> Result<()> {
-    let local: SocketAddr = if addr.is_ipv4() {
-        "0.0.0.0:0".parse()?
-    } else {
-        "[::]:0".parse()?
-    };
-    let sock = UdpSocket::bind(local).context("binding a udp socket")?;
-    // A connected UDP socket receives only from ADDR, and learns of ICMP refusals.
-    sock.connect(addr)
-        .with_context(|| format!("cannot reach {addr}"))?;
-    let sender = sock.try_clone().context("duplicating the socket")?;
-    let (stdin_done, stdin_ended) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        if let Err(e) = send_lines(&sender) {
-            tracing::warn!("stdin to udp: {e}");
-        }
-        let _ = stdin_done.send(());
-    });
-
-    let mut stdout = io::stdout().lock();
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    let mut quiet_since: Option<Instant> = None; // set once stdin has ended
-    let (mut received, mut refused) = (false, false);
-    loop {
-        if quiet_since.is_none() && stdin_ended.try_recv().is_ok() {
-            quiet_since = Some(Instant::now());
-        }
-        let timeout = match quiet_since {
-            None => UDP_TICK,
-            Some(since) => match wait.checked_sub(since.elapsed()) {
-                Some(left) if !left.is_zero() => left,
-                _ => break,
-            },
-        };
-        sock.set_read_timeout(Some(timeout))?;
-        match sock.recv(&mut buf) {
-            Ok(n) => {
-                stdout.write_all(&buf[..n])?;
-                stdout.flush()?;
-                received = true;
-                quiet_since = quiet_since.map(|_| Instant::now());
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // An ICMP "port unreachable" for an earlier datagram; UDP goes on regardless.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => refused = true,
-            Err(e) => return Err(e).context("receiving from the socket"),
-        }
-    }
-    anyhow::ensure!(
-        received || !refused,
-        "{addr} refused the datagrams (nothing listens on that udp port)"
-    );
-    Ok(())
+/// `HOST PORT` as netcat takes them (an IPv6 host without brackets too).
+fn host_port(host: &str, port: &str) -> Result<SocketAddr> {
+    let port: u16 = port
+        .parse()
+        .with_context(|| format!("{port:?} is not a port number"))?;
+    Ok(SocketAddr::new(resolve_host(host)?, port))
 }
 
-/// One datagram per stdin line (newline included); a line too long for one
-/// datagram is cut into datagrams of the largest size.
-fn send_lines(sock: &UdpSocket) -> io::Result<()> {
-    let mut stdin = io::stdin().lock();
-    let mut line = Vec::with_capacity(MAX_DATAGRAM);
-    loop {
-        line.clear();
-        if (&mut stdin)
-            .take(MAX_DATAGRAM as u64)
-            .read_until(b'\n', &mut line)?
-            == 0
-        {
-            return Ok(());
-        }
-        match sock.send(&line) {
-            Ok(_) => {}
-            // The refusal of an earlier datagram, reported on this send: the
-            // receiving side counts refusals; this datagram is simply lost.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {}
-            Err(e) => return Err(e),
-        }
-    }
+/// A host name or address (IPv6 with or without brackets).
+fn resolve_host(host: &str) -> Result<std::net::IpAddr> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((host, 0)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve '{host}'"))?
+        .next()
+        .with_context(|| format!("'{host}' has no address"))?
+        .ip())
 }

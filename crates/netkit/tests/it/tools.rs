@@ -17,6 +17,7 @@ use std::time::Duration;
 
 mod broadcast;
 mod nc;
+mod nc_forms;
 
 /// Bound on every client run and every awaited line.
 const LIMIT: Duration = Duration::from_secs(30);
