@@ -358,7 +358,10 @@ mod properties {
         fn no_amplification(
             data in proptest::collection::vec(any::<u8>(), 0..64),
             name in "[a-z]{1,12}",
-            others in proptest::collection::vec("(SAY [a-z ]{0,40}|WHO|PING|JOIN [a-z]{1,8})", 0..8),
+            others in proptest::collection::vec(
+                "(SAY [a-z ]{0,40}|WHO|PING|JOIN [a-z]{1,8}|ME [a-z ]{0,40}|NICK [a-z]{1,8}|TELL [a-z]{1,3} [a-z ]{1,40})",
+                0..8,
+            ),
         ) {
             // A room with members who talk; a new address sends one datagram
             // (anything, or a JOIN) and then gets, in all, no more than that.

@@ -90,25 +90,17 @@ impl<'a> Request<'a> {
 
     /// Appends the datagram for this request to `out`.
     pub fn emit(&self, out: &mut Vec<u8>) {
-        let (word, arg) = match self {
-            Request::Join(name) => ("JOIN", Some(*name)),
-            Request::Say(text) => ("SAY", Some(*text)),
-            Request::Leave => ("LEAVE", None),
-            Request::Ping => ("PING", None),
-            Request::Who => ("WHO", None),
-            Request::Me(text) => ("ME", Some(*text)),
-            Request::Nick(name) => ("NICK", Some(*name)),
-            Request::Tell(name, text) => {
-                out.extend_from_slice(b"TELL ");
-                out.extend_from_slice(name.as_bytes());
-                ("", Some(*text))
-            }
+        let parts: &[&str] = match self {
+            Request::Join(name) => &["JOIN", name],
+            Request::Say(text) => &["SAY", text],
+            Request::Leave => &["LEAVE"],
+            Request::Ping => &["PING"],
+            Request::Who => &["WHO"],
+            Request::Me(text) => &["ME", text],
+            Request::Nick(name) => &["NICK", name],
+            Request::Tell(name, text) => &["TELL", name, text],
         };
-        out.extend_from_slice(word.as_bytes());
-        if let Some(arg) = arg {
-            out.push(b' ');
-            out.extend_from_slice(arg.as_bytes());
-        }
+        out.extend_from_slice(parts.join(" ").as_bytes());
     }
 }
 

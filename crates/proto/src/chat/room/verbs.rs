@@ -154,10 +154,15 @@ impl Room {
         }
     }
 
-    /// The local member called `name` (any case, or a look-alike), if any.
+    /// The local member called `name` (any case, or a look-alike) that may
+    /// hear a private message: not a datagram member still unconfirmed (its
+    /// address may be forged, and it gets nothing but its `OK`).
     pub(super) fn local_member(&self, name: &str) -> Option<MemberId> {
         let id = *self.names.get(&fold(name))?;
-        self.members.contains_key(&id).then_some(id)
+        self.members
+            .get(&id)
+            .is_some_and(|m| !m.pending)
+            .then_some(id)
     }
 
     /// A private message from another room: its member here hears it.

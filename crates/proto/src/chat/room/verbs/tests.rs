@@ -168,3 +168,23 @@ fn actions_and_private_messages_share_the_flood_limit_of_say() {
     let later = t + Duration::from_secs(1);
     assert!(room.act(later, a, "again").is_ok());
 }
+
+#[test]
+fn an_unconfirmed_datagram_member_is_told_nothing() {
+    let t = Instant::now();
+    let (mut room, a, _, _) = room_of_three(t);
+    // A JOIN from a forged address: no private message may follow its OK.
+    let forged = udp(9);
+    room.join(t, forged, "victim", true).unwrap();
+    drain(&mut room);
+    assert_eq!(
+        room.tell(t, a, "victim", &"x".repeat(1000)),
+        Err(SayError::NoSuchMember)
+    );
+    assert!(drain(&mut room).is_empty());
+    // Confirmed by its next datagram, it hears them.
+    room.ping(t, forged).unwrap();
+    drain(&mut room);
+    room.tell(t, a, "victim", "now").unwrap();
+    assert_eq!(drain(&mut room).len(), 1);
+}
