@@ -232,7 +232,9 @@ fn unix_sockets_both_ways_with_openbsd_nc_and_socat() {
         c.args(["-lvU", o]);
         c
     });
+    // nc says "Bound on" after bind(2) and "Listening on" after listen(2).
     assert_eq!(nc.err_line(), format!("Bound on {o}"));
+    assert_eq!(nc.err_line(), format!("Listening on {o}"));
     let client = Peer::start(netkit_cmd(&["nc", "-U", o]));
     both_ways(client, nc);
 }
