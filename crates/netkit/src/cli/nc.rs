@@ -27,7 +27,9 @@ mod relay;
 mod scan;
 
 use super::common::resolve;
-use anyhow::{bail, Context, Result};
+use super::values::usage_error;
+use anyhow::{Context, Result};
+use clap::error::ErrorKind;
 use socket2::Socket;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::UnixStream;
@@ -87,7 +89,7 @@ pub fn run(args: NcArgs) -> Result<()> {
     }
     if args.unix {
         let [path] = args.target.as_slice() else {
-            bail!("-U takes one socket path");
+            usage("-U takes one socket path");
         };
         let stream = UnixStream::connect(path)
             .with_context(|| format!("cannot connect to unix socket {path}"))?;
@@ -135,15 +137,20 @@ fn target(target: &[String]) -> Result<SocketAddr> {
     match target {
         [addr] => resolve(addr, super::echo::DEFAULT_PORT),
         [host, port] => host_port(host, port),
-        _ => bail!("give ADDR or HOST PORT"),
+        _ => usage("give ADDR or HOST PORT"),
     }
+}
+
+/// A usage error of `netkit nc` (exit 2, with its usage line).
+fn usage(message: &str) -> ! {
+    usage_error(&["nc"], ErrorKind::InvalidValue, message)
 }
 
 /// `HOST PORT` as netcat takes them (an IPv6 host without brackets too).
 fn host_port(host: &str, port: &str) -> Result<SocketAddr> {
-    let port: u16 = port
-        .parse()
-        .with_context(|| format!("{port:?} is not a port number"))?;
+    let Ok(port) = port.parse::<u16>() else {
+        usage(&format!("{port:?} is not a port number"));
+    };
     Ok(SocketAddr::new(resolve_host(host)?, port))
 }
 

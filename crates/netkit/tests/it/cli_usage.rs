@@ -167,6 +167,10 @@ fn invalid_values_are_usage_errors_of_their_subcommand() {
             server(&["chat", "serve", "--model", "fork", "--irc-port", "0"]),
         ),
         ("nc", vec!["nc", "127.0.0.1:9", "-w", "x"]),
+        ("nc", vec!["nc", "127.0.0.1", "http"]),
+        ("nc", vec!["nc", "-z", "127.0.0.1", "25-20"]),
+        ("nc", vec!["nc", "-U", "/a", "/b"]),
+        ("nc", vec!["nc", "-k", "127.0.0.1", "9"]),
         (
             "broadcast send",
             vec!["broadcast", "send", "--port", "9", "hi", "--interval", "x"],

@@ -8,7 +8,7 @@
 
 use super::relay::{copy_flushed, relay_stream, relay_udp, send_lines_with, MAX_DATAGRAM};
 use super::{host_port, NcArgs, UDP_WAIT};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use socket2::Socket;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, UdpSocket};
@@ -26,7 +26,7 @@ const WRITER_TICK: Duration = Duration::from_millis(100);
 pub(super) fn run(args: &NcArgs) -> Result<()> {
     if args.unix {
         let [path] = args.target.as_slice() else {
-            bail!("-l -U takes one socket path");
+            super::usage("-l -U takes one socket path");
         };
         return unix(args, PathBuf::from(path));
     }
@@ -34,7 +34,7 @@ pub(super) fn run(args: &NcArgs) -> Result<()> {
         [port] if port.parse::<u16>().is_ok() => host_port("0.0.0.0", port)?,
         [addr] => super::target(std::slice::from_ref(addr))?,
         [host, port] => host_port(host, port)?,
-        _ => bail!("give [HOST] PORT"),
+        _ => super::usage("give [HOST] PORT"),
     };
     if args.udp {
         return udp(args, addr);

@@ -23,11 +23,11 @@ pub(super) fn run(args: &NcArgs) -> Result<()> {
         [host, ports] => (host.as_str(), ports.as_str()),
         [addr] => match addr.rsplit_once(':') {
             Some((host, ports)) => (host, ports),
-            None => bail!("-z takes HOST PORT (or HOST LOW-HIGH)"),
+            None => super::usage("-z takes HOST PORT (or HOST LOW-HIGH)"),
         },
-        _ => bail!("-z takes HOST PORT (or HOST LOW-HIGH)"),
+        _ => super::usage("-z takes HOST PORT (or HOST LOW-HIGH)"),
     };
-    let range = port_range(ports)?;
+    let range = port_range(ports).unwrap_or_else(|e| super::usage(&e.to_string()));
     let ip = resolve_host(host)?;
     let proto = if args.udp { "udp" } else { "tcp" };
     let mut open = 0;
