@@ -52,6 +52,7 @@ mod cache;
 mod clock;
 pub mod extension;
 mod listing;
+mod query;
 mod request;
 mod response;
 mod session;
@@ -59,6 +60,7 @@ mod static_files;
 mod stats;
 mod target;
 mod upload;
+mod zip;
 
 #[cfg(test)]
 mod extension_tests;
@@ -173,6 +175,8 @@ pub(crate) struct Shared {
     pub(crate) allow: &'static str,
     /// Routes the program added (`netkit up`'s web app), if any.
     pub(crate) ext: Option<Arc<dyn extension::Extension>>,
+    /// CRCs of files already sent in archives (a resumed archive needs them).
+    pub(crate) zip_crcs: zip::crc::CrcCache,
 }
 
 impl Shared {
@@ -233,6 +237,7 @@ impl HttpService {
                 log,
                 allow,
                 ext,
+                zip_crcs: Default::default(),
             }),
         }
     }
