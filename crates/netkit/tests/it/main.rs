@@ -41,3 +41,4 @@ mod tftp_requests;
 mod tools;
 mod up_browser;
 mod up_services;
+mod web_share;
