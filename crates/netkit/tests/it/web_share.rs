@@ -5,7 +5,7 @@
 //! `zipfile` reads through Range requests without downloading it; hidden
 //! names stay out unless `--hidden`. Search and sort with curl, HTML and JSON.
 
-use super::common::{every_model, run_bounded, utf8};
+use super::common::{every_model, run_bounded, up_addrs, up_args, utf8, Server};
 use super::http::start;
 use std::process::Command;
 use std::time::Duration;
@@ -295,5 +295,32 @@ fn search_and_sort_with_curl() {
         page.contains("<a href=\"?sort=size&amp;order=desc\">Size ▲</a>"),
         "{page}"
     );
+    server.terminate();
+}
+
+/// `netkit up` answers the same routes, at its root too (where a browser
+/// otherwise gets the web page).
+#[test]
+fn up_serves_archives_and_search() {
+    let dir = tree();
+    let share = dir.path().join("share");
+    let server = Server::start(&up_args(utf8(&share), &[]));
+    let http = up_addrs(&server)[0].1;
+    let local = tempfile::tempdir().unwrap();
+    for (path, holder) in [("/?zip", dir.path()), ("/Photos/?zip", share.as_path())] {
+        let zip = local.path().join("x.zip");
+        curl(&["-o", utf8(&zip), &format!("http://{http}{path}")]);
+        let names = python(READ_ALL, &[utf8(&zip), utf8(holder)]);
+        assert!(
+            names.lines().any(|n| n.ends_with("Photos/notes.txt")),
+            "{path}: {names}"
+        );
+    }
+    let found = curl(&[
+        "-H",
+        "Accept: application/json",
+        &format!("http://{http}/?q=notebook"),
+    ]);
+    assert!(found.contains("\"Photos/2024/Notebook.md\""), "{found}");
     server.terminate();
 }
