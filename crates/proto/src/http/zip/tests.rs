@@ -9,7 +9,7 @@ use super::{crc, disposition};
 use crate::http::{AnchoredClock, HttpConfig, HttpContext, HttpService};
 use crate::root::Root;
 use crate::testing::Harness;
-use crate::Service;
+use crate::{Service, Session};
 use std::io::{Seek, SeekFrom, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -499,4 +499,77 @@ fn every_range_is_a_slice_of_the_whole() {
         );
         assert!(head.starts_with("HTTP/1.1 206"), "{head}");
     }
+}
+
+/// The body's bytes after the head, and the head's Content-Length.
+fn split(out: &[u8]) -> (u64, Vec<u8>) {
+    let at = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&out[..at]).into_owned();
+    let len = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    (len, out[at..].to_vec())
+}
+
+/// A central directory many times the session's read-ahead comes out whole,
+/// piece by piece, and the connection then takes the next request.
+#[test]
+fn thousands_of_entries_come_out_piece_by_piece() {
+    let s = served(false);
+    let many = s.dir.path().join("share/many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..3000 {
+        std::fs::write(many.join(format!("file-{i:04}.txt")), format!("{i}")).unwrap();
+    }
+    let mut h = Harness::new(s.service.new_session(None, s.t0), s.t0);
+    let out = h.send(b"GET /many/?zip HTTP/1.1\r\nHost: x\r\n\r\n");
+    let (len, body) = split(&out);
+    assert_eq!(body.len() as u64, len);
+    let entries = names_and_data(&body);
+    assert_eq!(entries.len(), 3001);
+    assert_eq!(
+        entries[3000],
+        ("many/file-2999.txt".into(), b"2999".to_vec())
+    );
+    let next = h.send(b"GET /folder/a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(next.starts_with(b"HTTP/1.1 200 OK") && next.ends_with(b"hello"));
+}
+
+/// A file that grew after the plan: its planned bytes go in, the archive
+/// stays valid.
+#[test]
+fn a_file_that_grew_is_cut_to_its_planned_size() {
+    let s = served(false);
+    let mut h = Harness::new(s.service.new_session(None, s.t0), s.t0);
+    let request = b"GET /folder/?zip HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(h.session.handle_input(s.t0, request), request.len());
+    let a = s.dir.path().join("share/folder/a.txt");
+    std::fs::write(&a, "hello, and much more than was planned").unwrap();
+    let (len, body) = split(&h.drain());
+    assert_eq!(body.len() as u64, len);
+    let entries = names_and_data(&body);
+    assert_eq!(entries[1], ("folder/a.txt".into(), b"hello".to_vec()));
+}
+
+/// A file that shrank after the plan: the connection is closed with a short
+/// body, never an archive with made-up bytes.
+#[test]
+fn a_file_that_shrank_aborts_the_connection() {
+    let s = served(false);
+    let mut h = Harness::new(s.service.new_session(None, s.t0), s.t0);
+    let request = b"GET /folder/?zip HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(h.session.handle_input(s.t0, request), request.len());
+    let big = s.dir.path().join("share/folder/sub/big.bin");
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(1000)
+        .unwrap();
+    let (len, body) = split(&h.drain());
+    assert!((body.len() as u64) < len, "{} of {len}", body.len());
+    assert!(h.session.is_done(), "the connection closes");
 }
