@@ -8,7 +8,9 @@
 //!            error reply            session::HttpSession::dispatch
 //!                                     ├ GET/HEAD ─▶ static_files (files, index.html,
 //!                                     │              304, 206/416, .br/.gz siblings)
-//!                                     │              └▶ listing (HTML / JSON)
+//!                                     │              └▶ listing (HTML / JSON, ?sort=)
+//!                                     ├ GET/HEAD /dir/?zip ─▶ zip (the streaming archive)
+//!                                     ├ GET/HEAD /dir/?q=  ─▶ search (bounded walk)
 //!                                     ├ PUT ──────▶ upload (Content-Length or chunked
 //!                                     │              body → Root::create_atomic)
 //!                                     ├ DELETE, OPTIONS, /_netkit/stats
