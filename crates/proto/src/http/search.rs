@@ -17,7 +17,7 @@ use super::response::Reply;
 use super::sort::Order;
 use super::target::{error_reply, Target};
 use super::Shared;
-use crate::root::{Entry, EntryKind, RelPath};
+use crate::root::{Entry, EntryKind, RelPath, Root, RootError};
 use percent_encoding::utf8_percent_encode;
 use std::collections::VecDeque;
 
@@ -54,9 +54,9 @@ pub(crate) fn asked(target: &Target<'_>) -> bool {
 /// The search reply.
 pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Reply {
     let text = param(target.query, "q").unwrap_or_default();
-    let (mut found, cut) = match walk(shared, &target.rel, &text) {
+    let (mut found, cut) = match walk(&shared.root, &target.rel, &text, Limits::DEFAULT) {
         Ok(found) => found,
-        Err(reply) => return reply,
+        Err(e) => return error_reply(&e),
     };
     let order = Order::from_query(target.query);
     order.sort(&mut found, |(path, e)| (path.as_str(), e));
@@ -88,28 +88,45 @@ pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Re
     page_reply(shared, page.html(&rows), "text/html; charset=utf-8")
 }
 
+/// How far one search goes.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    results: usize,
+    visited: usize,
+    depth: usize,
+}
+
+impl Limits {
+    const DEFAULT: Limits = Limits {
+        results: MAX_RESULTS,
+        visited: MAX_VISITED,
+        depth: MAX_DEPTH,
+    };
+}
+
 /// Matches below `base` (path relative to it, entry), and whether and why
 /// the walk stopped early.
 #[allow(clippy::type_complexity)]
 fn walk(
-    shared: &Shared,
+    root: &Root,
     base: &RelPath,
     text: &str,
-) -> Result<(Vec<(String, Entry)>, Option<Cut>), Reply> {
+    limits: Limits,
+) -> Result<(Vec<(String, Entry)>, Option<Cut>), RootError> {
     let needle = text.to_lowercase();
     let mut found = Vec::new();
     let mut visited = 0;
     let mut cut = None;
     let mut queue = VecDeque::from([(base.clone(), String::new(), 0usize)]);
     'walk: while let Some((rel, prefix, depth)) = queue.pop_front() {
-        let entries = match shared.root.list(&rel) {
+        let entries = match root.list(&rel) {
             Ok(entries) => entries,
-            Err(e) if depth == 0 => return Err(error_reply(&e)),
+            Err(e) if depth == 0 => return Err(e),
             Err(_) => continue, // a subfolder we may not read: not searched
         };
         for e in entries {
             visited += 1;
-            if visited > MAX_VISITED {
+            if visited > limits.visited {
                 cut = Some(Cut::Visited);
                 break 'walk;
             }
@@ -119,7 +136,7 @@ fn walk(
             let path = format!("{prefix}{}", e.name);
             if e.kind == EntryKind::Dir && !e.symlink {
                 match rel.join(&e.name) {
-                    Ok(sub) if depth < MAX_DEPTH => {
+                    Ok(sub) if depth < limits.depth => {
                         queue.push_back((sub, format!("{path}/"), depth + 1));
                     }
                     Ok(_) => cut = Some(Cut::Depth),
@@ -128,7 +145,7 @@ fn walk(
             }
             if e.name.to_lowercase().contains(&needle) {
                 found.push((path, e));
-                if found.len() >= MAX_RESULTS {
+                if found.len() >= limits.results {
                     cut = Some(Cut::Results);
                     break 'walk;
                 }
@@ -136,4 +153,73 @@ fn walk(
         }
     }
     Ok((found, cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(root: &Root, text: &str, limits: Limits) -> (Vec<String>, Option<Cut>) {
+        let (found, cut) = walk(root, &RelPath::root(), text, limits).unwrap();
+        (found.into_iter().map(|(path, _)| path).collect(), cut)
+    }
+
+    #[test]
+    fn the_walk_is_bounded_and_says_why_it_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("a/b/c")).unwrap();
+        for name in ["x1", "a/X2", "a/b/x3", "a/b/c/x4", "a/.x5", "a/b/other"] {
+            std::fs::write(p.join(name), "").unwrap();
+        }
+        std::os::unix::fs::symlink("..", p.join("a/b/up")).unwrap();
+        let root = Root::open(p).unwrap();
+        let all = |text| found(&root, text, Limits::DEFAULT);
+        // Breadth first, case-insensitive; hidden and the link to an ancestor
+        // left out.
+        assert_eq!(
+            all("X"),
+            (
+                vec![
+                    "x1".into(),
+                    "a/X2".into(),
+                    "a/b/x3".into(),
+                    "a/b/c/x4".into()
+                ],
+                None
+            )
+        );
+        assert_eq!(all("B"), (vec!["a/b".into()], None));
+        let limits = Limits {
+            results: 2,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(
+            found(&root, "x", limits),
+            (vec!["x1".into(), "a/X2".into()], Some(Cut::Results))
+        );
+        let limits = Limits {
+            depth: 1,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(
+            found(&root, "x", limits),
+            (vec!["x1".into(), "a/X2".into()], Some(Cut::Depth))
+        );
+        let limits = Limits {
+            visited: 3,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(
+            found(&root, "x", limits),
+            (vec!["x1".into(), "a/X2".into()], Some(Cut::Visited))
+        );
+        assert!(walk(
+            &root,
+            &RelPath::parse("nope").unwrap(),
+            "x",
+            Limits::DEFAULT
+        )
+        .is_err());
+    }
 }

@@ -37,6 +37,17 @@ pub(crate) enum PlanError {
 /// The entries of the archive of folder `base`, each name starting with
 /// `prefix` (the folder's own name and `/`, its first entry).
 pub(crate) fn walk(root: &Root, base: &RelPath, prefix: &str) -> Result<Vec<Item>, PlanError> {
+    walk_within(root, base, prefix, MAX_ENTRIES, MAX_NAME_BYTES)
+}
+
+/// [`walk`] with the bounds given (tests use small ones).
+pub(crate) fn walk_within(
+    root: &Root,
+    base: &RelPath,
+    prefix: &str,
+    max_entries: usize,
+    max_name_bytes: usize,
+) -> Result<Vec<Item>, PlanError> {
     let top = root.list(base).map_err(PlanError::Root)?;
     let mut items = vec![Item {
         name: prefix.into(),
@@ -64,7 +75,7 @@ pub(crate) fn walk(root: &Root, base: &RelPath, prefix: &str) -> Result<Vec<Item
             _ => continue,
         };
         names += full.len();
-        if items.len() >= MAX_ENTRIES || names > MAX_NAME_BYTES {
+        if items.len() >= max_entries || names > max_name_bytes {
             return Err(PlanError::TooBig);
         }
         if kind == EntryKind::Dir {

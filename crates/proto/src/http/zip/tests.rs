@@ -573,3 +573,23 @@ fn a_file_that_shrank_aborts_the_connection() {
     assert!((body.len() as u64) < len, "{} of {len}", body.len());
     assert!(h.session.is_done(), "the connection closes");
 }
+
+/// The plan is bounded: past its entries or name bytes the folder is refused
+/// (the handler answers 507) instead of held in memory.
+#[test]
+fn the_plan_is_bounded() {
+    use super::plan::{walk_within, PlanError};
+    let s = served(false);
+    let root = &s.service.shared.root;
+    let base = crate::root::RelPath::parse("folder").unwrap();
+    let items = walk_within(root, &base, "folder/", 8, 1 << 20).unwrap();
+    assert_eq!(items.len(), 8);
+    assert!(matches!(
+        walk_within(root, &base, "folder/", 7, 1 << 20),
+        Err(PlanError::TooBig)
+    ));
+    assert!(matches!(
+        walk_within(root, &base, "folder/", 100, 50),
+        Err(PlanError::TooBig)
+    ));
+}
