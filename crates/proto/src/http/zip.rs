@@ -19,13 +19,16 @@
 //! ([`plan::MAX_ENTRIES`] entries, else 507) and the stream holds one read
 //! buffer. The files: `layout.rs` (the records' bytes, no I/O), `archive.rs`
 //! (the map), `plan.rs` (the walk), `crc.rs` (CRCs of files not sent),
-//! `stream.rs` (sending), `tests.rs`.
+//! `stream.rs` (sending), `tests.rs` (the layout), `stream_tests.rs`
+//! (archives through a session).
 
 mod archive;
 pub(crate) mod crc;
 mod layout;
 mod plan;
 mod stream;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
 
