@@ -20,6 +20,7 @@ declare -A needs=(
   [atftp]=/usr/bin/atftp
   [chromium]=/usr/bin/chromium
   [chromium-driver]=/usr/bin/chromedriver
+  [unzip]=/usr/bin/unzip
 )
 missing=()
 for pkg in "${!needs[@]}"; do

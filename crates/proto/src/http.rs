@@ -8,7 +8,9 @@
 //!            error reply            session::HttpSession::dispatch
 //!                                     ├ GET/HEAD ─▶ static_files (files, index.html,
 //!                                     │              304, 206/416, .br/.gz siblings)
-//!                                     │              └▶ listing (HTML / JSON)
+//!                                     │              └▶ listing (HTML / JSON, ?sort=)
+//!                                     ├ GET/HEAD /dir/?zip ─▶ zip (the streaming archive)
+//!                                     ├ GET/HEAD /dir/?q=  ─▶ search (bounded walk)
 //!                                     ├ PUT ──────▶ upload (Content-Length or chunked
 //!                                     │              body → Root::create_atomic)
 //!                                     ├ DELETE, OPTIONS, /_netkit/stats
@@ -52,13 +54,17 @@ mod cache;
 mod clock;
 pub mod extension;
 mod listing;
+mod query;
 mod request;
 mod response;
+mod search;
 mod session;
+mod sort;
 mod static_files;
 mod stats;
 mod target;
 mod upload;
+mod zip;
 
 #[cfg(test)]
 mod extension_tests;
@@ -173,6 +179,8 @@ pub(crate) struct Shared {
     pub(crate) allow: &'static str,
     /// Routes the program added (`netkit up`'s web app), if any.
     pub(crate) ext: Option<Arc<dyn extension::Extension>>,
+    /// CRCs of files already sent in archives (a resumed archive needs them).
+    pub(crate) zip_crcs: zip::crc::CrcCache,
 }
 
 impl Shared {
@@ -233,6 +241,7 @@ impl HttpService {
                 log,
                 allow,
                 ext,
+                zip_crcs: Default::default(),
             }),
         }
     }

@@ -253,6 +253,15 @@ impl Root {
         self.resolver
     }
 
+    /// The served directory's own name (where its descriptor leads now), for
+    /// what is named after it (the root's archive); `None` for `/` or when
+    /// unknown.
+    pub fn dir_name(&self) -> Option<String> {
+        use std::os::fd::AsRawFd;
+        let path = std::fs::read_link(format!("/proc/self/fd/{}", self.dir.as_raw_fd())).ok()?;
+        path.file_name()?.to_str().map(str::to_owned)
+    }
+
     /// Opens `rel` beneath the root; every other method goes through here (or
     /// through [`Root::open_parent`]), so a hidden name is refused here.
     fn open_beneath(&self, rel: &RelPath, flags: OFlag, mode: Mode) -> Result<OwnedFd, RootError> {

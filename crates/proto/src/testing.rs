@@ -113,13 +113,19 @@ impl<S: Session> Harness<S> {
         self.drain()
     }
 
-    /// Everything the session wants to send now, file chunks read in.
+    /// Everything the session wants to send now, file chunks read in: as a
+    /// driver does, `poll_transmit` is called until it returns no chunk and
+    /// appends nothing (a session may produce its output piece by piece).
     pub fn drain(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        while let Some(chunk) = self.session.poll_transmit(&mut out) {
-            read_chunk(&chunk, &mut out);
+        loop {
+            let before = out.len();
+            match self.session.poll_transmit(&mut out) {
+                Some(chunk) => read_chunk(&chunk, &mut out),
+                None if out.len() == before => return out,
+                None => {}
+            }
         }
-        out
     }
 
     /// Bytes the peer sent that the session has not consumed.

@@ -42,3 +42,4 @@ mod tftp_requests;
 mod tools;
 mod up_browser;
 mod up_services;
+mod web_share;

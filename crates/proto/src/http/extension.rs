@@ -159,6 +159,8 @@ pub(crate) fn claims(ext: &dyn Extension, head: &Head<'_>, target: &Target<'_>) 
     }
     target.raw_path == "/"
         && matches!(head.method, "GET" | "HEAD")
+        && !super::zip::asked(target) // the root's archive and search are the share's
+        && !super::search::asked(target)
         && ext.wants_root(accepts_json(head))
 }
 

@@ -1,22 +1,25 @@
 //! Directory listings: an HTML table (names HTML-escaped, links
 //! percent-encoded, sizes and dates, a parent link) or, for
 //! `Accept: application/json`, a JSON document. Directories come first, then
-//! files, each sorted by name. Dotfiles are left out unless `--hidden` (the
+//! files, in the order the query asks (`?sort=…&order=…`, see
+//! [`super::sort`]); the column headers link to the other orders. Dotfiles are left out unless `--hidden` (the
 //! root's policy, see [`crate::root`]), and symlinks that lead outside the
 //! root are left out always.
 
 use super::request::Head;
 use super::response::{clf_date, sandbox, Body, Reply};
+use super::sort::Order;
 use super::target::{error_reply, Target};
 use super::Shared;
 use crate::root::{Entry, EntryKind};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use serde_json::Value;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bytes encoded in a link's path component: everything but unreserved
 /// characters and a few safe sub-delimiters.
-const COMPONENT: &AsciiSet = &CONTROLS
+pub(crate) const COMPONENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
@@ -41,7 +44,8 @@ const COMPONENT: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
-/// The listing of `target` (a directory request that has no `index.html`).
+/// The listing of `target` (a directory request that has no `index.html`),
+/// in the order the query asks for (see [`super::sort`]).
 pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Reply {
     let mut entries = match shared.root.list(&target.rel) {
         Ok(entries) => entries,
@@ -49,27 +53,47 @@ pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Re
     };
     // Hidden names are already left out by the root (unless `--hidden`).
     entries.retain(|e| e.kind != EntryKind::Unreachable);
-    entries.sort_by(|a, b| {
-        (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name))
-    });
-    let display_path = format!("/{}", target.rel);
-    let display_path = if target.rel.is_root() {
+    let order = Order::from_query(target.query);
+    order.sort(&mut entries, |e| (e.name.as_str(), e));
+    let display_path = display_path(target);
+    let (body, content_type) = if wants_json(head) {
+        let rows = entries.iter().map(|e| json_row(&e.name, e)).collect();
+        let doc = serde_json::json!({ "path": display_path, "entries": Value::Array(rows) });
+        (doc.to_string(), "application/json")
+    } else {
+        let page = Page {
+            title: format!("Index of {display_path}"),
+            parent: !target.rel.is_root(),
+            order,
+            keep: String::new(),
+            query: "",
+            note: None,
+        };
+        let rows: Vec<_> = entries.iter().map(|e| (e.name.as_str(), e)).collect();
+        (page.html(&rows), "text/html; charset=utf-8")
+    };
+    page_reply(shared, body, content_type)
+}
+
+/// `/` or `/a/b/`, as a listing names its folder.
+pub(crate) fn display_path(target: &Target<'_>) -> String {
+    if target.rel.is_root() {
         "/".to_owned()
     } else {
-        format!("{display_path}/")
-    };
-    let wants_json = head.accept.is_some_and(|a| {
+        format!("/{}/", target.rel)
+    }
+}
+
+/// Whether the client asked for JSON (`Accept: application/json`).
+pub(crate) fn wants_json(head: &Head<'_>) -> bool {
+    head.accept.is_some_and(|a| {
         a.windows(16)
             .any(|w| w.eq_ignore_ascii_case(b"application/json"))
-    });
-    let (body, content_type) = if wants_json {
-        (json(&display_path, &entries), "application/json")
-    } else {
-        (
-            html(&display_path, !target.rel.is_root(), &entries),
-            "text/html; charset=utf-8",
-        )
-    };
+    })
+}
+
+/// A listing or search reply: the body, its type, `Vary: Accept`, the sandbox.
+pub(crate) fn page_reply(shared: &Shared, body: String, content_type: &str) -> Reply {
     let mut reply = Reply::new(200, Body::Bytes(body.into_bytes()));
     reply.header("Content-Type", content_type);
     reply.header("Vary", "Accept");
@@ -83,19 +107,14 @@ fn unix_secs(t: Option<SystemTime>) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn json(path: &str, entries: &[Entry]) -> String {
-    let entries: Vec<_> = entries
-        .iter()
-        .map(|e| {
-            serde_json::json!({
-                "name": e.name,
-                "type": kind_name(e.kind),
-                "size": e.size,
-                "modified": unix_secs(e.modified),
-            })
-        })
-        .collect();
-    serde_json::json!({ "path": path, "entries": entries }).to_string()
+/// One entry of a JSON listing, named `name` (a path, in search results).
+pub(crate) fn json_row(name: &str, e: &Entry) -> Value {
+    serde_json::json!({
+        "name": name,
+        "type": kind_name(e.kind),
+        "size": e.size,
+        "modified": unix_secs(e.modified),
+    })
 }
 
 fn kind_name(kind: EntryKind) -> &'static str {
@@ -106,33 +125,70 @@ fn kind_name(kind: EntryKind) -> &'static str {
     }
 }
 
-fn html(path: &str, parent: bool, entries: &[Entry]) -> String {
-    let title = escape(path);
-    let mut page = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
-         <title>Index of {title}</title></head>\n<body><h1>Index of {title}</h1>\n\
-         <table>\n<tr><th>Name</th><th>Size</th><th>Modified</th></tr>\n"
-    );
-    if parent {
-        page.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
-    }
-    for e in entries {
-        let slash = if e.kind == EntryKind::Dir { "/" } else { "" };
-        let size = if e.kind == EntryKind::Dir {
-            "-".to_owned()
-        } else {
-            e.size.to_string()
-        };
-        let modified = clf_date(UNIX_EPOCH + Duration::from_secs(unix_secs(e.modified)));
-        let _ = writeln!(
-            page,
-            "<tr><td><a href=\"{href}{slash}\">{name}{slash}</a></td><td>{size}</td><td>{modified}</td></tr>",
-            href = utf8_percent_encode(&e.name, COMPONENT),
-            name = escape(&e.name),
+/// An HTML listing page: a table of entries with sortable column headers
+/// (plain links: no script needed), and a search form.
+pub(crate) struct Page<'a> {
+    pub(crate) title: String,
+    /// Show a `../` row.
+    pub(crate) parent: bool,
+    pub(crate) order: Order,
+    /// Query parameters the header links keep (`q=x&`, URL-encoded).
+    pub(crate) keep: String,
+    /// The search text, shown in the search box.
+    pub(crate) query: &'a str,
+    /// A line under the table (a search cut short says so).
+    pub(crate) note: Option<String>,
+}
+
+impl Page<'_> {
+    /// The page, with one row per (name or relative path, entry).
+    pub(crate) fn html(&self, rows: &[(&str, &Entry)]) -> String {
+        let title = escape(&self.title);
+        let mut page = format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
+             <title>{title}</title></head>\n<body><h1>{title}</h1>\n\
+             <form method=\"get\" action=\"./\"><input type=\"search\" name=\"q\" value=\"{query}\" \
+             placeholder=\"Search below this folder\"> <button>Search</button></form>\n<table>\n<tr>",
+            query = escape(self.query),
         );
+        let links = self.order.header_links(&self.keep);
+        for ((href, arrow), label) in links.iter().zip(["Name", "Size", "Modified"]) {
+            let _ = write!(
+                page,
+                "<th><a href=\"{}\">{label}{arrow}</a></th>",
+                escape(href)
+            );
+        }
+        page.push_str("</tr>\n");
+        if self.parent {
+            page.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+        }
+        for (name, e) in rows {
+            let slash = if e.kind == EntryKind::Dir { "/" } else { "" };
+            let size = if e.kind == EntryKind::Dir {
+                "-".to_owned()
+            } else {
+                e.size.to_string()
+            };
+            let modified = clf_date(UNIX_EPOCH + Duration::from_secs(unix_secs(e.modified)));
+            let href: Vec<_> = name
+                .split('/')
+                .map(|c| utf8_percent_encode(c, COMPONENT).to_string())
+                .collect();
+            let _ = writeln!(
+                page,
+                "<tr><td><a href=\"{href}{slash}\">{name}{slash}</a></td><td>{size}</td><td>{modified}</td></tr>",
+                href = href.join("/"),
+                name = escape(name),
+            );
+        }
+        page.push_str("</table>\n");
+        if let Some(note) = &self.note {
+            let _ = writeln!(page, "<p>{}</p>", escape(note));
+        }
+        page.push_str("</body></html>\n");
+        page
     }
-    page.push_str("</table>\n</body></html>\n");
-    page
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -155,16 +211,29 @@ pub(crate) fn escape(text: &str) -> String {
 mod tests {
     use super::*;
 
+    fn page_of() -> Page<'static> {
+        Page {
+            title: "Index of /d/".into(),
+            parent: true,
+            order: Order::from_query(""),
+            keep: String::new(),
+            query: "",
+            note: None,
+        }
+    }
+
     #[test]
     fn names_are_escaped_and_links_encoded() {
-        let entries = vec![Entry {
+        let entries = [Entry {
             name: "<b>&\"x y#?.txt".to_owned(),
             kind: EntryKind::File,
             symlink: false,
             size: 5,
             modified: None,
         }];
-        let page = html("/d/", true, &entries);
+        let page = page_of();
+        let rows: Vec<_> = entries.iter().map(|e| (e.name.as_str(), e)).collect();
+        let page = page.html(&rows);
         assert!(
             page.contains("href=\"%3Cb%3E%26%22x%20y%23%3F.txt\""),
             "{page}"
@@ -175,5 +244,17 @@ mod tests {
         );
         assert!(page.contains("href=\"../\""));
         assert!(!page.contains("<b>&"));
+        assert!(
+            page.contains("<a href=\"?sort=name&amp;order=desc\">Name ▲</a>"),
+            "{page}"
+        );
+        // A search result's path: each component encoded, the slashes kept.
+        let rows = [("a b/c#d", &entries[0])];
+        assert!(Page {
+            note: None,
+            ..page_of()
+        }
+        .html(&rows)
+        .contains("href=\"a%20b/c%23d\""));
     }
 }

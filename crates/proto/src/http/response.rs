@@ -45,6 +45,8 @@ pub(crate) enum Body {
         offset: u64,
         len: u64,
     },
+    /// This many bytes, produced by a stream the session holds (an archive).
+    Planned(u64),
 }
 
 impl Body {
@@ -54,7 +56,7 @@ impl Body {
             Body::None => None,
             Body::Bytes(b) => Some(b.len() as u64),
             Body::Shared { len, .. } => Some(*len as u64),
-            Body::File { len, .. } => Some(*len),
+            Body::File { len, .. } | Body::Planned(len) => Some(*len),
         }
     }
 }

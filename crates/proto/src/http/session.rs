@@ -50,6 +50,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Instant;
 
+mod archive;
 mod dispatch;
 mod reply;
 mod streaming;
@@ -139,6 +140,9 @@ pub struct HttpSession {
     out: Vec<u8>,
     /// File ranges to send after `out[..position]`.
     chunks: VecDeque<(usize, FileChunk)>,
+    /// An archive being sent: the last reply queued, its body produced as
+    /// the output drains (see `archive.rs`).
+    zip: Option<Box<super::zip::Stream>>,
     dates: DateCache,
     /// When the connection last became idle (opened, or a reply was queued).
     idle_since: Instant,
@@ -173,6 +177,7 @@ impl HttpSession {
             shutdown: false,
             out: Vec::new(),
             chunks: VecDeque::new(),
+            zip: None,
             dates: DateCache::new(),
             idle_since: now,
             waker: None,
@@ -185,7 +190,7 @@ impl HttpSession {
     }
 
     fn backlogged(&self) -> bool {
-        self.out.len() > QUEUE_BYTES || self.chunks.len() >= QUEUE_FILES
+        self.out.len() > QUEUE_BYTES || self.chunks.len() >= QUEUE_FILES || self.zip.is_some()
     }
 
     /// Part of a request is here but not all of it: its timer starts now,
@@ -197,8 +202,10 @@ impl HttpSession {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        let sending =
-            self.file == FileRange::Out || !self.out.is_empty() || !self.chunks.is_empty();
+        let sending = self.file == FileRange::Out
+            || !self.out.is_empty()
+            || !self.chunks.is_empty()
+            || self.zip.is_some();
         let config = &self.shared.config;
         match &self.phase {
             Phase::Closing => None,
@@ -316,6 +323,7 @@ impl Session for HttpSession {
     }
 
     fn poll_transmit(&mut self, out: &mut Vec<u8>) -> Option<FileChunk> {
+        self.refill();
         if self.file == FileRange::Out && self.chunks.is_empty() {
             self.file = FileRange::Sent;
         }
@@ -355,7 +363,10 @@ impl Session for HttpSession {
     }
 
     fn is_done(&self) -> bool {
-        matches!(self.phase, Phase::Closing) && self.out.is_empty() && self.chunks.is_empty()
+        matches!(self.phase, Phase::Closing)
+            && self.out.is_empty()
+            && self.chunks.is_empty()
+            && self.zip.is_none()
     }
 }
 

@@ -214,7 +214,7 @@ fn not_modified(head: &Head<'_>, etag: &str, mtime_secs: u64) -> bool {
 
 /// If-Range: the range applies only if the validator still matches (a strong
 /// ETag, or the exact Last-Modified date).
-fn if_range_holds(if_range: Option<&[u8]>, etag: &str, last_modified: &str) -> bool {
+pub(crate) fn if_range_holds(if_range: Option<&[u8]>, etag: &str, last_modified: &str) -> bool {
     match if_range.map(trim) {
         None => true,
         Some(v) if v.starts_with(b"W/") => false,

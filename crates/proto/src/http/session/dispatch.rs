@@ -7,7 +7,7 @@ use super::super::request::{Framing, Head};
 use super::super::response::{Body, Reply};
 use super::super::target::parse_target;
 use super::super::upload::{self, Progress};
-use super::super::{static_files, STATS_PATH};
+use super::super::{search, static_files, zip, STATS_PATH};
 use super::{HttpSession, Meta, Phase};
 use std::sync::Arc;
 use std::time::Instant;
@@ -81,6 +81,16 @@ impl HttpSession {
                 }
                 Err(reply) => reply,
             },
+            ("GET" | "HEAD", Some(target)) if zip::asked(target) => {
+                let (mut reply, stream) = zip::get(&shared, &head, target);
+                // A pipelined request would wait behind the whole archive.
+                reply.close |= more_input;
+                self.zip = stream.filter(|_| !meta.head_only);
+                reply
+            }
+            ("GET" | "HEAD", Some(target)) if search::asked(target) => {
+                search::reply(&shared, &head, target)
+            }
             ("GET" | "HEAD", Some(target)) => static_files::get(&shared, &head, target, now),
             ("DELETE", Some(target)) => upload::delete(&shared, target),
             ("OPTIONS", _) => self.options(&head),

@@ -42,6 +42,7 @@ impl HttpSession {
         if !meta.head_only {
             match reply.body {
                 Body::None => {}
+                Body::Planned(len) => sent_body = len, // the session's stream sends it
                 Body::Bytes(bytes) => {
                     sent_body = bytes.len() as u64;
                     self.out.extend_from_slice(&bytes);
