@@ -9,6 +9,7 @@ mod common;
 mod hardening_support;
 mod http;
 mod tftp_support;
+mod tls_support;
 
 // The tests, one module per area.
 mod bench;
@@ -38,6 +39,7 @@ mod tftp_cli;
 mod tftp_clients;
 mod tftp_raw;
 mod tftp_requests;
+mod tls_models;
 mod tools;
 mod up_browser;
 mod up_services;
