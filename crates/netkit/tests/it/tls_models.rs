@@ -12,7 +12,10 @@ use crate::tls_support::{bytes, http_response, line, send, to_end, TestCert};
 const BIG: usize = 3 * 1024 * 1024 + 17;
 
 fn start(words: &[&str], model: &str, cert: &TestCert) -> Server {
-    let mut args: Vec<String> = local_args(words, model).iter().map(|s| s.to_string()).collect();
+    let mut args: Vec<String> = local_args(words, model)
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     args.extend(cert.flags());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Server::start(&args)
@@ -25,10 +28,17 @@ fn https_get_of_a_large_file(model: &str) {
     std::fs::write(dir.path().join("small.txt"), "small").unwrap();
     let cert = TestCert::new();
     let server = start(&["http", "serve", utf8(dir.path())], model, &cert);
-    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
 
     let mut conn = cert.connect(server.addr());
-    send(&mut conn, b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    send(
+        &mut conn,
+        b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    );
     let (head, got) = http_response(&mut conn);
     assert_eq!(head[0], "HTTP/1.1 200 OK", "{head:?}");
     assert_eq!(sha(&got), sha(&body), "the whole file, in order");
@@ -49,12 +59,19 @@ fn files_protocol_over_tls(model: &str) {
     let body = random_bytes(9, BIG);
     std::fs::write(dir.path().join("big.bin"), &body).unwrap();
     let cert = TestCert::new();
-    let server = start(&["files", "serve", utf8(dir.path()), "--upload"], model, &cert);
+    let server = start(
+        &["files", "serve", utf8(dir.path()), "--upload"],
+        model,
+        &cert,
+    );
     assert!(server.url.starts_with("tls://127.0.0.1:"), "{}", server.url);
 
     let mut conn = cert.connect(server.addr());
     let upload = random_bytes(3, 200_000);
-    send(&mut conn, format!("PUT up.bin {}\n", upload.len()).as_bytes());
+    send(
+        &mut conn,
+        format!("PUT up.bin {}\n", upload.len()).as_bytes(),
+    );
     assert_eq!(line(&mut conn), "READY");
     send(&mut conn, &upload);
     assert_eq!(line(&mut conn), format!("OK {}", sha(&upload)));
