@@ -17,6 +17,10 @@
 # ("netkit nginx h2o"), CASES (ka50 close 64k 100m), NETKIT (a netkit binary
 # to measure instead of building this tree's release build).
 #
+# Cipher suites: netkit and nginx pick AES-128-GCM (the server's order);
+# h2o 2.2.5 cannot be given a TLS 1.3 order and follows wrk's (OpenSSL's:
+# AES-256-GCM first). The "cipher" line below says what each one negotiated.
+#
 # Under TLS nobody uses sendfile here (no kTLS): each server reads the file
 # and encrypts it in user space. netkit reads a FileChunk with pread in
 # 64 KiB pieces and hands them to rustls (see crates/proto/src/tls.rs).
@@ -109,6 +113,10 @@ http {
   uwsgi_temp_path $work/nginx;
   scgi_temp_path $work/nginx;
   ssl_protocols TLSv1.2 TLSv1.3;
+  # The cipher order netkit uses (AES-128-GCM first, the server's choice).
+  ssl_prefer_server_ciphers on;
+  ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305;
+  ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
   ssl_certificate $cert;
   ssl_certificate_key $key;
   server { listen 127.0.0.1:$(port_of nginx) ssl reuseport; root $root; }
@@ -199,6 +207,9 @@ echo "# netkit https vs nginx and h2o $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -sr
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "# $(/usr/sbin/nginx -v 2>&1 | sed 's/.*: //'), $(h2o --version 2>/dev/null | head -1), $(openssl version)"
 echo "# wrk -t $THREADS -d $DURATION, $ROUNDS alternating rounds (best, median); ECDSA P-256 certificate; workers $WORKERS ${MODEL:+--model $MODEL}"
+for s in "${available[@]}"; do
+  echo "# $s: $(openssl s_client -connect "127.0.0.1:$(port_of "$s")" </dev/null 2>/dev/null | grep -m1 '^New,')"
+done
 printf '%-32s %-8s %12s %10s %12s %14s\n' "case" "server" "requests/s" "MB/s" "median r/s" "netkit/best"
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] + 0 }'; }
 fmt() { awk -v v="$1" 'BEGIN { if (v < 100) printf "%.2f", v; else printf "%.0f", v }'; }
