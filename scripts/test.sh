@@ -20,6 +20,7 @@ declare -A needs=(
   [atftp]=/usr/bin/atftp
   [chromium]=/usr/bin/chromium
   [chromium-driver]=/usr/bin/chromedriver
+  [openssl]=/usr/bin/openssl
 )
 missing=()
 for pkg in "${!needs[@]}"; do

@@ -4,7 +4,7 @@
 //! fingerprint on stderr equal to the one openssl computes from what the
 //! server sent; clear exit codes for missing, broken or mismatched files; a
 //! client speaking plain HTTP to the TLS port turned away without harming the
-//! next; and Chromium loading `up --tls`'s page over https.
+//! next; a client that never starts the handshake closed at its deadline; and Chromium loading `up --tls`'s page over https.
 
 use crate::common::{self, local_args, netkit, run_bounded, up_addrs, up_args, utf8, Server};
 use crate::tls_support::TestCert;
@@ -163,6 +163,20 @@ fn plain_http_to_the_tls_port_is_turned_away_and_others_are_served() {
     let url = format!("https://127.0.0.1:{}/a.txt", server.addr().port());
     let (code, body, err) = curl(&["-k", &url]);
     assert_eq!((code, body.as_str()), (Some(0), "over tls\n"), "{err}");
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn a_client_that_never_starts_the_handshake_is_closed() {
+    let dir = folder();
+    let args = local_args(&["files", "serve", utf8(dir.path()), "--tls"], "epoll");
+    let server = Server::start(&args);
+    let mut silent = common::connect(server.addr(), LIMIT);
+    let mut got = Vec::new();
+    // The handshake deadline (10 s) closes it, long before the idle time-out
+    // (300 s) or this read's limit.
+    let n = silent.read_to_end(&mut got).expect("closed, not timed out");
+    assert_eq!(n, 0, "nothing is sent to a client that said nothing");
     assert_eq!(server.terminate(), Some(0));
 }
 
