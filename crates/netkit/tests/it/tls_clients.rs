@@ -211,6 +211,49 @@ fn certificate_files_that_are_missing_broken_or_mismatched_are_clear_errors() {
     assert!(err.contains("does not fit"), "{err}");
 }
 
+#[test]
+fn up_serves_the_page_and_files_over_tls_and_shows_the_fingerprint() {
+    use crate::tls_support::{line, send};
+    let dir = folder();
+    let cert = TestCert::new();
+    let mut args: Vec<String> = up_args(utf8(dir.path()), &["--no-chat", "--no-irc"])
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(cert.flags());
+    let server = Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let next = || server.lines.recv_timeout(LIMIT).expect("a line from up");
+    let files = next();
+    let files = files
+        .strip_prefix("files listening on tls://")
+        .unwrap_or_else(|| panic!("files over TLS: {files}"))
+        .parse()
+        .expect("an address");
+    // openssl's form of the certificate's SHA-256.
+    let hex = common::sha(&cert.der).to_uppercase();
+    let pairs: Vec<&str> = (0..32).map(|i| &hex[2 * i..2 * i + 2]).collect();
+    let fingerprint = pairs.join(":");
+    let banner: Vec<String> = (0..40)
+        .map(|_| next())
+        .take_while(|l| !l.starts_with("Ctrl-C"))
+        .collect();
+    assert!(
+        banner.iter().any(|l| l.trim() == fingerprint),
+        "{banner:#?}"
+    );
+    assert!(banner.iter().any(|l| l.contains("https://")), "{banner:#?}");
+
+    let mut conn = cert.connect(files);
+    send(&mut conn, b"LIST\n");
+    assert_eq!(line(&mut conn), "OK 1");
+    assert!(line(&mut conn).ends_with(" a.txt"));
+    let url = format!("{}/a.txt", server.url);
+    let (code, body, err) = curl(&["--cacert", utf8(&cert.cert()), &url]);
+    assert_eq!((code, body.as_str()), (Some(0), "over tls\n"), "{err}");
+    assert_eq!(server.terminate(), Some(0));
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn chromium_loads_the_up_page_over_https() {
     use crate::up_browser::{browser_with, Driver};
