@@ -22,7 +22,7 @@ use std::time::Instant;
 
 /// Ciphertext appended by one `poll_transmit` call, at most (about): the
 /// driver sends it and calls again, so a large file never sits in memory.
-const TRANSMIT_BUDGET: usize = 128 * 1024;
+pub(super) const TRANSMIT_BUDGET: usize = 128 * 1024;
 
 /// A connection running an inner [`Session`] over TLS.
 pub struct TlsSession<S> {

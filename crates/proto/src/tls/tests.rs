@@ -385,3 +385,44 @@ fn a_file_that_shrinks_mid_reply_ends_the_connection() {
         "short body: the client sees the truncation"
     );
 }
+
+#[test]
+fn a_large_file_goes_out_in_bounded_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = big_file();
+    std::fs::write(dir.path().join("big.bin"), &body).unwrap();
+    let mut pair = http_pair(&dir);
+    pair.drive();
+    pair.client
+        .writer()
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut wire = Vec::new();
+    while pair.client.wants_write() {
+        pair.client.write_tls(&mut wire).unwrap();
+    }
+    let now = pair.server.now;
+    assert_eq!(pair.server.session.handle_input(now, &wire), wire.len());
+    // What one poll_transmit may add: the budget, overshot by one file piece
+    // at most (plus its record headers and tags).
+    let bound = super::session::TRANSMIT_BUDGET + FILE_PIECE + 1024;
+    let mut calls = 0;
+    for _ in 0..1000 {
+        let mut out = Vec::new();
+        assert!(
+            pair.server.session.poll_transmit(&mut out).is_none(),
+            "never a FileChunk"
+        );
+        if out.is_empty() {
+            break;
+        }
+        assert!(out.len() <= bound, "{} bytes in one call", out.len());
+        assert!(pair.deliver(&out));
+        calls += 1;
+    }
+    assert!(
+        calls > 5,
+        "the megabyte went out over several calls ({calls})"
+    );
+    assert!(pair.received.ends_with(&body), "and arrived whole");
+}
