@@ -21,6 +21,7 @@ declare -A needs=(
   [chromium]=/usr/bin/chromium
   [chromium-driver]=/usr/bin/chromedriver
   [unzip]=/usr/bin/unzip
+  [openssl]=/usr/bin/openssl
 )
 missing=()
 for pkg in "${!needs[@]}"; do

@@ -21,7 +21,9 @@ mod web;
 use crate::backplane;
 use crate::cli::common::{bind_udp, listen_tcp};
 use crate::cli::share_args::{HttpArgs, IdleArgs, ShareArgs};
+use crate::cli::tls_args::TlsArgs;
 use crate::services::{self, chat, files, http, tftp};
+use crate::tls::server::ServerTls;
 use anyhow::{bail, Context, Result};
 use netkit_drivers::{Config, Listener, Model, Shutdown};
 use netkit_proto::chat::hub::Hub;
@@ -59,6 +61,8 @@ pub struct UpConfig {
     pub http: HttpArgs,
     /// The idle time-out of HTTP and files connections (each its own default).
     pub idle: IdleArgs,
+    /// TLS for the web page and the file server (`--tls`, `--tls-cert`).
+    pub tls: TlsArgs,
     /// The concurrency model of the TCP services.
     pub model: Model,
     /// Driver settings (workers, grace period).
@@ -91,6 +95,7 @@ impl UpConfig {
             share: defaults::<ShareArgs>(),
             http: defaults::<HttpArgs>(),
             idle: defaults::<IdleArgs>(),
+            tls: TlsArgs::default(),
             model: Model::DEFAULT,
             driver: Config::default(),
             backplane: None,
@@ -129,12 +134,14 @@ pub struct Up {
     chat: Vec<UdpSocket>,
     irc: Vec<Listener>,
     room: Option<chat::Room>,
+    tls: Option<ServerTls>,
 }
 
 impl Up {
     /// Opens the folder and binds every listener the config asks for.
     pub fn bind(config: UpConfig) -> Result<Up> {
         config.check()?;
+        let tls = ServerTls::from_args(&config.tls, &config.bind)?;
         // Fails early on a bad folder, and removes the unfinished uploads of
         // an earlier run once for every service.
         services::open_share(&config.dir, &config.share)?;
@@ -154,6 +161,7 @@ impl Up {
             .then(|| chat::Room::start(RoomConfig::default(), link))
             .transpose()?;
         Ok(Up {
+            tls,
             room,
             http,
             files,
@@ -168,8 +176,12 @@ impl Up {
     /// then by `--bind`.
     pub fn ready_lines(&self) -> Result<Vec<String>> {
         let mut lines = Vec::new();
+        let (web, files) = match self.tls {
+            Some(_) => ("https", "tls"),
+            None => ("http", "tcp"),
+        };
         for (service, scheme, listeners) in
-            [("http", "http", &self.http), ("files", "tcp", &self.files)]
+            [("http", web, &self.http), ("files", files, &self.files)]
         {
             for l in listeners {
                 lines.push(format!("{service} listening on {}", l.url(scheme)?));
@@ -215,6 +227,12 @@ impl Up {
         ports
     }
 
+    /// The certificate's SHA-256 fingerprint, when the web page and the file
+    /// server speak TLS.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.tls.as_ref().map(ServerTls::fingerprint)
+    }
+
     /// The shared room (for the operator's announcements), when chat is on.
     pub fn hub(&self) -> Option<Arc<Hub>> {
         self.room.as_ref().map(|room| room.hub().clone())
@@ -231,6 +249,7 @@ impl Up {
             chat,
             irc,
             room,
+            tls,
         } = self;
         let hub = room.as_ref().map(|room| room.hub().clone());
         // The page's links: each service's port on the first --bind.
@@ -277,18 +296,27 @@ impl Up {
                 "chat": web_hub.is_some(),
                 "ports": ports,
                 "model": model.name(),
+                "fingerprint": tls.as_ref().map(ServerTls::fingerprint),
             });
             let chat = web_hub.map(netkit_proto::chat::web::WebChat::new);
             let app = web::WebApp::new(root()?, settings, chat, hub.clone());
             let settings = http::config(&config.share, &config.http, config.idle, model);
             let app: Arc<dyn netkit_proto::http::extension::Extension> = Arc::new(app);
             let service = http::service(root()?, settings, model, log.as_ref(), Some(app));
-            spawn("http", tcp_job(model, http, service, &driver, shutdown))?;
+            let tls = tls.as_ref().map(|t| Arc::clone(&t.http));
+            spawn(
+                "http",
+                tcp_job(model, http, service, tls, &driver, shutdown),
+            )?;
         }
         if !files.is_empty() {
             let settings = files::config(&config.share, config.idle);
             let service = files::service(root()?, settings, log.as_ref())?;
-            spawn("files", tcp_job(model, files, service, &driver, shutdown))?;
+            let tls = tls.as_ref().map(|t| Arc::clone(&t.plain));
+            spawn(
+                "files",
+                tcp_job(model, files, service, tls, &driver, shutdown),
+            )?;
         }
         if !tftp.is_empty() {
             let cfg = tftp::config(&config.share, tftp::Timing::default());
@@ -305,7 +333,7 @@ impl Up {
         }
         if let (false, Some(room)) = (irc.is_empty(), &room) {
             let service = room.irc();
-            spawn("irc", tcp_job(model, irc, service, &driver, shutdown))?;
+            spawn("irc", tcp_job(model, irc, service, None, &driver, shutdown))?;
         }
         if let Some(room) = room {
             // Without a UDP front nothing would run the room's clock; the loop
@@ -338,19 +366,25 @@ impl Up {
     }
 }
 
-/// A TCP service served by a driver under `model` until `shutdown` fires, as
-/// a job for one of `up`'s threads.
+/// A TCP service (over TLS when `tls` is given) served by a driver under
+/// `model` until `shutdown` fires, as a job for one of `up`'s threads.
 fn tcp_job<S: Service>(
     model: Model,
     listeners: Vec<Listener>,
     service: Arc<S>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     driver: &Config,
     shutdown: &Shutdown,
 ) -> Box<dyn FnOnce() -> Result<()> + Send> {
     let (driver, shutdown) = (driver.clone(), shutdown.clone());
     Box::new(move || {
-        Ok(netkit_drivers::serve(
-            model, listeners, service, &driver, &shutdown,
+        Ok(crate::tls::server::serve(
+            tls.as_ref(),
+            model,
+            listeners,
+            service,
+            &driver,
+            &shutdown,
         )?)
     })
 }
@@ -375,11 +409,14 @@ pub fn up(
     terminal: bool,
 ) -> Result<()> {
     let up = Up::bind(config)?;
+    if let Some(tls) = &up.tls {
+        tls.announce();
+    }
     for line in up.ready_lines()? {
         writeln!(out, "{line}")?;
     }
     out.flush()?;
-    let text = banner(&up.config, &up.addrs(), terminal);
+    let text = banner(&up.config, &up.addrs(), up.fingerprint(), terminal);
     out.write_all(text.as_bytes())?;
     out.flush()?;
     if let Some(hub) = up.hub() {

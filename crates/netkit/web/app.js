@@ -207,10 +207,13 @@ function footer() {
   const host = location.hostname.includes(':') ? '[' + location.hostname + ']' : location.hostname;
   const p = settings.ports;
   const ways = [];
-  if (p.files) ways.push('netkit files shell ' + host + ':' + p.files);
+  // Over TLS (`up --tls`), the certificate's fingerprint, to compare with the browser's.
+  const pin = settings.fingerprint ? '--tls --fingerprint ' + settings.fingerprint + ' ' : '';
+  if (p.files) ways.push('netkit files shell ' + pin + host + ':' + p.files);
   if (p.tftp) ways.push('curl -O tftp://' + host + ':' + p.tftp + '/FILE');
   if (p.chat) ways.push('netkit chat join ' + host + ':' + p.chat + ' NAME');
   if (p.irc) ways.push('IRC ' + host + ':' + p.irc + ' #netkit');
+  if (settings.fingerprint) ways.push('TLS certificate SHA-256 ' + settings.fingerprint);
   if (!ways.length) return;
   $('#clients').replaceChildren('Also here: ', ...ways.flatMap((w, i) => [i ? ' · ' : '', el('code', { textContent: w })]));
 }

@@ -24,7 +24,8 @@
 //! protocol: LIST/GET/PUT/QUIT), [`tftp`] (TFTP transfers, server and client),
 //! [`chat`] (the chat room and its UDP, IRC and web fronts), [`echo`] (the echo
 //! service), [`relay`] (line assembly and log records for `netkit relay`),
-//! [`testing`] (drive a session without a socket, with a fake clock), [`root`]
+//! [`testing`] (drive a session without a socket, with a fake clock), [`tls`]
+//! (any TCP service over TLS: a session wrapper around rustls), [`root`]
 //! (the served directory: safe names, opening beneath it, listings, atomic
 //! uploads — the only code that touches files under a served directory).
 #![warn(missing_docs, unreachable_pub)]
@@ -39,6 +40,7 @@ pub mod relay;
 pub mod root;
 pub mod testing;
 pub mod tftp;
+pub mod tls;
 
 use std::fs::File;
 use std::net::SocketAddr;

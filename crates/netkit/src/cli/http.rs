@@ -3,7 +3,9 @@
 
 use super::common::{announce_all, shutdown_on_signals, ModelArgs, ServerArgs};
 use super::share_args::{HttpArgs, IdleArgs, ShareArgs};
+use super::tls_args::TlsArgs;
 use crate::services;
+use crate::tls::server::ServerTls;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +39,8 @@ pub struct ServeArgs {
     http: HttpArgs,
     #[command(flatten)]
     idle: IdleArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 impl ServeArgs {
@@ -59,12 +63,18 @@ fn serve(args: ServeArgs) -> Result<()> {
     let model = args.model.model;
     let root = services::open_share(&args.dir, &args.share)?;
     let http = args.config();
+    let tls = ServerTls::from_args(&args.tls, &args.server.binds.bind)?;
     let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     services::http::defer_accept(&listeners);
     let log = services::open_log(&args.share, model);
     let service = services::http::service(root, http, model, log.as_ref(), None);
-    announce_all("http", "http", &listeners)?;
-    let result = netkit_drivers::serve(model, listeners, service, &config, &shutdown);
+    if let Some(tls) = &tls {
+        tls.announce();
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    announce_all("http", scheme, &listeners)?;
+    let tls = tls.as_ref().map(|t| &t.http);
+    let result = crate::tls::server::serve(tls, model, listeners, service, &config, &shutdown);
     drop(log);
     result?;
     Ok(())

@@ -12,6 +12,7 @@ pub mod nc;
 pub mod relay;
 pub mod share_args;
 pub mod tftp;
+pub mod tls_args;
 mod transfer_summary;
 pub mod up;
 mod values;

@@ -3,6 +3,7 @@
 
 use super::common::{shutdown_on_signals, BindArgs, ModelArgs};
 use super::share_args::{HttpArgs, IdleArgs, ShareArgs};
+use super::tls_args::TlsArgs;
 use super::values::usage_error;
 use crate::up::{BackplaneConfig, UpConfig};
 use anyhow::Result;
@@ -58,6 +59,8 @@ pub struct UpArgs {
     http: HttpArgs,
     #[command(flatten)]
     idle: IdleArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Share the chat room with every server on this Redis: redis://HOST:PORT[/DB].
     #[arg(long, value_name = "URL")]
     backplane: Option<String>,
@@ -90,6 +93,7 @@ pub fn run(args: UpArgs) -> Result<()> {
         share: args.share,
         http: args.http,
         idle: args.idle,
+        tls: args.tls,
         model: args.model.model,
         driver: args.model.config()?,
         backplane: args.backplane.map(|url| BackplaneConfig {

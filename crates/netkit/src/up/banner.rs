@@ -74,8 +74,20 @@ fn places(addrs: &[(&'static str, SocketAddr)], service: &str) -> Vec<String> {
 }
 
 /// The banner text from every bound address by service (see
-/// [`super::Up::addrs`]); `qr`: also draw the first web address as a QR code.
-pub fn banner(config: &UpConfig, addrs: &[(&'static str, SocketAddr)], qr: bool) -> String {
+/// [`super::Up::addrs`]); `fingerprint`: the web page and the file server
+/// speak TLS with this certificate; `qr`: also draw the first web address as
+/// a QR code.
+pub fn banner(
+    config: &UpConfig,
+    addrs: &[(&'static str, SocketAddr)],
+    fingerprint: Option<&str>,
+    qr: bool,
+) -> String {
+    let web_scheme = if fingerprint.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let first = |name: &str| places(addrs, name).into_iter().next();
     let mut text = String::new();
     let _ = writeln!(
@@ -92,12 +104,15 @@ pub fn banner(config: &UpConfig, addrs: &[(&'static str, SocketAddr)], qr: bool)
     if !web.is_empty() {
         let _ = writeln!(text, "Open in a browser on this network:");
         for place in &web {
-            let _ = writeln!(text, "  http://{place}/");
+            let _ = writeln!(text, "  {web_scheme}://{place}/");
         }
     }
     let mut clients = Vec::new();
     if let Some(place) = first("files") {
-        clients.push(format!("netkit files shell {place}"));
+        clients.push(match fingerprint {
+            Some(fp) => format!("netkit files shell --tls --fingerprint {fp} {place}"),
+            None => format!("netkit files shell {place}"),
+        });
     }
     if let Some(place) = first("tftp") {
         clients.push(format!("curl -O tftp://{place}/FILE"));
@@ -115,13 +130,19 @@ pub fn banner(config: &UpConfig, addrs: &[(&'static str, SocketAddr)], qr: bool)
         }
     }
     if let (true, Some(place)) = (qr, web.first()) {
-        if let Some(code) = qr_code(&format!("http://{place}/")) {
+        if let Some(code) = qr_code(&format!("{web_scheme}://{place}/")) {
             text.push_str(&code);
         }
     }
     let has = |name: &str| addrs.iter().any(|(n, _)| *n == name);
     if has("chat") || has("irc") {
         let _ = writeln!(text, "Lines typed here are announced to the chat room.");
+    }
+    if let Some(fingerprint) = fingerprint {
+        let _ = writeln!(
+            text,
+            "TLS certificate SHA-256 fingerprint (compare it with what a browser shows):\n  {fingerprint}"
+        );
     }
     let _ = writeln!(text, "Ctrl-C stops every service.");
     text
@@ -157,7 +178,7 @@ mod tests {
             ("chat", any(9999)),
             ("irc", any(6667)),
         ];
-        let text = banner(&config, &ports, true);
+        let text = banner(&config, &ports, None, true);
         assert!(text.contains(":8000/"), "{text}");
         assert!(text.contains("netkit files shell"), "{text}");
         assert!(text.contains("tftp://"), "{text}");
@@ -167,7 +188,7 @@ mod tests {
             text.contains('▀') || text.contains('▄'),
             "a QR code: {text}"
         );
-        assert!(!banner(&config, &ports, false).contains('▀'));
+        assert!(!banner(&config, &ports, None, false).contains('▀'));
         for ip in interface_addresses(config.bind[0]) {
             assert!(!ip.is_loopback());
         }
@@ -194,10 +215,32 @@ mod tests {
                 ("http", at("[fd00::2]:8000")),
                 ("files", at("[fd00::2]:8888")),
             ],
+            None,
             false,
         );
         assert!(text.contains("http://[fd00::2]:8000/"), "{text}");
         assert!(text.contains("files shell [fd00::2]:8888"), "{text}");
+    }
+
+    #[test]
+    fn with_tls_the_banner_says_https_and_shows_the_fingerprint() {
+        let config = UpConfig::new(".".into());
+        let at = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        let addrs = [
+            ("http", at("127.0.0.1:8443")),
+            ("files", at("127.0.0.1:8888")),
+        ];
+        let text = banner(&config, &addrs, Some("AB:CD"), false);
+        assert!(text.contains("  https://127.0.0.1:8443/"), "{text}");
+        assert!(!text.contains("http://"), "{text}");
+        assert!(
+            text.contains("fingerprint") && text.contains("  AB:CD\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--fingerprint AB:CD 127.0.0.1:8888"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -210,7 +253,7 @@ mod tests {
             ("tftp", at("[::1]:6969")),
             ("tftp", at("127.0.0.1:6969")),
         ];
-        let text = banner(&config, &addrs, false);
+        let text = banner(&config, &addrs, None, false);
         let web: Vec<&str> = text.lines().filter(|l| l.contains("http://")).collect();
         assert_eq!(
             web,

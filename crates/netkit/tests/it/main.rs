@@ -9,6 +9,7 @@ mod common;
 mod hardening_support;
 mod http;
 mod tftp_support;
+mod tls_support;
 
 // The tests, one module per area.
 mod bench;
@@ -39,6 +40,8 @@ mod tftp_cli;
 mod tftp_clients;
 mod tftp_raw;
 mod tftp_requests;
+mod tls_clients;
+mod tls_models;
 mod tools;
 mod up_browser;
 mod up_services;

@@ -21,13 +21,13 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// chromedriver on a free port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let mut child = Command::new("chromedriver")
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -75,7 +75,17 @@ fn target_dir() -> PathBuf {
 }
 
 async fn browser(driver: &Driver, profile: &Path, downloads: &Path) -> Client {
-    let caps = serde_json::json!({
+    browser_with(driver, profile, downloads, &[]).await
+}
+
+/// [`browser`] with further Chromium flags (`--ignore-certificate-errors`).
+pub(crate) async fn browser_with(
+    driver: &Driver,
+    profile: &Path,
+    downloads: &Path,
+    extra: &[&str],
+) -> Client {
+    let mut caps = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
@@ -95,6 +105,9 @@ async fn browser(driver: &Driver, profile: &Path, downloads: &Path) -> Client {
             },
         },
     });
+    if let Some(args) = caps["goog:chromeOptions"]["args"].as_array_mut() {
+        args.extend(extra.iter().map(|a| serde_json::Value::from(*a)));
+    }
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()
     };

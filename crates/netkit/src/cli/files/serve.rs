@@ -2,8 +2,10 @@
 
 use crate::cli::common::{announce_all, shutdown_on_signals, ModelArgs, ServerArgs};
 use crate::cli::share_args::{IdleArgs, ShareArgs};
+use crate::cli::tls_args::TlsArgs;
 use crate::services;
 use crate::services::files::DEFAULT_PORT;
+use crate::tls::server::ServerTls;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -26,6 +28,8 @@ pub struct ServeArgs {
     share: ShareArgs,
     #[command(flatten)]
     idle: IdleArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 impl ServeArgs {
@@ -40,12 +44,18 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     let model = args.model.model;
     let root = services::open_share(&args.dir, &args.share)?;
     let config = args.model.config()?;
+    let tls = ServerTls::from_args(&args.tls, &args.server.binds.bind)?;
     let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     let files = args.config();
     let log = services::open_log(&args.share, model);
     let service = services::files::service(root, files, log.as_ref())?;
-    announce_all("files", "tcp", &listeners)?;
-    let result = netkit_drivers::serve(model, listeners, service, &config, &shutdown);
+    if let Some(tls) = &tls {
+        tls.announce();
+    }
+    let scheme = if tls.is_some() { "tls" } else { "tcp" };
+    announce_all("files", scheme, &listeners)?;
+    let tls = tls.as_ref().map(|t| &t.plain);
+    let result = crate::tls::server::serve(tls, model, listeners, service, &config, &shutdown);
     drop(log);
     result?;
     Ok(())
