@@ -27,11 +27,26 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
+    /// chromedriver, started again (at most three times in all) if one exits
+    /// before it says its port: on a loaded machine one start was seen to die
+    /// silently while another browser test started its own.
     pub(crate) fn start() -> Driver {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Driver::try_start() {
+                Ok(driver) => return driver,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("chromedriver did not say its port: {failures:?}");
+    }
+
+    fn try_start() -> Result<Driver, String> {
+        let errors = tempfile::tempfile().map_err(|e| e.to_string())?;
         let mut child = Command::new("chromedriver")
             .arg("--port=0")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(errors.try_clone().map_err(|e| e.to_string())?)
             .spawn()
             .expect("chromedriver (Debian package chromium-driver) runs");
         let mut out = child.stdout.take().unwrap();
@@ -54,12 +69,18 @@ impl Driver {
             // Keep draining so chromedriver never blocks on a full pipe.
             let _ = std::io::copy(&mut out, &mut std::io::sink());
         });
-        let port = rx
-            .recv_timeout(READY_TIMEOUT)
-            .ok()
-            .flatten()
-            .expect("chromedriver says its port");
-        Driver { child, port }
+        match rx.recv_timeout(READY_TIMEOUT).ok().flatten() {
+            Some(port) => Ok(Driver { child, port }),
+            None => {
+                let _ = child.kill();
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                let mut said = String::new();
+                let mut errors = errors;
+                let _ = std::io::Seek::rewind(&mut errors);
+                let _ = errors.read_to_string(&mut said);
+                Err(format!("{status}; stderr: {}", said.trim()))
+            }
+        }
     }
 }
 
