@@ -132,7 +132,11 @@ export -f man_quiet
 
 # 4. Container recipe: lint, and its health check against a live `netkit up`.
 step_container() {
-  check "hadolint Containerfile" hadolint Containerfile
+  # pip (scripts/test.sh) may put hadolint where PATH does not look yet (pyenv shims).
+  local hadolint
+  hadolint=$(command -v hadolint ||
+    echo "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/hadolint")
+  check "hadolint Containerfile" "$hadolint" Containerfile
   mkdir -p "$tmp/up"
   start_server "$bin" up "$tmp/up" --bind 127.0.0.1 --http-port 0 --files-port 0 \
     --tftp-port 0 --chat-port 0 --irc-port 0
@@ -223,5 +227,5 @@ timed deb step_deb
 
 echo "time (s): build+cargo install ${took[cargo_install]}, completions ${took[completions]}," \
   "man ${took[man]}, container ${took[container]}, deb ${took[deb]}"
-echo "install checks: $passed passed, $failed failed"
+echo "install: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
