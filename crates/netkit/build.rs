@@ -13,8 +13,13 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=NETKIT_COMMIT");
-    // Any source change may change the dirty flag; cargo rebuilds then anyway.
-    println!("cargo:rerun-if-changed=src");
+    // An edit may change the dirty flag: watch the sources the binary is built
+    // from (a missing path would make cargo rerun this on every build).
+    for sources in ["src", "../proto/src", "../drivers/src"] {
+        if Path::new(sources).exists() {
+            println!("cargo:rerun-if-changed={sources}");
+        }
+    }
     let from_env = std::env::var("NETKIT_COMMIT")
         .ok()
         .map(|c| c.trim().to_string())
@@ -43,8 +48,9 @@ fn from_git() -> Option<String> {
 }
 
 /// Asks cargo to run this script again when HEAD moves: a checkout changes
-/// `HEAD`, a commit changes the branch's ref (loose or packed), staging changes
-/// the index. In a worktree HEAD lives in its own git dir, refs in the common one.
+/// `HEAD`, a commit changes the branch's ref (loose or packed). In a worktree
+/// HEAD lives in its own git dir, refs in the common one. Not the index: `git
+/// status` rewrites it, and each rewrite would rebuild the crate for nothing.
 fn watch_head() {
     let path = |args: &[&str]| git(args).map(PathBuf::from);
     let (Some(git_dir), Some(common)) = (
@@ -53,11 +59,7 @@ fn watch_head() {
     ) else {
         return;
     };
-    let mut watched: Vec<PathBuf> = vec![
-        git_dir.join("HEAD"),
-        git_dir.join("index"),
-        common.join("packed-refs"),
-    ];
+    let mut watched: Vec<PathBuf> = vec![git_dir.join("HEAD"), common.join("packed-refs")];
     if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
         watched.push(common.join(branch));
     }
