@@ -13,6 +13,9 @@
 # Step 5 installs into this machine's /usr (and adds then removes the system user
 # `netkit`): run it on CI or a throwaway machine. scripts/test.sh runs this script and
 # installs the tools it needs. Every step reuses one release build (CARGO_TARGET_DIR).
+
+# The `bash -c '…' _ ARGS` checks expand their arguments inside, on purpose.
+# shellcheck disable=SC2016
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -78,7 +81,8 @@ step_cargo_install() {
     grep -Eq "^netkit [0-9.]+ \($(git rev-parse --short HEAD)(-dirty)?\)$" <<<"$("$bin" --version)"
   # The build script itself, run where no .git is reachable, and with NETKIT_COMMIT.
   local script
-  script=$(ls -t "$CARGO_TARGET_DIR"/release/build/netkit-*/build-script-build | head -n 1)
+  script=$(find "$CARGO_TARGET_DIR"/release/build/netkit-*/ -name build-script-build \
+    -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
   mkdir -p "$tmp/no-git"
   check "build.rs outside a git copy says unknown" grep -qx "cargo:rustc-env=NETKIT_COMMIT=unknown" \
     <<<"$(cd "$tmp/no-git" && env -u NETKIT_COMMIT GIT_CEILING_DIRECTORIES="$tmp" "$script")"
@@ -102,7 +106,7 @@ step_completions() {
   "$bin" completions bash > "$tmp/netkit.bash"
   "$bin" completions zsh > "$tmp/_netkit"
   "$bin" completions fish > "$tmp/netkit.fish"
-  check "bash: netkit fi<TAB> → files" bash_completes "$tmp/netkit.bash" files netkit fi
+  check "bash: netkit fi<TAB> → files" bash_completes "$tmp/netkit.bash" files netkit "fi"
   check "bash: netkit http serve --up<TAB> → --upload" \
     bash_completes "$tmp/netkit.bash" --upload netkit http serve --up
   check "zsh parses its script" zsh -n "$tmp/_netkit"
@@ -212,10 +216,8 @@ left_behind() { # left_behind LIST KEEP: fails if a file of LIST other than KEEP
     grep -qxF -- "$path" <<<"$2" && continue
     if [ -e "$path" ] || [ -L "$path" ]; then echo "left behind: $path" >&2; bad=1; fi
   done < "$1"
-  # Directories only this package made must go too.
-  for path in /usr/share/doc/netkit; do
-    if [ -e "$path" ]; then echo "left behind: $path" >&2; bad=1; fi
-  done
+  # The one directory only this package made must go too.
+  if [ -e /usr/share/doc/netkit ]; then echo "left behind: /usr/share/doc/netkit" >&2; bad=1; fi
   return $bad
 }
 
