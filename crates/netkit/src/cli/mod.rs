@@ -5,9 +5,11 @@ pub mod bench;
 pub mod broadcast;
 pub mod chat;
 pub(crate) mod common;
+pub mod completions;
 pub mod echo;
 pub mod files;
 pub mod http;
+pub mod man;
 pub mod nc;
 pub mod relay;
 pub mod share_args;
@@ -22,9 +24,12 @@ use std::process::ExitCode;
 
 pub use common::{BindArgs, ModelArgs, ServerArgs};
 
+/// `netkit --version`: the version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("NETKIT_COMMIT"), ")");
+
 /// netkit: network tools and servers from the classic sockets course.
 #[derive(Debug, Parser)]
-#[command(name = "netkit", version, about, propagate_version = true)]
+#[command(name = "netkit", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// What to run.
     #[command(subcommand)]
@@ -61,6 +66,10 @@ pub enum Command {
     /// Benchmarks: a load generator, every model under load, threads vs processes.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions(completions::CompletionsArgs),
+    /// Write one manual page per command into DIR.
+    Man(man::ManArgs),
 }
 
 /// The process's command line, parsed; a usage error exits with status 2 and
@@ -83,6 +92,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Broadcast(cmd) => broadcast::run(cmd),
         Command::Relay(args) => relay::run(args),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     };
     common::exit_code(result)
 }

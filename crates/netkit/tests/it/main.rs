@@ -32,6 +32,7 @@ mod hardening_hostile;
 mod hardening_traversal;
 mod http_clients;
 mod http_conformance;
+mod install;
 mod models;
 mod ports;
 mod relay;
