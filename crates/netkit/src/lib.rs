@@ -16,4 +16,5 @@ pub mod bench;
 pub mod cli;
 pub mod relay;
 pub mod services;
+pub mod tls;
 pub mod up;

@@ -1,0 +1,4 @@
+//! TLS at the binary's edge: how clients check a server's certificate and
+//! talk to it over rustls.
+
+pub mod client;
