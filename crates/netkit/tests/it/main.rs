@@ -38,6 +38,7 @@ mod tftp_cli;
 mod tftp_clients;
 mod tftp_raw;
 mod tftp_requests;
+mod tls_client;
 mod tools;
 mod up_browser;
 mod up_services;
