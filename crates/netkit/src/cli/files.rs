@@ -3,6 +3,7 @@
 //! ```text
 //!   serve  FilesService (netkit_proto::files) under any --model
 //!   ls · get · put · shell ──▶ client (one blocking connection, many commands)
+//!                                └─ link: the socket, or rustls over it (--tls …)
 //! ```
 
 mod client;

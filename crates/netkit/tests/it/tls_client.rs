@@ -4,14 +4,18 @@
 //! `files ls --cacert` (right and wrong CA), `--fingerprint` (right and wrong
 //! pin, with the pin the server presented in the error), `--insecure` (works,
 //! warns), `--tls` against a self-signed certificate (unknown issuer),
-//! `files get`/`put` byte-exact, and `bench load https://` counting requests
+//! `files get`/`put`/`shell` byte-exact, and `bench load https://` counting requests
 //! and handshakes.
 
 use crate::common;
 
-use common::{random_bytes, run_netkit, spawn_line_reader, utf8, Dirs, Server, READY_TIMEOUT};
+use common::{
+    netkit, random_bytes, read_all_on_a_thread, run_netkit, spawn_line_reader, utf8, wait_bounded,
+    Dirs, Server, READY_TIMEOUT,
+};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use sha2::{Digest, Sha256};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -260,6 +264,22 @@ fn files_get_and_put_are_byte_exact_over_tls() {
         std::fs::read(&back).unwrap() == data,
         "the resumed file differs"
     );
+
+    // The shell keeps one TLS connection for a put, a get and a listing.
+    let mut shell = netkit(&["files", "shell", &addr, "--cacert", ca]);
+    shell.current_dir(&d.local).stdin(Stdio::piped());
+    let mut child = shell.spawn().expect("spawn files shell");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin
+        .write_all(b"put up.bin again.bin\nget again.bin third.bin\nls\nquit\n")
+        .unwrap();
+    drop(stdin);
+    let out = read_all_on_a_thread(child.stdout.take().expect("piped stdout"));
+    assert_eq!(wait_bounded(&mut child, READY_TIMEOUT), Some(0));
+    let out = out.join().expect("shell output");
+    assert!(out.contains("2 file(s)"), "{out}");
+    assert!(std::fs::read(d.served.join("again.bin")).unwrap() == data);
+    assert!(std::fs::read(d.local.join("third.bin")).unwrap() == data);
 }
 
 #[test]
