@@ -9,7 +9,7 @@
 //! - every read first pushes out what rustls still holds (the handshake's
 //!   next flight), then decrypts what arrived.
 
-use rustls::ClientConnection;
+use rustls::{ClientConnection, HandshakeKind};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
@@ -97,14 +97,15 @@ impl Link {
         }
     }
 
-    /// True once per connection, when its TLS handshake has completed.
-    pub(crate) fn handshake_done(&mut self) -> bool {
+    /// Once per connection, when its TLS handshake has completed: whether
+    /// it resumed an earlier session.
+    pub(crate) fn handshake_done(&mut self) -> Option<bool> {
         match self.tls.as_mut() {
             Some(tls) if !tls.counted && !tls.conn.is_handshaking() => {
                 tls.counted = true;
-                true
+                Some(tls.conn.handshake_kind() == Some(HandshakeKind::Resumed))
             }
-            _ => false,
+            _ => None,
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct LoadOptions {
     pub url: String,
     /// `https://`: how the server's certificate is checked (required for https).
     pub tls: Option<Arc<ClientConfig>>,
+    /// `https://`: resume TLS sessions on new connections (as wrk and
+    /// browsers do); off, every connection pays a full handshake.
+    pub tls_resume: bool,
     /// Connections, each with one request in flight.
     pub connections: usize,
     /// Threads (default: one per CPU, at most one per connection).
@@ -58,6 +61,7 @@ impl LoadOptions {
         LoadOptions {
             url: url.to_owned(),
             tls: None,
+            tls_resume: true,
             connections: 10,
             threads: None,
             stop: Stop::After(Duration::from_secs(10)),
@@ -98,14 +102,10 @@ fn target(o: &LoadOptions) -> Result<Target> {
             let head_request = o.method.eq_ignore_ascii_case("HEAD");
             let tls = match (https, &o.tls) {
                 (false, _) => None,
-                (true, Some(config)) => {
-                    // Every new connection pays a full handshake, as a new
-                    // visitor does: what `--close` is there to measure.
-                    let mut config = ClientConfig::clone(config);
-                    config.resumption = Resumption::disabled();
-                    let name = crate::tls::client::server_name(authority)?;
-                    Some((Arc::new(config), name))
-                }
+                (true, Some(config)) => Some((
+                    Arc::clone(config),
+                    crate::tls::client::server_name(authority)?,
+                )),
                 (true, None) => bail!("an https:// URL needs a TLS configuration"),
             };
             Ok(Target {
@@ -224,7 +224,10 @@ pub fn run(o: &LoadOptions) -> Result<LoadReport> {
             close_each: o.close,
             timeout,
             limit: limit.clone(),
-            tls: t.tls.clone(),
+            tls: t
+                .tls
+                .as_ref()
+                .map(|(config, name)| (thread_config(config, o.tls_resume), name.clone())),
         };
         let live = Arc::clone(live);
         let tx = done_tx.clone();
@@ -264,6 +267,18 @@ pub fn run(o: &LoadOptions) -> Result<LoadReport> {
     Ok(merge(o, threads, seconds, tallies))
 }
 
+/// A thread's own TLS configuration: its own session cache (no lock shared
+/// between threads), or none.
+fn thread_config(config: &ClientConfig, resume: bool) -> Arc<ClientConfig> {
+    let mut config = config.clone();
+    config.resumption = if resume {
+        Resumption::in_memory_sessions(256)
+    } else {
+        Resumption::disabled()
+    };
+    Arc::new(config)
+}
+
 fn show_progress(start: Instant, stop: Stop, lives: &[Arc<Live>]) {
     let done: u64 = lives
         .iter()
@@ -296,6 +311,7 @@ fn merge(o: &LoadOptions, threads: usize, seconds: f64, tallies: Vec<Tally>) -> 
         errors.merge(&t.errors);
         all.starved += t.starved;
         all.handshakes += t.handshakes;
+        all.resumed += t.resumed;
         if all.tls_error.is_none() {
             all.tls_error.clone_from(&t.tls_error);
         }
@@ -316,6 +332,7 @@ fn merge(o: &LoadOptions, threads: usize, seconds: f64, tallies: Vec<Tally>) -> 
         latency_us: Latency::from_histogram(&all.hist),
         starved_connections: all.starved,
         tls_handshakes: all.handshakes,
+        tls_resumed: all.resumed,
         tls_error: all.tls_error,
     }
 }

@@ -175,8 +175,10 @@ pub struct LoadReport {
     pub latency_us: Latency,
     /// Connections that never got a single reply.
     pub starved_connections: u64,
-    /// `https://`: TLS handshakes completed (one per connection, none resumed).
+    /// `https://`: TLS handshakes completed (one per connection).
     pub tls_handshakes: u64,
+    /// `https://`: of those, the ones that resumed a session.
+    pub tls_resumed: u64,
     /// `https://`: the first TLS failure, as a sentence.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_error: Option<String>,
@@ -230,9 +232,10 @@ impl fmt::Display for LoadReport {
         if self.target.starts_with("https://") {
             writeln!(
                 f,
-                "  tls       {:>12} handshakes   {:>7.1} /s",
+                "  tls       {:>12} handshakes   {:>12.1} /s   {} resumed",
                 self.tls_handshakes,
-                self.tls_handshakes as f64 / self.seconds.max(1e-9)
+                self.tls_handshakes as f64 / self.seconds.max(1e-9),
+                self.tls_resumed
             )?;
         }
         write!(f, "  errors    {}", self.errors)?;

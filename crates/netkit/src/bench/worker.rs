@@ -9,7 +9,7 @@
 //! connection is registered (edge-triggered, interest in both directions).
 //! Per request that is one `read`, one `write`, a share of one `epoll_wait` and
 //! a clock read — no allocation. `https://` runs the same loop through rustls
-//! (see `link`): a full handshake on every new connection, counted.
+//! (see `link`): every handshake counted, and the resumed ones.
 //!
 //! ```text
 //!  Closed ─connect─▶ Connecting ─▶ Writing ─all sent─▶ Reading ─reply─▶ Writing …
@@ -84,6 +84,8 @@ pub(crate) struct Tally {
     pub(crate) starved: u64,
     /// TLS handshakes completed.
     pub(crate) handshakes: u64,
+    /// Of those, the ones that resumed an earlier session.
+    pub(crate) resumed: u64,
     /// The first TLS failure, as a sentence (a refused certificate says why).
     pub(crate) tls_error: Option<String>,
 }
@@ -99,6 +101,7 @@ impl Tally {
             errors: ErrorCounts::default(),
             starved: 0,
             handshakes: 0,
+            resumed: 0,
             tls_error: None,
         }
     }
@@ -454,8 +457,9 @@ impl Worker<'_> {
         let now = Instant::now();
         let c = &mut self.conns[i];
         c.served = true;
-        if c.stream.as_mut().is_some_and(Link::handshake_done) {
+        if let Some(resumed) = c.stream.as_mut().and_then(Link::handshake_done) {
             self.tally.handshakes += 1;
+            self.tally.resumed += u64::from(resumed);
         }
         let micros = now.duration_since(c.started).as_micros();
         self.tally

@@ -38,6 +38,10 @@ pub struct LoadArgs {
     // https://: --cacert, --fingerprint or --insecure (default: the system's roots).
     #[command(flatten)]
     tls: crate::tls::client::TlsClientArgs,
+    /// https://: a full TLS handshake on every new connection (by default
+    /// sessions are resumed, as wrk and browsers do).
+    #[arg(long)]
+    no_tls_resume: bool,
     /// Connections, each with one request in flight.
     #[arg(short = 'c', long, default_value_t = 10, value_parser = positive::<usize>)]
     connections: usize,
@@ -148,10 +152,11 @@ fn run_load(a: LoadArgs) -> Result<()> {
     let mut o = LoadOptions::new(&a.url);
     if a.url.starts_with("https://") {
         o.tls = Some(a.tls.config_always()?);
+        o.tls_resume = !a.no_tls_resume;
     } else {
         anyhow::ensure!(
-            !a.tls.wanted(),
-            "--tls, --cacert, --fingerprint and --insecure need an https:// URL"
+            !a.tls.wanted() && !a.no_tls_resume,
+            "--tls, --cacert, --fingerprint, --insecure and --no-tls-resume need an https:// URL"
         );
     }
     o.connections = a.connections;

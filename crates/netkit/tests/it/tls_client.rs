@@ -5,7 +5,7 @@
 //! pin, with the pin the server presented in the error), `--insecure` (works,
 //! warns), `--tls` against a self-signed certificate (unknown issuer),
 //! `files get`/`put`/`shell` byte-exact, and `bench load https://` counting requests
-//! and handshakes.
+//! and handshakes (resumed, or full with `--no-tls-resume`).
 
 use crate::common;
 
@@ -340,6 +340,23 @@ fn bench_load_https_counts_requests_and_handshakes() {
     ]));
     assert_eq!(close["requests"], 8, "{close}");
     assert_eq!(close["tls_handshakes"], 8, "{close}");
+    // The first connections' tickets let later ones resume, as wrk's do.
+    assert!(close["tls_resumed"].as_u64().unwrap() >= 1, "{close}");
+    let full = json(&run_netkit(&[
+        "bench",
+        "load",
+        &url,
+        "--insecure",
+        "--close",
+        "--no-tls-resume",
+        "-n",
+        "4",
+        "-c",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(full["tls_handshakes"], 4, "{full}");
+    assert_eq!(full["tls_resumed"], 0, "{full}");
 
     // No flag: the system's roots, which refuse it; the reason is printed.
     let refused = run_netkit(&["bench", "load", &url, "-n", "4", "-c", "1", "--json"]);
