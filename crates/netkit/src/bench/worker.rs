@@ -251,8 +251,10 @@ impl Worker<'_> {
                     Some((config, name)) => {
                         match ClientConnection::new(Arc::clone(config), name.clone()) {
                             Ok(conn) => Link::tls(stream, conn),
+                            // rustls would not start: a failed connect (retried
+                            // after the backoff, not at once, over and over).
                             Err(_) => {
-                                self.fail(i, ErrorKind::Tls, now);
+                                self.fail(i, ErrorKind::Connect, now);
                                 return;
                             }
                         }

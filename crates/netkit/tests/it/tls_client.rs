@@ -211,9 +211,17 @@ fn files_ls_checks_the_certificate_as_asked() {
         unknown.stderr
     );
 
-    // A client that speaks plain TCP to the TLS front gets no listing.
+    // A client that speaks plain TCP to the TLS front gets no listing; a TLS
+    // client at a plain server is told what is likely wrong.
     let plain = ls(self_signed.addr, &[]);
     assert_ne!(plain.code, Some(0), "{}", plain.stdout);
+    let not_tls = ls(server.addr(), &["--insecure"]);
+    assert_eq!(not_tls.code, Some(1), "{}", not_tls.stdout);
+    assert!(
+        not_tls.stderr.contains("is the server speaking TLS?"),
+        "{}",
+        not_tls.stderr
+    );
 }
 
 #[test]
