@@ -2,7 +2,7 @@
 //! against every concurrency model, and the course's efficiency test.
 //!
 //! ```text
-//!   load    threads ─▶ worker (epoll loop, many connections) ─▶ reply framing
+//!   load    threads ─▶ worker (epoll loop, many connections, TLS via link) ─▶ reply framing
 //!              └──────────── merged tallies ─▶ report (HDR percentiles)
 //!   models  spawn `netkit <service> serve --model M` ─▶ load at each rung ─▶ table / chart
 //!   tasks   cpu job and io job × 10: sequential, threads, processes ─▶ table / chart
@@ -11,6 +11,7 @@
 mod chart;
 pub mod chat_backplane;
 pub mod chat_fanout;
+mod link;
 pub mod load;
 pub mod models;
 mod reply;

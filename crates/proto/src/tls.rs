@@ -52,10 +52,16 @@ pub const FILE_PIECE: usize = 64 * 1024;
 /// which builds without cmake or a C toolchain beyond cc (aws-lc-rs needs
 /// both). rustls 0.23.48 marks it deprecated because ring has no
 /// post-quantum key exchange (X25519MLKEM768); X25519 and the NIST curves
-/// remain, which every client of ours offers.
+/// remain, which every client of ours offers. Its default order puts P-384
+/// first, whose key share ring computes with generic big-number code: several
+/// times the cost of X25519 for each handshake. X25519 first, as OpenSSL and
+/// browsers offer it (servers and clients alike).
 #[allow(deprecated)]
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    use rustls::crypto::ring::kx_group::{SECP256R1, SECP384R1, X25519};
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.kx_groups = vec![X25519, SECP256R1, SECP384R1];
+    Arc::new(provider)
 }
 
 /// The cipher suites a server offers, best first: Mozilla's "intermediate"

@@ -5,6 +5,9 @@ use super::reply::Expect;
 use super::report::{ErrorCounts, Latency, LoadReport};
 use super::worker::{self, Limit, Live, Plan, Tally};
 use anyhow::{bail, Context, Result};
+use rustls::client::Resumption;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
 use std::io::Write;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +26,13 @@ pub enum Stop {
 /// Everything `bench load` needs to know.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
-    /// `http://host[:port][/path]` or `tcp://host:port` (echo round trips).
+    /// `http[s]://host[:port][/path]` or `tcp://host:port` (echo round trips).
     pub url: String,
+    /// `https://`: how the server's certificate is checked (required for https).
+    pub tls: Option<Arc<ClientConfig>>,
+    /// `https://`: resume TLS sessions on new connections (as wrk and
+    /// browsers do); off, every connection pays a full handshake.
+    pub tls_resume: bool,
     /// Connections, each with one request in flight.
     pub connections: usize,
     /// Threads (default: one per CPU, at most one per connection).
@@ -52,6 +60,8 @@ impl LoadOptions {
     pub fn new(url: &str) -> LoadOptions {
         LoadOptions {
             url: url.to_owned(),
+            tls: None,
+            tls_resume: true,
             connections: 10,
             threads: None,
             stop: Stop::After(Duration::from_secs(10)),
@@ -72,26 +82,37 @@ struct Target {
     addr: SocketAddr,
     request: Vec<u8>,
     expect: Expect,
+    tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
 }
 
 fn target(o: &LoadOptions) -> Result<Target> {
     let (scheme, rest) = o
         .url
         .split_once("://")
-        .with_context(|| format!("'{}' is not a URL (http://… or tcp://…)", o.url))?;
+        .with_context(|| format!("'{}' is not a URL (http://…, https://… or tcp://…)", o.url))?;
     let (authority, path) = match rest.find('/') {
         Some(at) => (&rest[..at], &rest[at..]),
         None => (rest, "/"),
     };
     anyhow::ensure!(!authority.is_empty(), "'{}' has no host", o.url);
     match scheme {
-        "http" => {
-            let addr = resolve(authority, 80)?;
+        "http" | "https" => {
+            let https = scheme == "https";
+            let addr = resolve(authority, if https { 443 } else { 80 })?;
             let head_request = o.method.eq_ignore_ascii_case("HEAD");
+            let tls = match (https, &o.tls) {
+                (false, _) => None,
+                (true, Some(config)) => Some((
+                    Arc::clone(config),
+                    crate::tls::client::server_name(authority)?,
+                )),
+                (true, None) => bail!("an https:// URL needs a TLS configuration"),
+            };
             Ok(Target {
                 addr,
                 request: http_request(o, authority, path)?,
                 expect: Expect::Http { head_request },
+                tls,
             })
         }
         "tcp" => {
@@ -102,10 +123,10 @@ fn target(o: &LoadOptions) -> Result<Target> {
                 addr: resolve(authority, 7007)?,
                 request,
                 expect: Expect::Echo { len: o.size },
+                tls: None,
             })
         }
-        "https" => bail!("https is not supported (netkit serves plain HTTP)"),
-        other => bail!("unsupported scheme '{other}' (http or tcp)"),
+        other => bail!("unsupported scheme '{other}' (http, https or tcp)"),
     }
 }
 
@@ -203,6 +224,10 @@ pub fn run(o: &LoadOptions) -> Result<LoadReport> {
             close_each: o.close,
             timeout,
             limit: limit.clone(),
+            tls: t
+                .tls
+                .as_ref()
+                .map(|(config, name)| (thread_config(config, o.tls_resume), name.clone())),
         };
         let live = Arc::clone(live);
         let tx = done_tx.clone();
@@ -242,6 +267,18 @@ pub fn run(o: &LoadOptions) -> Result<LoadReport> {
     Ok(merge(o, threads, seconds, tallies))
 }
 
+/// A thread's own TLS configuration: its own session cache (no lock shared
+/// between threads), or none.
+fn thread_config(config: &ClientConfig, resume: bool) -> Arc<ClientConfig> {
+    let mut config = config.clone();
+    config.resumption = if resume {
+        Resumption::in_memory_sessions(256)
+    } else {
+        Resumption::disabled()
+    };
+    Arc::new(config)
+}
+
 fn show_progress(start: Instant, stop: Stop, lives: &[Arc<Live>]) {
     let done: u64 = lives
         .iter()
@@ -273,6 +310,11 @@ fn merge(o: &LoadOptions, threads: usize, seconds: f64, tallies: Vec<Tally>) -> 
         all.bytes_written += t.bytes_written;
         errors.merge(&t.errors);
         all.starved += t.starved;
+        all.handshakes += t.handshakes;
+        all.resumed += t.resumed;
+        if all.tls_error.is_none() {
+            all.tls_error.clone_from(&t.tls_error);
+        }
     }
     let secs = seconds.max(1e-9);
     LoadReport {
@@ -289,6 +331,9 @@ fn merge(o: &LoadOptions, threads: usize, seconds: f64, tallies: Vec<Tally>) -> 
         errors,
         latency_us: Latency::from_histogram(&all.hist),
         starved_connections: all.starved,
+        tls_handshakes: all.handshakes,
+        tls_resumed: all.resumed,
+        tls_error: all.tls_error,
     }
 }
 

@@ -15,6 +15,7 @@ pub(crate) enum ErrorKind {
     Timeout,
     Status,
     Invalid,
+    Tls,
 }
 
 /// Failed requests by kind.
@@ -32,6 +33,8 @@ pub struct ErrorCounts {
     pub status: u64,
     /// A reply that could not be framed, or an echo that differed from what was sent.
     pub invalid: u64,
+    /// The TLS handshake or a record failed (a refused certificate, say).
+    pub tls: u64,
     /// The `status` replies by HTTP status code.
     pub statuses: BTreeMap<u16, u64>,
 }
@@ -45,6 +48,7 @@ impl ErrorCounts {
             ErrorKind::Timeout => &mut self.timeout,
             ErrorKind::Status => &mut self.status,
             ErrorKind::Invalid => &mut self.invalid,
+            ErrorKind::Tls => &mut self.tls,
         } += 1;
     }
 
@@ -64,11 +68,12 @@ impl ErrorCounts {
         self.timeout += other.timeout;
         self.status += other.status;
         self.invalid += other.invalid;
+        self.tls += other.tls;
     }
 
     /// Every error of every kind.
     pub fn total(&self) -> u64 {
-        self.connect + self.read + self.write + self.timeout + self.status + self.invalid
+        self.connect + self.read + self.write + self.timeout + self.status + self.invalid + self.tls
     }
 
     /// Requests that got no complete reply (every kind but `status`).
@@ -88,6 +93,7 @@ impl fmt::Display for ErrorCounts {
             ("write", self.write),
             ("timeout", self.timeout),
             ("invalid", self.invalid),
+            ("tls", self.tls),
         ];
         let mut parts: Vec<String> = kinds
             .iter()
@@ -169,6 +175,13 @@ pub struct LoadReport {
     pub latency_us: Latency,
     /// Connections that never got a single reply.
     pub starved_connections: u64,
+    /// `https://`: TLS handshakes completed (one per connection).
+    pub tls_handshakes: u64,
+    /// `https://`: of those, the ones that resumed a session.
+    pub tls_resumed: u64,
+    /// `https://`: the first TLS failure, as a sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_error: Option<String>,
 }
 
 impl LoadReport {
@@ -216,6 +229,15 @@ impl fmt::Display for LoadReport {
             micros(l.max as f64),
             micros(l.mean)
         )?;
+        if self.target.starts_with("https://") {
+            writeln!(
+                f,
+                "  tls       {:>12} handshakes   {:>12.1} /s   {} resumed",
+                self.tls_handshakes,
+                self.tls_handshakes as f64 / self.seconds.max(1e-9),
+                self.tls_resumed
+            )?;
+        }
         write!(f, "  errors    {}", self.errors)?;
         if self.starved_connections > 0 {
             write!(

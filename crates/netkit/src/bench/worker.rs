@@ -8,7 +8,8 @@
 //! request's `write` in the same wake-up, and no `epoll_ctl` is needed after a
 //! connection is registered (edge-triggered, interest in both directions).
 //! Per request that is one `read`, one `write`, a share of one `epoll_wait` and
-//! a clock read — no allocation.
+//! a clock read — no allocation. `https://` runs the same loop through rustls
+//! (see `link`): every handshake counted, and the resumed ones.
 //!
 //! ```text
 //!  Closed ─connect─▶ Connecting ─▶ Writing ─all sent─▶ Reading ─reply─▶ Writing …
@@ -16,13 +17,16 @@
 //!     └──── error / timeout / close ──┴───────────────────┘   (Backoff after a failed connect)
 //! ```
 
+use super::link::{is_tls_error, Link};
 use super::reply::{Expect, Reply, ReplyParser, Step};
 use super::report::{ErrorCounts, ErrorKind};
 use hdrhistogram::Histogram;
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -55,6 +59,8 @@ pub(crate) struct Plan {
     pub(crate) close_each: bool,
     pub(crate) timeout: Duration,
     pub(crate) limit: Limit,
+    /// `https://`: how to check the server, and its name.
+    pub(crate) tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
 }
 
 /// Live counters a thread updates for the progress line (own cache line).
@@ -76,6 +82,12 @@ pub(crate) struct Tally {
     pub(crate) errors: ErrorCounts,
     /// Connections that sent a request but never got a reply (an iterative server's waiting line).
     pub(crate) starved: u64,
+    /// TLS handshakes completed.
+    pub(crate) handshakes: u64,
+    /// Of those, the ones that resumed an earlier session.
+    pub(crate) resumed: u64,
+    /// The first TLS failure, as a sentence (a refused certificate says why).
+    pub(crate) tls_error: Option<String>,
 }
 
 impl Tally {
@@ -88,6 +100,9 @@ impl Tally {
             bytes_written: 0,
             errors: ErrorCounts::default(),
             starved: 0,
+            handshakes: 0,
+            resumed: 0,
+            tls_error: None,
         }
     }
 }
@@ -103,7 +118,7 @@ enum Phase {
 }
 
 struct Conn {
-    stream: Option<TcpStream>,
+    stream: Option<Link>,
     generation: u32,
     phase: Phase,
     tried: bool,
@@ -231,7 +246,22 @@ impl Worker<'_> {
                     self.fail(i, ErrorKind::Connect, now);
                     return;
                 }
-                c.stream = Some(stream);
+                let link = match &self.plan.tls {
+                    None => Link::plain(stream),
+                    Some((config, name)) => {
+                        match ClientConnection::new(Arc::clone(config), name.clone()) {
+                            Ok(conn) => Link::tls(stream, conn),
+                            // rustls would not start: a failed connect (retried
+                            // after the backoff, not at once, over and over).
+                            Err(_) => {
+                                self.fail(i, ErrorKind::Connect, now);
+                                return;
+                            }
+                        }
+                    }
+                };
+                let c = &mut self.conns[i];
+                c.stream = Some(link);
                 c.phase = Phase::Connecting;
             }
             Err(_) => self.fail(i, ErrorKind::Connect, now),
@@ -286,7 +316,8 @@ impl Worker<'_> {
             match self.conns[i].phase {
                 Phase::Connecting => {
                     let c = &mut self.conns[i];
-                    let Some(stream) = &c.stream else { return };
+                    let Some(link) = &c.stream else { return };
+                    let stream = &link.socket;
                     if !matches!(stream.take_error(), Ok(None)) {
                         self.fail(i, ErrorKind::Connect, Instant::now());
                         continue;
@@ -327,11 +358,11 @@ impl Worker<'_> {
     fn write(&mut self, i: usize) -> io::Result<bool> {
         let request = &self.plan.request;
         let c = &mut self.conns[i];
-        let Some(stream) = c.stream.as_mut() else {
+        let Some(link) = c.stream.as_mut() else {
             return Err(io::ErrorKind::NotConnected.into());
         };
         while c.written < request.len() {
-            match stream.write(&request[c.written..]) {
+            match link.write(&request[c.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     c.written += n;
@@ -342,7 +373,7 @@ impl Worker<'_> {
                 Err(e) => return Err(e),
             }
         }
-        Ok(true)
+        link.flushed()
     }
 
     /// Reads and frames until the socket is drained (false) or the request
@@ -380,11 +411,11 @@ impl Worker<'_> {
                 c.end -= c.start;
                 c.start = 0;
             }
-            let Some(stream) = c.stream.as_mut() else {
+            let Some(link) = c.stream.as_mut() else {
                 return false;
             };
             let space = c.buf.len() - c.end;
-            match stream.read(&mut c.buf[c.end..]) {
+            match link.read(&mut c.buf[c.end..]) {
                 Ok(0) => {
                     *readable = false;
                     match c.parser.eof() {
@@ -396,17 +427,27 @@ impl Worker<'_> {
                 Ok(n) => {
                     c.end += n;
                     self.tally.bytes_read += n as u64;
-                    // A short read drained the socket: later bytes bring a new edge.
-                    *readable = n == space;
+                    // A short read drained the socket: later bytes bring a
+                    // new edge. Not so under TLS (one record at a time):
+                    // read on until the socket says WouldBlock.
+                    *readable = n == space || link.is_tls();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     *readable = false;
                     return false;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
+                Err(e) => {
                     *readable = false;
-                    self.fail(i, ErrorKind::Read, Instant::now());
+                    let kind = if is_tls_error(&e) {
+                        if self.tally.tls_error.is_none() {
+                            self.tally.tls_error = Some(crate::tls::client::explain(&e));
+                        }
+                        ErrorKind::Tls
+                    } else {
+                        ErrorKind::Read
+                    };
+                    self.fail(i, kind, Instant::now());
                     return true;
                 }
             }
@@ -418,6 +459,10 @@ impl Worker<'_> {
         let now = Instant::now();
         let c = &mut self.conns[i];
         c.served = true;
+        if let Some(resumed) = c.stream.as_mut().and_then(Link::handshake_done) {
+            self.tally.handshakes += 1;
+            self.tally.resumed += u64::from(resumed);
+        }
         let micros = now.duration_since(c.started).as_micros();
         self.tally
             .hist

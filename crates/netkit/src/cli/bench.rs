@@ -15,7 +15,7 @@ use std::time::Duration;
 /// `netkit bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Load generator: closed-loop requests over many connections (http://, tcp:// echo).
+    /// Load generator: closed-loop requests over many connections (http://, https://, tcp:// echo).
     Load(LoadArgs),
     /// Start a service under every --model and load it at a ladder of connection counts.
     Models(ModelsArgs),
@@ -32,9 +32,16 @@ pub enum BenchCommand {
 /// `netkit bench load` flags.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// http://host[:port][/path] or tcp://host:port (echo round trips).
+    /// http[s]://host[:port][/path] or tcp://host:port (echo round trips).
     #[arg(value_parser = load_url)]
     url: String,
+    // https://: --cacert, --fingerprint or --insecure (default: the system's roots).
+    #[command(flatten)]
+    tls: crate::tls::client::TlsClientArgs,
+    /// https://: a full TLS handshake on every new connection (by default
+    /// sessions are resumed, as wrk and browsers do).
+    #[arg(long)]
+    no_tls_resume: bool,
     /// Connections, each with one request in flight.
     #[arg(short = 'c', long, default_value_t = 10, value_parser = positive::<usize>)]
     connections: usize,
@@ -143,6 +150,15 @@ fn on_terminal(json: bool) -> bool {
 
 fn run_load(a: LoadArgs) -> Result<()> {
     let mut o = LoadOptions::new(&a.url);
+    if a.url.starts_with("https://") {
+        o.tls = Some(a.tls.config_always()?);
+        o.tls_resume = !a.no_tls_resume;
+    } else {
+        anyhow::ensure!(
+            !a.tls.wanted() && !a.no_tls_resume,
+            "--tls, --cacert, --fingerprint, --insecure and --no-tls-resume need an https:// URL"
+        );
+    }
     o.connections = a.connections;
     o.threads = a.threads;
     o.stop = match (a.requests, a.duration) {
@@ -169,8 +185,12 @@ fn run_load(a: LoadArgs) -> Result<()> {
     // As wrk: a run in which nothing succeeded is a failure, not a result.
     anyhow::ensure!(
         report.succeeded() > 0,
-        "no request succeeded (errors: {})",
-        report.errors
+        "no request succeeded (errors: {}){}",
+        report.errors,
+        report
+            .tls_error
+            .as_ref()
+            .map_or_else(String::new, |e| format!("; TLS: {e}"))
     );
     Ok(())
 }

@@ -3,10 +3,12 @@
 //! ```text
 //!   serve  FilesService (netkit_proto::files) under any --model
 //!   ls · get · put · shell ──▶ client (one blocking connection, many commands)
+//!                                └─ link: the socket, or rustls over it (--tls …)
 //! ```
 
 mod client;
 mod get;
+mod link;
 mod ls;
 mod progress;
 mod put;

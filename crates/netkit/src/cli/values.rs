@@ -133,15 +133,14 @@ pub(crate) fn addr(s: &str) -> Result<String, String> {
 pub(crate) fn load_url(s: &str) -> Result<String, String> {
     let (scheme, rest) = s
         .split_once("://")
-        .ok_or_else(|| format!("'{s}' is not a URL (http://… or tcp://…)"))?;
+        .ok_or_else(|| format!("'{s}' is not a URL (http://…, https://… or tcp://…)"))?;
     let (authority, path) = match rest.find('/') {
         Some(at) => (&rest[..at], &rest[at..]),
         None => (rest, "/"),
     };
     match scheme {
-        "http" | "tcp" => {}
-        "https" => return Err("https is not supported (netkit serves plain HTTP)".into()),
-        other => return Err(format!("unsupported scheme '{other}' (http or tcp)")),
+        "http" | "https" | "tcp" => {}
+        other => return Err(format!("unsupported scheme '{other}' (http, https or tcp)")),
     }
     if scheme == "tcp" && path != "/" {
         return Err(format!("'{s}': a tcp:// URL has no path"));
@@ -276,13 +275,17 @@ mod tests {
 
     #[test]
     fn load_urls() {
-        for good in ["http://127.0.0.1:8000/a?b", "http://localhost", "tcp://h:7"] {
+        for good in [
+            "http://127.0.0.1:8000/a?b",
+            "http://localhost",
+            "https://localhost/x",
+            "tcp://h:7",
+        ] {
             assert!(load_url(good).is_ok(), "{good}");
         }
         for bad in [
             "notaurl",
             "ftp://h",
-            "https://h",
             "http://",
             "tcp://h:7/x",
             "http://h:0/",

@@ -41,6 +41,7 @@ mod tftp_cli;
 mod tftp_clients;
 mod tftp_raw;
 mod tftp_requests;
+mod tls_client;
 mod tls_clients;
 mod tls_models;
 mod tools;

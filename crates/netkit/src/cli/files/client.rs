@@ -3,8 +3,11 @@
 //!
 //! Reply lines are read through one large buffer that the file bodies are then
 //! copied out of, so a GET moves megabytes per system call and nothing is lost
-//! between a header and the payload that follows it.
+//! between a header and the payload that follows it. Under TLS (see
+//! [`super::link`]) the same calls go through rustls, and an upload is read
+//! and encrypted instead of sent with sendfile(2).
 
+use super::link::{Link, Target};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::ProgressBar;
 use netkit_proto::files::wire::{hex, Command, ListEntry, Reply, MAX_LINE};
@@ -13,7 +16,7 @@ use nix::sys::sendfile::sendfile;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Seek, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,18 +51,19 @@ impl std::error::Error for ServerError {}
 /// A connection to a files server.
 #[derive(Debug)]
 pub struct Client {
-    reader: BufReader<TcpStream>,
+    reader: Link,
 }
 
 impl Client {
-    /// Connects to `addr`.
+    /// Connects to `addr` (plain TCP).
     pub fn connect(addr: SocketAddr) -> Result<Client> {
-        let stream =
-            TcpStream::connect(addr).with_context(|| format!("cannot connect to {addr}"))?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(REPLY_TIMEOUT))?;
+        Client::connect_to(&Target::plain(addr))
+    }
+
+    /// Connects to `target`, over TLS when its flags asked for it.
+    pub(crate) fn connect_to(target: &Target) -> Result<Client> {
         Ok(Client {
-            reader: BufReader::with_capacity(BUF_SIZE, stream),
+            reader: target.connect(REPLY_TIMEOUT)?,
         })
     }
 
@@ -67,8 +71,8 @@ impl Client {
         let mut line = Vec::new();
         cmd.emit(&mut line);
         self.reader
-            .get_mut()
             .write_all(&line)
+            .and_then(|()| self.reader.flush())
             .context("sending a command")
     }
 
@@ -187,12 +191,12 @@ impl Client {
             }
             hasher.update(&buf[..n]);
             self.reader
-                .get_mut()
                 .write_all(&buf[..n])
                 .context("sending the file")?;
             remaining -= n as u64;
             bar.inc(n as u64);
         }
+        self.reader.flush().context("sending the file")?;
         self.finish_put(&hex(&hasher.finalize()))
     }
 
@@ -201,18 +205,26 @@ impl Client {
     /// while a second thread reads the same range and hashes it, so SHA-256
     /// runs beside the transfer instead of in front of every write. If the
     /// file changes meanwhile, the two digests differ and the upload fails.
+    /// Under TLS the bytes must be encrypted here: [`Client::put`] it is.
     pub fn put_file(
         &mut self,
         name: &str,
-        file: &File,
+        mut file: &File,
         size: u64,
         bar: &ProgressBar,
     ) -> Result<String> {
+        if self.reader.plain_socket().is_none() {
+            file.rewind().context("reading the local file")?;
+            return self.put(name, &mut file, size, bar);
+        }
         self.start_put(name, size)?;
         let stop = AtomicBool::new(false);
         let ours = std::thread::scope(|scope| {
             let hashing = scope.spawn(|| hash_file(file, size, &stop));
-            let sent = send_file(self.reader.get_ref(), file, size, bar);
+            let sent = match self.reader.plain_socket() {
+                Some(sock) => send_file(sock, file, size, bar),
+                None => Err(anyhow!("sendfile needs a plain socket")),
+            };
             if sent.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }

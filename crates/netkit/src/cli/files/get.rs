@@ -10,13 +10,13 @@
 //! (see [`super::verify`]); a mismatch removes it and fails.
 
 use super::client::Client;
+use super::link::Target;
 use super::progress::{bar, report};
 use super::verify::{check_part, HashingFile, Part};
-use crate::cli::common::resolve;
+use crate::tls::client::TlsClientArgs;
 use anyhow::{Context, Result};
 use clap::Args;
 use netkit_proto::files::wire::hex;
-use netkit_proto::files::DEFAULT_PORT;
 use netkit_proto::root::RelPath;
 use sha2::{Digest, Sha256};
 use std::fs::OpenOptions;
@@ -30,6 +30,9 @@ pub struct GetArgs {
     /// The server, `host[:port]` (default port 8888).
     #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
+    // --tls, --cacert, --fingerprint, --insecure.
+    #[command(flatten)]
+    tls: TlsClientArgs,
     /// The remote name.
     name: String,
     /// Where to save it: a file, or a directory to save it in (default: the
@@ -63,7 +66,7 @@ pub(crate) struct Downloaded {
 }
 
 pub(crate) fn run(args: GetArgs) -> Result<()> {
-    let mut client = Client::connect(resolve(&args.addr, DEFAULT_PORT)?)?;
+    let mut client = Client::connect_to(&Target::new(&args.addr, &args.tls)?)?;
     let local = match args.local {
         // Into a directory: under the remote name's last component.
         Some(dir) if dir.is_dir() => dir.join(default_local(&args.name)?),

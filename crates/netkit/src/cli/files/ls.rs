@@ -1,12 +1,12 @@
 //! `netkit files ls ADDR [--json]`: the server's regular files.
 
 use super::client::Client;
+use super::link::Target;
 use super::progress::date;
-use crate::cli::common::resolve;
 use crate::cli::transfer_summary::size;
+use crate::tls::client::TlsClientArgs;
 use anyhow::Result;
 use clap::Args;
-use netkit_proto::files::DEFAULT_PORT;
 use std::io::Write;
 
 /// `netkit files ls` arguments.
@@ -15,13 +15,16 @@ pub struct LsArgs {
     /// The server, `host[:port]` (default port 8888).
     #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
+    // --tls, --cacert, --fingerprint, --insecure.
+    #[command(flatten)]
+    tls: TlsClientArgs,
     /// Print one JSON array of {size, mtime, name} instead of a table.
     #[arg(long)]
     json: bool,
 }
 
 pub(crate) fn run(args: LsArgs) -> Result<()> {
-    let mut client = Client::connect(resolve(&args.addr, DEFAULT_PORT)?)?;
+    let mut client = Client::connect_to(&Target::new(&args.addr, &args.tls)?)?;
     let entries = client.list()?;
     client.quit();
     let mut out = std::io::stdout().lock();

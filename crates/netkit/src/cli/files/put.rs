@@ -2,11 +2,11 @@
 //! SHA-256 the server returns against the one computed while sending.
 
 use super::client::Client;
+use super::link::Target;
 use super::progress::{bar, report};
-use crate::cli::common::resolve;
+use crate::tls::client::TlsClientArgs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use netkit_proto::files::DEFAULT_PORT;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,6 +17,9 @@ pub struct PutArgs {
     /// The server, `host[:port]` (default port 8888).
     #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
+    // --tls, --cacert, --fingerprint, --insecure.
+    #[command(flatten)]
+    tls: TlsClientArgs,
     /// The local file.
     local: PathBuf,
     /// The remote name (default: LOCAL's file name).
@@ -36,7 +39,7 @@ pub(crate) struct Uploaded {
 }
 
 pub(crate) fn run(args: PutArgs) -> Result<()> {
-    let mut client = Client::connect(resolve(&args.addr, DEFAULT_PORT)?)?;
+    let mut client = Client::connect_to(&Target::new(&args.addr, &args.tls)?)?;
     let name = match args.name {
         Some(name) => name,
         None => default_name(&args.local)?,

@@ -7,11 +7,11 @@
 //! happened; a broken connection is re-opened on the next command.
 
 use super::client::{server_error, Client};
+use super::link::Target;
 use super::{get, put};
-use crate::cli::common::resolve;
+use crate::tls::client::TlsClientArgs;
 use anyhow::{bail, Result};
 use clap::Args;
-use netkit_proto::files::DEFAULT_PORT;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -19,7 +19,6 @@ use rustyline::hint::Hinter;
 use rustyline::history::DefaultHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// `netkit files shell` arguments.
@@ -28,6 +27,9 @@ pub struct ShellArgs {
     /// The server, `host[:port]` (default port 8888).
     #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
+    // --tls, --cacert, --fingerprint, --insecure.
+    #[command(flatten)]
+    tls: TlsClientArgs,
 }
 
 const COMMANDS: [&str; 5] = ["ls", "get", "put", "help", "quit"];
@@ -43,10 +45,11 @@ commands:
 Tab completes commands, remote names after `get` and local paths after `put`.";
 
 pub(crate) fn run(args: ShellArgs) -> Result<()> {
-    let addr = resolve(&args.addr, DEFAULT_PORT)?;
+    let target = Target::new(&args.addr, &args.tls)?;
+    let addr = target.addr;
     let mut shell = Shell {
-        addr,
-        client: Some(Client::connect(addr)?),
+        client: Some(Client::connect_to(&target)?),
+        target,
     };
     let mut editor: Editor<ShellHelper, DefaultHistory> = Editor::new()?;
     editor.set_helper(Some(ShellHelper {
@@ -116,14 +119,14 @@ pub(crate) fn run(args: ShellArgs) -> Result<()> {
 }
 
 struct Shell {
-    addr: SocketAddr,
+    target: Target,
     client: Option<Client>,
 }
 
 impl Shell {
     fn client(&mut self) -> Result<&mut Client> {
         if self.client.is_none() {
-            self.client = Some(Client::connect(self.addr)?);
+            self.client = Some(Client::connect_to(&self.target)?);
         }
         match self.client.as_mut() {
             Some(client) => Ok(client),
