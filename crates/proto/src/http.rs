@@ -52,6 +52,7 @@ mod cache;
 mod clock;
 pub mod extension;
 mod listing;
+mod login;
 mod request;
 mod response;
 mod session;
