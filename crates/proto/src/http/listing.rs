@@ -2,12 +2,14 @@
 //! percent-encoded, sizes and dates, a parent link) or, for
 //! `Accept: application/json`, a JSON document. Directories come first, then
 //! files, each sorted by name. Dotfiles are left out unless `--hidden` (the
-//! root's policy, see [`crate::root`]), and symlinks that lead outside the
-//! root are left out always.
+//! root's policy, see [`crate::root`]), symlinks that lead outside the
+//! root are left out always, and with `--auth` so is every entry the visitor
+//! may neither read nor pass through to a folder they may.
 
 use super::request::Head;
 use super::response::{clf_date, sandbox, Body, Reply};
 use super::target::{error_reply, Target};
+use super::visitor::{access_path, Visitor};
 use super::Shared;
 use crate::root::{Entry, EntryKind};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -41,14 +43,22 @@ const COMPONENT: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
-/// The listing of `target` (a directory request that has no `index.html`).
-pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Reply {
+/// The listing of `target` (a directory request that has no `index.html`),
+/// as `visitor` may see it.
+pub(crate) fn reply(
+    shared: &Shared,
+    head: &Head<'_>,
+    target: &Target<'_>,
+    visitor: &Visitor<'_>,
+) -> Reply {
     let mut entries = match shared.root.list(&target.rel) {
         Ok(entries) => entries,
         Err(e) => return error_reply(&e),
     };
-    // Hidden names are already left out by the root (unless `--hidden`).
-    entries.retain(|e| e.kind != EntryKind::Unreachable);
+    // Hidden names are already left out by the root (unless `--hidden`);
+    // with `--auth`, so is whatever the visitor may neither read nor pass.
+    let folder = access_path(&target.rel);
+    entries.retain(|e| e.kind != EntryKind::Unreachable && visitor.shows(&folder, &e.name));
     entries.sort_by(|a, b| {
         (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name))
     });
