@@ -11,6 +11,8 @@ mod http;
 mod tftp_support;
 
 // The tests, one module per area.
+mod access_browser;
+mod access_http;
 mod bench;
 mod chat_backplane;
 mod chat_backplane_outage;
