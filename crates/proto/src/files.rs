@@ -121,12 +121,12 @@ impl Service for FilesService {
             self.config.clone(),
             self.pool.clone(),
             self.sum_buffers.clone(),
+            session::Gate::new(
+                self.access.clone(),
+                self.guessing.clone(),
+                peer.map(|p| p.ip()),
+            ),
             now,
-        );
-        session.gate = session::Gate::new(
-            self.access.clone(),
-            self.guessing.clone(),
-            peer.map(|p| p.ip()),
         );
         session.log = Pending::new(self.log.clone(), peer);
         session

@@ -11,6 +11,7 @@ mod http;
 mod tftp_support;
 
 // The tests, one module per area.
+mod access_files;
 mod bench;
 mod chat_backplane;
 mod chat_backplane_outage;

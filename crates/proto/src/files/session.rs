@@ -117,6 +117,7 @@ impl FilesSession {
         config: Arc<FilesConfig>,
         pool: Option<Arc<dyn DigestPool>>,
         sum_buffers: Arc<SumBuffers>,
+        gate: Gate,
         now: Instant,
     ) -> Self {
         let deadline = config.idle_timeout.map(|t| now + t);
@@ -136,7 +137,7 @@ impl FilesSession {
             sum_buffers,
             waker: None,
             log: Pending::default(),
-            gate: Gate::default(),
+            gate,
         }
     }
 

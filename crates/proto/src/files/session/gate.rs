@@ -36,14 +36,6 @@ impl std::fmt::Debug for Gate {
     }
 }
 
-impl Default for Gate {
-    /// Open rules, counters of its own, no address: what a session made
-    /// without a service gets.
-    fn default() -> Self {
-        Self::new(Arc::new(Access::open()), Guessing::new(), None)
-    }
-}
-
 /// An error reply.
 pub(super) type Refusal = (ErrCode, String);
 
