@@ -95,8 +95,9 @@ pub enum Decision {
     /// a read nobody asking could be granted, or a read a logged-in user is
     /// not granted.
     NotFound,
-    /// Not logged in, and some account may do this: HTTP 401 with
-    /// `WWW-Authenticate`, `ERR 401`.
+    /// Not logged in, and some account may do this (for a read: read it, or
+    /// list it on the way to its grants): HTTP 401 with `WWW-Authenticate`,
+    /// `ERR 401`.
     Unauthorized,
     /// Logged in and not allowed to write here, or a write no account may do:
     /// HTTP 403, `ERR 403`, TFTP error 2.
@@ -237,10 +238,15 @@ impl Access {
         if self.grants(who).any(|g| g.allows(op, &path)) {
             return Decision::Allow;
         }
-        let account_could = self
-            .accounts
-            .iter()
-            .any(|a| a.grants.iter().any(|g| g.allows(op, &path)));
+        // Logging in helps a read of a folder on the way to an account's
+        // grant too: its listing would show the way (and a browser must be
+        // asked for a login at `/` when only `/team` is granted).
+        let account_could = self.accounts.iter().any(|a| {
+            a.grants.iter().any(|g| match op {
+                Op::Read => g.reaches(&path),
+                Op::Write => g.allows(op, &path),
+            })
+        });
         self.refusal(who, op, account_could)
     }
 

@@ -7,6 +7,7 @@
 
 mod client;
 mod get;
+mod login;
 mod ls;
 mod progress;
 mod put;

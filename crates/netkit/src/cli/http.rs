@@ -57,12 +57,15 @@ fn serve(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     let config = args.model.config()?;
     let model = args.model.model;
+    let gate = args.share.gate(model, &["http", "serve"]);
+    // TLS for `http serve` is the tls-server work's: plain HTTP until then.
+    services::access::warn_if_passwords_in_clear(&gate, false);
     let root = services::open_share(&args.dir, &args.share)?;
     let http = args.config();
     let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     services::http::defer_accept(&listeners);
     let log = services::open_log(&args.share, model);
-    let service = services::http::service(root, http, model, log.as_ref(), None);
+    let service = services::http::service(root, http, model, log.as_ref(), None, &gate);
     announce_all("http", "http", &listeners)?;
     let result = netkit_drivers::serve(model, listeners, service, &config, &shutdown);
     drop(log);

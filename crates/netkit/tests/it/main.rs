@@ -12,6 +12,7 @@ mod tftp_support;
 
 // The tests, one module per area.
 mod access_browser;
+mod access_files;
 mod access_http;
 mod bench;
 mod chat_backplane;

@@ -62,10 +62,23 @@ pub struct FailureTable {
 }
 
 impl FailureTable {
-    /// An empty table.
+    /// An empty table, by value (for a caller that places it, like shared
+    /// memory; [`FailureTable::boxed`] builds one on the heap instead).
     pub fn new() -> Self {
         Self {
             slots: std::array::from_fn(|_| Slot::default()),
+        }
+    }
+
+    /// An empty table made directly on the heap: [`SLOTS`] × 16 bytes never
+    /// pass through the stack (a connection thread's is small).
+    pub fn boxed() -> Box<Self> {
+        let mut table = Box::<Self>::new_uninit();
+        // SAFETY: all zeros is a valid `FailureTable` (every field an
+        // `AtomicU64`, zero an empty slot), so zeroing initialises it fully.
+        unsafe {
+            table.as_mut_ptr().write_bytes(0, 1);
+            table.assume_init()
         }
     }
 }
@@ -115,7 +128,8 @@ impl Guessing {
     /// Counters in this process's memory (threads share them, forked
     /// children would not).
     pub fn new() -> Self {
-        Self::with_store(Arc::new(FailureTable::new()))
+        let table: Arc<FailureTable> = Arc::from(FailureTable::boxed());
+        Self::with_store(table)
     }
 
     /// Counters in `store`. Make it before forking: the children then share

@@ -81,6 +81,10 @@ fn a_write_no_account_may_do_is_forbidden_to_anonymous() {
     let access = Access::parse(["@/pub", "viewer:v@/"]).expect("parses");
     assert_eq!(access.decide(None, Write, "pub/x"), Forbidden);
     assert_eq!(access.decide(None, Read, "secret"), Unauthorized);
+    // Logging in would show the way to /team: the root asks for it.
+    let team = Access::parse(["alice:a@/team"]).expect("parses");
+    assert_eq!(team.decide(None, Read, ""), Unauthorized);
+    assert_eq!(team.decide(None, Read, "other"), NotFound);
     let only_anonymous = Access::parse(["@/pub"]).expect("parses");
     assert!(!only_anonymous.has_accounts());
     assert_eq!(only_anonymous.decide(None, Read, "secret"), NotFound);

@@ -30,6 +30,8 @@ pub struct GetArgs {
     /// The server, `host[:port]` (default port 8888).
     #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
+    #[command(flatten)]
+    login: super::login::LoginArgs,
     /// The remote name.
     name: String,
     /// Where to save it: a file, or a directory to save it in (default: the
@@ -64,6 +66,7 @@ pub(crate) struct Downloaded {
 
 pub(crate) fn run(args: GetArgs) -> Result<()> {
     let mut client = Client::connect(resolve(&args.addr, DEFAULT_PORT)?)?;
+    args.login.log_in(&mut client)?;
     let local = match args.local {
         // Into a directory: under the remote name's last component.
         Some(dir) if dir.is_dir() => dir.join(default_local(&args.name)?),

@@ -15,6 +15,8 @@ pub struct LsArgs {
     /// The server, `host[:port]` (default port 8888).
     #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
+    #[command(flatten)]
+    login: super::login::LoginArgs,
     /// Print one JSON array of {size, mtime, name} instead of a table.
     #[arg(long)]
     json: bool,
@@ -22,6 +24,7 @@ pub struct LsArgs {
 
 pub(crate) fn run(args: LsArgs) -> Result<()> {
     let mut client = Client::connect(resolve(&args.addr, DEFAULT_PORT)?)?;
+    args.login.log_in(&mut client)?;
     let entries = client.list()?;
     client.quit();
     let mut out = std::io::stdout().lock();

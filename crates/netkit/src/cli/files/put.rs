@@ -17,6 +17,8 @@ pub struct PutArgs {
     /// The server, `host[:port]` (default port 8888).
     #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
+    #[command(flatten)]
+    login: super::login::LoginArgs,
     /// The local file.
     local: PathBuf,
     /// The remote name (default: LOCAL's file name).
@@ -37,6 +39,7 @@ pub(crate) struct Uploaded {
 
 pub(crate) fn run(args: PutArgs) -> Result<()> {
     let mut client = Client::connect(resolve(&args.addr, DEFAULT_PORT)?)?;
+    args.login.log_in(&mut client)?;
     let name = match args.name {
         Some(name) => name,
         None => default_name(&args.local)?,

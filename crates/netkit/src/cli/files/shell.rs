@@ -28,6 +28,8 @@ pub struct ShellArgs {
     /// The server, `host[:port]` (default port 8888).
     #[arg(value_parser = crate::cli::values::addr)]
     addr: String,
+    #[command(flatten)]
+    login: super::login::LoginArgs,
 }
 
 const COMMANDS: [&str; 5] = ["ls", "get", "put", "help", "quit"];
@@ -44,10 +46,13 @@ Tab completes commands, remote names after `get` and local paths after `put`.";
 
 pub(crate) fn run(args: ShellArgs) -> Result<()> {
     let addr = resolve(&args.addr, DEFAULT_PORT)?;
+    let login = args.login.credentials()?;
     let mut shell = Shell {
         addr,
-        client: Some(Client::connect(addr)?),
+        client: None,
+        login,
     };
+    shell.client()?;
     let mut editor: Editor<ShellHelper, DefaultHistory> = Editor::new()?;
     editor.set_helper(Some(ShellHelper {
         remote: Vec::new(),
@@ -118,12 +123,18 @@ pub(crate) fn run(args: ShellArgs) -> Result<()> {
 struct Shell {
     addr: SocketAddr,
     client: Option<Client>,
+    /// Sent as AUTH on every (re)connection.
+    login: Option<super::login::Credentials>,
 }
 
 impl Shell {
     fn client(&mut self) -> Result<&mut Client> {
         if self.client.is_none() {
-            self.client = Some(Client::connect(self.addr)?);
+            let mut client = Client::connect(self.addr)?;
+            if let Some(login) = &self.login {
+                login.log_in(&mut client)?;
+            }
+            self.client = Some(client);
         }
         match self.client.as_mut() {
             Some(client) => Ok(client),
