@@ -1,13 +1,14 @@
 //! Accounts and rules on `netkit http serve`, end to end with curl: with and
 //! without `-u`, wrong passwords, a read-only user trying every write verb,
 //! anonymous rules, filtered listings, the access log's user field, and the
-//! 429 (with `Retry-After`) after ten wrong passwords, under every model.
+//! 429 (with `Retry-After`) after ten wrong passwords, under every model; in
+//! `up`, guessing on the files protocol closes the web page too.
 
 use crate::common;
 use crate::http;
 
-use common::{every_model, utf8};
-use std::io::Read;
+use common::{every_model, up_addrs, up_args, utf8, Server};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -242,3 +243,31 @@ fn guessing_is_shut_out(model: &str) {
 }
 
 every_model!(guessing_is_shut_out);
+
+/// `up`'s services count failed logins together: ten wrong `AUTH`s on the
+/// files protocol, and the address gets 429 from the web page as well.
+#[test]
+fn guessing_on_one_service_of_up_closes_the_others() {
+    let dir = share();
+    let mut args = up_args(utf8(dir.path()), &["--no-tftp"]);
+    args.extend_from_slice(RULES);
+    let server = Server::start(&args);
+    let addrs = up_addrs(&server);
+    let find = |name: &str| addrs.iter().find(|(n, _)| n == name).unwrap().1;
+    let (http, files) = (find("http"), find("files"));
+    assert_eq!(status(http, "/pub/p.txt", &[]), 200);
+    for i in 0..10 {
+        let stream = common::connect(files, std::time::Duration::from_secs(20));
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        (&stream)
+            .write_all(format!("AUTH alice guess{i}\n").as_bytes())
+            .unwrap();
+        let mut reply = String::new();
+        reader.read_line(&mut reply).unwrap();
+        assert!(reply.starts_with("ERR 401 "), "guess {i}: {reply}");
+    }
+    let reply = curl(http, "/pub/p.txt", &[]);
+    assert_eq!(reply.status, 429, "{}", reply.head);
+    assert!(reply.head.contains("Retry-After: "), "{}", reply.head);
+    assert_eq!(server.terminate(), Some(0));
+}
