@@ -271,3 +271,89 @@ fn guessing_on_one_service_of_up_closes_the_others() {
     assert!(reply.head.contains("Retry-After: "), "{}", reply.head);
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// The JSON of `up`'s page: its settings name who is logged in, a folder's
+/// listing says what they may do there, and without an anonymous rule every
+/// route of the page (chat included) asks for a login, its script excepted.
+#[test]
+fn up_tells_the_page_who_is_logged_in_and_what_they_may_do() {
+    let dir = share();
+    let json = |reply: Reply| -> serde_json::Value {
+        assert_eq!(reply.status, 200, "{}", reply.head);
+        serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body))
+    };
+    let mut args = up_args(
+        utf8(dir.path()),
+        &["--no-tftp", "--no-files", "--upload", "--overwrite"],
+    );
+    args.extend_from_slice(RULES);
+    let server = Server::start(&args);
+    let http = server.addr();
+    let (alice, bob) = (["-u", "alice:wonderland"], ["-u", "bob:builder"]);
+    let settings = json(curl(http, "/_netkit/settings", &[]));
+    assert_eq!(
+        (settings["user"].clone(), settings["accounts"].clone()),
+        (serde_json::Value::Null, true.into())
+    );
+    assert_eq!(json(curl(http, "/_netkit/settings", &bob))["user"], "bob");
+    let may = |args: &[&str], folder: &str| {
+        json(curl(http, &format!("/_netkit/ls?path={folder}"), args))["may"].clone()
+    };
+    assert_eq!(
+        may(&alice, "/team/"),
+        serde_json::json!({ "upload": true, "delete": true })
+    );
+    assert_eq!(
+        may(&bob, "/team/"),
+        serde_json::json!({ "upload": false, "delete": false })
+    );
+    assert_eq!(
+        may(&[], "/drop/"),
+        serde_json::json!({ "upload": true, "delete": true })
+    );
+    assert_eq!(
+        may(&[], "/pub/"),
+        serde_json::json!({ "upload": false, "delete": false })
+    );
+    let root = json(curl(http, "/_netkit/ls?path=/", &[]));
+    let names: Vec<&str> = root["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["drop", "pub"]);
+    assert_eq!(curl(http, "/_netkit/ls?path=/team/", &[]).status, 401);
+    assert_eq!(curl(http, "/_netkit/ls?path=/private/", &alice).status, 404);
+    assert_eq!(server.terminate(), Some(0));
+
+    // No anonymous rule: the page and its routes ask for a login.
+    let mut args = up_args(utf8(dir.path()), &["--no-tftp", "--no-files"]);
+    args.extend_from_slice(&RULES[..4]);
+    let server = Server::start(&args);
+    let http = server.addr();
+    for path in [
+        "/",
+        "/_netkit/settings",
+        "/_netkit/ls?path=/",
+        "/_netkit/stats",
+    ] {
+        let reply = curl(http, path, &[]);
+        assert_eq!(reply.status, 401, "{path}: {}", reply.head);
+        assert!(
+            reply
+                .head
+                .contains("WWW-Authenticate: Basic realm=\"netkit\""),
+            "{path}"
+        );
+    }
+    let join = ["-X", "POST", "--data", "mallory"];
+    assert_eq!(curl(http, "/_netkit/chat/join", &join).status, 401);
+    assert_eq!(
+        curl(http, "/_netkit/chat/join", &[&bob[..], &join].concat()).status,
+        200
+    );
+    assert_eq!(curl(http, "/_netkit/app.js", &[]).status, 200);
+    assert_eq!(curl(http, "/", &bob).status, 200);
+    assert_eq!(server.terminate(), Some(0));
+}
