@@ -1,9 +1,8 @@
 //! Accounts end to end on the files protocol and TFTP, with the real binary
 //! and real clients: AUTH right and wrong (raw, and `netkit files … --user`
 //! and `files shell` with `NETKIT_PASSWORD`), a read-only user trying PUT,
-//! anonymous rules, the
-//! 429 after guessing (under `--model fork` too, whose children share the
-//! counters), `netkit passwd` through a pipe, rule errors as usage errors,
+//! anonymous rules, the 429 after guessing (under `--model fork` too, whose
+//! children share the counters), `netkit passwd` through a pipe, rule errors as usage errors,
 //! the warnings at start, and curl's TFTP inside and outside anonymous rules.
 
 use crate::common;
