@@ -79,8 +79,8 @@ pub fn run(args: UpArgs) -> Result<()> {
         usage_error(&["up"], ErrorKind::ArgumentConflict, "--model fork cannot share the chat room between services (forked children would each have their own); use a threaded model, or --no-chat --no-irc");
     }
     let gate = args.share.gate(args.model.model, &["up"]);
-    if !args.no_http {
-        // TLS for `up` is the tls-server work's: plain HTTP until then.
+    if !args.no_http || !args.no_files {
+        // TLS for `up` is the tls-server work's: plain HTTP and TCP until then.
         crate::services::access::warn_if_passwords_in_clear(&gate, false);
     }
     let on = |off: bool, port: u16| (!off).then_some(port);

@@ -46,9 +46,10 @@ pub enum LoadError {
         /// Why.
         source: std::io::Error,
     },
-    /// A rule is malformed (which one, and why).
+    /// A rule is malformed: which one (an `--auth` value by its place
+    /// among them, or a line of `--auth-file`), and why.
     #[error("{0}")]
-    Rule(#[from] RuleError),
+    Rule(String),
 }
 
 /// Parses `--auth` values, then `--auth-file` lines, into one [`Gate`] for
@@ -67,12 +68,28 @@ pub fn load(share: &ShareArgs, model: Model) -> Result<Gate, LoadError> {
             })?;
             rules.extend(text.lines().map(str::to_owned));
         }
-        Access::parse(&rules)?
+        Access::parse(&rules).map_err(|e| LoadError::Rule(locate(e, share)))?
     };
     Ok(Gate {
         access: Arc::new(access),
         guessing: guessing(model),
     })
+}
+
+/// Names a bad rule as its user would look for it: `--auth` values by their
+/// place, `--auth-file` lines as `FILE:LINE`.
+fn locate(e: RuleError, share: &ShareArgs) -> String {
+    match (&share.auth_file, e.number.checked_sub(share.auth.len())) {
+        (Some(path), Some(line)) if line > 0 => {
+            format!(
+                "{}:{line}: access rule {}: {}",
+                path.display(),
+                e.rule,
+                e.why
+            )
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// The counters where every worker of `model` sees them: memory the children
@@ -110,13 +127,14 @@ impl FailureStore for ForkFailures {
     }
 }
 
-/// Warns (once, at start) that passwords sent to a web listener that is not
-/// TLS cross the network readable by anyone on the way. `http serve` and
-/// `up` call it for their HTTP listener; `tls` says whether it is TLS.
+/// Warns (once, at start) that passwords sent to a listener that is not TLS
+/// cross the network readable by anyone on the way. `http serve`, `files
+/// serve` and `up` call it for the listeners that take logins; `tls` says
+/// whether they are TLS (then nothing is said).
 pub fn warn_if_passwords_in_clear(gate: &Gate, tls: bool) {
     if gate.access.has_accounts() && !tls {
         tracing::warn!(
-            "--auth over plain HTTP: passwords cross the network in the clear; anyone on the way can read them"
+            "--auth without TLS (plain HTTP, files): passwords cross the network in the clear; anyone on the way can read them"
         );
     }
 }
@@ -172,6 +190,17 @@ mod tests {
         let err = load(&share(&["--auth", "@/a", "--auth", "bob@/"]), Model::Thread)
             .expect_err("a bad rule");
         assert!(err.to_string().contains("access rule 2"), "{err}");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let file = dir.path().join("rules");
+        std::fs::write(&file, "# team\n@/ok\nbob:@/\n").expect("written");
+        let file = file.to_str().expect("utf-8");
+        let err = load(
+            &share(&["--auth", "@/a", "--auth-file", file]),
+            Model::Thread,
+        )
+        .expect_err("a bad line");
+        assert!(err.to_string().starts_with(&format!("{file}:3: ")), "{err}");
+        assert!(err.to_string().contains("empty password"), "{err}");
         let err = load(
             &share(&["--auth-file", "/nonexistent/rules"]),
             Model::Thread,

@@ -1,8 +1,8 @@
 //! Accounts end to end on the files protocol and TFTP, with the real binary
 //! and real clients: AUTH right and wrong (raw, and `netkit files … --user`
-//! with `NETKIT_PASSWORD`), a read-only user trying PUT, anonymous rules, the
-//! 429 after guessing (under `--model fork` too, whose children share the
-//! counters), `netkit passwd` through a pipe, rule errors as usage errors,
+//! and `files shell` with `NETKIT_PASSWORD`), a read-only user trying PUT,
+//! anonymous rules, the 429 after guessing (under `--model fork` too, whose
+//! children share the counters), `netkit passwd` through a pipe, rule errors as usage errors,
 //! the warnings at start, and curl's TFTP inside and outside anonymous rules.
 
 use crate::common;
@@ -334,14 +334,18 @@ fn start_up_warns_about_passwords_in_the_clear_and_anyone_writing() {
     let up = common::up_args(dir, &["-q", "--upload", "--no-chat", "--no-irc"]);
     let said = warnings(&up);
     assert!(said.contains("anyone on the network can write"), "{said}");
-    let safe = [
+    // With rules, nobody unknown writes; the files protocol's AUTH is in the
+    // clear too (no TLS yet).
+    let ruled = [
         "files", "serve", dir, "-q", "--upload", "--auth", "a:b@/:rw",
     ];
-    let said = warnings(&local_args(&safe, "thread"));
-    assert!(
-        !said.contains("anyone") && !said.contains("in the clear"),
-        "{said}"
-    );
+    let said = warnings(&local_args(&ruled, "thread"));
+    assert!(!said.contains("anyone on the network"), "{said}");
+    assert!(said.contains("in the clear"), "{said}");
+    // Only `@` rules: no password ever crosses, nothing to warn about.
+    let anonymous = ["files", "serve", dir, "-q", "--upload", "--auth", "@/:rw"];
+    let said = warnings(&local_args(&anonymous, "thread"));
+    assert!(!said.contains("warn"), "{said}");
 }
 
 #[test]
@@ -389,5 +393,39 @@ fn tftp_serves_only_what_anonymous_rules_allow() {
     let (code, _, err) = curl(&["-T", utf8(&up), &url("pub/up.txt")]);
     assert_eq!(code, Some(69), "{err}");
     assert!(!d.served.join("pub/up.txt").exists());
+    assert_eq!(server.terminate(), Some(0));
+}
+
+#[test]
+fn the_files_shell_logs_in_with_user() {
+    let d = Dirs::new();
+    share(&d);
+    let server = files_server(&d, "poll", &[]);
+    let a = server.addr().to_string();
+    let shell = |password: Option<&str>, user: &[&str]| {
+        let mut cmd = Command::new(netkit_bin());
+        cmd.args(["files", "shell", &a])
+            .args(user)
+            .env_remove("NETKIT_PASSWORD")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(password) = password {
+            cmd.env("NETKIT_PASSWORD", password);
+        }
+        let mut child = cmd.spawn().expect("spawn files shell");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin.write_all(b"ls\nquit\n").unwrap();
+        drop(stdin);
+        let stdout = common::read_all_on_a_thread(child.stdout.take().expect("stdout"));
+        let stderr = common::read_all_on_a_thread(child.stderr.take().expect("stderr"));
+        let code = common::wait_bounded(&mut child, LIMIT);
+        assert_eq!(code, Some(0), "{}", stderr.join().unwrap());
+        stdout.join().unwrap()
+    };
+    let viewer = shell(Some("v"), &["--user", "viewer"]);
+    assert!(viewer.contains("top.txt"), "{viewer}");
+    let anonymous = shell(None, &[]);
+    assert!(!anonymous.contains("top.txt"), "{anonymous}");
     assert_eq!(server.terminate(), Some(0));
 }

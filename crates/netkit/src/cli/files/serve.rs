@@ -39,6 +39,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     let model = args.model.model;
     let gate = args.share.gate(model, &["files", "serve"]);
+    // TLS for `files serve` is the tls-server work's: plain TCP until then.
+    services::access::warn_if_passwords_in_clear(&gate, false);
     let root = services::open_share(&args.dir, &args.share)?;
     let config = args.model.config()?;
     let listeners = args.server.listen_tcp(DEFAULT_PORT)?;

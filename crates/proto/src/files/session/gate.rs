@@ -84,6 +84,9 @@ impl Gate {
     /// it, for the message). A read refused to someone logging in would not
     /// help answers as a missing file would, so nobody learns it exists.
     pub(super) fn check(&self, op: Op, rel: &RelPath, name: &str) -> Result<(), Refusal> {
+        if self.access.is_open() {
+            return Ok(()); // no rules: skip making the path a string
+        }
         self.answer(
             self.access.decide(self.user.as_ref(), op, &rel.to_string()),
             op,
