@@ -219,7 +219,7 @@ fn listings_show_only_what_the_visitor_may_reach() {
 }
 
 #[test]
-fn a_keep_alive_client_logs_in_once_and_is_logged_by_name() {
+fn a_keep_alive_client_is_logged_by_name_and_a_new_header_is_checked_again() {
     let f = fixture(RULES, |_| {});
     let mut h = f.session();
     let alice = basic("alice", "wonderland");
