@@ -69,6 +69,9 @@ pub struct UpConfig {
     pub driver: Config,
     /// Share the chat room with other servers through Redis (`--backplane`).
     pub backplane: Option<BackplaneConfig>,
+    /// The access rules and failed-login counters every service shares
+    /// (from `--auth`; open by default).
+    pub gate: services::access::Gate,
 }
 
 /// Where and as which room `up`'s chat joins other servers (see
@@ -99,6 +102,7 @@ impl UpConfig {
             model: Model::DEFAULT,
             driver: Config::default(),
             backplane: None,
+            gate: services::access::Gate::open(),
         }
     }
 
@@ -302,7 +306,14 @@ impl Up {
             let app = web::WebApp::new(root()?, settings, chat, hub.clone());
             let settings = http::config(&config.share, &config.http, config.idle, model);
             let app: Arc<dyn netkit_proto::http::extension::Extension> = Arc::new(app);
-            let service = http::service(root()?, settings, model, log.as_ref(), Some(app));
+            let service = http::service(
+                root()?,
+                settings,
+                model,
+                log.as_ref(),
+                Some(app),
+                &config.gate,
+            );
             let tls = tls.as_ref().map(|t| Arc::clone(&t.http));
             spawn(
                 "http",
@@ -311,7 +322,7 @@ impl Up {
         }
         if !files.is_empty() {
             let settings = files::config(&config.share, config.idle);
-            let service = files::service(root()?, settings, log.as_ref())?;
+            let service = files::service(root()?, settings, log.as_ref(), &config.gate)?;
             let tls = tls.as_ref().map(|t| Arc::clone(&t.plain));
             spawn(
                 "files",
@@ -320,7 +331,7 @@ impl Up {
         }
         if !tftp.is_empty() {
             let cfg = tftp::config(&config.share, tftp::Timing::default());
-            let service = tftp::service(root()?, cfg, log.as_ref());
+            let service = tftp::service(root()?, cfg, log.as_ref(), &config.gate);
             let (grace, shutdown) = (driver.grace, shutdown.clone());
             spawn(
                 "tftp",

@@ -1,6 +1,8 @@
 // netkit web app: the shared folder, uploads and the chat room, in plain JS.
 // Folders come from /_netkit/ls (the HTTP listing's JSON), files download with
 // plain links, uploads are PUTs, and the room arrives as Server-Sent Events.
+// With accounts (--auth) the settings name who is logged in, and each listing
+// says what they may do in that folder: buttons they may not use are hidden.
 'use strict';
 const $ = (s) => document.querySelector(s);
 const el = (tag, props = {}, ...kids) => {
@@ -9,8 +11,14 @@ const el = (tag, props = {}, ...kids) => {
   return e;
 };
 const encodePath = (p) => p.split('/').map(encodeURIComponent).join('/');
-let settings = { upload: false, chat: false, ports: {} };
+// Absolute URLs for scripts' requests: a page opened as http://user:pw@host/
+// has a base URL with credentials, which fetch() refuses to resolve against
+// (the browser keeps the login for the requests themselves).
+const at = (path) => location.origin + path;
+let settings = { upload: false, chat: false, ports: {}, user: null, accounts: false };
 let cwd = '/';
+// What the visitor may do in the folder shown (from its listing).
+let may = { upload: false, delete: false };
 
 function size(n) {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -38,17 +46,21 @@ async function list() {
   const body = $('#files tbody');
   let data;
   try {
-    const res = await fetch('/_netkit/ls?path=' + encodeURIComponent(cwd));
+    const res = await fetch(at('/_netkit/ls?path=' + encodeURIComponent(cwd)));
     if (!res.ok) throw new Error(res.status + ' ' + res.statusText);
     data = await res.json();
   } catch (e) {
-    body.replaceChildren(el('tr', {}, el('td', { colSpan: 3, textContent: 'Cannot list this folder: ' + e.message })));
+    may = { upload: false, delete: false };
+    $('#upload-button').hidden = true;
+    body.replaceChildren(el('tr', {}, el('td', { colSpan: 4, textContent: 'Cannot list this folder: ' + e.message })));
     return;
   }
+  may = data.may || { upload: settings.upload, delete: settings.upload && settings.overwrite };
+  $('#upload-button').hidden = !may.upload;
   const rows = [];
   if (cwd !== '/') {
     const up = cwd.slice(0, cwd.slice(0, -1).lastIndexOf('/') + 1);
-    rows.push(el('tr', {}, el('td', {}, el('a', { href: '#' + encodePath(up), className: 'dir', textContent: '..' })), el('td'), el('td')));
+    rows.push(el('tr', {}, el('td', {}, el('a', { href: '#' + encodePath(up), className: 'dir', textContent: '..' })), el('td'), el('td'), el('td')));
   }
   for (const f of data.entries) {
     if (f.type !== 'dir' && f.type !== 'file') continue;
@@ -58,12 +70,23 @@ async function list() {
       : el('a', { href: encodePath(cwd + f.name), className: 'file', textContent: f.name, download: f.name });
     link.dataset.name = f.name;
     const when = f.modified ? new Date(f.modified * 1000).toLocaleString() : '';
+    const act = el('td', { className: 'act' });
+    if (!dir && may.delete) {
+      act.append(el('button', { className: 'delete', type: 'button', textContent: 'Delete', title: 'Delete ' + f.name, onclick: () => remove(f.name) }));
+    }
     rows.push(el('tr', {}, el('td', {}, link),
       el('td', { className: 'num', textContent: dir ? '' : size(f.size) }),
-      el('td', { className: 'date', textContent: when })));
+      el('td', { className: 'date', textContent: when }), act));
   }
   body.replaceChildren(...rows);
   $('#files-empty').hidden = data.entries.length > 0;
+}
+
+async function remove(name) {
+  if (!confirm('Delete ' + name + '?')) return;
+  const res = await fetch(at(encodePath(cwd + name)), { method: 'DELETE' });
+  if (!res.ok && res.status !== 404) alert('Not deleted (' + res.status + ' ' + res.statusText + ')');
+  list();
 }
 
 function upload(file) {
@@ -71,12 +94,12 @@ function upload(file) {
   $('#uploads').append(row);
   const [, pct, bar] = row.children;
   const xhr = new XMLHttpRequest();
-  xhr.open('PUT', encodePath(cwd + file.name));
+  xhr.open('PUT', at(encodePath(cwd + file.name)));
   xhr.upload.onprogress = (e) => {
     if (e.lengthComputable) { bar.value = e.loaded / e.total; pct.textContent = Math.floor(100 * e.loaded / e.total) + '%'; }
   };
   xhr.onload = () => {
-    const why = { 201: 'done', 204: 'done', 403: 'uploads are off', 409: 'a file of that name exists', 413: 'too large', 507: 'no space left' };
+    const why = { 201: 'done', 204: 'done', 401: 'log in to upload', 403: 'not allowed here', 409: 'a file of that name exists', 413: 'too large', 507: 'no space left' };
     const ok = xhr.status === 201 || xhr.status === 204;
     pct.textContent = why[xhr.status] || 'failed (' + xhr.status + ')';
     bar.value = ok ? 1 : 0;
@@ -88,19 +111,19 @@ function upload(file) {
   xhr.send(file);
 }
 
+// The handlers are always there; they act only where the folder takes uploads.
 function setUpUploads() {
-  if (!settings.upload) return;
-  $('#upload-button').hidden = false;
   $('#upload-input').addEventListener('change', (e) => {
     for (const f of e.target.files) upload(f);
     e.target.value = '';
   });
   let depth = 0;
   const hint = $('#drop-hint');
-  document.addEventListener('dragenter', (e) => { e.preventDefault(); depth++; hint.hidden = false; });
+  document.addEventListener('dragenter', (e) => { if (!may.upload) return; e.preventDefault(); depth++; hint.hidden = false; });
   document.addEventListener('dragleave', () => { if (--depth <= 0) { depth = 0; hint.hidden = true; } });
-  document.addEventListener('dragover', (e) => e.preventDefault());
+  document.addEventListener('dragover', (e) => { if (may.upload) e.preventDefault(); });
   document.addEventListener('drop', (e) => {
+    if (!may.upload) return;
     e.preventDefault();
     depth = 0;
     hint.hidden = true;
@@ -146,7 +169,7 @@ function leaveLocally(why) {
 
 async function join(name) {
   $('#chat-error').textContent = '';
-  const res = await fetch('/_netkit/chat/join', { method: 'POST', body: name });
+  const res = await fetch(at('/_netkit/chat/join'), { method: 'POST', body: name });
   if (!res.ok) {
     const why = (await res.text()).trim();
     $('#chat-error').textContent = why === 'name-taken' ? 'That name is taken.' : why === 'bad-name' ? 'Names are 1–32 characters, no spaces.' : 'Cannot join: ' + why;
@@ -155,7 +178,7 @@ async function join(name) {
   const { token } = await res.json();
   chat.token = token;
   chat.name = name;
-  const es = new EventSource('/_netkit/chat/events?token=' + encodeURIComponent(token));
+  const es = new EventSource(at('/_netkit/chat/events?token=' + encodeURIComponent(token)));
   chat.events = es;
   const on = (kind, fn) => es.addEventListener(kind, (e) => fn(JSON.parse(e.data)));
   on('welcome', (d) => { chat.members = new Set(d.members); showMembers(); joined(true); line('system', '', 'You joined as ' + name + '.'); });
@@ -170,7 +193,7 @@ async function join(name) {
 }
 
 async function say(text) {
-  const res = await fetch('/_netkit/chat/say?token=' + encodeURIComponent(chat.token), { method: 'POST', body: text });
+  const res = await fetch(at('/_netkit/chat/say?token=' + encodeURIComponent(chat.token)), { method: 'POST', body: text });
   if (res.status === 204) { line('message mine', chat.name, text); return true; }
   const why = { 404: 'You are no longer in the room.', 413: 'That message is too long (1,000 bytes at most).', 429: 'Slow down a little.' };
   $('#chat-error').textContent = why[res.status] || 'Not sent (' + res.status + ')';
@@ -193,13 +216,25 @@ function setUpChat() {
 // ---- stats and footer -----------------------------------------------------
 async function stats() {
   try {
-    const s = await (await fetch('/_netkit/stats', { cache: 'no-store' })).json();
+    const s = await (await fetch(at('/_netkit/stats'), { cache: 'no-store' })).json();
     const up = s.uptime_secs < 3600 ? Math.floor(s.uptime_secs) + ' s' : (s.uptime_secs / 3600).toFixed(1) + ' h';
     const parts = [['model', s.model], ['up', up], ['open', s.connections_open], ['requests', s.requests], ['sent', size(s.bytes_sent)]];
     if (settings.chat && chat.token) parts.push(['in chat', chat.members.size]);
     $('#stats').replaceChildren(...parts.flatMap(([k, v], i) => [i ? ' · ' : '', k + ' ', el('b', { textContent: String(v) })]));
   } catch (e) {
     $('#stats').textContent = 'server unreachable';
+  }
+}
+
+// Who is logged in; without an account, a link to the browser's login prompt.
+function who() {
+  const box = $('#who');
+  if (settings.user) {
+    box.replaceChildren('Logged in as ', el('b', { id: 'who-user', textContent: settings.user }));
+  } else if (settings.accounts) {
+    const back = location.pathname + location.hash;
+    box.replaceChildren(el('span', { id: 'who-user', textContent: 'anonymous' }),
+      el('a', { id: 'login', href: '/_netkit/login?to=' + encodeURIComponent(back), textContent: 'Log in' }));
   }
 }
 
@@ -219,7 +254,8 @@ function footer() {
 }
 
 async function main() {
-  try { settings = await (await fetch('/_netkit/settings')).json(); } catch (e) { /* defaults */ }
+  try { settings = await (await fetch(at('/_netkit/settings'))).json(); } catch (e) { /* defaults */ }
+  who();
   setUpUploads();
   setUpChat();
   footer();

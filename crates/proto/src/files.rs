@@ -8,7 +8,8 @@
 //!                         │ PUT body: write + hash        ├ LIST ─▶ Root::list
 //!                         ▼                                ├ GET  ─▶ Root::open_file ─▶ FileChunk (sendfile)
 //!                    AtomicFile ── commit (fsync+rename)   ├ PUT  ─▶ Root::create_atomic
-//!                                                          └ SUM  ─▶ Root::open_file ─▶ sum (a slice per wake-up)
+//!                                                          ├ SUM  ─▶ Root::open_file ─▶ sum (a slice per wake-up)
+//!                                                          └ AUTH ─▶ Access::login (every command: Access::decide)
 //!                         │
 //!   driver ◀── poll_transmit: "OK …\n", "ERR <code> …\n", file ranges
 //! ```
@@ -17,7 +18,8 @@
 //! the client), [`session`] the per-connection state machine, [`digest`]
 //! where an upload's SHA-256 is computed (inline, or a caller's pool), [`sum`]
 //! the SHA-256 a SUM asks for, hashed in slices so a huge file never stalls a
-//! single-threaded loop. Names go through [`crate::root`], the only code that
+//! single-threaded loop. Every command is checked against the server's
+//! [`crate::access`] rules for the session's user (none until an AUTH). Names go through [`crate::root`], the only code that
 //! touches the served directory — hidden names (`.env`, `a/.git/config`)
 //! included: the root answers them not found (ERR 404), leaves them out of
 //! LIST and refuses to create them, unless the server runs with `--hidden`.
@@ -33,6 +35,7 @@ pub use digest::{DigestPool, FileDigest};
 pub use session::FilesSession;
 pub use sum::SumBuffers;
 
+use crate::access::{Access, Guessing};
 use crate::access_log::{self, AccessLog, Pending};
 use crate::root::Root;
 use crate::Service;
@@ -65,6 +68,10 @@ pub struct FilesService {
     /// The read buffers every session's SUM borrows a step at a time.
     sum_buffers: Arc<SumBuffers>,
     log: Option<Arc<dyn AccessLog>>,
+    /// Who may read and write what (open unless given).
+    access: Arc<Access>,
+    /// Failed AUTHs per address.
+    guessing: Guessing,
 }
 
 impl FilesService {
@@ -77,7 +84,18 @@ impl FilesService {
             pool: None,
             sum_buffers: Arc::new(SumBuffers::new()),
             log: None,
+            access: Arc::new(Access::open()),
+            guessing: Guessing::new(),
         }
+    }
+
+    /// Checks every command against `access` (AUTH logs a session in), and
+    /// counts failed AUTHs in `guessing`, which other services of the process
+    /// may share: after too many, the address gets `ERR 429`.
+    pub fn with_access(mut self, access: Arc<Access>, guessing: Guessing) -> Self {
+        self.access = access;
+        self.guessing = guessing;
+        self
     }
 
     /// Logs every command's outcome (one [`crate::access_log`] line each).
@@ -103,6 +121,11 @@ impl Service for FilesService {
             self.config.clone(),
             self.pool.clone(),
             self.sum_buffers.clone(),
+            session::Gate::new(
+                self.access.clone(),
+                self.guessing.clone(),
+                peer.map(|p| p.ip()),
+            ),
             now,
         );
         session.log = Pending::new(self.log.clone(), peer);
@@ -111,10 +134,15 @@ impl Service for FilesService {
 }
 
 /// What the access log says a command asked: `GET /name FILES`; nothing for
-/// QUIT; a command added later, or a bad line, as sent.
+/// QUIT; `AUTH user` (never a password, even in a line that did not parse);
+/// a command added later, or a bad line, as sent.
 fn log_request(parsed: &Result<wire::Command, wire::CommandError>, line: &[u8]) -> Vec<u8> {
     use wire::Command;
     match parsed {
+        Ok(Command::Auth { user, .. }) => access_log::request("AUTH", user, "FILES"),
+        _ if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"AUTH") => {
+            access_log::request("AUTH", "", "FILES")
+        }
         Ok(Command::List) => access_log::request("LIST", "", "FILES"),
         Ok(Command::Get { name, .. }) => access_log::request("GET", name, "FILES"),
         Ok(Command::Put { name, .. }) => access_log::request("PUT", name, "FILES"),

@@ -31,9 +31,21 @@
 //! session shares, and the access log sink. The protocol makes none of them:
 //! it reads no clock, keeps nothing per thread and knows nothing of processes.
 //!
-//! Everything the server adds lives under `/_netkit/` ([`STATS_PATH`], and the
-//! routes of `netkit up`'s web page), so a real file anywhere else is never
-//! hidden. Browsers are kept from turning the share against its visitors:
+//! Everything the server adds lives under `/_netkit/` ([`STATS_PATH`],
+//! [`LOGIN_PATH`], and the routes of `netkit up`'s web page), so a real file
+//! anywhere else is never hidden.
+//!
+//! Accounts (`--auth`): the context hands the service the [`Access`] rules and
+//! the [`Guessing`] counts every service of the process shares. Each request
+//! may log in with HTTP Basic (RFC 7617, `login.rs`); the session keeps the
+//! last header that did, so a keep-alive client pays for one password check.
+//! Its path and verb then go to the access layer through a [`Visitor`]
+//! (`visitor.rs`), which the listings and the extension ask too: 401 with the
+//! challenge where logging in would help, 403 for a user the rules refuse,
+//! 404 otherwise; ten wrong passwords from an address within a minute make
+//! every request from it a 429 until the minute ends. The counters and the
+//! web page's routes follow the rule of the share's root: whoever may list
+//! `/` (or pass through it to a folder of theirs) may see them. Browsers are kept from turning the share against its visitors:
 //! every reply says `X-Content-Type-Options: nosniff`; with uploads or the web
 //! page, files and listings come with `Content-Security-Policy: sandbox
 //! allow-scripts …` (a page from the share runs in an origin of its own); with the web page, a
@@ -54,6 +66,7 @@ mod cache;
 mod clock;
 pub mod extension;
 mod listing;
+mod login;
 mod query;
 mod request;
 mod response;
@@ -64,8 +77,11 @@ mod static_files;
 mod stats;
 mod target;
 mod upload;
+mod visitor;
 mod zip;
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod extension_tests;
 #[cfg(test)]
@@ -75,7 +91,9 @@ pub use cache::FileCache;
 pub use clock::{AnchoredClock, WallClock};
 pub use session::HttpSession;
 pub use stats::{Counters, Snapshot, Stats};
+pub use visitor::Visitor;
 
+use crate::access::{Access, Guessing};
 use crate::root::Root;
 use crate::Service;
 use std::net::SocketAddr;
@@ -84,6 +102,10 @@ use std::time::{Duration, Instant};
 
 /// Where the server's counters are read (JSON).
 pub const STATS_PATH: &str = "/_netkit/stats";
+
+/// Where a browser is asked to log in (`?to=/path` says where to go back):
+/// 401 until it sends credentials that log in, then a redirect.
+pub const LOGIN_PATH: &str = "/_netkit/login";
 
 /// Settings of an HTTP server (the `netkit http serve` flags).
 #[derive(Debug, Clone)]
@@ -140,6 +162,12 @@ pub struct HttpContext {
     pub cache: FileCache,
     /// Where access log lines go (`None`: no access log).
     pub log: Option<Arc<dyn AccessLog>>,
+    /// The accounts and rules (`--auth`): who may read and write what.
+    pub access: Arc<Access>,
+    /// The failed logins per address, shared with the other services of the
+    /// process (a clone counts into the same table) so guessing on one counts
+    /// on all.
+    pub guessing: Guessing,
 }
 
 impl HttpContext {
@@ -152,6 +180,8 @@ impl HttpContext {
             stats: Arc::new(Counters::default()),
             cache: FileCache::new(),
             log: None,
+            access: Arc::new(Access::open()),
+            guessing: Guessing::new(),
         }
     }
 }
@@ -175,6 +205,8 @@ pub(crate) struct Shared {
     pub(crate) stats: Arc<dyn Stats>,
     pub(crate) cache: FileCache,
     pub(crate) log: Option<Arc<dyn AccessLog>>,
+    pub(crate) access: Arc<Access>,
+    pub(crate) guessing: Guessing,
     /// `Allow` header value for this configuration.
     pub(crate) allow: &'static str,
     /// Routes the program added (`netkit up`'s web app), if any.
@@ -229,6 +261,8 @@ impl HttpService {
             stats,
             cache,
             log,
+            access,
+            guessing,
         } = context;
         Self {
             shared: Arc::new(Shared {
@@ -239,6 +273,8 @@ impl HttpService {
                 stats,
                 cache,
                 log,
+                access,
+                guessing,
                 allow,
                 ext,
                 zip_crcs: Default::default(),

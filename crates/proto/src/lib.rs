@@ -30,6 +30,7 @@
 //! uploads — the only code that touches files under a served directory).
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod access;
 pub mod access_log;
 pub mod chat;
 pub mod date;

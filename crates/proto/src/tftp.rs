@@ -28,6 +28,8 @@ pub mod transfer;
 pub mod wire;
 
 #[cfg(test)]
+mod access_tests;
+#[cfg(test)]
 mod client_tests;
 #[cfg(test)]
 mod limits_tests;

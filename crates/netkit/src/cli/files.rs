@@ -9,6 +9,7 @@
 mod client;
 mod get;
 mod link;
+mod login;
 mod ls;
 mod progress;
 mod put;

@@ -61,13 +61,15 @@ fn serve(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     let config = args.model.config()?;
     let model = args.model.model;
+    let gate = args.share.gate(model, &["http", "serve"]);
     let root = services::open_share(&args.dir, &args.share)?;
     let http = args.config();
     let tls = ServerTls::from_args(&args.tls, &args.server.binds.bind)?;
+    services::access::warn_if_passwords_in_clear(&gate, tls.is_some());
     let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     services::http::defer_accept(&listeners);
     let log = services::open_log(&args.share, model);
-    let service = services::http::service(root, http, model, log.as_ref(), None);
+    let service = services::http::service(root, http, model, log.as_ref(), None, &gate);
     if let Some(tls) = &tls {
         tls.announce();
     }

@@ -11,6 +11,7 @@ pub mod files;
 pub mod http;
 pub mod man;
 pub mod nc;
+pub mod passwd;
 pub mod relay;
 pub mod share_args;
 pub mod tftp;
@@ -63,6 +64,9 @@ pub enum Command {
     Broadcast(broadcast::BroadcastCommand),
     /// One-thread multiplexing server (default port 7070): logs every client line and stdin line to a file.
     Relay(relay::RelayArgs),
+    /// Print the Argon2id hash of a password (asked without echo, or one line
+    /// from a pipe), for a PASSWORD in --auth rules.
+    Passwd(passwd::PasswdArgs),
     /// Benchmarks: a load generator, every model under load, threads vs processes.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Nc(args) => nc::run(args),
         Command::Broadcast(cmd) => broadcast::run(cmd),
         Command::Relay(args) => relay::run(args),
+        Command::Passwd(args) => passwd::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

@@ -2,8 +2,12 @@
 //! serve`, `tftp serve`, `up`), declared once so they read and mean the same
 //! everywhere; and HTTP's own tuning flags, shared by `http serve` and `up`.
 
-use super::values::{duration, positive, positive_duration, size};
+use super::values::{duration, positive, positive_duration, size, usage_error};
+use crate::services::access::{self, Gate};
+use clap::error::ErrorKind;
 use clap::Args;
+use netkit_drivers::Model;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// What a shared folder allows, and whether transfers are logged.
@@ -25,6 +29,30 @@ pub struct ShareArgs {
     /// No access log (otherwise one line per request or transfer on stderr).
     #[arg(long, short)]
     pub quiet: bool,
+    /// An access rule, repeatable: USER:PASSWORD@PATH[:rw][,PATH[:rw]...],
+    /// or @PATH[:rw],... for anyone; without rules anyone reads. PASSWORD may
+    /// be an Argon2id hash from `netkit passwd`.
+    #[arg(long = "auth", value_name = "RULE")]
+    pub auth: Vec<String>,
+    /// A file of access rules, one a line ('#' comments).
+    #[arg(long, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
+}
+
+impl ShareArgs {
+    /// The access rules and failed-login counters for services run under
+    /// `model` (see [`crate::services::access`]); a bad rule or an unreadable
+    /// `--auth-file` is a usage error of `command` (exit 2). Also warns when
+    /// `--upload` lets anyone write.
+    pub(crate) fn gate(&self, model: Model, command: &[&str]) -> Gate {
+        match access::load(self, model) {
+            Ok(gate) => {
+                access::warn_if_anyone_writes(self, &gate);
+                gate
+            }
+            Err(e) => usage_error(command, ErrorKind::ValueValidation, &e.to_string()),
+        }
+    }
 }
 
 /// HTTP's limits and CORS.

@@ -174,12 +174,16 @@ fn serve(args: ServeArgs) -> Result<()> {
 /// Serves until `shutdown` fires and transfers in flight finish (or the
 /// grace period ends); prints the ready line once listening.
 pub fn serve_with(args: ServeArgs, shutdown: &netkit_drivers::Shutdown) -> Result<()> {
+    // The UDP loop runs in this process (no fork): counters on the heap.
+    let gate = args
+        .share
+        .gate(netkit_drivers::Model::Thread, &["tftp", "serve"]);
     let root = services::open_share(&args.dir, &args.share)?;
     let cfg = services::tftp::config(&args.share, args.timing());
     let sockets = args.server.udp_sockets(DEFAULT_PORT)?;
     // The UDP loop runs in this process (no fork): the log may buffer.
     let log = services::access_log::open(args.share.quiet, true);
-    let service = services::tftp::service(root, cfg, log.as_ref());
+    let service = services::tftp::service(root, cfg, log.as_ref(), &gate);
     announce_udp("tftp", &sockets)?;
     let result = netkit_drivers::udp::transfers::serve(&sockets, &service, args.grace, shutdown);
     // Transfers log when dropped: the service goes first, then the log flushes.

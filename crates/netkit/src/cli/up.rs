@@ -81,6 +81,10 @@ pub fn run(args: UpArgs) -> Result<()> {
     if args.model.model == netkit_drivers::Model::Fork && !(args.no_chat && args.no_irc) {
         usage_error(&["up"], ErrorKind::ArgumentConflict, "--model fork cannot share the chat room between services (forked children would each have their own); use a threaded model, or --no-chat --no-irc");
     }
+    let gate = args.share.gate(args.model.model, &["up"]);
+    if !args.no_http || !args.no_files {
+        crate::services::access::warn_if_passwords_in_clear(&gate, args.tls.enabled());
+    }
     let on = |off: bool, port: u16| (!off).then_some(port);
     let config = UpConfig {
         dir: args.dir,
@@ -100,6 +104,7 @@ pub fn run(args: UpArgs) -> Result<()> {
             url,
             room: args.room,
         }),
+        gate,
     };
     let shutdown = shutdown_on_signals()?;
     let terminal = std::io::stdout().is_terminal();

@@ -3,6 +3,7 @@
 //! receive, the access log, and the one process setting it needs (SIGXFSZ
 //! ignored, so a file-size limit fails one upload instead of the server).
 
+use super::access::Gate;
 use super::access_log::Log;
 use super::digest::ThreadDigests;
 use crate::cli::share_args::{IdleArgs, ShareArgs};
@@ -28,14 +29,16 @@ pub fn config(share: &ShareArgs, idle: IdleArgs) -> FilesConfig {
 }
 
 /// The files service over `root`: large uploads are hashed on a thread of
-/// their own, beside the receive.
+/// their own, beside the receive; every command is checked against `gate`.
 pub(crate) fn service(
     root: Root,
     config: FilesConfig,
     log: Option<&Log>,
+    gate: &Gate,
 ) -> Result<Arc<FilesService>> {
-    let mut service =
-        FilesService::new(Arc::new(root), config).with_digest_pool(Arc::new(ThreadDigests));
+    let mut service = FilesService::new(Arc::new(root), config)
+        .with_digest_pool(Arc::new(ThreadDigests))
+        .with_access(gate.access.clone(), gate.guessing.clone());
     if let Some(log) = log {
         service = service.with_access_log(log.sink());
     }

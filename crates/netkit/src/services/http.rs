@@ -6,6 +6,7 @@
 //! ([`netkit_drivers::shared_memory`]). The protocol asks for none of them: it
 //! is given them (see `netkit_proto::http::HttpContext`).
 
+use super::access::Gate;
 use super::access_log::Log;
 use crate::cli::share_args::{HttpArgs, IdleArgs, ShareArgs, NEVER};
 use netkit_drivers::shared_memory::SharedMemory;
@@ -49,16 +50,21 @@ pub(crate) fn defer_accept(listeners: &[Listener]) {
 
 /// The HTTP service over `root` under `model`: the wall clock, counters every
 /// worker of `model` shares (uptime from now), the access log when there is
-/// one, and `extension` (`up`'s web app) when given.
+/// one, `extension` (`up`'s web app) when given, and `gate`: the access
+/// rules and failed-login counters shared with the process's other services,
+/// which every request's HTTP Basic login and path are checked against.
 pub(crate) fn service(
     root: Root,
     config: HttpConfig,
     model: Model,
     log: Option<&Log>,
     extension: Option<Arc<dyn Extension>>,
+    gate: &Gate,
 ) -> Arc<HttpService> {
     let mut context = context(model, Instant::now());
     context.log = log.map(Log::sink);
+    context.access = Arc::clone(&gate.access);
+    context.guessing = gate.guessing.clone();
     Arc::new(HttpService::with_extension(
         root, config, context, extension,
     ))

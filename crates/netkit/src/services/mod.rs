@@ -13,6 +13,7 @@
 //! ([`open_share`]) and the access log ([`access_log`]). Adding a service is
 //! one module in `netkit_proto`, one file here, one CLI file.
 
+pub mod access;
 pub(crate) mod access_log;
 pub mod chat;
 mod digest;

@@ -1,6 +1,7 @@
 //! The TFTP service (`netkit tftp serve`, `netkit up`): its settings from the
 //! shared flags and its timing, and the access log.
 
+use super::access::Gate;
 use super::access_log::Log;
 use crate::cli::share_args::ShareArgs;
 use netkit_proto::root::Root;
@@ -50,9 +51,16 @@ pub fn config(share: &ShareArgs, timing: Timing) -> ServerConfig {
     config
 }
 
-/// The TFTP service over `root`, logging to `log` when there is one.
-pub(crate) fn service(root: Root, config: ServerConfig, log: Option<&Log>) -> TftpServer {
-    let service = TftpServer::new(Arc::new(root), config);
+/// The TFTP service over `root`, logging to `log` when there is one, serving
+/// what `gate`'s rules grant anyone without an account.
+pub(crate) fn service(
+    root: Root,
+    config: ServerConfig,
+    log: Option<&Log>,
+    gate: &Gate,
+) -> TftpServer {
+    let service = TftpServer::new(Arc::new(root), config)
+        .with_access(gate.access.clone(), gate.guessing.clone());
     match log {
         Some(log) => service.with_access_log(log.sink()),
         None => service,

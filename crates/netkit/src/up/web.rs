@@ -10,10 +10,19 @@
 //! The HTTP service refuses the page's state-changing requests from another
 //! origin before they get here (see `netkit_proto::http::extension`), so the
 //! chat's join, say and leave need no check of their own.
+//!
+//! With accounts (`--auth`) the HTTP service lets only those who may use the
+//! page reach its routes (the script, style and icon excepted, which hold
+//! nothing of the share). The settings then name who is logged in, and a
+//! folder's listing shows only what the visitor may reach and says what they
+//! may do there (`may.upload`, `may.delete`), so the page hides the buttons
+//! they may not use. Each request's [`Visitor`] answers both, with the same
+//! rules the HTTP service enforces.
 
 use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::web::WebChat;
 use netkit_proto::http::extension::{ExtRequest, ExtResponse, Extension};
+use netkit_proto::http::Visitor;
 use netkit_proto::root::{EntryKind, RelPath, Root};
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,19 +70,27 @@ impl WebApp {
     }
 
     /// `GET /_netkit/ls?path=/dir/`: the folder as JSON — the same document
-    /// as the HTTP listing, here also for folders that have an `index.html`.
+    /// as the HTTP listing, here also for folders that have an `index.html` —
+    /// with what the visitor may do in it.
     fn list(&self, req: &ExtRequest<'_>) -> ExtResponse {
         let path = query_param(req.query, "path").unwrap_or_default();
         let Ok(rel) = RelPath::parse(path.trim_matches('/')) else {
             return ExtResponse::text(400, "bad path");
         };
+        let visitor = &req.visitor;
+        let folder = rel.to_string();
+        if !visitor.may_list(&folder) {
+            return refused(visitor);
+        }
         // Hidden names are the root's policy (`--hidden`): it answers them
         // not found and leaves them out of listings.
         let mut entries = match self.root.list(&rel) {
             Ok(entries) => entries,
             Err(e) => return ExtResponse::text(404, e.to_string()),
         };
-        entries.retain(|e| matches!(e.kind, EntryKind::File | EntryKind::Dir));
+        entries.retain(|e| {
+            matches!(e.kind, EntryKind::File | EntryKind::Dir) && visitor.shows(&folder, &e.name)
+        });
         entries.sort_by(|a, b| {
             (a.kind != EntryKind::Dir, &a.name).cmp(&(b.kind != EntryKind::Dir, &b.name))
         });
@@ -92,10 +109,26 @@ impl WebApp {
                 })
             })
             .collect();
+        let may = serde_json::json!({
+            "upload": visitor.may_upload(&folder),
+            "delete": visitor.may_delete(&folder),
+        });
         ExtResponse::json(
             200,
-            &serde_json::json!({ "path": path, "entries": entries }),
+            &serde_json::json!({ "path": path, "entries": entries, "may": may }),
         )
+    }
+
+    /// `GET /_netkit/settings`: the share's settings and who is logged in
+    /// (`user`: null for anonymous; `accounts`: whether there is any to log
+    /// in to).
+    fn settings(&self, visitor: &Visitor<'_>) -> ExtResponse {
+        let mut settings = self.settings.clone();
+        if let Some(fields) = settings.as_object_mut() {
+            fields.insert("user".into(), visitor.user().into());
+            fields.insert("accounts".into(), visitor.has_accounts().into());
+        }
+        ExtResponse::json(200, &settings)
     }
 
     fn chat(&self, now: Instant, route: &str, req: &ExtRequest<'_>) -> ExtResponse {
@@ -128,6 +161,14 @@ impl Extension for WebApp {
         !accept_json && !self.has_index()
     }
 
+    /// The page's script, style and icon hold nothing of the share.
+    fn is_public(&self, path: &str) -> bool {
+        matches!(
+            path.strip_prefix(PREFIX),
+            Some("app.css" | "app.js" | "icon.svg")
+        )
+    }
+
     /// `chat_room`: `alone` (no backplane), `whole` or `split` (the backplane
     /// is away and this server's members only hear each other);
     /// `chat_members`: members this server sees.
@@ -153,13 +194,21 @@ impl Extension for WebApp {
             "app.css" => ("text/css; charset=utf-8", CSS),
             "app.js" => ("text/javascript; charset=utf-8", JS),
             "icon.svg" => ("image/svg+xml", ICON),
-            "settings" => {
-                return ExtResponse::json(200, &self.settings);
-            }
+            "settings" => return self.settings(&req.visitor),
             "ls" => return self.list(req),
             _ => return ExtResponse::text(404, "not found"),
         };
         ExtResponse::bytes(200, content_type, body.as_bytes())
+    }
+}
+
+/// A folder the visitor may not list: 401 (the HTTP service adds the
+/// challenge) where logging in could help, else not found, as the files are.
+fn refused(visitor: &Visitor<'_>) -> ExtResponse {
+    if visitor.user().is_none() && visitor.has_accounts() {
+        ExtResponse::text(401, "log in to see this folder")
+    } else {
+        ExtResponse::text(404, "not found")
     }
 }
 

@@ -12,6 +12,9 @@ mod tftp_support;
 mod tls_support;
 
 // The tests, one module per area.
+mod access_browser;
+mod access_files;
+mod access_http;
 mod bench;
 mod chat_backplane;
 mod chat_backplane_outage;

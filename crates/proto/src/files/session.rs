@@ -37,7 +37,10 @@
 //! and how a PUT body is written, hashed and committed is `session/upload.rs`.
 
 mod commands;
+mod gate;
 mod upload;
+
+pub(crate) use gate::Gate;
 
 use super::digest::DigestPool;
 use super::sum::{Sum, SumBuffers};
@@ -90,6 +93,8 @@ pub struct FilesSession {
     waker: Option<Waker>,
     /// The access log: who this is, the command being answered.
     pub(super) log: Pending,
+    /// Who the session is logged in as, and what it may do.
+    pub(super) gate: Gate,
 }
 
 #[derive(Debug)]
@@ -112,6 +117,7 @@ impl FilesSession {
         config: Arc<FilesConfig>,
         pool: Option<Arc<dyn DigestPool>>,
         sum_buffers: Arc<SumBuffers>,
+        gate: Gate,
         now: Instant,
     ) -> Self {
         let deadline = config.idle_timeout.map(|t| now + t);
@@ -131,6 +137,7 @@ impl FilesSession {
             sum_buffers,
             waker: None,
             log: Pending::default(),
+            gate,
         }
     }
 
@@ -153,7 +160,7 @@ impl FilesSession {
         }
     }
 
-    fn take_commands(&mut self, input: &[u8]) -> usize {
+    fn take_commands(&mut self, now: Instant, input: &[u8]) -> usize {
         let mut used = 0;
         while used < input.len() {
             let rest = &input[used..];
@@ -172,7 +179,7 @@ impl FilesSession {
                     Line::Complete(line, n) => {
                         self.state = State::Commands;
                         used += n;
-                        self.command(line);
+                        self.command(now, line);
                     }
                     Line::Incomplete => {
                         self.state = State::Commands;
@@ -220,7 +227,7 @@ impl Session for FilesSession {
             self.deadline = self.config.idle_timeout.map(|t| now + t);
             self.input_at = self.input_at.max(now);
         }
-        self.take_commands(input)
+        self.take_commands(now, input)
     }
 
     fn handle_eof(&mut self, _now: Instant) {
@@ -315,3 +322,6 @@ mod tests;
 
 #[cfg(test)]
 mod sum_tests;
+
+#[cfg(test)]
+mod access_tests;

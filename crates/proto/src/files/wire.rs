@@ -8,6 +8,7 @@
 //!   PUT <name> <size>\n            ──▶       READY\n
 //!   <size bytes>                   ──▶       OK <sha256-hex>\n
 //!   SUM <name> [<length>]\n        ──▶       OK <sha256-hex>\n  of the first <length> bytes
+//!   AUTH <user> <password>\n       ──▶       OK\n  or  ERR 401 …
 //!   QUIT\n                         ──▶       BYE\n, close
 //!   anything that fails            ──▶       ERR <code> <message>\n
 //! ```
@@ -65,6 +66,25 @@ pub enum Command {
     },
     /// `QUIT`: say `BYE` and close.
     Quit,
+    /// `AUTH <user> <password>`: log the session in (the password is the
+    /// rest of the line, spaces included).
+    Auth {
+        /// The account's name.
+        user: String,
+        /// The password.
+        password: Password,
+    },
+}
+
+/// A password on the wire: shown as `***` by `Debug`, so no debug print of
+/// a [`Command`] reveals it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
 }
 
 /// Why a command line was refused (ERR 400).
@@ -80,8 +100,8 @@ pub enum CommandError {
     /// The line is longer than [`MAX_LINE`].
     #[error("command line longer than {MAX_LINE} bytes")]
     TooLong,
-    /// The keyword is not one of LIST, GET, PUT, SUM, QUIT.
-    #[error("unknown command '{0}' (try LIST, GET, PUT, SUM, QUIT)")]
+    /// The keyword is not one of LIST, GET, PUT, SUM, AUTH, QUIT.
+    #[error("unknown command '{0}' (try LIST, GET, PUT, SUM, AUTH, QUIT)")]
     Unknown(String),
     /// GET, PUT or SUM without a name.
     #[error("{0} needs a name")]
@@ -92,6 +112,9 @@ pub enum CommandError {
     /// LIST or QUIT with arguments.
     #[error("{0} takes no arguments")]
     UnexpectedArgument(&'static str),
+    /// AUTH without a user name and a password.
+    #[error("AUTH needs a user name and a password")]
+    MissingCredentials,
 }
 
 /// What [`split_line`] found at the start of the input.
@@ -162,6 +185,15 @@ impl Command {
                     size: number(size, "PUT size is too large")?,
                 })
             }
+            "AUTH" => match rest.and_then(|r| r.split_once(' ')) {
+                Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+                    Ok(Command::Auth {
+                        user: user.to_owned(),
+                        password: Password(password.to_owned()),
+                    })
+                }
+                _ => Err(CommandError::MissingCredentials),
+            },
             _ => Err(CommandError::Unknown(printable(keyword, 32))),
         }
     }
@@ -184,6 +216,7 @@ impl Command {
                 name,
                 length: Some(length),
             } => writeln!(out, "SUM {name} {length}"),
+            Command::Auth { user, password } => writeln!(out, "AUTH {user} {}", password.0),
         };
     }
 }
@@ -236,8 +269,11 @@ pub fn printable(s: &str, max: usize) -> String {
 pub enum ErrCode {
     /// 400: the command or name is malformed.
     BadRequest,
-    /// 403: the name leads outside the root, is not a regular file, or
-    /// uploads are off.
+    /// 401: not logged in, and logging in (AUTH) may allow it; or a failed
+    /// AUTH.
+    Unauthorized,
+    /// 403: the name leads outside the root, is not a regular file, uploads
+    /// are off, or the logged-in user may not write there.
     Forbidden,
     /// 404: no such file (or, for PUT, no such directory).
     NotFound,
@@ -245,6 +281,8 @@ pub enum ErrCode {
     Exists,
     /// 413: the upload is larger than the server accepts.
     TooLarge,
+    /// 429: too many failed logins from this address; wait for the minute to end.
+    TooManyRequests,
     /// 500: an unexpected I/O error on the server.
     Internal,
     /// 507: the server's disk is full.
@@ -253,12 +291,14 @@ pub enum ErrCode {
 
 impl ErrCode {
     /// Every code.
-    pub const ALL: [ErrCode; 7] = [
+    pub const ALL: [ErrCode; 9] = [
         ErrCode::BadRequest,
+        ErrCode::Unauthorized,
         ErrCode::Forbidden,
         ErrCode::NotFound,
         ErrCode::Exists,
         ErrCode::TooLarge,
+        ErrCode::TooManyRequests,
         ErrCode::Internal,
         ErrCode::NoSpace,
     ];
@@ -267,10 +307,12 @@ impl ErrCode {
     pub fn code(self) -> u16 {
         match self {
             ErrCode::BadRequest => 400,
+            ErrCode::Unauthorized => 401,
             ErrCode::Forbidden => 403,
             ErrCode::NotFound => 404,
             ErrCode::Exists => 409,
             ErrCode::TooLarge => 413,
+            ErrCode::TooManyRequests => 429,
             ErrCode::Internal => 500,
             ErrCode::NoSpace => 507,
         }
@@ -358,6 +400,7 @@ impl Reply {
         match line.split_once(' ') {
             None if line == "READY" => Some(Reply::Ready),
             None if line == "BYE" => Some(Reply::Bye),
+            None if line == "OK" => Some(Reply::Ok(String::new())),
             Some(("OK", value)) => Some(Reply::Ok(value.to_owned())),
             Some(("ERR", rest)) => {
                 let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));

@@ -8,7 +8,13 @@
 //! the service's own). A state-changing request (not GET, HEAD or OPTIONS)
 //! from another origin than the page's is refused with 403 before any
 //! extension route sees it, and so are PUT and DELETE (unless `--cors`):
-//! a handler never needs to check `Origin` itself. It may also take `GET /`
+//! a handler never needs to check `Origin` itself. Nor need it check logins:
+//! with `--auth`, its routes follow the rule of the web page (whoever may
+//! list the share's root, see [`Visitor::may_use_page`]) unless it calls
+//! them public ([`Extension::is_public`]: the page's script and style), and a
+//! request comes with its [`Visitor`] for what lies beyond (what a folder
+//! shows, who is logged in). A `401` it answers carries the login challenge.
+//! It may also take `GET /`
 //! ([`Extension::wants_root`]), which is how the web app replaces the plain
 //! listing of a folder that has no `index.html`.
 //!
@@ -29,6 +35,7 @@
 use super::request::{Framing, Head};
 use super::response::{Body, Reply};
 use super::target::Target;
+use super::visitor::Visitor;
 use super::Shared;
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -48,6 +55,14 @@ pub trait Extension: Send + Sync + 'static {
     /// listing a script wants, which the extension should leave alone).
     fn wants_root(&self, accept_json: bool) -> bool {
         let _ = accept_json;
+        false
+    }
+
+    /// Whether `path` (under the prefix) is answered to anyone, logged in or
+    /// not, even where the page is not: assets that hold nothing of the
+    /// share. The default: none is.
+    fn is_public(&self, path: &str) -> bool {
+        let _ = path;
         false
     }
 
@@ -74,6 +89,8 @@ pub struct ExtRequest<'a> {
     pub body: &'a [u8],
     /// The client's address (`None` for a Unix socket).
     pub peer: Option<SocketAddr>,
+    /// Who is asking and what the share lets them do.
+    pub visitor: Visitor<'a>,
 }
 
 /// An extension's answer.
@@ -208,6 +225,9 @@ pub(crate) fn reply(status: u16, content_type: &str, body: Cow<'static, [u8]>) -
     let mut reply = Reply::new(status, Body::Bytes(body.into_owned()));
     reply.header("Content-Type", content_type);
     reply.header("Cache-Control", "no-cache");
+    if status == 401 {
+        reply.header("WWW-Authenticate", super::login::CHALLENGE);
+    }
     reply
 }
 

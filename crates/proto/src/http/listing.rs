@@ -2,14 +2,17 @@
 //! percent-encoded, sizes and dates, a parent link) or, for
 //! `Accept: application/json`, a JSON document. Directories come first, then
 //! files, in the order the query asks (`?sort=…&order=…`, see
-//! [`super::sort`]); the column headers link to the other orders. Dotfiles are left out unless `--hidden` (the
-//! root's policy, see [`crate::root`]), and symlinks that lead outside the
-//! root are left out always.
+//! [`super::sort`]); the column headers link to the other orders. Dotfiles
+//! are left out unless `--hidden` (the root's policy, see [`crate::root`]),
+//! symlinks that lead outside the root are left out always, and with `--auth`
+//! so is every entry the visitor may neither read nor pass through to a
+//! folder they may.
 
 use super::request::Head;
 use super::response::{clf_date, sandbox, Body, Reply};
 use super::sort::Order;
 use super::target::{error_reply, Target};
+use super::visitor::{access_path, Visitor};
 use super::Shared;
 use crate::root::{Entry, EntryKind};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -45,14 +48,21 @@ pub(crate) const COMPONENT: &AsciiSet = &CONTROLS
     .add(b'}');
 
 /// The listing of `target` (a directory request that has no `index.html`),
-/// in the order the query asks for (see [`super::sort`]).
-pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Reply {
+/// as `visitor` may see it.
+pub(crate) fn reply(
+    shared: &Shared,
+    head: &Head<'_>,
+    target: &Target<'_>,
+    visitor: &Visitor<'_>,
+) -> Reply {
     let mut entries = match shared.root.list(&target.rel) {
         Ok(entries) => entries,
         Err(e) => return error_reply(&e),
     };
-    // Hidden names are already left out by the root (unless `--hidden`).
-    entries.retain(|e| e.kind != EntryKind::Unreachable);
+    // Hidden names are already left out by the root (unless `--hidden`);
+    // with `--auth`, so is whatever the visitor may neither read nor pass.
+    let folder = access_path(&target.rel);
+    entries.retain(|e| e.kind != EntryKind::Unreachable && visitor.shows(&folder, &e.name));
     let order = Order::from_query(target.query);
     order.sort(&mut entries, |e| (e.name.as_str(), e));
     let display_path = display_path(target);

@@ -57,6 +57,8 @@ pub(crate) struct Head<'a> {
     pub(crate) sec_fetch_site: Option<&'a [u8]>,
     pub(crate) ac_request_method: bool,
     pub(crate) ac_request_headers: Option<&'a [u8]>,
+    /// The `Authorization` header (HTTP Basic, see [`super::login`]).
+    pub(crate) authorization: Option<&'a [u8]>,
 }
 
 impl Head<'_> {
@@ -153,6 +155,7 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
         sec_fetch_site: None,
         ac_request_method: false,
         ac_request_headers: None,
+        authorization: None,
     };
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = 0usize;
@@ -217,6 +220,8 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
             head.ac_request_method = true;
         } else if name.eq_ignore_ascii_case("access-control-request-headers") {
             head.ac_request_headers = Some(value);
+        } else if name.eq_ignore_ascii_case("authorization") {
+            head.authorization = Some(trim(value));
         }
     }
     if minor == 1 && hosts != 1 {

@@ -34,7 +34,8 @@
 //! owns.
 //!
 //! The files: this one (the phases and the [`Session`] calls), `dispatch.rs`
-//! (which handler answers a request, and the stats reply), `reply.rs`
+//! (which handler answers a request, and the stats reply), `gate.rs` (who
+//! asks, and whether the rules let them), `reply.rs`
 //! (queuing a reply: head, body, counters, log line) and `streaming.rs` (the
 //! extension's routes and event streams).
 
@@ -43,6 +44,7 @@ use super::request::parse_head;
 use super::response::{DateCache, Reply};
 use super::upload::{Progress, Upload};
 use super::Shared;
+use crate::access::User;
 use crate::{FileChunk, Session};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -52,6 +54,8 @@ use std::time::Instant;
 
 mod archive;
 mod dispatch;
+mod gate;
+pub(crate) use gate::Sight;
 mod reply;
 mod streaming;
 
@@ -67,6 +71,8 @@ struct Meta {
     keep_alive: bool,
     minor: u8,
     head_only: bool,
+    /// The logged-in user, for the log line (`None`: anonymous).
+    user: Option<String>,
 }
 
 impl Meta {
@@ -77,6 +83,7 @@ impl Meta {
             keep_alive: false,
             minor: 1,
             head_only: false,
+            user: None,
         }
     }
 }
@@ -150,6 +157,9 @@ pub struct HttpSession {
     /// event streams need it).
     waker: Option<Waker>,
     requests: u64,
+    /// The last `Authorization` value that logged in, and who it is: the
+    /// same header again costs no password check.
+    login: Option<(Vec<u8>, User)>,
 }
 
 impl std::fmt::Debug for HttpSession {
@@ -182,6 +192,7 @@ impl HttpSession {
             idle_since: now,
             waker: None,
             requests: 0,
+            login: None,
         };
         if over_limit {
             s.finish(now, Reply::fatal(503), &Meta::unparsed());

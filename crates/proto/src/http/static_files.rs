@@ -8,7 +8,9 @@ use super::cache::FileEntry;
 use super::listing;
 use super::request::{trim, Head};
 use super::response::{content_type, sandbox, Body, Reply};
+use super::session::Sight;
 use super::target::{error_reply, local_location, Target};
+use super::visitor::Visitor;
 use super::Shared;
 use crate::root::{RelPath, RootError};
 use std::borrow::Cow;
@@ -18,11 +20,27 @@ use std::time::{Instant, UNIX_EPOCH};
 /// Answers GET or HEAD for a file or directory.
 ///
 /// Hidden names (without `--hidden`) are the root's policy: it answers them
-/// not found, so they are a 404 like a missing file.
-pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: Instant) -> Reply {
+/// not found, so they are a 404 like a missing file. What the rules let the
+/// visitor see was decided before ([`Sight`]): a folder they may only pass
+/// through is listed (showing the way on), and nothing else in it is served.
+pub(crate) fn get(
+    shared: &Shared,
+    head: &Head<'_>,
+    target: &Target<'_>,
+    now: Instant,
+    visitor: &Visitor<'_>,
+    sight: Sight,
+) -> Reply {
+    let refusal = match sight {
+        Sight::Whole => None,
+        Sight::Passing(refusal) => Some(refusal),
+    };
     match open_entry(shared, &target.rel, now) {
         Ok(_) if target.dir => Reply::error(404), // `file.txt/` is not a directory
-        Ok(entry) => serve(shared, head, &target.rel, entry, now),
+        Ok(entry) => match refusal {
+            Some(refusal) => refusal,
+            None => serve(shared, head, &target.rel, entry, now),
+        },
         Err(RootError::IsADirectory(_)) if !target.dir => {
             let mut reply = Reply::error(301);
             reply.header(
@@ -30,6 +48,9 @@ pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: In
                 format_args!("{}/{}", local_location(target.raw_path), target.query),
             );
             reply
+        }
+        Err(RootError::IsADirectory(_)) if refusal.is_some() => {
+            listing::reply(shared, head, target, visitor)
         }
         Err(RootError::IsADirectory(_)) => {
             let index = match target.rel.join("index.html") {
@@ -45,11 +66,11 @@ pub(crate) fn get(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: In
                     | RootError::IsADirectory(_)
                     | RootError::NotAFile(_)
                     | RootError::NotADirectory(_),
-                ) => listing::reply(shared, head, target),
+                ) => listing::reply(shared, head, target, visitor),
                 Err(e) => error_reply(&e),
             }
         }
-        Err(e) => error_reply(&e),
+        Err(e) => refusal.unwrap_or_else(|| error_reply(&e)),
     }
 }
 

@@ -2,8 +2,8 @@
 //! a transfer on a fresh port, and keeping strangers out of it.
 //!
 //! ```text
-//!   RRQ/WRQ ──▶ size check (≤ 512 bytes) ─▶ parse ─▶ name (RelPath) ─▶ Root
-//!                  │ ERROR 4                 │ 4      │ 2              │ 1/2/3/6
+//!   RRQ/WRQ ──▶ size check (≤ 512 bytes) ─▶ parse ─▶ name (RelPath) ─▶ anonymous rules ─▶ Root
+//!                  │ ERROR 4                 │ 4      │ 2              │ 1 (read) / 2 (write) │ 1/2/3/6
 //!                  ▼                         ▼        ▼                ▼
 //!              options: blksize, timeout, tsize, windowsize  ─▶  OACK (only what was asked)
 //!                                                               or DATA 1 / ACK 0
@@ -33,6 +33,7 @@ use super::per_client::PerClient;
 use super::transfer::{Config, Receiver, Sender, Transfer};
 use super::wire::{self, Direction, ErrorCode, Mode, Options, Packet, MAX_REQUEST};
 use super::TransferService;
+use crate::access::{Access, Decision, Guessing, Op, RetryAfter};
 use crate::access_log::AccessLog;
 use crate::root::{RelPath, Root, RootError};
 use refusals::Refusals;
@@ -107,6 +108,10 @@ pub struct TftpServer {
     refusals: Refusals,
     per_client: Arc<PerClient>,
     log: Option<Arc<dyn AccessLog>>,
+    /// What anyone may read and write (TFTP has no login).
+    access: Arc<Access>,
+    /// Failed logins on the other services of this process.
+    guessing: Guessing,
 }
 
 impl TftpServer {
@@ -120,6 +125,31 @@ impl TftpServer {
             refusals,
             per_client,
             log: None,
+            access: Arc::new(Access::open()),
+            guessing: Guessing::new(),
+        }
+    }
+
+    /// Serves only what `access` grants anyone without an account (TFTP has
+    /// no login): a read elsewhere is "file not found", a write elsewhere an
+    /// access violation. An address that failed too many logins on another
+    /// service (counted in `guessing`) is refused until its minute ends.
+    pub fn with_access(mut self, access: Arc<Access>, guessing: Guessing) -> Self {
+        self.access = access;
+        self.guessing = guessing;
+        self
+    }
+
+    /// Whether anyone without an account may do `op` to `rel`; if not, the
+    /// ERROR to answer.
+    fn permit(&self, op: Op, rel: &RelPath) -> Result<(), (ErrorCode, String)> {
+        match (self.access.decide(None, op, &rel.to_string()), op) {
+            (Decision::Allow, _) => Ok(()),
+            (_, Op::Read) => Err((ErrorCode::FileNotFound, format!("{rel}: not found"))),
+            (_, Op::Write) => Err((
+                ErrorCode::AccessViolation,
+                format!("{rel}: not writable without an account"),
+            )),
         }
     }
 
@@ -130,7 +160,16 @@ impl TftpServer {
         self
     }
 
-    fn start(&self, now: Instant, packet: &[u8]) -> Result<Transfer, (ErrorCode, String)> {
+    fn start(
+        &self,
+        now: Instant,
+        from: SocketAddr,
+        packet: &[u8],
+    ) -> Result<Transfer, (ErrorCode, String)> {
+        if let Err(RetryAfter(secs)) = self.guessing.check(now, from.ip()) {
+            let msg = format!("too many failed logins from this address; try again in {secs} s");
+            return Err((ErrorCode::NotDefined, msg));
+        }
         if packet.len() > MAX_REQUEST {
             return Err((ErrorCode::IllegalOperation, "request too long".into()));
         }
@@ -151,6 +190,7 @@ impl TftpServer {
         let (cfg, mut granted) = self.negotiate(&asked);
         match direction {
             Direction::Read => {
+                self.permit(Op::Read, &rel)?;
                 let (file, meta) = self.root.open_file(&rel).map_err(root_error)?;
                 // Left out when 0 (curl aborts) and for netascii (the wire size differs).
                 if asked.tsize.is_some() && meta.len() > 0 && mode == Mode::Octet {
@@ -167,6 +207,7 @@ impl TftpServer {
                         "uploads are disabled (--upload)".into(),
                     ));
                 }
+                self.permit(Op::Write, &rel)?;
                 // A symlink that leads out is refused as such, not as "exists".
                 if let Err(e @ RootError::Forbidden(_)) = self.root.metadata(&rel) {
                     return Err(root_error(e));
@@ -266,7 +307,7 @@ impl TransferService for TftpServer {
         }
         let slot = self.per_client.take(from.ip());
         let started = match slot {
-            Some(_) => self.start(now, data),
+            Some(_) => self.start(now, from, data),
             None => Err((
                 ErrorCode::NotDefined,
                 format!(

@@ -107,6 +107,18 @@ impl Client {
         }
     }
 
+    /// `AUTH user password`: logs the connection in.
+    pub fn auth(&mut self, user: &str, password: &str) -> Result<()> {
+        self.send(&Command::Auth {
+            user: user.to_owned(),
+            password: netkit_proto::files::wire::Password(password.to_owned()),
+        })?;
+        match self.reply()? {
+            Reply::Ok(_) => Ok(()),
+            other => bail!("expected OK, got {other:?}"),
+        }
+    }
+
     /// `LIST`: the regular files in the server's root.
     pub fn list(&mut self) -> Result<Vec<ListEntry>> {
         self.send(&Command::List)?;

@@ -33,6 +33,8 @@ pub struct GetArgs {
     // --tls, --cacert, --fingerprint, --insecure.
     #[command(flatten)]
     tls: TlsClientArgs,
+    #[command(flatten)]
+    login: super::login::LoginArgs,
     /// The remote name.
     name: String,
     /// Where to save it: a file, or a directory to save it in (default: the
@@ -67,6 +69,7 @@ pub(crate) struct Downloaded {
 
 pub(crate) fn run(args: GetArgs) -> Result<()> {
     let mut client = Client::connect_to(&Target::new(&args.addr, &args.tls)?)?;
+    args.login.log_in(&mut client)?;
     let local = match args.local {
         // Into a directory: under the remote name's last component.
         Some(dir) if dir.is_dir() => dir.join(default_local(&args.name)?),

@@ -18,6 +18,8 @@ pub struct LsArgs {
     // --tls, --cacert, --fingerprint, --insecure.
     #[command(flatten)]
     tls: TlsClientArgs,
+    #[command(flatten)]
+    login: super::login::LoginArgs,
     /// Print one JSON array of {size, mtime, name} instead of a table.
     #[arg(long)]
     json: bool,
@@ -25,6 +27,7 @@ pub struct LsArgs {
 
 pub(crate) fn run(args: LsArgs) -> Result<()> {
     let mut client = Client::connect_to(&Target::new(&args.addr, &args.tls)?)?;
+    args.login.log_in(&mut client)?;
     let entries = client.list()?;
     client.quit();
     let mut out = std::io::stdout().lock();

@@ -20,6 +20,8 @@ pub struct PutArgs {
     // --tls, --cacert, --fingerprint, --insecure.
     #[command(flatten)]
     tls: TlsClientArgs,
+    #[command(flatten)]
+    login: super::login::LoginArgs,
     /// The local file.
     local: PathBuf,
     /// The remote name (default: LOCAL's file name).
@@ -40,6 +42,7 @@ pub(crate) struct Uploaded {
 
 pub(crate) fn run(args: PutArgs) -> Result<()> {
     let mut client = Client::connect_to(&Target::new(&args.addr, &args.tls)?)?;
+    args.login.log_in(&mut client)?;
     let name = match args.name {
         Some(name) => name,
         None => default_name(&args.local)?,

@@ -42,13 +42,15 @@ impl ServeArgs {
 pub(crate) fn run(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_on_signals()?;
     let model = args.model.model;
+    let gate = args.share.gate(model, &["files", "serve"]);
     let root = services::open_share(&args.dir, &args.share)?;
     let config = args.model.config()?;
     let tls = ServerTls::from_args(&args.tls, &args.server.binds.bind)?;
+    services::access::warn_if_passwords_in_clear(&gate, tls.is_some());
     let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     let files = args.config();
     let log = services::open_log(&args.share, model);
-    let service = services::files::service(root, files, log.as_ref())?;
+    let service = services::files::service(root, files, log.as_ref(), &gate)?;
     if let Some(tls) = &tls {
         tls.announce();
     }

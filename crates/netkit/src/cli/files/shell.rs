@@ -30,6 +30,8 @@ pub struct ShellArgs {
     // --tls, --cacert, --fingerprint, --insecure.
     #[command(flatten)]
     tls: TlsClientArgs,
+    #[command(flatten)]
+    login: super::login::LoginArgs,
 }
 
 const COMMANDS: [&str; 5] = ["ls", "get", "put", "help", "quit"];
@@ -47,10 +49,13 @@ Tab completes commands, remote names after `get` and local paths after `put`.";
 pub(crate) fn run(args: ShellArgs) -> Result<()> {
     let target = Target::new(&args.addr, &args.tls)?;
     let addr = target.addr;
+    let login = args.login.credentials()?;
     let mut shell = Shell {
-        client: Some(Client::connect_to(&target)?),
+        client: None,
         target,
+        login,
     };
+    shell.client()?;
     let mut editor: Editor<ShellHelper, DefaultHistory> = Editor::new()?;
     editor.set_helper(Some(ShellHelper {
         remote: Vec::new(),
@@ -121,12 +126,18 @@ pub(crate) fn run(args: ShellArgs) -> Result<()> {
 struct Shell {
     target: Target,
     client: Option<Client>,
+    /// Sent as AUTH on every (re)connection.
+    login: Option<super::login::Credentials>,
 }
 
 impl Shell {
     fn client(&mut self) -> Result<&mut Client> {
         if self.client.is_none() {
-            self.client = Some(Client::connect_to(&self.target)?);
+            let mut client = Client::connect_to(&self.target)?;
+            if let Some(login) = &self.login {
+                login.log_in(&mut client)?;
+            }
+            self.client = Some(client);
         }
         match self.client.as_mut() {
             Some(client) => Ok(client),

@@ -1,9 +1,11 @@
-//! What each command does: LIST, GET, SUM and PUT answered against the
-//! root, and the error replies (each with its access-log line). The state
+//! What each command does: AUTH, LIST, GET, SUM and PUT answered against
+//! the access rules and the root, and the error replies (each with its access-log line). The state
 //! machine that decides when a line is a command is `session.rs`.
 
+use super::gate::Listing;
 use super::upload::Upload;
 use super::{FilesSession, State};
+use crate::access::Op;
 use crate::files::digest::Hashing;
 use crate::files::errors::{self, hex};
 use crate::files::storage::free_space;
@@ -13,16 +15,29 @@ use crate::root::{EntryKind, RelPath, RootError};
 use crate::FileChunk;
 use std::io;
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{Instant, UNIX_EPOCH};
 
 impl FilesSession {
-    /// Handles one command line.
-    pub(super) fn command(&mut self, line: &[u8]) {
+    /// Handles one command line. An address that failed AUTH too often gets
+    /// `ERR 429` for everything but QUIT until its minute ends.
+    pub(super) fn command(&mut self, now: Instant, line: &[u8]) {
         let parsed = Command::parse(line);
         if self.log.is_on() {
             self.log.start(crate::files::log_request(&parsed, line));
         }
+        if !matches!(parsed, Ok(Command::Quit)) {
+            if let Some((code, message)) = self.gate.refused(now) {
+                return self.err(code, &message);
+            }
+        }
         match parsed {
+            Ok(Command::Auth { user, password }) => match self.gate.auth(now, &user, &password.0) {
+                Ok(()) => {
+                    self.out.extend_from_slice(b"OK\n");
+                    self.log.finish(200, 0);
+                }
+                Err((code, message)) => self.err(code, &message),
+            },
             Ok(Command::List) => self.list(),
             Ok(Command::Get { name, offset }) => self.get(&name, offset),
             Ok(Command::Put { name, size }) => self.put(&name, size),
@@ -41,6 +56,10 @@ impl FilesSession {
     }
 
     fn list(&mut self) {
+        let listing = match self.gate.listing() {
+            Ok(listing) => listing,
+            Err((code, message)) => return self.err(code, &message),
+        };
         let entries = match self.root.list(&RelPath::root()) {
             Ok(entries) => entries,
             Err(e) => return self.root_err(&e, ""),
@@ -48,6 +67,7 @@ impl FilesSession {
         let files: Vec<ListEntry> = entries
             .into_iter()
             .filter(|e| e.kind == EntryKind::File)
+            .filter(|e| matches!(listing, Listing::All) || self.gate.shows(&e.name))
             .map(|e| ListEntry {
                 size: e.size,
                 mtime: e
@@ -66,6 +86,9 @@ impl FilesSession {
 
     fn get(&mut self, name: &str, offset: u64) {
         let Some(rel) = self.name(name) else { return };
+        if !self.allowed(Op::Read, &rel, name) {
+            return;
+        }
         let (file, meta) = match self.root.open_file(&rel) {
             Ok(opened) => opened,
             Err(e) => return self.root_err(&e, name),
@@ -90,6 +113,9 @@ impl FilesSession {
 
     fn sum(&mut self, name: &str, length: Option<u64>) {
         let Some(rel) = self.name(name) else { return };
+        if !self.allowed(Op::Read, &rel, name) {
+            return;
+        }
         let (file, meta) = match self.root.open_file(&rel) {
             Ok(opened) => opened,
             Err(e) => return self.root_err(&e, name),
@@ -131,6 +157,9 @@ impl FilesSession {
             );
         }
         let Some(rel) = self.name(name) else { return };
+        if !self.allowed(Op::Write, &rel, name) {
+            return;
+        }
         if let Some(max) = self.config.max_upload.filter(|&max| size > max) {
             let msg = format!("{size} bytes is more than this server accepts ({max})");
             return self.err(ErrCode::TooLarge, &msg);
@@ -150,6 +179,17 @@ impl FilesSession {
             self.finish(upload);
         } else {
             self.state = State::Receiving(Box::new(upload));
+        }
+    }
+
+    /// Whether the session may do `op` to `rel`; if not, replies so.
+    fn allowed(&mut self, op: Op, rel: &RelPath, name: &str) -> bool {
+        match self.gate.check(op, rel, name) {
+            Ok(()) => true,
+            Err((code, message)) => {
+                self.err(code, &message);
+                false
+            }
         }
     }
 

@@ -1,14 +1,20 @@
 //! Routing: which handler answers a complete request head — the stats
-//! reply, the program's extension, an upload, the static files, OPTIONS — and
-//! the checks every request meets first (`Expect`, the target, the origin).
+//! reply, the login route, the program's extension, an upload, the static
+//! files, OPTIONS — and the checks every request meets first (`Expect`, the
+//! target, the origin, then who is asking and what the rules let them do:
+//! see `gate.rs`).
 
 use super::super::extension;
 use super::super::request::{Framing, Head};
 use super::super::response::{Body, Reply};
-use super::super::target::parse_target;
+use super::super::target::{local_location, parse_target, Target};
 use super::super::upload::{self, Progress};
-use super::super::{search, static_files, zip, STATS_PATH};
+use super::super::visitor::Visitor;
+use super::super::{search, static_files, zip, Shared, LOGIN_PATH, STATS_PATH};
+use super::gate::{op_of, refusal, Sight};
 use super::{HttpSession, Meta, Phase};
+use crate::access::User;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,11 +28,12 @@ impl HttpSession {
         more_input: bool,
         body: Option<&[u8]>,
     ) {
-        let meta = Meta {
+        let mut meta = Meta {
             line: head.line.to_vec(),
             keep_alive: head.keep_alive,
             minor: head.minor,
             head_only: head.method == "HEAD",
+            user: None,
         };
         let has_body = match head.framing {
             Framing::None | Framing::Length(0) => false,
@@ -49,17 +56,59 @@ impl HttpSession {
             reply.close = has_body;
             return self.finish(now, reply, &meta);
         }
+        let who = match self.identify(now, head.authorization) {
+            Ok(who) => who,
+            Err(mut reply) => {
+                reply.close |= has_body;
+                return self.finish(now, reply, &meta);
+            }
+        };
+        meta.user = who.as_ref().map(|u| u.name().to_owned());
+        let who = who.as_ref();
+        let visitor = visitor(&shared, who);
         if let ("GET" | "HEAD", Some(t)) = (head.method, &target) {
-            if t.raw_path == STATS_PATH {
-                let reply = self.stats(now);
+            let reply = match t.raw_path {
+                LOGIN_PATH => Some(login(&visitor, t)),
+                STATS_PATH if !visitor.may_use_page() => Some(refusal(visitor.page_refusal())),
+                STATS_PATH => Some(self.stats(now)),
+                _ => None,
+            };
+            if let Some(reply) = reply {
                 return self.finish(now, reply, &meta);
             }
         }
         if let (Some(ext), Some(t)) = (&shared.ext, &target) {
             if extension::claims(ext.as_ref(), &head, t) {
-                return self.extension(now, ext.as_ref(), &head, t, body, has_body, &meta);
+                if !ext.is_public(t.raw_path) && !visitor.may_use_page() {
+                    let mut reply = refusal(visitor.page_refusal());
+                    reply.close |= has_body;
+                    return self.finish(now, reply, &meta);
+                }
+                return self.extension(now, ext.as_ref(), &head, t, body, has_body, &meta, who);
             }
         }
+        let sight = match (op_of(head.method), &target) {
+            (Some(op), Some(t)) => match self.grant(who, op, t) {
+                Ok(sight) => sight,
+                Err(mut reply) => {
+                    reply.close |= has_body; // the body is not read
+                    return self.finish(now, reply, &meta);
+                }
+            },
+            _ => Sight::Whole,
+        };
+        // An archive or a search covers everything below its folder: only for
+        // a folder the visitor may read whole, never one they only pass through.
+        let walks = target
+            .as_ref()
+            .is_some_and(|t| zip::asked(t) || search::asked(t));
+        let sight = match sight {
+            Sight::Passing(mut refusal) if walks => {
+                refusal.close |= has_body;
+                return self.finish(now, refusal, &meta);
+            }
+            sight => sight,
+        };
         let mut reply = match (head.method, &target) {
             ("PUT", Some(target)) => match upload::start(&shared, &head, target) {
                 Ok(up) if up.is_empty_body() => {
@@ -91,7 +140,9 @@ impl HttpSession {
             ("GET" | "HEAD", Some(target)) if search::asked(target) => {
                 search::reply(&shared, &head, target)
             }
-            ("GET" | "HEAD", Some(target)) => static_files::get(&shared, &head, target, now),
+            ("GET" | "HEAD", Some(target)) => {
+                static_files::get(&shared, &head, target, now, &visitor, sight)
+            }
             ("DELETE", Some(target)) => upload::delete(&shared, target),
             ("OPTIONS", _) => self.options(&head),
             _ => {
@@ -109,6 +160,11 @@ impl HttpSession {
             reply.close = true; // the body was not read: it must not pass for a request
         }
         self.finish(now, reply, &meta);
+    }
+
+    /// The visitor of a request by `who`.
+    pub(super) fn visitor<'a>(&'a self, who: Option<&'a User>) -> Visitor<'a> {
+        visitor(&self.shared, who)
     }
 
     fn options(&self, head: &Head<'_>) -> Reply {
@@ -150,4 +206,49 @@ impl HttpSession {
         reply.header("Cache-Control", "no-store");
         reply
     }
+}
+
+/// The visitor of a request by `who` to the service `shared`.
+fn visitor<'a>(shared: &'a Shared, who: Option<&'a User>) -> Visitor<'a> {
+    let config = &shared.config;
+    Visitor::new(&shared.access, who, config.upload, config.overwrite)
+}
+
+/// What is percent-encoded in the `Location` of the login route's redirect.
+const LOCATION: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'`');
+
+/// `GET /_netkit/login?to=/path`: 401 with the challenge until the browser
+/// sends credentials that log in (it asks its user), then 303 back to `to`
+/// (a path on this server; `/` without one). A share without accounts has
+/// nothing to log in to: 404.
+fn login(visitor: &Visitor<'_>, target: &Target<'_>) -> Reply {
+    if !visitor.has_accounts() {
+        return Reply::error(404);
+    }
+    if visitor.user().is_none() {
+        return super::super::login::challenge();
+    }
+    let to = target
+        .query
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("to="))
+        .and_then(|to| percent_encoding::percent_decode_str(to).decode_utf8().ok())
+        .filter(|to| to.starts_with('/'))
+        .map_or_else(
+            || "/".to_owned(),
+            // Encoded again: a header line holds no control character
+            // (no forged headers) and no raw non-ASCII.
+            |to| local_location(&utf8_percent_encode(&to, LOCATION).to_string()),
+        );
+    let mut reply = Reply::new(303, Body::Bytes(Vec::new()));
+    reply.header("Location", to);
+    reply.header("Cache-Control", "no-store");
+    reply
 }

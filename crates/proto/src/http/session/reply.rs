@@ -3,7 +3,7 @@
 //! counters, and the access log line. Everything a handler decided goes out
 //! through [`HttpSession::finish`].
 
-use super::super::response::{push_u64, write_status, Body, Reply, INLINE_MAX};
+use super::super::response::{push_escaped, push_u64, write_status, Body, Reply, INLINE_MAX};
 use super::{HttpSession, Meta, Phase};
 use crate::FileChunk;
 use std::os::unix::fs::FileExt;
@@ -93,6 +93,27 @@ impl HttpSession {
             bytes,
         };
         crate::access_log::write_line(&mut line, &self.dates.clf, &entry);
+        if let Some(user) = &meta.user {
+            put_user(&mut line, user);
+        }
         log.record(&line);
     }
+}
+
+/// Fills the common log format's third field, the user who logged in, into
+/// a line [`crate::access_log::write_line`] made (`addr - - [date] …`). The
+/// name is escaped like the request, spaces too, so it stays one field.
+fn put_user(line: &mut Vec<u8>, user: &str) {
+    const FIELDS: &[u8] = b" - - [";
+    let Some(at) = line.windows(FIELDS.len()).position(|w| w == FIELDS) else {
+        return;
+    };
+    let mut name = Vec::with_capacity(user.len());
+    for (i, part) in user.split(' ').enumerate() {
+        if i > 0 {
+            name.extend_from_slice(b"\\x20");
+        }
+        push_escaped(&mut name, part.as_bytes());
+    }
+    line.splice(at + 3..at + 4, name);
 }

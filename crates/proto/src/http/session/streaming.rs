@@ -8,6 +8,7 @@ use super::super::request::{Framing, Head};
 use super::super::response::Reply;
 use super::super::target::Target;
 use super::{HttpSession, Meta, Phase, QUEUE_BYTES};
+use crate::access::User;
 use std::time::Instant;
 
 impl HttpSession {
@@ -23,6 +24,7 @@ impl HttpSession {
         body: Option<&[u8]>,
         has_body: bool,
         meta: &Meta,
+        who: Option<&User>,
     ) {
         if has_body && body.is_none() {
             let status = if head.framing == Framing::Chunked {
@@ -32,14 +34,17 @@ impl HttpSession {
             };
             return self.finish(now, Reply::fatal(status), meta);
         }
-        let request = ExtRequest {
-            method: head.method,
-            path: target.raw_path,
-            query: target.query.strip_prefix('?').unwrap_or(target.query),
-            body: body.unwrap_or_default(),
-            peer: self.peer,
+        let response = {
+            let request = ExtRequest {
+                method: head.method,
+                path: target.raw_path,
+                query: target.query.strip_prefix('?').unwrap_or(target.query),
+                body: body.unwrap_or_default(),
+                peer: self.peer,
+                visitor: self.visitor(who),
+            };
+            ext.handle(now, &request)
         };
-        let response = ext.handle(now, &request);
         match response.body {
             ExtBody::Bytes(bytes) => {
                 let reply = extension::reply(response.status, &response.content_type, bytes);
