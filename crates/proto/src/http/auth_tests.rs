@@ -219,6 +219,35 @@ fn listings_show_only_what_the_visitor_may_reach() {
 }
 
 #[test]
+fn archives_and_searches_cover_only_folders_read_whole() {
+    let f = fixture(RULES, |_| {});
+    let bob = basic("bob", "builder");
+    let mut h = f.session();
+    // The root is only passed through: neither its archive nor a search of it
+    // may reveal what lies in folders the visitor may not read.
+    for path in ["/?zip", "/?q=txt"] {
+        for auth in ["", bob.as_str()] {
+            let reply = request(&mut h, "GET", path, auth);
+            assert_ne!(status(&reply), 200, "{path}: {reply}");
+            assert!(
+                !reply.contains("nobody's") && !reply.contains("x.txt"),
+                "{reply}"
+            );
+        }
+    }
+    // A folder read whole is archived and searched.
+    let zip = request(&mut f.session(), "GET", "/team/?zip", &bob);
+    assert_eq!(status(&zip), 200, "{zip}");
+    assert!(zip.contains("t.txt") && zip.contains("deeper"), "{zip}");
+    let found = request(&mut f.session(), "GET", "/team/?q=s.t", &bob);
+    assert_eq!(status(&found), 200, "{found}");
+    assert!(found.contains("s.txt"), "{found}");
+    let public = request(&mut f.session(), "GET", "/pub/?zip", "");
+    assert_eq!(status(&public), 200, "{public}");
+    assert!(public.contains("public"), "{public}");
+}
+
+#[test]
 fn a_keep_alive_client_is_logged_by_name_and_a_new_header_is_checked_again() {
     let f = fixture(RULES, |_| {});
     let mut h = f.session();
