@@ -193,6 +193,9 @@ pub(crate) fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(colour(std::io::stderr().is_terminal()))
         .with_target(false)
+        // A log line that cannot be written (stderr a file past a file-size
+        // limit, or gone) is dropped: reporting that on stderr would panic.
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -209,7 +212,8 @@ pub(crate) fn exit_code(result: Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("netkit: {e:#}");
+            // Not eprintln!: it panics when stderr cannot be written.
+            let _ = writeln!(std::io::stderr(), "netkit: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -84,6 +84,9 @@ pub fn parse() -> Cli {
 
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Err(e) = crate::services::ignore_sigxfsz() {
+        return common::exit_code(Err(e));
+    }
     common::init_logging();
     let result = match cli.command {
         Command::Up(args) => up::run(args),

@@ -32,10 +32,9 @@ use std::path::Path;
 /// `--hidden`, and, when it takes uploads, the unfinished uploads an earlier
 /// run left removed (a failure to remove them is logged, not fatal: serving
 /// works without it).
-/// Every process that writes into a share also ignores SIGXFSZ (see
-/// [`ignore_sigxfsz`]).
+/// (Every netkit process ignores SIGXFSZ from its start: see
+/// [`ignore_sigxfsz`].)
 pub fn open_share(dir: &Path, share: &ShareArgs) -> Result<Root> {
-    ignore_sigxfsz()?;
     let root = reopen_share(dir, share)?;
     // The sweep walks the whole tree: only a share that takes uploads needs
     // it (a read-only one never shows or serves a temporary anyway).
@@ -59,8 +58,10 @@ pub fn reopen_share(dir: &Path, share: &ShareArgs) -> Result<Root> {
 
 /// Makes a file-size limit (RLIMIT_FSIZE, inherited by forked children) fail
 /// one upload with EFBIG (HTTP 507, `ERR 507`, TFTP error 3) instead of killing
-/// the server with SIGXFSZ. Process-wide, so every sharing service needs it.
-fn ignore_sigxfsz() -> Result<()> {
+/// the server with SIGXFSZ. Process-wide and set first thing, before any
+/// write: a log line to a stderr that is a file past the limit would
+/// otherwise kill the process before it serves anyone.
+pub fn ignore_sigxfsz() -> Result<()> {
     // SAFETY: SIG_IGN installs no handler code.
     unsafe {
         nix::sys::signal::signal(

@@ -271,6 +271,53 @@ fn a_full_disk_is_the_protocols_disk_full_error_and_leaves_no_partial_file() {
     );
 }
 
+/// A server whose stderr is a file already past its file-size limit (a log
+/// that grew under `ulimit -f`) still starts and serves: its log lines are
+/// dropped, not its life (SIGXFSZ, or a panic of a failed eprintln!).
+#[test]
+fn a_log_past_the_file_size_limit_does_not_stop_the_server() {
+    for model in ["fork", "epoll"] {
+        let dir = tempfile::tempdir().unwrap();
+        let share = dir.path().join("share");
+        std::fs::create_dir(&share).unwrap();
+        std::fs::write(share.join("hello.txt"), b"hello").unwrap();
+        let log_path = dir.path().join("big.log");
+        std::fs::write(&log_path, vec![b'x'; 100_000]).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log_path)
+            .unwrap();
+        let mut cmd = common::netkit(&[
+            "http",
+            "serve",
+            share.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            // --upload without --auth: a warning is logged at start.
+            "--upload",
+            "--model",
+            model,
+        ]);
+        cmd.stderr(log);
+        common::limit_file_size(&mut cmd, 65536);
+        let server = Server::start_cmd(cmd);
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .write_all(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{model}: {reply}");
+        assert!(reply.ends_with("hello"), "{model}: {reply}");
+        assert_eq!(server.terminate(), Some(0), "{model}");
+    }
+}
+
 /// A file-size limit (RLIMIT_FSIZE, inherited by forked children) fails an
 /// upload past it with 507 on every sharing service and under every process
 /// model, instead of killing the server (or the forked child) with SIGXFSZ.
