@@ -122,6 +122,19 @@ impl Root {
         Ok(outcome)
     }
 
+    /// Whether something (a file, a folder, a symlink even dangling or
+    /// leading out) is under the name `rel`; `false` for a hidden name the
+    /// root does not serve, and whenever the name cannot be looked at.
+    pub fn exists(&self, rel: &RelPath) -> bool {
+        if rel.is_root() {
+            return true;
+        }
+        match self.open_parent(rel) {
+            Ok((parent, name)) => fstatat(&parent, name, AtFlags::AT_SYMLINK_NOFOLLOW).is_ok(),
+            Err(_) => false,
+        }
+    }
+
     /// [`Root::open_parent`] for a destination: a parent that is missing or
     /// not a folder is [`RootError::MissingParent`]. A hidden name stays
     /// `NotFound`, as everywhere.
