@@ -316,3 +316,40 @@ fn read_only_rules_refuse_every_verb() {
     assert_eq!(read(d, "drop/l2.txt"), "uploaded\n");
     assert!(d.join("a.txt").exists() && d.join("d/e/y.txt").exists());
 }
+
+/// litmus (the WebDAV conformance suite, a client nobody here wrote) runs its
+/// `basic` and `copymove` suites against `http serve --upload --overwrite`:
+/// every test passes but `basic`'s `options`, which asks for the `DAV:`
+/// header of the WebDAV layer built on these verbs.
+#[test]
+fn litmus_basic_and_copymove() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap(); // litmus writes its logs here
+    let server = start("epoll", dir.path(), &["--upload", "--overwrite"]);
+    let mut cmd = Command::new("litmus");
+    cmd.arg("-k")
+        .arg(format!("http://{}/", server.addr()))
+        .env("TESTS", "basic copymove")
+        .current_dir(work.path());
+    let (code, out, err) = common::run_bounded(cmd, std::time::Duration::from_secs(120));
+    assert_eq!(server.terminate(), Some(0));
+    let failed: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("FAIL") || l.contains("WARNING"))
+        .collect();
+    let allowed = |l: &&str| l.contains(". options.") && l.contains("does not claim WebDAV");
+    assert!(
+        failed.iter().all(allowed),
+        "litmus: {failed:?}\n{out}\n{err}"
+    );
+    assert!(
+        out.contains("summary for `copymove': of 13 tests run: 13 passed, 0 failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("summary for `basic': of 16 tests run: 15 passed")
+            || out.contains("summary for `basic': of 16 tests run: 16 passed"),
+        "{out}"
+    );
+    assert!(code.is_some(), "litmus finished: {out}");
+}
