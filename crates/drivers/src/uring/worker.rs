@@ -219,7 +219,9 @@ impl<S: Service> Worker<S> {
                 self.begin_drain(now);
             }
             if let Some(until) = self.draining_until {
-                if self.live == 0 {
+                // The listeners close only when their accepts have ended:
+                // until then the kernel holds them open, and accepts.
+                if self.live == 0 && !self.armed.contains(&true) {
                     return Ok(());
                 }
                 if now >= until && self.give_up_at.is_none() {
@@ -412,14 +414,15 @@ impl<S: Service> Worker<S> {
     /// session finish what is in flight.
     fn begin_drain(&mut self, now: Instant) {
         self.draining_until = Some(now + self.config.grace);
-        for (i, armed) in std::mem::take(&mut self.armed).into_iter().enumerate() {
+        for (i, &armed) in self.armed.iter().enumerate() {
             if armed {
                 let cancel = opcode::AsyncCancel::new(((i as u64) << KIND_BITS) | ACCEPT).build();
                 self.ring.push(cancel.user_data(IGNORE));
             }
         }
         // The kernel keeps its own reference to a listener until its accept
-        // is cancelled; a connection it still hands over is closed on arrival.
+        // is cancelled (the loop waits for that before returning); a
+        // connection it still hands over is closed on arrival.
         self.listeners.clear();
         for index in 0..self.slots.len() {
             if let Some(conn) = self.slots[index].conn.as_mut() {
