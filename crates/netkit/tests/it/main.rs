@@ -45,4 +45,5 @@ mod tls_models;
 mod tools;
 mod up_browser;
 mod up_services;
+mod uring_refusal;
 mod web_share;
