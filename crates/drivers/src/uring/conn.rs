@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 /// A file range up to this size is read into the output buffer and sent with
 /// the bytes before it; a larger one is spliced through a pipe.
-const SMALL_FILE: u64 = 64 * 1024;
+const SMALL_FILE: u64 = 16 * 1024;
 
 /// Empty pipes a worker keeps for the next large file range.
 const IDLE_PIPES: usize = 16;
@@ -47,17 +47,17 @@ const IDLE_PIPES: usize = 16;
 /// the readiness loops).
 const KEEP_OUT_CAPACITY: usize = 256 * 1024;
 
-/// The output operation in the kernel's hands.
+/// An output operation, as its completion names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutOp {
+pub(super) enum OutOp {
     /// SEND of `out[written..]`.
     Send,
-    /// READ of a small file range to the end of `out`, which had this length.
-    Read(usize),
+    /// READ of a small file range to the end of `out` (from `read_start`).
+    Read,
     /// SPLICE from the file into the pipe.
-    FillPipe,
+    Fill,
     /// SPLICE from the pipe into the socket.
-    DrainPipe,
+    Drain,
 }
 
 /// A file range being sent.
@@ -87,7 +87,9 @@ pub(super) struct UConn<S> {
     lingering_until: Option<Instant>,
     finished: bool,
     recv_busy: bool,
-    out_busy: Option<OutOp>,
+    /// Output operations in flight (one chain).
+    out_inflight: u8,
+    read_start: usize,
 }
 
 impl<S: Session> UConn<S> {
@@ -118,7 +120,8 @@ impl<S: Session> UConn<S> {
             lingering_until: None,
             finished: false,
             recv_busy: false,
-            out_busy: None,
+            out_inflight: 0,
+            read_start: 0,
         };
         c.guarded(|c| c.advance(now));
         c
@@ -141,12 +144,12 @@ impl<S: Session> UConn<S> {
     /// Whether the kernel still holds an operation of this connection (its
     /// memory must live until the completion arrives).
     pub(super) fn is_busy(&self) -> bool {
-        self.recv_busy || self.out_busy.is_some()
+        self.recv_busy || self.out_inflight > 0
     }
 
-    /// Which operations are in flight: `(receive, output)`.
-    pub(super) fn busy(&self) -> (bool, bool) {
-        (self.recv_busy, self.out_busy.is_some())
+    /// The socket, as the ring names it (to cancel what waits on it).
+    pub(super) fn sock(&self) -> io_uring::types::Fd {
+        ring::fd(&self.conn)
     }
 
     /// When [`UConn::on_timeout`] is next due.
@@ -184,25 +187,33 @@ impl<S: Session> UConn<S> {
         Some(entry)
     }
 
-    /// The output operation to submit now, if there is output and none in
-    /// flight. `pipes` lends a pipe to a large file range.
-    pub(super) fn out_entry(
+    /// The output operations to submit now, if there is output and none in
+    /// flight, appended to `into` as one linked chain (the kernel starts
+    /// each when the one before it has completed in full, and cancels the
+    /// rest when one falls short): the bytes, then a large file range's
+    /// splice into a pipe and out of it — one trip through the loop for a
+    /// whole reply. A small file range is read into the output buffer first
+    /// (a chain of its own: a short read must not let a send of
+    /// uninitialised bytes follow). `pipes` lends a pipe; `user_data` names
+    /// each operation.
+    pub(super) fn out_entries(
         &mut self,
-        user_data: u64,
+        user_data: impl Fn(OutOp) -> u64,
         pipes: &mut Vec<Pipe>,
-    ) -> Option<squeue::Entry> {
-        if self.finished || self.out_busy.is_some() {
-            return None;
+        into: &mut Vec<squeue::Entry>,
+    ) {
+        if self.finished || self.out_inflight > 0 {
+            return;
         }
+        let first = into.len();
         let sock = ring::fd(&self.conn);
         let small = self
             .file
             .as_ref()
             .is_some_and(|f| f.pipe.is_none() && f.sent == 0 && f.chunk.len <= SMALL_FILE);
-        let (op, entry) = if small {
-            // Read the body after the bytes before it: one SEND for both.
-            let f = self.file.as_ref()?;
-            let start = self.out.len();
+        if small {
+            let Some(f) = self.file.as_ref() else { return };
+            self.read_start = self.out.len();
             self.out.reserve(f.chunk.len as usize);
             let spare = self.out.spare_capacity_mut();
             let read = opcode::Read::new(
@@ -212,55 +223,63 @@ impl<S: Session> UConn<S> {
             )
             .offset(f.chunk.offset)
             .build();
-            (OutOp::Read(start), read)
-        } else if self.written < self.out.len() {
-            let more = if self.file.is_some() {
-                nix::libc::MSG_MORE
-            } else {
-                0
-            };
-            let rest = &self.out[self.written..];
-            let len = u32::try_from(rest.len()).unwrap_or(u32::MAX);
-            let send = opcode::Send::new(sock, rest.as_ptr(), len)
-                .flags(nix::libc::MSG_NOSIGNAL | more)
-                .build();
-            (OutOp::Send, send)
+            into.push(read.user_data(user_data(OutOp::Read)));
         } else {
-            let f = self.file.as_mut()?;
-            if f.pipe.is_none() {
-                match pipes.pop().map_or_else(Pipe::new, Ok) {
-                    Ok(p) => f.pipe = Some(p),
-                    Err(e) => {
-                        self.fail(&e);
-                        return None;
+            if self.written < self.out.len() {
+                let more = if self.file.is_some() {
+                    nix::libc::MSG_MORE
+                } else {
+                    0
+                };
+                let rest = &self.out[self.written..];
+                let len = u32::try_from(rest.len()).unwrap_or(u32::MAX);
+                let send = opcode::Send::new(sock, rest.as_ptr(), len)
+                    .flags(nix::libc::MSG_NOSIGNAL | more)
+                    .build();
+                into.push(send.user_data(user_data(OutOp::Send)));
+            }
+            if let Some(f) = self.file.as_mut() {
+                if f.pipe.is_none() {
+                    match pipes.pop().map_or_else(Pipe::new, Ok) {
+                        Ok(p) => f.pipe = Some(p),
+                        Err(e) => {
+                            into.truncate(first);
+                            return self.fail(&e);
+                        }
                     }
                 }
-            }
-            let pipe = f.pipe.as_ref()?;
-            if f.in_pipe > 0 {
-                let flags = if f.sent + u64::from(f.in_pipe) < f.chunk.len {
+                let Some(pipe) = f.pipe.as_ref() else { return };
+                let mut drain = f.in_pipe;
+                if f.in_pipe == 0 {
+                    let left = f.chunk.len - f.sent;
+                    drain = left.min(u64::from(pipe.capacity)) as u32;
+                    let Ok(offset) = i64::try_from(f.chunk.offset + f.sent) else {
+                        into.truncate(first);
+                        return self.close("file offset too large");
+                    };
+                    let file = ring::fd(&*f.chunk.file);
+                    let fill =
+                        opcode::Splice::new(file, offset, pipe.write_fd(), -1, drain).build();
+                    into.push(fill.user_data(user_data(OutOp::Fill)));
+                }
+                let flags = if f.sent + u64::from(drain) < f.chunk.len {
                     nix::libc::SPLICE_F_MORE
                 } else {
                     0
                 };
-                let splice = opcode::Splice::new(pipe.read_fd(), -1, sock, -1, f.in_pipe)
+                let out = opcode::Splice::new(pipe.read_fd(), -1, sock, -1, drain)
                     .flags(flags)
                     .build();
-                (OutOp::DrainPipe, splice)
-            } else {
-                let left = f.chunk.len - f.sent;
-                let len = left.min(u64::from(pipe.capacity)) as u32;
-                let Ok(offset) = i64::try_from(f.chunk.offset + f.sent) else {
-                    self.close("file offset too large");
-                    return None;
-                };
-                let file = ring::fd(&*f.chunk.file);
-                let splice = opcode::Splice::new(file, offset, pipe.write_fd(), -1, len).build();
-                (OutOp::FillPipe, splice)
+                into.push(out.user_data(user_data(OutOp::Drain)));
             }
-        };
-        self.out_busy = Some(op);
-        Some(entry.user_data(user_data))
+        }
+        let chain = &mut into[first..];
+        self.out_inflight = chain.len() as u8;
+        if let Some((_, linked)) = chain.split_last_mut() {
+            for entry in linked {
+                *entry = entry.clone().flags(squeue::Flags::IO_LINK);
+            }
+        }
     }
 
     /// A receive completed: `result` is the byte count or `-errno`, `data`
@@ -302,57 +321,71 @@ impl<S: Session> UConn<S> {
         self.advance(now);
     }
 
-    /// The output operation completed with `result` (bytes or `-errno`); a
+    /// Output operation `op` completed with `result` (bytes or `-errno`); a
     /// pipe whose file range is all sent goes back to `pipes`.
-    pub(super) fn on_out(&mut self, now: Instant, result: i32, pipes: &mut Vec<Pipe>) {
-        let op = self.out_busy.take();
+    pub(super) fn on_out(&mut self, now: Instant, op: OutOp, result: i32, pipes: &mut Vec<Pipe>) {
+        self.out_inflight = self.out_inflight.saturating_sub(1);
         self.guarded(|c| c.output_done(now, op, result, pipes));
     }
 
-    fn output_done(&mut self, now: Instant, op: Option<OutOp>, result: i32, pipes: &mut Vec<Pipe>) {
+    fn output_done(&mut self, now: Instant, op: OutOp, result: i32, pipes: &mut Vec<Pipe>) {
         if self.finished {
             return;
         }
         let n = match u32::try_from(result) {
             Ok(n) => n,
-            Err(_) => {
-                return match Errno::from_raw(-result) {
-                    Errno::EINTR | Errno::EAGAIN => {}
-                    e => self.fail(&io::Error::from(e)),
-                }
-            }
+            Err(_) => match Errno::from_raw(-result) {
+                // The chain was cut short before this one: what is left is
+                // submitted again once the whole chain has completed.
+                Errno::ECANCELED | Errno::EINTR | Errno::EAGAIN => 0,
+                e => return self.fail(&io::Error::from(e)),
+            },
         };
         if n > 0 {
             self.stall_deadline = Some(now + self.send_timeout);
         }
+        if result >= 0 {
+            if let Err(e) = self.account(op, n, pipes) {
+                return self.fail(&e);
+            }
+        }
+        if self.out_inflight == 0 {
+            self.advance(now);
+        }
+    }
+
+    /// Moves the output state on by `n` bytes done by `op`.
+    fn account(&mut self, op: OutOp, n: u32, pipes: &mut Vec<Pipe>) -> io::Result<()> {
+        if op == OutOp::Send {
+            self.written += n as usize;
+            return Ok(());
+        }
+        let Some(f) = self.file.as_mut() else {
+            return Ok(());
+        };
         match op {
-            Some(OutOp::Send) => self.written += n as usize,
-            Some(OutOp::Read(start)) => {
-                let Some(f) = self.file.as_mut() else { return };
+            OutOp::Send => {}
+            OutOp::Read => {
                 if n == 0 {
-                    return self.fail(&shrank());
+                    return Err(shrank());
                 }
+                let len = (self.read_start + n as usize).min(self.out.capacity());
                 // SAFETY: the READ completion says the kernel wrote `n` bytes
-                // into the spare capacity starting at `start`, which was
-                // reserved for `left >= n` bytes and untouched since.
-                unsafe { self.out.set_len(start + n as usize) };
+                // into the spare capacity from `read_start`, reserved for the
+                // whole range (>= n) and untouched since.
+                unsafe { self.out.set_len(len) };
                 f.sent += u64::from(n);
-                if f.sent == f.chunk.len {
+                if f.sent >= f.chunk.len {
                     self.file = None;
                 }
             }
-            Some(OutOp::FillPipe) => {
-                let Some(f) = self.file.as_mut() else { return };
+            OutOp::Fill => {
                 if n == 0 {
-                    return self.fail(&shrank());
+                    return Err(shrank());
                 }
-                f.in_pipe = n;
+                f.in_pipe += n;
             }
-            Some(OutOp::DrainPipe) => {
-                let Some(f) = self.file.as_mut() else { return };
-                if n == 0 {
-                    return self.fail(&ErrorKind::WriteZero.into());
-                }
+            OutOp::Drain => {
                 f.in_pipe = f.in_pipe.saturating_sub(n);
                 f.sent += u64::from(n);
                 if f.sent >= f.chunk.len && f.in_pipe == 0 {
@@ -363,9 +396,8 @@ impl<S: Session> UConn<S> {
                     }
                 }
             }
-            None => {}
         }
-        self.advance(now);
+        Ok(())
     }
 
     /// A deadline from [`UConn::deadline`] may have passed.
@@ -426,7 +458,7 @@ impl<S: Session> UConn<S> {
     }
 
     fn flushed(&self) -> bool {
-        self.out_busy.is_none() && self.written == self.out.len() && self.file.is_none()
+        self.out_inflight == 0 && self.written == self.out.len() && self.file.is_none()
     }
 
     fn can_read(&self) -> bool {

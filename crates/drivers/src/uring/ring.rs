@@ -73,8 +73,8 @@ pub fn check() -> io::Result<()> {
 /// kernel run completions only when the worker waits for them.
 pub(crate) struct Ring {
     pub(crate) ring: IoUring,
-    /// Entries that did not fit in the submission queue yet.
-    backlog: Vec<squeue::Entry>,
+    /// Chains of entries that did not fit in the submission queue yet.
+    backlog: Vec<Vec<squeue::Entry>>,
 }
 
 impl Ring {
@@ -113,9 +113,30 @@ impl Ring {
     /// The caller keeps the promise of the module doc: whatever `entry`
     /// points at stays valid and untouched until its completion is taken.
     pub(crate) fn push(&mut self, entry: squeue::Entry) {
-        if !self.backlog.is_empty() || !self.try_push(&entry) {
-            self.backlog.push(entry);
+        self.push_chain(std::slice::from_ref(&entry));
+    }
+
+    /// Queues entries that must reach the kernel in one submission (a chain
+    /// linked with IO_LINK: split across two, it would end early).
+    pub(crate) fn push_chain(&mut self, chain: &[squeue::Entry]) {
+        if self.backlog.is_empty() && !self.fits(chain.len()) {
+            // Hand what is queued to the kernel to make room.
+            if let Err(e) = self.ring.submit() {
+                tracing::debug!("io_uring_enter: {e}");
+            }
         }
+        if self.backlog.is_empty() && self.fits(chain.len()) {
+            for entry in chain {
+                self.try_push(entry);
+            }
+        } else {
+            self.backlog.push(chain.to_vec());
+        }
+    }
+
+    fn fits(&mut self, n: usize) -> bool {
+        let sq = self.ring.submission();
+        sq.capacity() - sq.len() >= n
     }
 
     fn try_push(&mut self, entry: &squeue::Entry) -> bool {
@@ -128,15 +149,19 @@ impl Ring {
         unsafe { self.ring.submission().push(entry).is_ok() }
     }
 
-    /// Moves backlogged entries into the submission queue as room allows.
+    /// Moves backlogged chains into the submission queue as room allows.
     pub(crate) fn flush_backlog(&mut self) {
-        while let Some(first) = self.backlog.first() {
-            let first = first.clone();
-            if !self.try_push(&first) {
-                return;
+        let mut done = 0;
+        for i in 0..self.backlog.len() {
+            if !self.fits(self.backlog[i].len()) {
+                break;
             }
-            self.backlog.remove(0);
+            for entry in std::mem::take(&mut self.backlog[i]) {
+                self.try_push(&entry);
+            }
+            done += 1;
         }
+        self.backlog.drain(..done);
     }
 
     /// Entries still waiting for room.

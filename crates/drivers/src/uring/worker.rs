@@ -8,7 +8,7 @@
 //! after every operation of the old connection has completed, since the
 //! kernel may still read its output buffer until then.
 
-use super::conn::UConn;
+use super::conn::{OutOp, UConn};
 use super::ring::{self, Buffers, Pipe, Ring};
 use crate::io::{is_resource_exhaustion, is_transient_accept_error};
 use crate::listener::Conn;
@@ -28,13 +28,16 @@ use std::time::{Duration, Instant};
 
 /// Operation kinds, in the low bits of `user_data`.
 const RECV: u64 = 0;
-const OUT: u64 = 1;
-const ACCEPT: u64 = 2;
-const WAKE: u64 = 3;
-const SHUTDOWN: u64 = 4;
+const ACCEPT: u64 = 1;
+const WAKE: u64 = 2;
+const SHUTDOWN: u64 = 3;
 /// Completions nobody waits for: buffers given back, cancellations.
-const IGNORE: u64 = 5;
-const KIND_BITS: u32 = 3;
+const IGNORE: u64 = 4;
+const SEND: u64 = 5;
+const READ: u64 = 6;
+const FILL: u64 = 7;
+const DRAIN: u64 = 8;
+const KIND_BITS: u32 = 4;
 
 /// After the grace period, how long the kernel gets to hand back the
 /// operations of the connections just aborted before the worker leaves
@@ -100,6 +103,8 @@ struct Worker<S: Service> {
     wakes: Arc<WakeQueue>,
     woken: Vec<u64>,
     completions: Vec<(u64, i32, u32)>,
+    /// Scratch for a connection's chain of output operations.
+    chain: Vec<io_uring::squeue::Entry>,
     draining_until: Option<Instant>,
     /// Set once the grace period is over: the moment the worker stops
     /// waiting for cancelled operations.
@@ -140,6 +145,7 @@ impl<S: Service> Worker<S> {
             wakes,
             woken: Vec::new(),
             completions: Vec::new(),
+            chain: Vec::new(),
             draining_until: None,
             give_up_at: None,
             accept_paused_until: None,
@@ -197,7 +203,10 @@ impl<S: Service> Worker<S> {
             for &(data, result, flags) in &completions {
                 match data & ((1 << KIND_BITS) - 1) {
                     RECV => self.on_recv(data, result, flags, now),
-                    OUT => self.on_out(data, result, now),
+                    SEND => self.on_out(data, OutOp::Send, result, now),
+                    READ => self.on_out(data, OutOp::Read, result, now),
+                    FILL => self.on_out(data, OutOp::Fill, result, now),
+                    DRAIN => self.on_out(data, OutOp::Drain, result, now),
                     ACCEPT => self.on_accept(data, result, flags, now)?,
                     WAKE => self.on_wakes(flags, now),
                     SHUTDOWN => stop = true,
@@ -257,10 +266,10 @@ impl<S: Service> Worker<S> {
         }
     }
 
-    fn on_out(&mut self, data: u64, result: i32, now: Instant) {
+    fn on_out(&mut self, data: u64, op: OutOp, result: i32, now: Instant) {
         let mut pipes = std::mem::take(&mut self.pipes);
         if let Some((index, conn)) = self.lookup(data) {
-            conn.on_out(now, result, &mut pipes);
+            conn.on_out(now, op, result, &mut pipes);
             self.settle(index);
         }
         self.pipes = pipes;
@@ -343,23 +352,25 @@ impl<S: Service> Worker<S> {
                 return self.release(index);
             }
             if !slot.cancelled {
+                // Everything still waiting on the socket; file reads and
+                // fills of an empty pipe end on their own.
                 slot.cancelled = true;
-                let (recv, out) = conn.busy();
-                for (busy, kind) in [(recv, RECV), (out, OUT)] {
-                    if busy {
-                        let cancel = opcode::AsyncCancel::new(base | kind).build();
-                        self.ring.push(cancel.user_data(IGNORE));
-                    }
-                }
+                let which = types::CancelBuilder::fd(conn.sock()).all();
+                let cancel = opcode::AsyncCancel2::new(which).build();
+                self.ring.push(cancel.user_data(IGNORE));
             }
             return;
         }
         if let Some(entry) = conn.recv_entry(base | RECV) {
             self.ring.push(entry);
         }
-        if let Some(entry) = conn.out_entry(base | OUT, &mut self.pipes) {
-            self.ring.push(entry);
+        let mut chain = std::mem::take(&mut self.chain);
+        conn.out_entries(|op| base | kind(op), &mut self.pipes, &mut chain);
+        if !chain.is_empty() {
+            self.ring.push_chain(&chain);
+            chain.clear();
         }
+        self.chain = chain;
         if conn.is_finished() {
             return self.settle(index);
         }
@@ -505,6 +516,16 @@ impl<S: Service> Worker<S> {
         .build()
         .user_data(WAKE);
         self.ring.push(poll);
+    }
+}
+
+/// The `user_data` kind of an output operation.
+fn kind(op: OutOp) -> u64 {
+    match op {
+        OutOp::Send => SEND,
+        OutOp::Read => READ,
+        OutOp::Fill => FILL,
+        OutOp::Drain => DRAIN,
     }
 }
 
