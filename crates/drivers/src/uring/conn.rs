@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 const SMALL_FILE: u64 = 16 * 1024;
 
 /// Empty pipes a worker keeps for the next large file range.
-const IDLE_PIPES: usize = 16;
+const IDLE_PIPES: usize = 256;
 
 /// An output buffer larger than this is given back after it drains (as in
 /// the readiness loops).
