@@ -18,7 +18,8 @@
 # left out with a note), CASES (the cases to run, by key: ka50 ka500 close 64k
 # 100m; default all), NETKIT (a netkit binary to measure instead of building
 # this tree's). SERVERS may add netkit-1w: netkit with --workers 1, a row for
-# comparison (the netkit row stays the one with WORKERS).
+# comparison (the netkit row stays the one with WORKERS). netkit-uring is netkit
+# with --model uring (io_uring completions instead of epoll readiness).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,7 @@ ROUNDS=${ROUNDS:-3}
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-2}
 BASE_PORT=${BASE_PORT:-18080}
-SERVERS=${SERVERS:-"netkit nginx h2o lighttpd"}
+SERVERS=${SERVERS:-"netkit netkit-uring nginx h2o lighttpd"}
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -73,6 +74,7 @@ port_of() {
     h2o) echo $((BASE_PORT + 2)) ;;
     lighttpd) echo $((BASE_PORT + 3)) ;;
     netkit-1w) echo $((BASE_PORT + 4)) ;;
+    netkit-uring) echo $((BASE_PORT + 5)) ;;
   esac
 }
 
@@ -90,6 +92,12 @@ start_netkit-1w() {
   [ -n "${MODEL:-}" ] && model=(--model "$MODEL")
   "$NETKIT" http serve "$root" --bind 127.0.0.1 --port "$(port_of netkit-1w)" --quiet \
     --workers 1 "${model[@]}" >"$work/netkit-1w.out" 2>"$work/netkit-1w.err" &
+  pids+=($!)
+}
+
+start_netkit-uring() {
+  "$NETKIT" http serve "$root" --bind 127.0.0.1 --port "$(port_of netkit-uring)" --quiet \
+    --workers "$WORKERS" --model uring >"$work/netkit-uring.out" 2>"$work/netkit-uring.err" &
   pids+=($!)
 }
 
@@ -169,7 +177,7 @@ wait_ready() {
 available=()
 for s in $SERVERS; do
   case $s in
-    netkit | netkit-1w) ok=1 ;;
+    netkit | netkit-1w | netkit-uring) ok=1 ;;
     nginx) [ -x /usr/sbin/nginx ] && ok=1 || ok=0 ;;
     h2o) command -v h2o >/dev/null && ok=1 || ok=0 ;;
     lighttpd) [ -x /usr/sbin/lighttpd ] && ok=1 || ok=0 ;;
@@ -215,7 +223,7 @@ measure() {
 echo "# netkit http vs nginx $(date -u +%Y-%m-%dT%H:%MZ) on $(uname -srm), $(nproc) CPUs"
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "# wrk -t $THREADS -d $DURATION, $ROUNDS alternating rounds (best, median); netkit --workers $WORKERS ${MODEL:+--model $MODEL}"
-printf '%-32s %-9s %12s %10s %12s %16s\n' "case" "server" "requests/s" "MB/s" "median r/s" "netkit/nginx"
+printf '%-32s %-12s %12s %10s %12s %16s\n' "case" "server" "requests/s" "MB/s" "median r/s" "netkit/nginx"
 # The median of the numbers given as arguments (the lower middle one of an
 # even count).
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] + 0 }'; }
@@ -245,10 +253,14 @@ for c in "${cases[@]}"; do
   done
   for s in "${available[@]}"; do
     r=""
-    if [ "$s" = netkit ] && [ -n "${best_rps[nginx]:-}" ]; then
-      r="$(ratio "${best_rps[netkit]}" "${best_rps[nginx]}") (median $(ratio "${med[netkit]}" "${med[nginx]}"))"
-    fi
-    printf '%-32s %-9s %12s %10s %12s %16s\n' "$name" "$s" "$(fmt "${best_rps[$s]:-0}")" \
+    case $s in
+      netkit | netkit-uring)
+        if [ -n "${best_rps[nginx]:-}" ]; then
+          r="$(ratio "${best_rps[$s]}" "${best_rps[nginx]}") (median $(ratio "${med[$s]}" "${med[nginx]}"))"
+        fi
+        ;;
+    esac
+    printf '%-32s %-12s %12s %10s %12s %16s\n' "$name" "$s" "$(fmt "${best_rps[$s]:-0}")" \
       "${best_mbs[$s]:-0}" "$(fmt "${med[$s]}")" "$r"
   done
   unset best_rps best_mbs all_rps med

@@ -6,7 +6,7 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use std::cell::RefCell;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 /// Waits until one of `fds` is readable (or hung up) or `timeout` passes.
@@ -118,20 +118,35 @@ impl InputBuffer {
         SCRATCH.with_borrow_mut(|scratch| {
             let room = MAX_INPUT.saturating_sub(self.pending.len());
             let n = source.read(&mut scratch[..room])?;
-            if n == 0 {
-                return Ok(0);
-            }
-            if self.pending.is_empty() {
-                // The common case: the session takes the bytes where they landed.
-                let used = handle_input(&scratch[..n]).min(n);
-                self.pending.extend_from_slice(&scratch[used..n]);
-                self.reoffer = used > 0 && used < n;
-            } else {
-                self.pending.extend_from_slice(&scratch[..n]);
-                self.offer(handle_input);
+            if n > 0 {
+                self.offer_received(&scratch[..n], handle_input);
             }
             Ok(n)
         })
+    }
+
+    /// How many more bytes may be received before the buffer is full.
+    pub(crate) fn room(&self) -> usize {
+        MAX_INPUT.saturating_sub(self.pending.len())
+    }
+
+    /// Offers bytes just received (somewhere else: the scratch buffer, or a
+    /// buffer the kernel filled) after any leftover; keeps what is not consumed.
+    pub(crate) fn offer_received(
+        &mut self,
+        data: &[u8],
+        handle_input: impl FnOnce(&[u8]) -> usize,
+    ) {
+        let n = data.len();
+        if self.pending.is_empty() {
+            // The common case: the session takes the bytes where they landed.
+            let used = handle_input(data).min(n);
+            self.pending.extend_from_slice(&data[used..]);
+            self.reoffer = used > 0 && used < n;
+        } else {
+            self.pending.extend_from_slice(data);
+            self.offer(handle_input);
+        }
     }
 
     /// Offers the unconsumed bytes to `handle_input` again (see
@@ -191,6 +206,15 @@ pub(crate) const LINGER: Duration = Duration::from_secs(2);
 /// buffer (a lingering close); returns the byte count (0 = EOF).
 pub(crate) fn discard(source: &mut impl io::Read) -> io::Result<usize> {
     SCRATCH.with_borrow_mut(|scratch| source.read(scratch))
+}
+
+/// [`discard`] for a blocking socket (the uring model's): one `recv` with
+/// MSG_DONTWAIT, which says WouldBlock instead of waiting.
+pub(crate) fn discard_nowait(sock: impl AsFd) -> io::Result<usize> {
+    use nix::sys::socket::{recv, MsgFlags};
+    SCRATCH.with_borrow_mut(|scratch| {
+        recv(sock.as_fd().as_raw_fd(), scratch, MsgFlags::MSG_DONTWAIT).map_err(io::Error::from)
+    })
 }
 
 /// The end of a lingering close when the server is stopping: throws away what

@@ -16,7 +16,8 @@
 //!                 ├ select     one thread, select(2) readiness loop (FD_SETSIZE bound)
 //!                 ├ poll       one thread, poll(2) readiness loop
 //!                 ├ epoll      N threads, each an epoll(7) loop on its own SO_REUSEPORT listener
-//!                 └ async      tokio tasks on a multi-threaded runtime
+//!                 ├ async      tokio tasks on a multi-threaded runtime
+//!                 └ uring      N threads, each an io_uring loop (completions, not readiness)
 //! ```
 //!
 //! Shared pieces: [`listener`] (binding and accepting on TCP or Unix sockets),
@@ -45,6 +46,7 @@ pub mod shared_memory;
 pub mod thread;
 pub mod tokio;
 pub mod udp;
+pub mod uring;
 mod wake;
 
 pub use listener::{Conn, Listener};
@@ -75,11 +77,13 @@ pub enum Model {
     Epoll,
     /// Tokio tasks on a multi-threaded runtime.
     Async,
+    /// One io_uring loop per worker thread, each on its own SO_REUSEPORT listener.
+    Uring,
 }
 
 impl Model {
     /// Every model, in the order the course teaches them.
-    pub const ALL: [Model; 8] = [
+    pub const ALL: [Model; 9] = [
         Model::Iterative,
         Model::Thread,
         Model::Pool,
@@ -88,6 +92,7 @@ impl Model {
         Model::Poll,
         Model::Epoll,
         Model::Async,
+        Model::Uring,
     ];
 
     /// The name used on the command line.
@@ -101,6 +106,7 @@ impl Model {
             Model::Poll => "poll",
             Model::Epoll => "epoll",
             Model::Async => "async",
+            Model::Uring => "uring",
         }
     }
 
@@ -146,7 +152,7 @@ impl FromStr for Model {
 /// Settings every model understands.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Worker threads for `pool`, `epoll` and `async`.
+    /// Worker threads for `pool`, `epoll`, `async` and `uring`.
     pub workers: usize,
     /// After shutdown starts, how long in-flight connections may take to finish.
     pub grace: Duration,
@@ -195,6 +201,7 @@ pub fn serve<S: Service>(
         Model::Poll => poll::serve(listeners, service, config, shutdown),
         Model::Epoll => epoll::serve(listeners, service, config, shutdown),
         Model::Async => tokio::serve(listeners, service, config, shutdown),
+        Model::Uring => uring::serve(listeners, service, config, shutdown),
     }
 }
 

@@ -1,4 +1,4 @@
-//! Driver behaviours every model must share, checked under all eight models
+//! Driver behaviours every model must share, checked under all nine models
 //! with small in-process test services over real sockets on 127.0.0.1:0:
 //!
 //! - wake-ups: a session woken from another thread (a hub that another

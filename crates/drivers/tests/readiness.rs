@@ -1,4 +1,4 @@
-//! Driver-level tests of the readiness loops (`select`, `poll`, `epoll`): each
+//! Driver-level tests of the event loops (`select`, `poll`, `epoll`, `uring`): each
 //! runs the echo service in-process on 127.0.0.1:0 and talks to it over real
 //! sockets — many concurrent clients byte-exact, half-close, reset, stalled
 //! readers, idle timeouts, graceful shutdown, and select's FD_SETSIZE guard.
@@ -406,12 +406,12 @@ fn file_chunks_follow_their_header_bytes_in_order(model: Model) {
 }
 
 common::every_model! {
-    many_concurrent_clients_get_their_bytes_back_exactly: [select, poll, epoll],
-    half_close_flushes_then_closes: [select, poll, epoll],
-    a_reset_mid_transfer_leaves_the_server_serving: [select, poll, epoll],
-    idle_clients_do_not_block_others_and_time_out: [select, poll, epoll],
-    a_peer_that_never_reads_is_dropped_after_the_send_timeout: [select, poll, epoll],
-    shutdown_closes_idle_clients_refuses_new_ones_and_returns_ok: [select, poll, epoll],
-    shutdown_gives_up_on_a_stalled_client_after_the_grace_period: [select, poll, epoll],
-    file_chunks_follow_their_header_bytes_in_order: [select, poll, epoll],
+    many_concurrent_clients_get_their_bytes_back_exactly: [select, poll, epoll, uring],
+    half_close_flushes_then_closes: [select, poll, epoll, uring],
+    a_reset_mid_transfer_leaves_the_server_serving: [select, poll, epoll, uring],
+    idle_clients_do_not_block_others_and_time_out: [select, poll, epoll, uring],
+    a_peer_that_never_reads_is_dropped_after_the_send_timeout: [select, poll, epoll, uring],
+    shutdown_closes_idle_clients_refuses_new_ones_and_returns_ok: [select, poll, epoll, uring],
+    shutdown_gives_up_on_a_stalled_client_after_the_grace_period: [select, poll, epoll, uring],
+    file_chunks_follow_their_header_bytes_in_order: [select, poll, epoll, uring],
 }

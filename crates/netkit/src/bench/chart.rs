@@ -23,7 +23,8 @@ fn err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 }
 
 fn color(i: usize) -> RGBColor {
-    const COLORS: [RGBColor; 8] = [
+    // One colour per model: nine, so no two models' lines share one.
+    const COLORS: [RGBColor; 9] = [
         RGBColor(0x1f, 0x77, 0xb4),
         RGBColor(0xff, 0x7f, 0x0e),
         RGBColor(0x2c, 0xa0, 0x2c),
@@ -32,6 +33,7 @@ fn color(i: usize) -> RGBColor {
         RGBColor(0x8c, 0x56, 0x4b),
         RGBColor(0xe3, 0x77, 0xc2),
         RGBColor(0x17, 0xbe, 0xcf),
+        RGBColor(0xbc, 0xbd, 0x22),
     ];
     COLORS[i % COLORS.len()]
 }

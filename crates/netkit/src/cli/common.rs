@@ -118,10 +118,10 @@ pub(crate) fn udp_url(socket: &UdpSocket) -> Result<String> {
 /// How a TCP server handles concurrent clients.
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
-    /// Concurrency model: iterative, thread, pool, fork, select, poll, epoll, async.
+    /// Concurrency model: iterative, thread, pool, fork, select, poll, epoll, async, uring.
     #[arg(long, default_value_t = Model::DEFAULT, value_parser = parse_model)]
     pub model: Model,
-    /// Worker threads for pool, epoll and async (default: one per CPU).
+    /// Worker threads for pool, epoll, async and uring (default: one per CPU).
     #[arg(long, value_name = "N", value_parser = positive::<usize>)]
     pub workers: Option<usize>,
     /// How long in-flight connections get to finish after SIGINT/SIGTERM (10s, 500ms, 2m).
@@ -137,6 +137,10 @@ impl ModelArgs {
             config.workers = workers;
         }
         config.grace = self.grace;
+        // A kernel that refuses io_uring is reported before anything listens.
+        if self.model == Model::Uring {
+            netkit_drivers::uring::check()?;
+        }
         Ok(config)
     }
 }

@@ -286,5 +286,5 @@ impl Drop for KillOnDrop {
 
 common::every_model! {
     room_output_reaches_idle_irc_connections:
-        [iterative, thread, pool, select, poll, epoll, r#async],
+        [iterative, thread, pool, select, poll, epoll, r#async, uring],
 }

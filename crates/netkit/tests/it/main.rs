@@ -50,5 +50,6 @@ mod tls_models;
 mod tools;
 mod up_browser;
 mod up_services;
+mod uring_refusal;
 mod web_share;
 mod web_verbs;

@@ -146,7 +146,7 @@ fn udp_bind_ipv6_wildcard_serves_ipv4_too() {
 }
 
 common::every_model! {
-    bind_twice_prints_two_ready_lines_and_both_answer: [epoll, fork, r#async],
+    bind_twice_prints_two_ready_lines_and_both_answer: [epoll, fork, r#async, uring],
 }
 
 /// The next ready line's address (a second `--bind`'s listener).

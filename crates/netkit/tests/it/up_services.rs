@@ -406,5 +406,5 @@ fn the_web_page_refuses_other_origins_and_sandboxes_the_share() {
 
 common::every_model! {
     web_chat_members_are_known_by_token_and_hear_the_room_as_events:
-        [epoll, thread, pool, select, poll, r#async],
+        [epoll, thread, pool, select, poll, r#async, uring],
 }

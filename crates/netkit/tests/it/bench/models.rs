@@ -33,7 +33,8 @@ fn models_has_a_row_per_model_and_draws_a_chart() {
             "select",
             "poll",
             "epoll",
-            "async"
+            "async",
+            "uring"
         ]
     );
     for row in rows {
@@ -48,7 +49,7 @@ fn models_has_a_row_per_model_and_draws_a_chart() {
     }
     let chart = std::fs::read_to_string(&svg).expect("svg written");
     assert!(
-        chart.starts_with("<svg") && chart.contains("epoll"),
+        chart.starts_with("<svg") && chart.contains("epoll") && chart.contains("uring"),
         "{chart:.200}"
     );
 }

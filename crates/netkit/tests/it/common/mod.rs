@@ -355,7 +355,7 @@ pub fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 ///
 /// ```ignore
 /// common::every_model! {
-///     serves_everything,                        // under all eight models
+///     serves_everything,                        // under all nine models
 ///     max_connections: [thread, pool, fork],    // only under these
 /// }
 /// ```
@@ -368,7 +368,7 @@ macro_rules! every_model {
     };
     (@all $tests:tt) => {
         $crate::common::every_model!(@models $tests
-            iterative thread pool fork select poll epoll r#async);
+            iterative thread pool fork select poll epoll r#async uring);
     };
     (@models $tests:tt $($model:ident)*) => {
         $($crate::common::every_model!(@module $model $tests);)*
@@ -396,6 +396,7 @@ macro_rules! every_model {
     (@test poll $test:ident [poll $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test poll $test [] []); };
     (@test epoll $test:ident [epoll $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test epoll $test [] []); };
     (@test r#async $test:ident [r#async $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test r#async $test [] []); };
+    (@test uring $test:ident [uring $($_r:ident)*] $all:tt) => { $crate::common::every_model!(@test uring $test [] []); };
     (@test $model:ident $test:ident [$_first:ident $($rest:ident)*] $all:tt) => {
         $crate::common::every_model!(@test $model $test [$($rest)*] $all);
     };

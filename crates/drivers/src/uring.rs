@@ -1,0 +1,104 @@
+//! `--model uring`: `config.workers` threads, each running its own io_uring
+//! loop on its own listener — the shape of the epoll model, with completions
+//! instead of readiness.
+//!
+//! epoll says "this socket is ready: now you read". io_uring takes the read
+//! itself: the loop *submits* operations (accept, receive, send, splice a
+//! file) into a ring shared with the kernel and later takes their
+//! *completions* off another ring, the bytes already moved. One
+//! `io_uring_enter` both submits every operation queued since the last one
+//! and waits for the next completions (or the earliest timer), so a busy
+//! loop makes about one system call per batch, not one per read and write.
+//!
+//! Pieces of one worker (`uring/worker.rs`; this file starts the workers):
+//!
+//! - **Listener per worker**, as in epoll (SO_REUSEPORT siblings; the port
+//!   guard in `listener.rs` keeps a second netkit out). Each has one
+//!   **multishot accept**: armed once, it completes once per connection.
+//! - **Provided buffers** (`uring/ring.rs`): receives take a buffer from a
+//!   per-worker pool only when data arrives, so an idle connection waiting
+//!   to read holds no memory; a buffer goes back after its session consumed it.
+//! - **Connections** (`uring/conn.rs`): at most one receive and one output
+//!   operation each in flight; a session is called exactly as under every
+//!   other model, and large file ranges are spliced file → pipe → socket.
+//! - **Timers** in a heap as in epoll; the wait for completions carries the
+//!   earliest deadline as its timeout (IORING_ENTER_EXT_ARG).
+//! - **Wake-ups** from other threads: a multishot poll on the worker's
+//!   eventfd; **shutdown**: a poll on the shutdown pipe, then the accepts are
+//!   cancelled and the sessions finish within the grace period.
+//!
+//! Where the kernel refuses io_uring (too old, `kernel.io_uring_disabled`,
+//! a seccomp filter), [`check`] says so in one line, before the server
+//! announces itself.
+
+mod conn;
+mod ring;
+mod worker;
+
+pub use ring::check;
+
+use crate::{Config, Listener, Shutdown};
+use netkit_proto::Service;
+use std::io;
+use std::sync::Arc;
+use worker::{run_worker, Fds};
+
+/// Serves with `config.workers` io_uring loops, one per thread and listener.
+pub fn serve<S: Service>(
+    listeners: impl Into<Vec<Listener>>,
+    service: Arc<S>,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> io::Result<()> {
+    let listeners = listeners.into();
+    check()?;
+    let stop_others = Shutdown::new()?;
+    let mut siblings = Vec::new();
+    for _ in 1..config.workers.max(1) {
+        let set: io::Result<Vec<Listener>> = listeners.iter().map(Listener::open_sibling).collect();
+        siblings.push(set?);
+    }
+    // Every worker's ring and descriptors are made before any worker accepts
+    // (see epoll.rs: a flood of connections cannot starve a late starter).
+    let mut own = Vec::new();
+    for _ in 0..config.workers.max(1) {
+        own.push(Fds::new()?);
+    }
+    let first_fds = own.pop().ok_or_else(|| io::Error::other("no worker"))?;
+    let mut threads = Vec::new();
+    for ((i, sibling), fds) in siblings.into_iter().enumerate().zip(own) {
+        let (service, config) = (Arc::clone(&service), config.clone());
+        let signals = [shutdown.clone(), stop_others.clone()];
+        let spawned = std::thread::Builder::new()
+            .name(format!("netkit-uring-{}", i + 1))
+            .spawn(move || run_worker(sibling, fds, service, &config, &signals));
+        match spawned {
+            Ok(handle) => threads.push(handle),
+            Err(e) => {
+                stop_others.trigger();
+                join_all(threads)?;
+                return Err(e);
+            }
+        }
+    }
+    let first = run_worker(
+        listeners,
+        first_fds,
+        service,
+        config,
+        &[shutdown.clone(), stop_others],
+    );
+    let rest = join_all(threads);
+    first.and(rest)
+}
+
+fn join_all(threads: Vec<std::thread::JoinHandle<io::Result<()>>>) -> io::Result<()> {
+    let mut result = Ok(());
+    for t in threads {
+        let r = t
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("a uring worker panicked")));
+        result = result.and(r);
+    }
+    result
+}
