@@ -65,7 +65,7 @@
 mod cache;
 mod clock;
 pub mod extension;
-mod listing;
+pub mod listing;
 mod login;
 mod query;
 mod request;

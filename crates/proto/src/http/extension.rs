@@ -58,6 +58,14 @@ pub trait Extension: Send + Sync + 'static {
         false
     }
 
+    /// The web page folder listings are shown in: an HTML document with
+    /// [`LISTING_MARK`](super::listing::LISTING_MARK) where the listing
+    /// goes (its table stays usable without script). `None`: the listing is
+    /// a page of its own.
+    fn listing_page(&self) -> Option<&str> {
+        None
+    }
+
     /// Whether `path` (under the prefix) is answered to anyone, logged in or
     /// not, even where the page is not: assets that hold nothing of the
     /// share. The default: none is.
