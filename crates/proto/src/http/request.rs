@@ -59,6 +59,12 @@ pub(crate) struct Head<'a> {
     pub(crate) ac_request_headers: Option<&'a [u8]>,
     /// The `Authorization` header (HTTP Basic, see [`super::login`]).
     pub(crate) authorization: Option<&'a [u8]>,
+    /// WebDAV `Destination` (MOVE, COPY): an absolute URL or path.
+    pub(crate) destination: Option<&'a [u8]>,
+    /// WebDAV `Overwrite`: `T` (the default) or `F`.
+    pub(crate) overwrite: Option<&'a [u8]>,
+    /// WebDAV `Depth`: `0`, `1` or `infinity`.
+    pub(crate) depth: Option<&'a [u8]>,
 }
 
 impl Head<'_> {
@@ -78,7 +84,7 @@ impl Head<'_> {
 
 /// Whether an `Origin` (`http://host[:port]`) names the authority in `Host`,
 /// the scheme's default port written or not.
-fn same_authority(origin: &[u8], host: Option<&[u8]>) -> bool {
+pub(crate) fn same_authority(origin: &[u8], host: Option<&[u8]>) -> bool {
     let Some(host) = host else {
         return false;
     };
@@ -156,6 +162,9 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
         ac_request_method: false,
         ac_request_headers: None,
         authorization: None,
+        destination: None,
+        overwrite: None,
+        depth: None,
     };
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = 0usize;
@@ -222,6 +231,12 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
             head.ac_request_headers = Some(value);
         } else if name.eq_ignore_ascii_case("authorization") {
             head.authorization = Some(trim(value));
+        } else if name.eq_ignore_ascii_case("destination") {
+            head.destination = Some(trim(value));
+        } else if name.eq_ignore_ascii_case("overwrite") {
+            head.overwrite = Some(trim(value));
+        } else if name.eq_ignore_ascii_case("depth") {
+            head.depth = Some(trim(value));
         }
     }
     if minor == 1 && hosts != 1 {
