@@ -214,7 +214,8 @@ async function remove(f) {
 }
 
 // ---- keyboard --------------------------------------------------------------
-// Arrows move through the list, Enter opens (the focused link), Backspace goes up.
+// Arrows (and Home, End) move through the list, Enter opens (the focused
+// link), Backspace goes up.
 function setUpKeys() {
   document.addEventListener('keydown', (e) => {
     if (e.altKey || e.ctrlKey || e.metaKey || $('#preview').open) return;
@@ -222,10 +223,12 @@ function setUpKeys() {
     if (t.matches && t.matches('input, textarea, select, [contenteditable]')) return;
     const links = [...document.querySelectorAll('#files tbody td.name a, #files tbody a.up')];
     const i = links.indexOf(document.activeElement);
-    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+    const moves = { ArrowDown: 1, ArrowUp: -1, Home: -Infinity, End: Infinity };
+    if (e.key in moves) {
       if (!links.length) return;
       e.preventDefault();
-      const next = i < 0 ? 0 : Math.max(0, Math.min(links.length - 1, i + (e.key === 'ArrowDown' ? 1 : -1)));
+      const step = moves[e.key];
+      const next = i < 0 && Math.abs(step) === 1 ? 0 : Math.max(0, Math.min(links.length - 1, (i < 0 ? 0 : i) + step));
       links[next].focus();
       links[next].scrollIntoView({ block: 'nearest' });
     } else if (e.key === 'Backspace' && cwd !== '/') {

@@ -3,8 +3,8 @@
 //! header, searches, opens a folder (and goes back with Backspace, moves with
 //! the arrow keys), uploads a whole folder through the folder picker, makes a
 //! folder, renames a file, deletes a folder, downloads a folder as ZIP
-//! (byte-exact with the server's archive), and previews Markdown as text
-//! (a `<script>` in it stays text). On `up`, a chat `/me` typed in the page
+//! (byte-exact with the server's archive), and previews an image and
+//! Markdown (a `<script>` in it stays text). On `up`, a chat `/me` typed in the page
 //! reaches a UDP member as an action, and theirs shows as `* name text`.
 //! Screenshots at 1280 and 390 px wide go to docs/.
 
@@ -26,6 +26,11 @@ fn make_tree(shared: &Path) {
     std::fs::write(shared.join("attic/old.txt"), "old\n").unwrap();
     std::fs::write(shared.join("deep/er/needle.txt"), "found me\n").unwrap();
     std::fs::write(shared.join("deep/small.txt"), "s\n").unwrap();
+    std::fs::write(
+        shared.join("deep/pic.svg"),
+        "<svg xmlns='http://www.w3.org/2000/svg' width='40' height='30'><rect width='40' height='30' fill='teal'/></svg>",
+    )
+    .unwrap();
     std::fs::write(
         shared.join("README.md"),
         "# Shared here\n\nSome **bold** text and <script>document.title='owned'</script>.\n\n- one\n- two\n",
@@ -176,13 +181,33 @@ async fn manage_files(c: &Client, http: SocketAddr, dir: &Path, shot: Option<&st
     })
     .await;
     assert!(std::fs::read(&saved).unwrap() == want, "the ZIP differs");
-    // Arrow keys move through the list ("..", then the folder er).
-    keys(c, "\u{e015}\u{e015}").await;
+    // An image is previewed in the page.
+    click(c, "a.file[data-name='pic.svg']").await;
+    eventually("the image preview", || async {
+        let shown = c
+            .execute(
+                "const i = document.querySelector('#preview-body img'); return i ? i.naturalWidth : 0",
+                vec![],
+            )
+            .await
+            .ok()?;
+        (shown.as_u64() == Some(40)).then_some(())
+    })
+    .await;
+    click(c, "#preview-close").await;
+    // Keys: Home goes to the top (".."), an arrow down to the folder er,
+    // Enter opens it, Backspace goes up.
+    keys(c, "\u{e011}\u{e015}").await;
     let focused = c
         .execute("return document.activeElement.dataset.name || ''", vec![])
         .await
         .unwrap();
     assert_eq!(focused, "er");
+    keys(c, "\u{e007}").await;
+    wait_for(c, "a.file[data-name='needle.txt']").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/deep/er/");
+    keys(c, "\u{e003}").await;
+    wait_for(c, "a.file[data-name='small.txt']").await;
     keys(c, "\u{e003}").await;
     wait_for(c, "a.file[data-name='notes.txt']").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/");
