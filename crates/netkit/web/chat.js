@@ -62,6 +62,8 @@ async function join(name) {
   on('action', (d) => action('', d.name, d.text));
   on('told', (d) => line('message private', d.from + ' (private)', d.text));
   on('renamed', (d) => {
+    // Our own rename, already shown when the server answered.
+    if (d.new === chat.name && !chat.members.has(d.old)) return;
     chat.members.delete(d.old);
     chat.members.add(d.new);
     if (d.old === chat.name) chat.name = d.new;

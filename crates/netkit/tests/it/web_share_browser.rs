@@ -5,11 +5,13 @@
 //! folder, renames a file, deletes a folder, downloads a folder as ZIP
 //! (byte-exact with the server's archive), and previews an image and
 //! Markdown (a `<script>` in it stays text). On `up`, a chat `/me` typed in the page
-//! reaches a UDP member as an action, and theirs shows as `* name text`.
-//! Screenshots at 1280 and 390 px wide go to docs/.
+//! reaches a UDP member as an action, and theirs shows as `* name text`;
+//! `/msg` is private both ways and `/nick` renames in the member list.
+//! A browser that prefers dark gets the dark page. Screenshots at 1280 and
+//! 390 px wide go to docs/ (and the dark one to target/).
 
 use crate::common;
-use crate::up_browser::{browser, eventually, text_of, Driver, WAIT};
+use crate::up_browser::{browser, browser_with, eventually, text_of, Driver, WAIT};
 
 use common::{up_addrs, up_args, Server};
 use fantoccini::{Client, Locator};
@@ -324,6 +326,32 @@ async fn http_serve_page_lists_sorts_searches_and_manages_files_in_chromium() {
         .unwrap()
         .is_empty());
     c.close().await.unwrap();
+
+    // Dark mode follows the system's (a browser that prefers dark).
+    let profile = dir.path().join("profile-dark");
+    std::fs::create_dir(&profile).unwrap();
+    let c = browser_with(
+        &driver,
+        &profile,
+        &dir.path().join("downloads"),
+        &["--force-dark-mode"],
+    )
+    .await;
+    c.goto(&format!("http://{http}/")).await.unwrap();
+    wait_for(&c, "a.file[data-name='renamed.txt']").await;
+    let background = c
+        .execute(
+            "return getComputedStyle(document.body).backgroundColor",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(background, "rgb(17, 20, 24)");
+    c.set_window_size(1280, 800).await.unwrap();
+    let shot = c.screenshot().await.unwrap();
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    std::fs::write(target.join("web-share-dark.png"), &shot).unwrap();
+    c.close().await.unwrap();
     drop(driver);
     assert_eq!(server.terminate(), Some(0));
 }
@@ -397,6 +425,31 @@ async fn up_page_manages_files_and_shows_chat_actions_in_chromium() {
     .await;
     assert!(action.contains("* mei waves"), "{action}");
     assert!(action.contains("* dana waves back"), "{action}");
+    // /msg is private both ways; /nick renames in the member list.
+    let page = &c;
+    let say = |text: &'static str| async move {
+        page.find(Locator::Css("#chat-text"))
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    };
+    say("/msg dana psst\u{e007}").await;
+    assert_eq!(recv_until("TOLD "), "TOLD mei psst");
+    udp.send_to(b"TELL mei secret", chat).unwrap();
+    wait_for(&c, "#chat-log li.private:not(.mine)").await;
+    let private = text_of(&c, "#chat-log li.private:not(.mine)").await;
+    assert!(
+        private.contains("dana") && private.contains("secret"),
+        "{private}"
+    );
+    say("/nick meili\u{e007}").await;
+    assert_eq!(recv_until("RENAMED "), "RENAMED mei meili");
+    eventually("the new name in the member list", || async {
+        (text_of(&c, "#chat-members").await == "dana, meili").then_some(())
+    })
+    .await;
     c.close().await.unwrap();
     drop(driver);
     assert_eq!(server.terminate(), Some(0));
