@@ -22,6 +22,8 @@ declare -A needs=(
   [chromium-driver]=/usr/bin/chromedriver
   [unzip]=/usr/bin/unzip
   [openssl]=/usr/bin/openssl
+  # WebDAV conformance (litmus basic and copymove run against http serve)
+  [litmus]=/usr/bin/litmus
   # scripts/test-install.sh: man pages, shell completions, the systemd unit, the package
   [man-db]=/usr/bin/man
   [zsh]=/usr/bin/zsh

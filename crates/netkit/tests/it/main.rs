@@ -52,3 +52,4 @@ mod up_browser;
 mod up_services;
 mod web_share;
 mod web_share_browser;
+mod web_verbs;
