@@ -89,12 +89,24 @@ async function list() {
     may = { upload: false, delete: false };
     entries = [];
     showTools();
+    // The server's own listing, when there is one, is still good to use.
+    if ($('#static')) return;
+    takeOver();
     $('#files tbody').replaceChildren(el('tr', {}, el('td', { colSpan: 4, textContent: 'Cannot list this folder: ' + e.message })));
     return;
   }
+  takeOver();
   showTools();
   render(entries, false);
   qr();
+}
+
+// The script's list replaces the server's once it has one.
+function takeOver() {
+  $('#static')?.remove();
+  $('#files').hidden = false;
+  $('#tools').hidden = false;
+  $('#search').hidden = false;
 }
 
 function showTools() {
@@ -422,10 +434,6 @@ function qr() {
 }
 
 async function main() {
-  $('#static')?.remove();
-  $('#files').hidden = false;
-  $('#tools').hidden = false;
-  $('#search').hidden = false;
   try { settings = await (await fetch(at('/_netkit/settings'))).json(); } catch (e) { /* defaults */ }
   document.body.classList.toggle('solo', !settings.chat);
   who();
