@@ -7,7 +7,8 @@
 //! Markdown (a `<script>` in it stays text). On `up`, a chat `/me` typed in the page
 //! reaches a UDP member as an action, and theirs shows as `* name text`;
 //! `/msg` is private both ways and `/nick` renames in the member list.
-//! A browser that prefers dark gets the dark page. Screenshots at 1280 and
+//! A browser that prefers dark gets the dark page; one without script gets
+//! a working listing. Screenshots at 1280 and
 //! 390 px wide go to docs/ (and the dark one to target/).
 
 use crate::common;
@@ -351,6 +352,26 @@ async fn http_serve_page_lists_sorts_searches_and_manages_files_in_chromium() {
     let shot = c.screenshot().await.unwrap();
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
     std::fs::write(target.join("web-share-dark.png"), &shot).unwrap();
+    c.close().await.unwrap();
+
+    // Without script the page is still a listing: a link per entry, sizes
+    // people read, folders that open.
+    let profile = dir.path().join("profile-noscript");
+    std::fs::create_dir(&profile).unwrap();
+    let c = browser_with(
+        &driver,
+        &profile,
+        &dir.path().join("downloads"),
+        &["--blink-settings=scriptEnabled=false"],
+    )
+    .await;
+    c.goto(&format!("http://{http}/")).await.unwrap();
+    wait_for(&c, "#static a[href='renamed.txt']").await;
+    let table = text_of(&c, "#static table").await;
+    assert!(table.contains("48.8 KiB"), "{table}");
+    click(&c, "#static a[href='deep/']").await;
+    wait_for(&c, "#static a[href='small.txt']").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/deep/");
     c.close().await.unwrap();
     drop(driver);
     assert_eq!(server.terminate(), Some(0));
