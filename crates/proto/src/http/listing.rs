@@ -2,7 +2,7 @@
 //! percent-encoded, sizes and dates, a parent link) or, for
 //! `Accept: application/json`, a JSON document. Directories come first, then
 //! files, in the order the query asks (`?sort=…&order=…`, see
-//! [`super::sort`]); the column headers link to the other orders. Dotfiles
+//! `sort.rs`); the column headers link to the other orders. Dotfiles
 //! are left out unless `--hidden` (the root's policy, see [`crate::root`]),
 //! symlinks that lead outside the root are left out always, and with `--auth`
 //! so is every entry the visitor may neither read nor pass through to a
