@@ -16,7 +16,7 @@
 //! shared [`Shutdown`] fires; a service that fails stops the others.
 
 mod banner;
-mod web;
+pub(crate) mod web;
 
 use crate::backplane;
 use crate::cli::common::{bind_udp, listen_tcp};

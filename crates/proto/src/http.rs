@@ -66,7 +66,7 @@ mod cache;
 mod clock;
 mod destination;
 pub mod extension;
-mod listing;
+pub mod listing;
 mod login;
 mod query;
 mod request;

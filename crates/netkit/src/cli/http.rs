@@ -9,6 +9,7 @@ use crate::tls::server::ServerTls;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub use crate::services::http::DEFAULT_PORT;
 
@@ -69,7 +70,15 @@ fn serve(args: ServeArgs) -> Result<()> {
     let listeners = args.server.listen_tcp(DEFAULT_PORT)?;
     services::http::defer_accept(&listeners);
     let log = services::open_log(&args.share, model);
-    let service = services::http::service(root, http, model, log.as_ref(), None, &gate);
+    // The web page (folders without index.html), under /_netkit/.
+    let page = crate::up::web::WebApp::for_http_serve(
+        services::open_share(&args.dir, &args.share)?,
+        http.upload,
+        http.overwrite,
+        model.name(),
+    );
+    let page: Arc<dyn netkit_proto::http::extension::Extension> = Arc::new(page);
+    let service = services::http::service(root, http, model, log.as_ref(), Some(page), &gate);
     if let Some(tls) = &tls {
         tls.announce();
     }

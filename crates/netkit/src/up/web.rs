@@ -1,7 +1,11 @@
 //! The web app of `netkit up`: its embedded assets, its settings document and
 //! the web chat routes, all under `/_netkit/`, plugged into the HTTP service as
-//! an [`Extension`]. The page is also served at `/` when the shared folder has
-//! no `index.html` of its own.
+//! an [`Extension`]. `http serve` has it too, without chat or other services.
+//! The page is what a folder without `index.html` answers a browser with: the
+//! HTTP listing puts its table into the page ([`Extension::listing_page`]),
+//! so it works without script, and the script takes over where it runs. It
+//! is also at `/_netkit/` (for a share whose root has an `index.html`).
+//! `/_netkit/qr.svg?u=URL` draws the QR code of the page's address.
 //!
 //! The page lists folders from `/_netkit/ls` (the HTTP listing's JSON, also
 //! for folders that have an `index.html`), downloads with plain links to the
@@ -22,14 +26,18 @@
 use netkit_proto::chat::hub::Hub;
 use netkit_proto::chat::web::WebChat;
 use netkit_proto::http::extension::{ExtRequest, ExtResponse, Extension};
+use netkit_proto::http::listing::LISTING_MARK;
 use netkit_proto::http::Visitor;
 use netkit_proto::root::{EntryKind, RelPath, Root};
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
 const INDEX: &str = include_str!("../../web/index.html");
 const CSS: &str = include_str!("../../web/app.css");
 const JS: &str = include_str!("../../web/app.js");
+const CHAT_JS: &str = include_str!("../../web/chat.js");
+const PREVIEW_JS: &str = include_str!("../../web/preview.js");
 const ICON: &str = include_str!("../../web/icon.svg");
 
 /// The prefix the web app owns.
@@ -62,11 +70,16 @@ impl WebApp {
         }
     }
 
-    fn has_index(&self) -> bool {
-        // Only a regular file is an index (a folder or FIFO of that name is
-        // listed past, as the HTTP service does).
-        RelPath::parse("index.html")
-            .is_ok_and(|rel| self.root.metadata(&rel).is_ok_and(|m| m.is_file()))
+    /// The page of `http serve`: no chat, no other services.
+    pub(crate) fn for_http_serve(root: Root, upload: bool, overwrite: bool, model: &str) -> WebApp {
+        let settings = serde_json::json!({
+            "upload": upload,
+            "overwrite": overwrite,
+            "chat": false,
+            "ports": {},
+            "model": model,
+        });
+        WebApp::new(root, settings, None, None)
     }
 
     /// `GET /_netkit/ls?path=/dir/`: the folder as JSON — the same document
@@ -157,15 +170,15 @@ impl Extension for WebApp {
         PREFIX
     }
 
-    fn wants_root(&self, accept_json: bool) -> bool {
-        !accept_json && !self.has_index()
+    fn listing_page(&self) -> Option<&str> {
+        Some(INDEX)
     }
 
     /// The page's script, style and icon hold nothing of the share.
     fn is_public(&self, path: &str) -> bool {
         matches!(
             path.strip_prefix(PREFIX),
-            Some("app.css" | "app.js" | "icon.svg")
+            Some("app.css" | "app.js" | "chat.js" | "preview.js" | "icon.svg" | "qr.svg")
         )
     }
 
@@ -190,9 +203,15 @@ impl Extension for WebApp {
             return ExtResponse::text(405, "method not allowed");
         }
         let (content_type, body) = match route {
-            "" | "index.html" => ("text/html; charset=utf-8", INDEX),
+            "" | "index.html" => {
+                let page = INDEX.replacen(LISTING_MARK, "", 1);
+                return ExtResponse::bytes(200, "text/html; charset=utf-8", page.into_bytes());
+            }
+            "qr.svg" => return qr(req.query),
             "app.css" => ("text/css; charset=utf-8", CSS),
             "app.js" => ("text/javascript; charset=utf-8", JS),
+            "chat.js" => ("text/javascript; charset=utf-8", CHAT_JS),
+            "preview.js" => ("text/javascript; charset=utf-8", PREVIEW_JS),
             "icon.svg" => ("image/svg+xml", ICON),
             "settings" => return self.settings(&req.visitor),
             "ls" => return self.list(req),
@@ -212,6 +231,36 @@ fn refused(visitor: &Visitor<'_>) -> ExtResponse {
     }
 }
 
+/// The longest address `qr.svg` draws.
+const MAX_QR_TEXT: usize = 1024;
+
+/// `GET /_netkit/qr.svg?u=TEXT`: TEXT (the page's address) as a QR code, an
+/// SVG of one path (a module per unit, a quiet zone of four around).
+fn qr(query: &str) -> ExtResponse {
+    let text = query_param(query, "u").unwrap_or_default();
+    if text.is_empty() || text.len() > MAX_QR_TEXT {
+        return ExtResponse::text(400, "u: the address to draw, up to 1024 bytes");
+    }
+    let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else {
+        return ExtResponse::text(400, "too long for a QR code");
+    };
+    let width = code.width();
+    let colors = code.to_colors();
+    let mut path = String::new();
+    for (i, color) in colors.iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let _ = write!(path, "M{} {}h1v1h-1z", i % width + 4, i / width + 4);
+        }
+    }
+    let side = width + 8;
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {side} {side}\" \
+         shape-rendering=\"crispEdges\"><rect width=\"{side}\" height=\"{side}\" fill=\"#fff\"/>\
+         <path d=\"{path}\" fill=\"#000\"/></svg>"
+    );
+    ExtResponse::bytes(200, "image/svg+xml", svg.into_bytes())
+}
+
 /// The percent-decoded value of `name` in a query string.
 fn query_param(query: &str, name: &str) -> Option<String> {
     query.split('&').find_map(|pair| {
@@ -226,7 +275,16 @@ fn query_param(query: &str, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::query_param;
+    use super::{qr, query_param};
+
+    #[test]
+    fn the_qr_code_is_an_svg_of_the_address() {
+        let svg = qr("u=http%3A%2F%2F127.0.0.1%3A8000%2F");
+        assert_eq!(svg.status, 200);
+        assert_eq!(svg.content_type, "image/svg+xml");
+        assert_eq!(qr("u=").status, 400);
+        assert_eq!(qr(&format!("u={}", "a".repeat(2000))).status, 400);
+    }
 
     #[test]
     fn query_parameters() {

@@ -71,7 +71,7 @@ fn files_and_listings(model: &str) {
         page.contains("&lt;b&gt;&amp;x y.txt"),
         "{model}: escaped name"
     );
-    assert!(page.contains("<td>13</td>"), "{model}: sizes");
+    assert!(page.contains(">13 B</td>"), "{model}: sizes");
     let dirs = page.find("site/").unwrap();
     assert!(
         dirs < page.find("hello.txt").unwrap(),

@@ -52,4 +52,5 @@ mod up_browser;
 mod up_services;
 mod uring_refusal;
 mod web_share;
+mod web_share_browser;
 mod web_verbs;

@@ -14,9 +14,9 @@
 //! them public ([`Extension::is_public`]: the page's script and style), and a
 //! request comes with its [`Visitor`] for what lies beyond (what a folder
 //! shows, who is logged in). A `401` it answers carries the login challenge.
-//! It may also take `GET /`
-//! ([`Extension::wants_root`]), which is how the web app replaces the plain
-//! listing of a folder that has no `index.html`.
+//! It may offer the web page folder listings are shown in
+//! ([`Extension::listing_page`]: the web share's page, on `http serve` and
+//! `up`), or take `GET /` itself ([`Extension::wants_root`]).
 //!
 //! Requests under the prefix may carry a small body (up to [`MAX_BODY`] bytes,
 //! with `Content-Length`); the session waits until all of it has arrived, so a
@@ -56,6 +56,14 @@ pub trait Extension: Send + Sync + 'static {
     fn wants_root(&self, accept_json: bool) -> bool {
         let _ = accept_json;
         false
+    }
+
+    /// The web page folder listings are shown in: an HTML document with
+    /// [`LISTING_MARK`](super::listing::LISTING_MARK) where the listing
+    /// goes (its table stays usable without script). `None`: the listing is
+    /// a page of its own.
+    fn listing_page(&self) -> Option<&str> {
+        None
     }
 
     /// Whether `path` (under the prefix) is answered to anyone, logged in or

@@ -19,6 +19,8 @@ type Shared = Arc<Mutex<(Vec<u8>, bool, Option<Waker>)>>;
 #[derive(Default)]
 struct Echo {
     root_too: AtomicBool,
+    /// Offer a web page for listings.
+    page: AtomicBool,
     feed: Shared,
 }
 
@@ -48,6 +50,11 @@ impl Extension for Echo {
     }
     fn wants_root(&self, accept_json: bool) -> bool {
         !accept_json && self.root_too.load(Ordering::SeqCst)
+    }
+    fn listing_page(&self) -> Option<&str> {
+        self.page.load(Ordering::SeqCst).then_some(
+            "<html><body><script src=/_x/app.js></script><!--netkit:listing--></body></html>",
+        )
     }
     fn handle(&self, now: Instant, r: &ExtRequest<'_>) -> ExtResponse {
         if r.path == "/_x/stream" {
@@ -113,6 +120,36 @@ fn the_prefix_belongs_to_the_extension_and_bodies_arrive_whole() {
     assert!(got.ends_with("GET / q= body=\n"), "{got}");
     let got = text(&h.send(b"GET / HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"));
     assert!(got.contains("\"entries\""), "{got}");
+}
+
+#[test]
+fn a_web_page_gets_the_listing_in_it_unsandboxed_and_json_stays_json() {
+    let (dir, ext, service, t0) = setup();
+    std::fs::write(dir.path().join("<b>.txt"), "x").unwrap();
+    ext.page.store(true, Ordering::SeqCst);
+    let mut h = Harness::new(service.new_session(None, t0), t0);
+    let got = text(&h.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(got.contains("<script src=/_x/app.js>"), "the page: {got}");
+    // The listing in it: a link per entry, escaped, sizes people read.
+    assert!(got.contains("<div id=\"static\">"), "{got}");
+    assert!(got.contains(">&lt;b&gt;.txt</a>"), "{got}");
+    assert!(got.contains(">1 B</td>"), "{got}");
+    assert!(!got.contains("<!--netkit:listing-->"), "{got}");
+    // The page is the server's own: not sandboxed as the share's files are.
+    assert!(!got.contains("Content-Security-Policy"), "{got}");
+    let got = text(&h.send(b"GET /?q=b HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(
+        got.contains("<script src=/_x/app.js>"),
+        "a search too: {got}"
+    );
+    let got = text(&h.send(b"GET / HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n"));
+    assert!(got.contains("\"entries\""), "{got}");
+    assert!(!got.contains("app.js"), "{got}");
+    // Without a page, the listing is a page of its own.
+    ext.page.store(false, Ordering::SeqCst);
+    let got = text(&h.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert!(got.contains("<title>Index of /</title>"), "{got}");
+    assert!(!got.contains("app.js"), "{got}");
 }
 
 #[test]

@@ -2,14 +2,23 @@
 //! percent-encoded, sizes and dates, a parent link) or, for
 //! `Accept: application/json`, a JSON document. Directories come first, then
 //! files, in the order the query asks (`?sort=…&order=…`, see
-//! [`super::sort`]); the column headers link to the other orders. Dotfiles
+//! `sort.rs`); the column headers link to the other orders. Dotfiles
 //! are left out unless `--hidden` (the root's policy, see [`crate::root`]),
 //! symlinks that lead outside the root are left out always, and with `--auth`
 //! so is every entry the visitor may neither read nor pass through to a
 //! folder they may.
+//!
+//! Sizes are human (`1.5 KiB`, the exact count in a tooltip) and dates
+//! `YYYY-MM-DD HH:MM` UTC. When the service has a web page (an
+//! [`Extension`](super::extension::Extension) with a
+//! [`listing_page`](super::extension::Extension::listing_page)), the HTML
+//! listing is that page with the table put in it: the page's script takes
+//! over where it runs, and the table is still a working listing where it
+//! does not. That page is the server's own (every name in it escaped), so it
+//! is not sandboxed as the share's files are.
 
 use super::request::Head;
-use super::response::{clf_date, sandbox, Body, Reply};
+use super::response::{sandbox, Body, Reply};
 use super::sort::Order;
 use super::target::{error_reply, Target};
 use super::visitor::{access_path, Visitor};
@@ -18,7 +27,7 @@ use crate::root::{Entry, EntryKind};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::Value;
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bytes encoded in a link's path component: everything but unreserved
 /// characters and a few safe sub-delimiters.
@@ -80,7 +89,7 @@ pub(crate) fn reply(
             note: None,
         };
         let rows: Vec<_> = entries.iter().map(|e| (e.name.as_str(), e)).collect();
-        (page.html(&rows), "text/html; charset=utf-8")
+        return page.reply(shared, &rows);
     };
     page_reply(shared, body, content_type)
 }
@@ -150,17 +159,53 @@ pub(crate) struct Page<'a> {
     pub(crate) note: Option<String>,
 }
 
+/// Where a web page ([`super::extension::Extension::listing_page`]) takes
+/// the listing.
+pub const LISTING_MARK: &str = "<!--netkit:listing-->";
+
 impl Page<'_> {
-    /// The page, with one row per (name or relative path, entry).
+    /// The HTML reply: the service's web page with the listing in it when
+    /// there is one, else a page of its own.
+    pub(crate) fn reply(&self, shared: &Shared, rows: &[(&str, &Entry)]) -> Reply {
+        let template = shared.ext.as_ref().and_then(|ext| ext.listing_page());
+        match template {
+            Some(template) if template.contains(LISTING_MARK) => {
+                let body = template.replacen(LISTING_MARK, &self.fragment(rows), 1);
+                let mut reply = Reply::new(200, Body::Bytes(body.into_bytes()));
+                reply.header("Content-Type", "text/html; charset=utf-8");
+                reply.header("Vary", "Accept");
+                reply.header("Cache-Control", "no-cache");
+                reply
+            }
+            _ => page_reply(shared, self.html(rows), "text/html; charset=utf-8"),
+        }
+    }
+
+    /// A page of its own, with one row per (name or relative path, entry).
     pub(crate) fn html(&self, rows: &[(&str, &Entry)]) -> String {
+        format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{title}</title></head>\n<body>\n{body}</body></html>\n",
+            title = escape(&self.title),
+            body = self.fragment(rows),
+        )
+    }
+
+    /// The listing itself: a title, the search form, the folder's ZIP link,
+    /// the table and the note.
+    pub(crate) fn fragment(&self, rows: &[(&str, &Entry)]) -> String {
         let title = escape(&self.title);
         let mut page = format!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
-             <title>{title}</title></head>\n<body><h1>{title}</h1>\n\
+            "<div id=\"static\"><h2>{title}</h2>\n\
              <form method=\"get\" action=\"./\"><input type=\"search\" name=\"q\" value=\"{query}\" \
-             placeholder=\"Search below this folder\"> <button>Search</button></form>\n<table>\n<tr>",
+             placeholder=\"Search below this folder\" aria-label=\"Search\"> <button>Search</button></form>\n",
             query = escape(self.query),
         );
+        if self.query.is_empty() {
+            page.push_str("<p><a href=\"?zip\" download>Download folder as ZIP</a></p>\n");
+        }
+        page.push_str("<table class=\"listing\">\n<thead><tr>");
         let links = self.order.header_links(&self.keep);
         for ((href, arrow), label) in links.iter().zip(["Name", "Size", "Modified"]) {
             let _ = write!(
@@ -169,36 +214,64 @@ impl Page<'_> {
                 escape(href)
             );
         }
-        page.push_str("</tr>\n");
+        page.push_str("</tr></thead>\n<tbody>\n");
         if self.parent {
             page.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
         }
         for (name, e) in rows {
             let slash = if e.kind == EntryKind::Dir { "/" } else { "" };
             let size = if e.kind == EntryKind::Dir {
-                "-".to_owned()
+                "<td class=\"num\">-</td>".to_owned()
             } else {
-                e.size.to_string()
+                format!(
+                    "<td class=\"num\" title=\"{} bytes\">{}</td>",
+                    e.size,
+                    human_size(e.size)
+                )
             };
-            let modified = clf_date(UNIX_EPOCH + Duration::from_secs(unix_secs(e.modified)));
+            let modified = human_date(unix_secs(e.modified));
             let href: Vec<_> = name
                 .split('/')
                 .map(|c| utf8_percent_encode(c, COMPONENT).to_string())
                 .collect();
             let _ = writeln!(
                 page,
-                "<tr><td><a href=\"{href}{slash}\">{name}{slash}</a></td><td>{size}</td><td>{modified}</td></tr>",
+                "<tr><td><a href=\"{href}{slash}\">{name}{slash}</a></td>{size}<td class=\"date\">{modified}</td></tr>",
                 href = href.join("/"),
                 name = escape(name),
             );
         }
-        page.push_str("</table>\n");
+        page.push_str("</tbody></table>\n");
         if let Some(note) = &self.note {
             let _ = writeln!(page, "<p>{}</p>", escape(note));
         }
-        page.push_str("</body></html>\n");
+        page.push_str("</div>\n");
         page
     }
+}
+
+/// A byte count as people read it: `13 B`, `1.5 KiB`, `2.0 GiB`.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM` (UTC).
+pub(crate) fn human_date(secs: u64) -> String {
+    let t = crate::date::Civil::from_unix(secs);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}",
+        t.year, t.month, t.day, t.hour, t.minute
+    )
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -266,5 +339,15 @@ mod tests {
         }
         .html(&rows)
         .contains("href=\"a%20b/c%23d\""));
+    }
+
+    #[test]
+    fn sizes_and_dates_are_human() {
+        assert_eq!(human_size(13), "13 B");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(5 << 30), "5.0 GiB");
+        assert_eq!(human_date(0), "1970-01-01 00:00");
+        assert_eq!(human_date(951_782_400 + 3_661), "2000-02-29 01:01");
+        assert_eq!(human_date(1_796_700_000), "2026-12-08 03:20");
     }
 }

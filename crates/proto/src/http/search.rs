@@ -85,7 +85,7 @@ pub(crate) fn reply(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Re
         note: Some(note),
     };
     let rows: Vec<_> = found.iter().map(|(path, e)| (path.as_str(), e)).collect();
-    page_reply(shared, page.html(&rows), "text/html; charset=utf-8")
+    page.reply(shared, &rows)
 }
 
 /// How far one search goes.
