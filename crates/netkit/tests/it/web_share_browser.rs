@@ -270,7 +270,7 @@ async fn manage_files(c: &Client, http: SocketAddr, dir: &Path, shot: Option<&st
 /// target/NAME-390.png (a test run leaves the tree clean; docs/ holds copies
 /// that were looked at).
 async fn screenshots(c: &Client, name: &str) {
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
     for (width, height) in [(1280, 800), (390, 844)] {
         c.set_window_size(width, height).await.unwrap();
         // Wait until the layout has followed the new width.
@@ -284,7 +284,7 @@ async fn screenshots(c: &Client, name: &str) {
         })
         .await;
         let shot = c.screenshot().await.unwrap();
-        std::fs::write(docs.join(format!("{name}-{width}.png")), &shot).unwrap();
+        std::fs::write(out.join(format!("{name}-{width}.png")), &shot).unwrap();
     }
 }
 
