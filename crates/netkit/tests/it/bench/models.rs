@@ -62,8 +62,10 @@ fn models_serves_http_from_a_temporary_directory() {
         "http",
         "--models",
         "thread,epoll",
+        // Long enough that a loaded machine still completes a request in
+        // each rung (100 ms once measured none while other builds ran).
         "-d",
-        "100ms",
+        "500ms",
         "--ladder",
         "1,2",
     ]);
