@@ -20,6 +20,18 @@ pub(super) fn file_name(name: &str) -> Result<RelPath, (ErrCode, String)> {
     }
 }
 
+/// A client name as a folder to list: as [`file_name`], but `/` (or `.`) is
+/// the root.
+pub(super) fn folder_name(name: &str) -> Result<RelPath, (ErrCode, String)> {
+    if name == "/" {
+        return Ok(RelPath::root());
+    }
+    match file_name(name) {
+        Err((ErrCode::BadRequest, _)) if RelPath::parse(name).is_ok() => Ok(RelPath::root()),
+        other => other,
+    }
+}
+
 /// The answer to a failed root operation on `name`. A hidden name (without
 /// `--hidden`) comes back from the root as not found, so it is a 404 like a
 /// missing file: nobody learns it exists.
