@@ -66,7 +66,7 @@ fn commands_parse() {
         ),
         (b"", Err(CommandError::Empty)),
         (b"\xff\xfe", Err(CommandError::NotUtf8)),
-        (b"DELETE x", Err(CommandError::Unknown("DELETE".into()))),
+        (b"RMDIR x", Err(CommandError::Unknown("RMDIR".into()))),
         (b"GET", Err(CommandError::MissingName("GET"))),
         (b"GET ", Err(CommandError::MissingName("GET"))),
         (b"PUT", Err(CommandError::MissingName("PUT"))),
