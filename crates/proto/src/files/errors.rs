@@ -43,6 +43,14 @@ pub(super) fn root_error(e: &RootError, name: &str) -> (ErrCode, String) {
             (ErrCode::NotFound, format!("{name}: not found"))
         }
         RootError::Exists(_) => (ErrCode::Exists, format!("{name}: already exists")),
+        RootError::MissingParent(_) => (
+            ErrCode::NotFound,
+            format!("{name}: the folder it would go in does not exist"),
+        ),
+        RootError::IntoItself(_) => (
+            ErrCode::Forbidden,
+            format!("{name}: a folder cannot go inside itself"),
+        ),
         RootError::IsADirectory(_) => (ErrCode::Forbidden, format!("{name}: is a directory")),
         RootError::NotAFile(_) => (ErrCode::Forbidden, format!("{name}: not a regular file")),
         RootError::Forbidden(_) => (ErrCode::Forbidden, format!("{name}: forbidden")),

@@ -43,9 +43,9 @@ impl FilesSession {
             Ok(Command::Put { name, size }) => self.put(&name, size),
             Ok(Command::Sum { name, length }) => self.sum(&name, length),
             Ok(Command::ListDir { folder }) => self.list_dir(&folder),
-            Ok(Command::Mkdir { .. } | Command::Delete { .. } | Command::Move { .. }) => {
-                self.err(ErrCode::BadRequest, "TODO-WRITE")
-            }
+            Ok(Command::Mkdir { name }) => self.mkdir(&name),
+            Ok(Command::Delete { name }) => self.delete(&name),
+            Ok(Command::Move { from, to }) => self.move_to(&from, &to),
             Ok(Command::Quit) => {
                 self.out.extend_from_slice(b"BYE\n");
                 self.state = State::Closing;

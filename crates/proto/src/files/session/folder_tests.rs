@@ -109,3 +109,135 @@ fn list_of_a_folder_follows_the_access_rules() {
     );
     assert_eq!(shape(&text(h.send(b"LIST sub/deep\n"))), "OK 1\n4 d.txt");
 }
+
+#[test]
+fn mkdir_makes_a_folder_and_answers_each_refusal() {
+    let dir = share();
+    let service = serve(&dir, true, false);
+    let mut h = session(&service);
+    assert_eq!(text(h.send(b"MKDIR new\n")), "OK\n");
+    assert_eq!(text(h.send(b"MKDIR new/inner dir\n")), "OK\n");
+    assert!(dir.path().join("new/inner dir").is_dir());
+    for (line, want) in [
+        (&b"MKDIR new\n"[..], "ERR 409"),
+        (b"MKDIR a.txt\n", "ERR 409"),
+        (b"MKDIR missing/x\n", "ERR 404"),
+        (b"MKDIR ../out\n", "ERR 403"),
+        (b"MKDIR .hidden2\n", "ERR 404"),
+        (b"MKDIR /\n", "ERR 403"),
+        (b"MKDIR a\\b\n", "ERR 400"),
+        (b"MKDIR\n", "ERR 400"),
+    ] {
+        let reply = text(h.send(line));
+        assert_eq!(code(&reply), want, "{line:?}: {reply}");
+    }
+    assert!(!dir.path().join(".hidden2").exists());
+    // Without --upload nothing is made.
+    let off = serve(&dir, false, false);
+    assert_eq!(code(&text(session(&off).send(b"MKDIR other\n"))), "ERR 403");
+    assert!(!dir.path().join("other").exists());
+}
+
+#[test]
+fn delete_removes_a_file_or_a_whole_folder_only_with_overwrite() {
+    let dir = share();
+    let grows = serve(&dir, true, false);
+    assert_eq!(
+        code(&text(session(&grows).send(b"DELETE a.txt\n"))),
+        "ERR 403"
+    );
+    let off = serve(&dir, false, true);
+    assert_eq!(
+        code(&text(session(&off).send(b"DELETE a.txt\n"))),
+        "ERR 403"
+    );
+    assert!(dir.path().join("a.txt").exists());
+    let service = serve(&dir, true, true);
+    let mut h = session(&service);
+    assert_eq!(text(h.send(b"DELETE a.txt\n")), "OK\n");
+    assert_eq!(text(h.send(b"DELETE sub\n")), "OK\n");
+    assert!(!dir.path().join("a.txt").exists() && !dir.path().join("sub").exists());
+    for (line, want) in [
+        (&b"DELETE sub\n"[..], "ERR 404"),
+        (b"DELETE .hidden\n", "ERR 404"),
+        (b"DELETE ../x\n", "ERR 403"),
+        (b"DELETE .\n", "ERR 400"),
+    ] {
+        let reply = text(h.send(line));
+        assert_eq!(code(&reply), want, "{line:?}: {reply}");
+    }
+    assert!(dir.path().join(".hidden/h.txt").exists());
+}
+
+#[test]
+fn move_renames_and_answers_409_unless_overwrite() {
+    let dir = share();
+    let grows = serve(&dir, true, false);
+    let mut h = session(&grows);
+    assert_eq!(code(&text(h.send(b"MOVE a.txt\tsub/n.txt\n"))), "ERR 409");
+    assert_eq!(code(&text(h.send(b"MOVE a.txt\tfree.txt\n"))), "ERR 403");
+    let off = serve(&dir, false, true);
+    assert_eq!(
+        code(&text(session(&off).send(b"MOVE a.txt\tb.txt\n"))),
+        "ERR 403"
+    );
+    assert!(dir.path().join("a.txt").exists());
+
+    let service = serve(&dir, true, true);
+    let mut h = session(&service);
+    assert_eq!(text(h.send(b"MOVE a.txt\tsub/deep/moved a.txt\n")), "OK\n");
+    assert_eq!(
+        fs::read(dir.path().join("sub/deep/moved a.txt")).unwrap(),
+        b"hello world"
+    );
+    assert_eq!(text(h.send(b"MOVE sub/deep\tdeeper\n")), "OK\n");
+    assert!(dir.path().join("deeper/d.txt").is_file());
+    // --overwrite replaces a taken name.
+    assert_eq!(text(h.send(b"MOVE deeper/d.txt\tsub/n.txt\n")), "OK\n");
+    assert_eq!(fs::read(dir.path().join("sub/n.txt")).unwrap(), b"deep");
+    for (line, want) in [
+        (&b"MOVE nope\tx\n"[..], "ERR 404"),
+        (b"MOVE sub\tsub/inside\n", "ERR 403"),
+        (b"MOVE sub/n.txt\tmissing/x\n", "ERR 404"),
+        (b"MOVE sub/n.txt\t../x\n", "ERR 403"),
+        (b"MOVE .hidden\tvisible\n", "ERR 404"),
+        (b"MOVE a b\n", "ERR 400"),
+    ] {
+        let reply = text(h.send(line));
+        assert_eq!(code(&reply), want, "{line:?}: {reply}");
+    }
+    assert!(dir.path().join(".hidden/h.txt").exists());
+}
+
+#[test]
+fn writes_follow_the_access_rules() {
+    let dir = share();
+    let access =
+        Access::parse(["alice:wonder@/sub:rw", "bob:builder@/", "@/a.txt"]).expect("rules");
+    let service = serve(&dir, true, true).with_access(Arc::new(access), Guessing::new());
+    let mut h = session(&service);
+    // Not logged in: an account could, so 401.
+    assert_eq!(code(&text(h.send(b"MKDIR sub/x\n"))), "ERR 401");
+    assert_eq!(code(&text(h.send(b"DELETE sub/n.txt\n"))), "ERR 401");
+    assert_eq!(
+        code(&text(h.send(b"MOVE sub/n.txt\tsub/m.txt\n"))),
+        "ERR 401"
+    );
+    // bob reads everything and writes nothing: 403.
+    assert_eq!(text(h.send(b"AUTH bob builder\n")), "OK\n");
+    assert_eq!(code(&text(h.send(b"MKDIR sub/x\n"))), "ERR 403");
+    assert_eq!(code(&text(h.send(b"DELETE sub/n.txt\n"))), "ERR 403");
+    // alice writes under sub only.
+    assert_eq!(text(h.send(b"AUTH alice wonder\n")), "OK\n");
+    assert_eq!(text(h.send(b"MKDIR sub/x\n")), "OK\n");
+    assert_eq!(text(h.send(b"MOVE sub/n.txt\tsub/x/n.txt\n")), "OK\n");
+    assert_eq!(code(&text(h.send(b"MOVE sub/x/n.txt\tn.txt\n"))), "ERR 403");
+    assert_eq!(code(&text(h.send(b"DELETE a.txt\n"))), "ERR 403");
+    assert_eq!(text(h.send(b"DELETE sub/x\n")), "OK\n");
+    assert!(dir.path().join("a.txt").exists() && !dir.path().join("sub/x").exists());
+    // Too many failed logins: 429 for these too.
+    for _ in 0..10 {
+        h.send(b"AUTH alice wrong\n");
+    }
+    assert_eq!(code(&text(h.send(b"MKDIR sub/y\n"))), "ERR 429");
+}
