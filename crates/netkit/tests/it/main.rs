@@ -30,6 +30,7 @@ mod examples_threads_signals;
 mod files;
 mod files_cli;
 mod files_folders;
+mod files_shell;
 mod files_verify;
 mod hardening_faults;
 mod hardening_hostile;
