@@ -7,12 +7,15 @@
 
 use crate::common;
 
-use common::{eventually, local_args, netkit_bin, random_bytes, utf8, Dirs, Server};
+use common::{local_args, netkit_bin, random_bytes, utf8, Dirs, Server};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(120);
+
+/// What every prompt of the shell starts with (`files:/logs> `).
+const PROMPT: &str = "files:/";
 
 /// A tmux server of our own (its own socket), killed when the test ends.
 pub(crate) struct Tmux {
@@ -90,17 +93,34 @@ impl Tmux {
         assert!(self.cmd(&args).status.success());
     }
 
-    /// Types `line`, Enter, and waits for `shows`.
-    pub(crate) fn run(&self, line: &str, shows: &str) -> String {
+    /// Types `line`, Enter, and waits for one more `shows` than the pane
+    /// had (so an answer already on screen is not taken for this one's).
+    pub(crate) fn ask(&self, line: &str, shows: &str) {
+        let seen = self.screen().matches(shows).count();
         self.keys(&[line, "Enter"]);
-        self.wait_for(shows)
+        self.wait_count(shows, seen + 1);
+    }
+
+    /// [`Tmux::ask`], then waits for the next prompt: nothing is typed
+    /// ahead while a command runs (a line editor starting up may read it
+    /// as its own terminal's answers).
+    pub(crate) fn run(&self, line: &str, shows: &str) {
+        let prompts = self.screen().matches(PROMPT).count();
+        self.ask(line, shows);
+        self.wait_count(PROMPT, prompts + 1);
     }
 
     /// Waits (bounded) for the window to close (the shell exited).
     pub(crate) fn wait_closed(&self) {
-        eventually(LIMIT, "the shell exits", || {
-            !self.cmd(&["has-session", "-t", "shell"]).status.success()
-        });
+        let start = Instant::now();
+        while self.cmd(&["has-session", "-t", "shell"]).status.success() {
+            assert!(
+                start.elapsed() < LIMIT,
+                "the shell did not exit; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -170,10 +190,12 @@ fn shell_works_as_sftp_users_expect() {
     assert_eq!(read(&d.local.join("big.bin")), big);
 
     // mkdir, then put -r of the local tree (folders made as needed).
-    // (`ls` typed ahead shows the new folder.)
-    tmux.keys(&["mkdir made", "Enter"]);
+    tmux.run("mkdir made", PROMPT);
     tmux.run("ls", "made/");
-    tmux.run("put -r tree", "3 file(s):");
+    // Tab completes the local folder.
+    tmux.keys(&["put -r tre", "Tab"]);
+    tmux.wait_for("put -r tree/");
+    tmux.run("", "3 file(s):");
     assert_eq!(read(&s.join("logs/tree/one.txt")), b"one\n");
     assert_eq!(
         read(&s.join("logs/tree/inner/two.bin")),
@@ -194,11 +216,10 @@ fn shell_works_as_sftp_users_expect() {
 
     // rm asks before a folder: no keeps it, y removes it all.
     let question = "remove folder /logs/tree and everything in it? [y/N]";
-    tmux.run("rm tree", question);
+    tmux.ask("rm tree", question);
     tmux.run("n", "kept /logs/tree");
     assert!(s.join("logs/tree/inner/two.bin").exists());
-    tmux.keys(&["rm tree", "Enter"]);
-    tmux.wait_count(question, 2);
+    tmux.ask("rm tree", question);
     tmux.run("y", "removed /logs/tree");
     assert!(!s.join("logs/tree").exists());
     tmux.run("rm c.txt", "removed /logs/c.txt");
@@ -206,8 +227,8 @@ fn shell_works_as_sftp_users_expect() {
 
     // A local command, and an ERR in words.
     tmux.run("!echo local-$((40+2))", "local-42");
-    tmux.run("put tree/one.txt ../hello.txt/x", "not found on the server");
-    tmux.run("quit", "");
+    tmux.run("put tree/one.txt ../nowhere/x", "not found on the server");
+    tmux.keys(&["quit", "Enter"]);
     tmux.wait_closed();
 
     // The history survives a restart of the shell.
@@ -221,7 +242,7 @@ fn shell_works_as_sftp_users_expect() {
     tmux.keys(&["Up"]);
     tmux.wait_for("files:/> quit");
     tmux.keys(&["Up"]);
-    tmux.wait_for("files:/> put tree/one.txt ../hello.txt/x");
+    tmux.wait_for("files:/> put tree/one.txt ../nowhere/x");
     tmux.keys(&["C-u", "quit", "Enter"]);
     tmux.wait_closed();
     assert_eq!(server.terminate(), Some(0));

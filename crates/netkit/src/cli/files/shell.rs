@@ -10,8 +10,9 @@
 //!
 //! Words may be quoted (`'a b'`, `"a b"`) or escaped (`a\ b`). Every ERR
 //! code gets a sentence saying what happened; a broken connection is
-//! re-opened on the next command. History is appended after each line to
-//! `$XDG_STATE_HOME/netkit/files_history` (or `~/.local/state/…`).
+//! re-opened on the next command. At a terminal, history is appended after
+//! each line to `$XDG_STATE_HOME/netkit/files_history` (or
+//! `~/.local/state/…`); lines piped in are not kept.
 
 mod commands;
 mod completion;
@@ -30,6 +31,7 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::Editor;
 use std::cell::RefCell;
+use std::io::IsTerminal;
 use std::rc::Rc;
 
 /// `netkit files shell` arguments.
@@ -54,7 +56,8 @@ pub(crate) fn run(args: ShellArgs) -> Result<()> {
     let cwd = Rc::new(RefCell::new(String::new()));
     let mut editor: Editor<ShellHelper, FileHistory> = Editor::new()?;
     editor.set_helper(Some(ShellHelper::new(remote.clone(), cwd.clone())));
-    let history = paths::history_file();
+    // Lines piped in (a script) are no history, as with sftp -b.
+    let history = paths::history_file().filter(|_| std::io::stdin().is_terminal());
     if let Some(path) = &history {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
