@@ -241,3 +241,14 @@ fn writes_follow_the_access_rules() {
     }
     assert_eq!(code(&text(h.send(b"MKDIR sub/y\n"))), "ERR 429");
 }
+
+#[test]
+fn delete_of_a_folder_holding_a_hidden_name_removes_nothing() {
+    let dir = share();
+    fs::write(dir.path().join("sub/deep/.secret"), b"s").unwrap();
+    let service = serve(&dir, true, true);
+    let reply = text(session(&service).send(b"DELETE sub\n"));
+    assert_eq!(code(&reply), "ERR 403", "{reply}");
+    assert!(dir.path().join("sub/n.txt").exists());
+    assert!(dir.path().join("sub/deep/.secret").exists());
+}
