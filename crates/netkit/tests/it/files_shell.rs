@@ -214,6 +214,19 @@ fn shell_works_as_sftp_users_expect() {
     assert_eq!(read(&s.join("logs/made/one.txt")), b"one\n");
     assert!(!s.join("logs/tree/one.txt").exists());
 
+    // get -r of a folder into a local one; lcd, lpwd and lls see it.
+    tmux.run("get -r tree fetched", "2 file(s):");
+    let fetched = d.local.join("fetched");
+    assert_eq!(
+        read(&fetched.join("inner/two.bin")),
+        random_bytes(4, 50_000)
+    );
+    assert_eq!(read(&fetched.join("inner/deeper/three.txt")), b"three\n");
+    tmux.run("lcd fetched", PROMPT);
+    tmux.run("lpwd", "Local working directory: ");
+    tmux.run("lls", "inner/");
+    tmux.run("lcd ..", PROMPT);
+
     // rm asks before a folder: no keeps it, y removes it all.
     let question = "remove folder /logs/tree and everything in it? [y/N]";
     tmux.ask("rm tree", question);

@@ -375,3 +375,32 @@ pub(super) fn explain(e: &anyhow::Error) -> String {
     };
     format!("{what} — {} (ERR {})", err.message, err.code)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::files::ServerError;
+
+    #[test]
+    fn every_err_code_gets_a_sentence() {
+        for (code, words) in [
+            (400, "did not accept"),
+            (401, "log in first"),
+            (403, "forbidden"),
+            (404, "not found"),
+            (409, "taken"),
+            (413, "too large"),
+            (429, "too many failed logins"),
+            (500, "internal error"),
+            (507, "disk is full"),
+        ] {
+            let e = anyhow::Error::new(ServerError {
+                code,
+                message: "why".into(),
+            });
+            let said = explain(&e);
+            assert!(said.contains(words), "{code}: {said}");
+            assert!(said.ends_with(&format!("why (ERR {code})")), "{said}");
+        }
+    }
+}
