@@ -146,6 +146,13 @@ fn log_request(parsed: &Result<wire::Command, wire::CommandError>, line: &[u8]) 
         Ok(Command::List) => access_log::request("LIST", "", "FILES"),
         Ok(Command::Get { name, .. }) => access_log::request("GET", name, "FILES"),
         Ok(Command::Put { name, .. }) => access_log::request("PUT", name, "FILES"),
+        Ok(Command::ListDir { folder }) => access_log::request("LIST", folder, "FILES"),
+        Ok(Command::Mkdir { name }) => access_log::request("MKDIR", name, "FILES"),
+        Ok(Command::Delete { name }) => access_log::request("DELETE", name, "FILES"),
+        // The log's request has one path: the source; the target follows it.
+        Ok(Command::Move { from, to }) => {
+            access_log::request("MOVE", &format!("{from} -> {to}"), "FILES")
+        }
         Ok(Command::Quit) => Vec::new(),
         _ => line.iter().take(256).copied().collect(),
     }

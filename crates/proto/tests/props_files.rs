@@ -46,6 +46,10 @@ fn command() -> impl Strategy<Value = Command> {
         (name(), any::<u64>()).prop_map(|(name, size)| Command::Put { name, size }),
         (name(), proptest::option::of(any::<u64>()))
             .prop_map(|(name, length)| Command::Sum { name, length }),
+        name().prop_map(|folder| Command::ListDir { folder }),
+        name().prop_map(|name| Command::Mkdir { name }),
+        name().prop_map(|name| Command::Delete { name }),
+        (name(), name()).prop_map(|(from, to)| Command::Move { from, to }),
     ]
 }
 
@@ -59,7 +63,7 @@ proptest! {
     }
 
     #[test]
-    fn command_like_garbage(lines in prop::collection::vec("(LIST|GET|PUT|SUM|QUIT|get|put|sum)( [ -~]{0,30}){0,3}", 1..8)) {
+    fn command_like_garbage(lines in prop::collection::vec("(LIST|GET|PUT|SUM|QUIT|MKDIR|DELETE|MOVE|get|put|sum)( [ -~\t]{0,30}){0,3}", 1..8)) {
         let mut input = vec![3u8];
         for l in &lines {
             input.extend_from_slice(l.as_bytes());

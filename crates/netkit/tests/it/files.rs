@@ -188,7 +188,7 @@ fn every_command(model: &str) {
         (b"PUT ../x 3\n", 403),
         (b"PUT nodir/x 3\n", 404),
         (b"PUT x many\n", 400),
-        (b"DELETE a.txt\n", 400),
+        (b"RMDIR a.txt\n", 400),
         (b"\n", 400),
     ] {
         c.expect_err(cmd, code);

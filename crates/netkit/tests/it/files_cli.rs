@@ -7,13 +7,14 @@
 
 use crate::common;
 
+use crate::files_shell::Tmux;
 use common::{
     eventually, local_args, netkit, netkit_bin, random_bytes, sha, upload_temporaries, utf8, Dirs,
     Server,
 };
 use netkit::cli::files::Client;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -232,53 +233,6 @@ fn put_killed_mid_upload_leaves_the_old_file() {
     assert_eq!(server.terminate(), Some(0));
 }
 
-/// A tmux server of our own (its own socket), killed when the test ends.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux (scripts/test.sh installs it)")
-    }
-
-    fn screen(&self) -> String {
-        stdout(&self.cmd(&["capture-pane", "-p", "-t", "shell", "-S", "-200"]))
-    }
-
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < LIMIT,
-                "never saw {text:?}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "shell"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status.success());
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
-
 #[test]
 fn shell_through_a_terminal_gets_and_puts() {
     let d = Dirs::new();
@@ -286,10 +240,15 @@ fn shell_through_a_terminal_gets_and_puts() {
     std::fs::write(d.served.join("other.bin"), b"x").unwrap();
     std::fs::write(d.local.join("up.txt"), b"uploaded through the shell\n").unwrap();
     let server = start(&d.served, "epoll", &["--upload"]);
-    let tmux = Tmux {
-        socket: format!("netkit-files-test-{}", std::process::id()),
-    };
-    let shell = format!("{} files shell {}", netkit_bin(), addr(&server));
+    let tmux = Tmux::new("netkit-files-test");
+    // History goes to a state directory of the test's own.
+    let state = d.local.join(".state");
+    let shell = format!(
+        "env XDG_STATE_HOME={} {} files shell {}",
+        utf8(&state),
+        netkit_bin(),
+        addr(&server)
+    );
     let local = d.local.to_str().unwrap();
     let started = tmux.cmd(&[
         "new-session",
@@ -305,7 +264,7 @@ fn shell_through_a_terminal_gets_and_puts() {
         &shell,
     ]);
     assert!(started.status.success(), "{}", stderr(&started));
-    tmux.wait_for("files>");
+    tmux.wait_for("files:/>");
 
     // Tab completes the remote name from the listing the shell loaded.
     tmux.keys(&["get hel", "Tab"]);

@@ -1,6 +1,6 @@
 //! The traversal corpus (`tests/data/traversal.txt`) replayed against every
 //! file-serving front: HTTP GET, HEAD, PUT and DELETE and the files protocol's
-//! GET, PUT and LIST under every `--model`, and TFTP RRQ and WRQ (UDP: one
+//! GET, PUT, LIST, LIST <folder>, MKDIR, MOVE and DELETE under every `--model`, and TFTP RRQ and WRQ (UDP: one
 //! loop, no models). Servers run with `--upload --overwrite`, the most
 //! exposed configuration.
 //!
@@ -119,6 +119,42 @@ fn files_corpus(tree: &Tree, model: &str) -> usize {
     sent + 1
 }
 
+/// Replays the corpus through the folder commands: `LIST <name>`, `MKDIR`,
+/// `MOVE` out of and onto each name, `DELETE` (the server has `--upload
+/// --overwrite`, so only the root's own checks stand between a name and the
+/// file system). Whatever they do inside the root, nothing outside changes
+/// and no reply carries outside bytes. Returns how many commands.
+fn files_folder_corpus(tree: &Tree, model: &str) -> usize {
+    let server = start("files", tree.root_str(), model, &[]);
+    let mut c = FilesConn::new(server.addr());
+    let before = tree.outside_snapshot();
+    let mut sent = 0;
+    for case in &for_writes(&corpus(tree.base())) {
+        let name = &case.bytes;
+        let decoy = tree.root.join("decoy.txt");
+        std::fs::write(&decoy, BODY).expect("write the decoy");
+        let commands = [
+            [&b"LIST "[..], name].concat(),
+            [&b"MKDIR "[..], name].concat(),
+            [&b"MOVE "[..], name, b"\tmoved-away"].concat(),
+            [&b"MOVE decoy.txt\t"[..], name].concat(),
+            [&b"DELETE "[..], name].concat(),
+        ];
+        for line in &commands {
+            let reply = c.command(line);
+            let what = format!("files {model} {}", String::from_utf8_lossy(line));
+            tree.assert_clean(&what, reply.as_bytes());
+            sent += 1;
+        }
+    }
+    assert_eq!(
+        tree.outside_snapshot(),
+        before,
+        "files {model}: a folder command changed something outside the root"
+    );
+    sent
+}
+
 fn check_pwned_absent() {
     let pwned = std::path::Path::new("/").join(PWNED_REL);
     assert!(
@@ -134,6 +170,9 @@ fn traversal(model: &str) {
     let n_http = http_corpus(&http_tree, model);
     let files_tree = Tree::new();
     let n_files = files_corpus(&files_tree, model);
+    check_pwned_absent();
+    let folders_tree = Tree::new();
+    let n_files = n_files + files_folder_corpus(&folders_tree, model);
     check_pwned_absent();
     eprintln!("traversal {model}: {n_http} HTTP requests, {n_files} files commands");
 }

@@ -29,6 +29,8 @@ mod examples_processes;
 mod examples_threads_signals;
 mod files;
 mod files_cli;
+mod files_folders;
+mod files_shell;
 mod files_verify;
 mod hardening_faults;
 mod hardening_hostile;

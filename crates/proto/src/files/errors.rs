@@ -20,6 +20,18 @@ pub(super) fn file_name(name: &str) -> Result<RelPath, (ErrCode, String)> {
     }
 }
 
+/// A client name as a folder to list: as [`file_name`], but `/` (or `.`) is
+/// the root.
+pub(super) fn folder_name(name: &str) -> Result<RelPath, (ErrCode, String)> {
+    if name == "/" {
+        return Ok(RelPath::root());
+    }
+    match file_name(name) {
+        Err((ErrCode::BadRequest, _)) if RelPath::parse(name).is_ok() => Ok(RelPath::root()),
+        other => other,
+    }
+}
+
 /// The answer to a failed root operation on `name`. A hidden name (without
 /// `--hidden`) comes back from the root as not found, so it is a 404 like a
 /// missing file: nobody learns it exists.
@@ -31,6 +43,14 @@ pub(super) fn root_error(e: &RootError, name: &str) -> (ErrCode, String) {
             (ErrCode::NotFound, format!("{name}: not found"))
         }
         RootError::Exists(_) => (ErrCode::Exists, format!("{name}: already exists")),
+        RootError::MissingParent(_) => (
+            ErrCode::NotFound,
+            format!("{name}: the folder it would go in does not exist"),
+        ),
+        RootError::IntoItself(_) => (
+            ErrCode::Forbidden,
+            format!("{name}: a folder cannot go inside itself"),
+        ),
         RootError::IsADirectory(_) => (ErrCode::Forbidden, format!("{name}: is a directory")),
         RootError::NotAFile(_) => (ErrCode::Forbidden, format!("{name}: not a regular file")),
         RootError::Forbidden(_) => (ErrCode::Forbidden, format!("{name}: forbidden")),

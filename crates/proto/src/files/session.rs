@@ -37,6 +37,7 @@
 //! and how a PUT body is written, hashed and committed is `session/upload.rs`.
 
 mod commands;
+mod folders;
 mod gate;
 mod upload;
 
@@ -325,3 +326,6 @@ mod sum_tests;
 
 #[cfg(test)]
 mod access_tests;
+
+#[cfg(test)]
+mod folder_tests;

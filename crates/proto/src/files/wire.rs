@@ -9,6 +9,10 @@
 //!   <size bytes>                   ──▶       OK <sha256-hex>\n
 //!   SUM <name> [<length>]\n        ──▶       OK <sha256-hex>\n  of the first <length> bytes
 //!   AUTH <user> <password>\n       ──▶       OK\n  or  ERR 401 …
+//!   LIST <folder>\n                ──▶       as LIST, folders too: "- <mtime> <name>/"
+//!   MKDIR <name>\n                 ──▶       OK\n
+//!   DELETE <name>\n                ──▶       OK\n  (a folder with everything in it)
+//!   MOVE <from>\t<to>\n            ──▶       OK\n
 //!   QUIT\n                         ──▶       BYE\n, close
 //!   anything that fails            ──▶       ERR <code> <message>\n
 //! ```
@@ -66,6 +70,30 @@ pub enum Command {
     },
     /// `QUIT`: say `BYE` and close.
     Quit,
+    /// `LIST <folder>`: the files and folders directly in `folder` (`/` or
+    /// `.` for the root), folders as `- <mtime> <name>/`.
+    ListDir {
+        /// The folder as the client wrote it.
+        folder: String,
+    },
+    /// `MKDIR <name>`: make a folder (its parent must exist).
+    Mkdir {
+        /// The name as the client wrote it.
+        name: String,
+    },
+    /// `DELETE <name>`: remove a file, or a folder with everything in it.
+    Delete {
+        /// The name as the client wrote it.
+        name: String,
+    },
+    /// `MOVE <from>\t<to>`: rename or move a file or folder (a tab separates
+    /// the names, so either may contain spaces).
+    Move {
+        /// What to move.
+        from: String,
+        /// Its new name.
+        to: String,
+    },
     /// `AUTH <user> <password>`: log the session in (the password is the
     /// rest of the line, spaces included).
     Auth {
@@ -100,8 +128,8 @@ pub enum CommandError {
     /// The line is longer than [`MAX_LINE`].
     #[error("command line longer than {MAX_LINE} bytes")]
     TooLong,
-    /// The keyword is not one of LIST, GET, PUT, SUM, AUTH, QUIT.
-    #[error("unknown command '{0}' (try LIST, GET, PUT, SUM, AUTH, QUIT)")]
+    /// The keyword is not one of the commands.
+    #[error("unknown command '{0}' (try LIST, GET, PUT, SUM, MKDIR, DELETE, MOVE, AUTH, QUIT)")]
     Unknown(String),
     /// GET, PUT or SUM without a name.
     #[error("{0} needs a name")]
@@ -112,6 +140,9 @@ pub enum CommandError {
     /// LIST or QUIT with arguments.
     #[error("{0} takes no arguments")]
     UnexpectedArgument(&'static str),
+    /// MOVE without two names separated by a tab.
+    #[error("MOVE needs two names separated by a tab: MOVE <from>\\t<to>")]
+    MissingTarget,
     /// AUTH without a user name and a password.
     #[error("AUTH needs a user name and a password")]
     MissingCredentials,
@@ -154,7 +185,26 @@ impl Command {
             None => (line, None),
         };
         match keyword.to_ascii_uppercase().as_str() {
-            "LIST" => no_arguments(rest, "LIST").map(|()| Command::List),
+            "LIST" => match rest.filter(|r| !r.trim().is_empty()) {
+                None => Ok(Command::List),
+                Some(folder) => Ok(Command::ListDir {
+                    folder: folder.to_owned(),
+                }),
+            },
+            "MKDIR" => one_name(rest, "MKDIR").map(|name| Command::Mkdir { name }),
+            "DELETE" => one_name(rest, "DELETE").map(|name| Command::Delete { name }),
+            "MOVE" => {
+                let rest = rest
+                    .filter(|r| !r.is_empty())
+                    .ok_or(CommandError::MissingName("MOVE"))?;
+                match rest.split_once('\t') {
+                    Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok(Command::Move {
+                        from: from.to_owned(),
+                        to: to.to_owned(),
+                    }),
+                    _ => Err(CommandError::MissingTarget),
+                }
+            }
             "QUIT" => no_arguments(rest, "QUIT").map(|()| Command::Quit),
             "GET" => {
                 let (name, offset) = name_and_number(rest, "GET", "GET offset is too large")?;
@@ -217,6 +267,10 @@ impl Command {
                 length: Some(length),
             } => writeln!(out, "SUM {name} {length}"),
             Command::Auth { user, password } => writeln!(out, "AUTH {user} {}", password.0),
+            Command::ListDir { folder } => writeln!(out, "LIST {folder}"),
+            Command::Mkdir { name } => writeln!(out, "MKDIR {name}"),
+            Command::Delete { name } => writeln!(out, "DELETE {name}"),
+            Command::Move { from, to } => writeln!(out, "MOVE {from}\t{to}"),
         };
     }
 }
@@ -237,6 +291,13 @@ fn name_and_number(
         }
         _ => Ok((rest.to_owned(), None)),
     }
+}
+
+/// The rest of the line as one name (spaces included).
+fn one_name(rest: Option<&str>, keyword: &'static str) -> Result<String, CommandError> {
+    rest.filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .ok_or(CommandError::MissingName(keyword))
 }
 
 fn no_arguments(rest: Option<&str>, keyword: &'static str) -> Result<(), CommandError> {
@@ -345,9 +406,14 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Appends one LIST line, `<size> <mtime-unix> <name>\n`.
+/// Appends one LIST line, `<size> <mtime-unix> <name>\n`, or for a folder
+/// (a name ending in `/`) `- <mtime-unix> <name>/\n`.
 pub fn emit_entry(out: &mut Vec<u8>, entry: &ListEntry) {
-    let _ = writeln!(out, "{} {} {}", entry.size, entry.mtime, entry.name);
+    let _ = if entry.is_dir() {
+        writeln!(out, "- {} {}", entry.mtime, entry.name)
+    } else {
+        writeln!(out, "{} {} {}", entry.size, entry.mtime, entry.name)
+    };
 }
 
 /// One line of a LIST reply.
@@ -357,15 +423,24 @@ pub struct ListEntry {
     pub size: u64,
     /// Modification time, seconds since the Unix epoch (0 if unknown).
     pub mtime: u64,
-    /// The name, relative to the root.
+    /// The name within the listed folder; a folder's ends in `/`.
     pub name: String,
 }
 
 impl ListEntry {
-    /// Parses `<size> <mtime> <name>` (without the newline).
+    /// Whether this is a folder (`- <mtime> <name>/` on the wire).
+    pub fn is_dir(&self) -> bool {
+        self.name.ends_with('/')
+    }
+
+    /// Parses `<size> <mtime> <name>` or `- <mtime> <name>/` (without the
+    /// newline); a folder's size is 0.
     pub fn parse(line: &str) -> Option<ListEntry> {
         let mut parts = line.splitn(3, ' ');
-        let size = parts.next()?.parse().ok()?;
+        let size = match parts.next()? {
+            "-" => 0,
+            size => size.parse().ok()?,
+        };
         let mtime = parts.next()?.parse().ok()?;
         let name = parts.next().filter(|n| !n.is_empty())?.to_owned();
         Some(ListEntry { size, mtime, name })

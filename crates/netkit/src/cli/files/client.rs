@@ -131,6 +131,54 @@ impl Client {
         Ok(entries)
     }
 
+    /// `LIST <folder>`: the files and folders in `folder` (`/` for the
+    /// root); a folder's name ends in `/`.
+    pub fn list_dir(&mut self, folder: &str) -> Result<Vec<ListEntry>> {
+        let folder = if folder.is_empty() { "/" } else { folder };
+        self.send(&Command::ListDir {
+            folder: folder.to_owned(),
+        })?;
+        let n = self.ok_number()?;
+        let mut entries = Vec::new();
+        for _ in 0..n {
+            let line = self.line()?;
+            entries.push(ListEntry::parse(&line).with_context(|| format!("bad entry {line:?}"))?);
+        }
+        Ok(entries)
+    }
+
+    /// `MKDIR name`.
+    pub fn mkdir(&mut self, name: &str) -> Result<()> {
+        self.send(&Command::Mkdir {
+            name: name.to_owned(),
+        })?;
+        self.ok_empty()
+    }
+
+    /// `DELETE name`: a file, or a folder with everything in it.
+    pub fn delete(&mut self, name: &str) -> Result<()> {
+        self.send(&Command::Delete {
+            name: name.to_owned(),
+        })?;
+        self.ok_empty()
+    }
+
+    /// `MOVE from\tto`.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        self.send(&Command::Move {
+            from: from.to_owned(),
+            to: to.to_owned(),
+        })?;
+        self.ok_empty()
+    }
+
+    fn ok_empty(&mut self) -> Result<()> {
+        match self.reply()? {
+            Reply::Ok(_) => Ok(()),
+            other => bail!("expected OK, got {other:?}"),
+        }
+    }
+
     /// Sends `GET name offset`; returns the number of bytes that follow. Call
     /// [`Client::get_body`] next (with that count) unless it is 0.
     pub fn get_start(&mut self, name: &str, offset: u64) -> Result<u64> {

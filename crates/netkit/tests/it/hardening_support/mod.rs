@@ -336,6 +336,31 @@ impl FilesConn {
         first
     }
 
+    /// Any one-line command (`MKDIR`, `DELETE`, `MOVE`, `LIST <folder>`):
+    /// the whole reply (a listing's entries included).
+    pub fn command(&mut self, line: &[u8]) -> String {
+        let mut cmd = line.to_vec();
+        cmd.push(b'\n');
+        if self.conn().1.write_all(&cmd).is_err() {
+            self.conn = None;
+            return String::new();
+        }
+        let Some(first) = self.line() else {
+            return String::new();
+        };
+        let listing = line.starts_with(b"LIST ");
+        let n: usize = first
+            .strip_prefix("OK ")
+            .filter(|_| listing)
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        let mut all = first;
+        for _ in 0..n {
+            all += &self.line().unwrap_or_default();
+        }
+        all
+    }
+
     /// `LIST`: the whole reply.
     pub fn list(&mut self) -> String {
         self.conn().1.write_all(b"LIST\n").expect("send LIST");

@@ -42,6 +42,10 @@ impl FilesSession {
             Ok(Command::Get { name, offset }) => self.get(&name, offset),
             Ok(Command::Put { name, size }) => self.put(&name, size),
             Ok(Command::Sum { name, length }) => self.sum(&name, length),
+            Ok(Command::ListDir { folder }) => self.list_dir(&folder),
+            Ok(Command::Mkdir { name }) => self.mkdir(&name),
+            Ok(Command::Delete { name }) => self.delete(&name),
+            Ok(Command::Move { from, to }) => self.move_to(&from, &to),
             Ok(Command::Quit) => {
                 self.out.extend_from_slice(b"BYE\n");
                 self.state = State::Closing;
@@ -183,7 +187,7 @@ impl FilesSession {
     }
 
     /// Whether the session may do `op` to `rel`; if not, replies so.
-    fn allowed(&mut self, op: Op, rel: &RelPath, name: &str) -> bool {
+    pub(super) fn allowed(&mut self, op: Op, rel: &RelPath, name: &str) -> bool {
         match self.gate.check(op, rel, name) {
             Ok(()) => true,
             Err((code, message)) => {
@@ -194,7 +198,7 @@ impl FilesSession {
     }
 
     /// Validates a client name; on failure replies and returns `None`.
-    fn name(&mut self, name: &str) -> Option<RelPath> {
+    pub(super) fn name(&mut self, name: &str) -> Option<RelPath> {
         errors::file_name(name)
             .map_err(|(code, msg)| self.err(code, &msg))
             .ok()

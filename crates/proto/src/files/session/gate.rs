@@ -5,8 +5,8 @@
 //!   any command ── refused(now)? ── ERR 429 (too many failed AUTHs from this address)
 //!   AUTH ── Access::login ── OK │ ERR 401 (counted in Guessing)
 //!   GET/SUM ── check(Read) ─┐
-//!   PUT ── check(Write) ────┴─ Allow │ ERR 404 │ ERR 401 │ ERR 403
-//!   LIST ── listing() ── every file │ only the visible ones │ refused
+//!   PUT/MKDIR/DELETE/MOVE ── check(Write) ┴─ Allow │ ERR 404 │ ERR 401 │ ERR 403
+//!   LIST [folder] ── listing_of() ── every entry │ only the visible ones │ refused
 //! ```
 
 use crate::access::{Access, Decision, Guessing, Op, RetryAfter, User};
@@ -119,16 +119,28 @@ impl Gate {
 
     /// What a LIST of the root shows, or why it is refused.
     pub(super) fn listing(&self) -> Result<Listing, Refusal> {
+        self.listing_of("", "/")
+    }
+
+    /// What a LIST of `folder` (a path from the root, `""` for the root)
+    /// shows, or why it is refused (`name` as the client wrote it).
+    pub(super) fn listing_of(&self, folder: &str, name: &str) -> Result<Listing, Refusal> {
         let who = self.user.as_ref();
-        match self.access.decide(who, Op::Read, "") {
+        match self.access.decide(who, Op::Read, folder) {
             Decision::Allow => Ok(Listing::All),
-            _ if self.access.may_traverse(who, "") => Ok(Listing::Visible),
-            decision => self.answer(decision, Op::Read, "/").map(|()| Listing::All),
+            _ if self.access.may_traverse(who, folder) => Ok(Listing::Visible),
+            decision => self.answer(decision, Op::Read, name).map(|()| Listing::All),
         }
     }
 
     /// Whether a file at `path` appears in a [`Listing::Visible`] listing.
     pub(super) fn shows(&self, path: &str) -> bool {
         self.access.decide(self.user.as_ref(), Op::Read, path) == Decision::Allow
+    }
+
+    /// Whether a folder at `path` appears in a [`Listing::Visible`] listing:
+    /// it is readable, or leads to something that is.
+    pub(super) fn shows_folder(&self, path: &str) -> bool {
+        self.access.visible(self.user.as_ref(), path)
     }
 }

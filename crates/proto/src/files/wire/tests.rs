@@ -27,6 +27,22 @@ fn sum(name: &str, length: Option<u64>) -> Command {
 fn commands_parse() {
     let table: &[(&[u8], Result<Command, CommandError>)] = &[
         (b"LIST", Ok(Command::List)),
+        (b"LIST ", Ok(Command::List)),
+        (
+            b"LIST docs/old",
+            Ok(Command::ListDir {
+                folder: "docs/old".into(),
+            }),
+        ),
+        (b"mkdir a b", Ok(Command::Mkdir { name: "a b".into() })),
+        (b"DELETE x/y", Ok(Command::Delete { name: "x/y".into() })),
+        (
+            b"MOVE a b\tc d",
+            Ok(Command::Move {
+                from: "a b".into(),
+                to: "c d".into(),
+            }),
+        ),
         (b"list", Ok(Command::List)),
         (b"QUIT", Ok(Command::Quit)),
         (b"GET a.txt", Ok(get("a.txt", 0))),
@@ -50,7 +66,7 @@ fn commands_parse() {
         ),
         (b"", Err(CommandError::Empty)),
         (b"\xff\xfe", Err(CommandError::NotUtf8)),
-        (b"DELETE x", Err(CommandError::Unknown("DELETE".into()))),
+        (b"RMDIR x", Err(CommandError::Unknown("RMDIR".into()))),
         (b"GET", Err(CommandError::MissingName("GET"))),
         (b"GET ", Err(CommandError::MissingName("GET"))),
         (b"PUT", Err(CommandError::MissingName("PUT"))),
@@ -71,7 +87,12 @@ fn commands_parse() {
             b"GET x 99999999999999999999999",
             Err(CommandError::BadNumber("GET offset is too large")),
         ),
-        (b"LIST x", Err(CommandError::UnexpectedArgument("LIST"))),
+        (b"MKDIR", Err(CommandError::MissingName("MKDIR"))),
+        (b"DELETE ", Err(CommandError::MissingName("DELETE"))),
+        (b"MOVE", Err(CommandError::MissingName("MOVE"))),
+        (b"MOVE a b", Err(CommandError::MissingTarget)),
+        (b"MOVE a\t", Err(CommandError::MissingTarget)),
+        (b"MOVE \tb", Err(CommandError::MissingTarget)),
         (b"QUIT now", Err(CommandError::UnexpectedArgument("QUIT"))),
     ];
     for (line, want) in table {
@@ -106,6 +127,17 @@ fn emitted_commands_parse_back() {
         get("with space", 0),
         get("12", 0),
         put("x y", 3),
+        Command::ListDir {
+            folder: "a b/c".into(),
+        },
+        Command::Mkdir {
+            name: "new dir".into(),
+        },
+        Command::Delete { name: "x".into() },
+        Command::Move {
+            from: "a b".into(),
+            to: "c/d e".into(),
+        },
     ] {
         let mut out = Vec::new();
         cmd.emit(&mut out);
