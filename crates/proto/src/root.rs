@@ -65,6 +65,7 @@
 
 mod atomic;
 mod list;
+mod node;
 mod path;
 mod resolve;
 

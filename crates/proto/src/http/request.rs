@@ -59,6 +59,8 @@ pub(crate) struct Head<'a> {
     pub(crate) ac_request_headers: Option<&'a [u8]>,
     /// The `Authorization` header (HTTP Basic, see [`super::login`]).
     pub(crate) authorization: Option<&'a [u8]>,
+    /// WebDAV's headers (Depth, If, Lock-Token, Timeout, Destination).
+    pub(crate) dav: super::dav::DavHeaders<'a>,
 }
 
 impl Head<'_> {
@@ -156,6 +158,7 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
         ac_request_method: false,
         ac_request_headers: None,
         authorization: None,
+        dav: Default::default(),
     };
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = 0usize;
@@ -222,6 +225,8 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
             head.ac_request_headers = Some(value);
         } else if name.eq_ignore_ascii_case("authorization") {
             head.authorization = Some(trim(value));
+        } else {
+            head.dav.take(name, value);
         }
     }
     if minor == 1 && hosts != 1 {

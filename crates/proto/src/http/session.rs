@@ -275,7 +275,8 @@ impl Session for HttpSession {
                 }
                 Ok(Some((head, len))) => {
                     let wanted = (self.shared.ext.as_ref())
-                        .and_then(|ext| super::extension::body_len(ext.as_ref(), &head));
+                        .and_then(|ext| super::extension::body_len(ext.as_ref(), &head))
+                        .or_else(|| super::dav::body_len(&head));
                     let body = match wanted {
                         Some(n) => match rest.get(len..len + n) {
                             Some(body) => Some(body),

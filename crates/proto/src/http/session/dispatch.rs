@@ -10,7 +10,7 @@ use super::super::response::{Body, Reply};
 use super::super::target::{local_location, parse_target, Target};
 use super::super::upload::{self, Progress};
 use super::super::visitor::Visitor;
-use super::super::{search, static_files, zip, Shared, LOGIN_PATH, STATS_PATH};
+use super::super::{dav, search, static_files, zip, Shared, LOGIN_PATH, STATS_PATH};
 use super::gate::{op_of, refusal, Sight};
 use super::{HttpSession, Meta, Phase};
 use crate::access::User;
@@ -109,6 +109,20 @@ impl HttpSession {
             }
             sight => sight,
         };
+        if let Some(reply) = dav::body_refusal(&head) {
+            return self.finish(now, reply, &meta);
+        }
+        if let (true, Some(t)) = (shared.config.upload, &target) {
+            if matches!(
+                head.method,
+                "PUT" | "DELETE" | "MKCOL" | "MOVE" | "COPY" | "PROPPATCH"
+            ) {
+                if let Err(mut reply) = dav::guard(&shared, &head, t, now) {
+                    reply.close |= has_body && body.is_none();
+                    return self.finish(now, reply, &meta);
+                }
+            }
+        }
         let mut reply = match (head.method, &target) {
             ("PUT", Some(target)) => match upload::start(&shared, &head, target) {
                 Ok(up) if up.is_empty_body() => {
@@ -144,6 +158,10 @@ impl HttpSession {
                 static_files::get(&shared, &head, target, now, &visitor, sight)
             }
             ("DELETE", Some(target)) => upload::delete(&shared, target),
+            ("PROPFIND", Some(t)) => dav::propfind(&shared, &head, t, body, &visitor, sight, now),
+            ("PROPPATCH", Some(t)) => dav::proppatch(&shared, t, body),
+            ("LOCK", Some(t)) => dav::lock(&shared, &head, t, body, now, self.peer.map(|p| p.ip())),
+            ("UNLOCK", Some(t)) => dav::unlock(&shared, &head, t, now),
             ("OPTIONS", _) => self.options(&head),
             _ => {
                 let status = if matches!(head.method, "PUT" | "DELETE") {
@@ -156,7 +174,10 @@ impl HttpSession {
                 reply
             }
         };
-        if has_body {
+        if let Some(t) = &target {
+            dav::written(&shared, &head, t, reply.status, now);
+        }
+        if has_body && body.is_none() {
             reply.close = true; // the body was not read: it must not pass for a request
         }
         self.finish(now, reply, &meta);
@@ -169,9 +190,11 @@ impl HttpSession {
 
     fn options(&self, head: &Head<'_>) -> Reply {
         let mut reply = Reply::new(204, Body::None);
-        reply.header("Allow", self.shared.allow);
+        let allow = dav::allow(self.shared.allow);
+        reply.header("Allow", &allow);
+        dav::options(&self.shared, &mut reply);
         if self.shared.config.cors && head.origin.is_some() && head.ac_request_method {
-            reply.header("Access-Control-Allow-Methods", self.shared.allow);
+            reply.header("Access-Control-Allow-Methods", &allow);
             if let Some(h) = head
                 .ac_request_headers
                 .and_then(|h| std::str::from_utf8(h).ok())
