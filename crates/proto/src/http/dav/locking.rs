@@ -71,9 +71,10 @@ pub(crate) fn lock(
         Some(s) if s.dav_child("exclusive").is_some() => false,
         _ => return bad_request(),
     };
-    if !info
+    if info
         .dav_child("locktype")
-        .is_some_and(|t| t.dav_child("write").is_some())
+        .and_then(|t| t.dav_child("write"))
+        .is_none()
     {
         return bad_request();
     }

@@ -172,7 +172,7 @@ pub(crate) fn guard(
         for l in shared.locks.on(now, &p, beneath) {
             // A parent's lock guards its members only when it is on the
             // parent itself or reaches down (depth 0 locks guard membership).
-            if !submitted.iter().any(|t| *t == l.token) {
+            if !submitted.contains(&l.token) {
                 return Err(precondition(423, "lock-token-submitted"));
             }
         }
