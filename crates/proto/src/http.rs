@@ -65,6 +65,7 @@
 mod cache;
 mod clock;
 mod dav;
+mod destination;
 pub mod extension;
 mod listing;
 mod login;
@@ -78,6 +79,7 @@ mod static_files;
 mod stats;
 mod target;
 mod upload;
+mod verbs;
 mod visitor;
 mod zip;
 
@@ -87,6 +89,8 @@ mod auth_tests;
 mod extension_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verbs_tests;
 
 pub use cache::FileCache;
 pub use clock::{AnchoredClock, WallClock};
@@ -252,9 +256,9 @@ impl HttpService {
         ext: Option<Arc<dyn extension::Extension>>,
     ) -> Self {
         let allow = if config.upload && config.overwrite {
-            "GET, HEAD, OPTIONS, PUT, DELETE"
+            "GET, HEAD, OPTIONS, PUT, DELETE, MKCOL, COPY, MOVE"
         } else if config.upload {
-            "GET, HEAD, OPTIONS, PUT"
+            "GET, HEAD, OPTIONS, PUT, MKCOL, COPY"
         } else {
             "GET, HEAD, OPTIONS"
         };

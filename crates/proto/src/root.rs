@@ -43,6 +43,8 @@
 //! | `NotAFile`                     | 403  | 2 access violation       |
 //! | `Exists`                       | 409  | 6 file already exists    |
 //! | `NoSpace`                      | 507  | 3 disk full              |
+//! | `MissingParent`                | 409  | 1 file not found         |
+//! | `IntoItself`                   | 403  | 2 access violation       |
 //! | `Io`                           | 500  | 0 not defined            |
 //!
 //! ```
@@ -61,18 +63,26 @@
 //! ```
 //!
 //! Submodules: `path` (the pure name check), `resolve` (opening beneath),
-//! `list` (directory listings), `atomic` (uploads).
+//! `list` (directory listings), `atomic` (uploads), `manage` (make a folder,
+//! remove a tree, rename), `copy` (copies that appear complete), `tree`
+//! (walking a folder by descriptor).
 
 mod atomic;
+mod copy;
 mod list;
+mod manage;
 mod node;
 mod path;
 mod resolve;
+mod tree;
 
 pub use atomic::AtomicFile;
+pub use copy::CopyOptions;
 pub use list::{Entry, EntryKind};
+pub use manage::Outcome;
 pub use path::{PathError, RelPath, MAX_COMPONENT, MAX_PATH};
 pub use resolve::Resolver;
+pub use tree::MAX_DEPTH;
 
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -110,6 +120,12 @@ pub enum RootError {
     /// The file system is full, a quota was reached, or a file-size limit.
     #[error("no space left")]
     NoSpace(#[source] io::Error),
+    /// The folder a new name would go in does not exist (or is a file).
+    #[error("the parent folder does not exist")]
+    MissingParent(#[source] io::Error),
+    /// A move or copy onto itself, or of a folder into itself.
+    #[error("cannot move or copy onto or into itself")]
+    IntoItself(#[source] io::Error),
     /// Any other I/O error.
     #[error("I/O error")]
     Io(#[source] io::Error),
@@ -126,11 +142,13 @@ impl RootError {
             | RootError::NotADirectory(e)
             | RootError::NotAFile(e)
             | RootError::NoSpace(e)
+            | RootError::MissingParent(e)
+            | RootError::IntoItself(e)
             | RootError::Io(e) => e,
         }
     }
 
-    fn not_a_file() -> Self {
+    pub(crate) fn not_a_file() -> Self {
         RootError::NotAFile(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file",
@@ -176,6 +194,8 @@ impl From<RootError> for io::Error {
             | RootError::NotADirectory(e)
             | RootError::NotAFile(e)
             | RootError::NoSpace(e)
+            | RootError::MissingParent(e)
+            | RootError::IntoItself(e)
             | RootError::Io(e) => e,
         }
     }
@@ -319,7 +339,7 @@ impl Root {
         Ok(File::from(fd).metadata()?)
     }
 
-    /// Removes a file (HTTP `DELETE`). A symlink is removed itself, never its
+    /// Removes a file. A symlink is removed itself, never its
     /// target; a directory is [`RootError::IsADirectory`].
     pub fn remove_file(&self, rel: &RelPath) -> Result<(), RootError> {
         let (parent, name) = self.open_parent(rel)?;

@@ -169,6 +169,24 @@ impl FileCache {
         drop(expired); // closes the files, outside the lock
     }
 
+    /// Drops `rel` and everything below it (a folder just removed, moved or
+    /// replaced through this service).
+    pub(crate) fn forget_tree(&self, rel: &RelPath) {
+        for shard in &self.shards {
+            let mut gone = Vec::new();
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            shard.entries.retain(|path, e| {
+                let below = path.components().starts_with(rel.components());
+                if below {
+                    gone.push(Arc::clone(e));
+                }
+                !below
+            });
+            drop(shard);
+            drop(gone); // closes the files, outside the lock
+        }
+    }
+
     /// Drops `rel` (it was just replaced or removed through this service).
     pub(crate) fn forget(&self, rel: &RelPath) {
         let gone = self.shard(rel).entries.remove(rel);

@@ -59,7 +59,13 @@ pub(crate) struct Head<'a> {
     pub(crate) ac_request_headers: Option<&'a [u8]>,
     /// The `Authorization` header (HTTP Basic, see [`super::login`]).
     pub(crate) authorization: Option<&'a [u8]>,
-    /// WebDAV's headers (Depth, If, Lock-Token, Timeout, Destination).
+    /// WebDAV `Destination` (MOVE, COPY): an absolute URL or path.
+    pub(crate) destination: Option<&'a [u8]>,
+    /// WebDAV `Overwrite`: `T` (the default) or `F`.
+    pub(crate) overwrite: Option<&'a [u8]>,
+    /// WebDAV `Depth`: `0`, `1` or `infinity`.
+    pub(crate) depth: Option<&'a [u8]>,
+    /// WebDAV's other headers (If, Lock-Token, Timeout).
     pub(crate) dav: super::dav::DavHeaders<'a>,
 }
 
@@ -80,7 +86,7 @@ impl Head<'_> {
 
 /// Whether an `Origin` (`http://host[:port]`) names the authority in `Host`,
 /// the scheme's default port written or not.
-fn same_authority(origin: &[u8], host: Option<&[u8]>) -> bool {
+pub(crate) fn same_authority(origin: &[u8], host: Option<&[u8]>) -> bool {
     let Some(host) = host else {
         return false;
     };
@@ -158,6 +164,9 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
         ac_request_method: false,
         ac_request_headers: None,
         authorization: None,
+        destination: None,
+        overwrite: None,
+        depth: None,
         dav: Default::default(),
     };
     let mut content_length: Option<u64> = None;
@@ -225,6 +234,12 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
             head.ac_request_headers = Some(value);
         } else if name.eq_ignore_ascii_case("authorization") {
             head.authorization = Some(trim(value));
+        } else if name.eq_ignore_ascii_case("destination") {
+            head.destination = Some(trim(value));
+        } else if name.eq_ignore_ascii_case("overwrite") {
+            head.overwrite = Some(trim(value));
+        } else if name.eq_ignore_ascii_case("depth") {
+            head.depth = Some(trim(value));
         } else {
             head.dav.take(name, value);
         }

@@ -80,7 +80,8 @@ pub(crate) fn error_reply(e: &RootError) -> Reply {
             _ => 404,
         },
         RootError::NotAFile(_) | RootError::IsADirectory(_) => 403,
-        RootError::Exists(_) => 409,
+        RootError::Exists(_) | RootError::MissingParent(_) => 409,
+        RootError::IntoItself(_) => 403,
         RootError::NoSpace(_) => 507,
         _ => 500,
     };

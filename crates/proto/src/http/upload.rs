@@ -1,4 +1,4 @@
-//! PUT and DELETE (with `--upload`; DELETE also needs `--overwrite`): a request body, delimited by
+//! PUT (with `--upload`): a request body, delimited by
 //! Content-Length or chunked coding, written into the root's atomic file and
 //! made visible only when complete (temporary file + fsync + rename).
 //!
@@ -89,6 +89,14 @@ pub(crate) fn start(
         .root
         .create_atomic(&target.rel, config.overwrite)
         .map_err(|e| {
+            // The name itself may be missing: a missing name here is the
+            // folder it would go in (RFC 4918 §9.7.1: 409).
+            let e = match e {
+                RootError::NotFound(io) | RootError::NotADirectory(io) => {
+                    RootError::MissingParent(io)
+                }
+                e => e,
+            };
             let mut reply = error_reply(&e);
             reply.close = true;
             reply
@@ -103,24 +111,6 @@ pub(crate) fn start(
         trailer_bytes: 0,
         rel: target.rel.clone(),
     })
-}
-
-/// DELETE: removes one file — only with `--overwrite`, since without it a
-/// share only grows (a DELETE would clear the way for a PUT over the file).
-pub(crate) fn delete(shared: &Shared, target: &Target<'_>) -> Reply {
-    if !shared.config.upload || !shared.config.overwrite {
-        return Reply::error(403);
-    }
-    if shared.root.hides(&target.rel) {
-        return Reply::error(403);
-    }
-    match shared.root.remove_file(&target.rel) {
-        Ok(()) => {
-            shared.cache.forget(&target.rel);
-            Reply::new(204, Body::None)
-        }
-        Err(e) => error_reply(&e),
-    }
 }
 
 impl Upload {

@@ -79,7 +79,8 @@ impl Root {
         })
     }
 
-    /// Deletes `.netkit-upload-*.tmp` files left by a crashed run, in the root
+    /// Deletes `.netkit-upload-*.tmp` files (and folders, of a folder copy)
+    /// left by a crashed run, in the root
     /// and its subdirectories (up to 64 levels; symlinks are not followed;
     /// subdirectories that cannot be read are skipped). Returns how many were
     /// removed.
@@ -117,6 +118,14 @@ impl Root {
                     if unlinkat(&dir, name.as_str(), UnlinkatFlags::NoRemoveDir).is_ok() {
                         removed += 1;
                     }
+                } else if kind == SFlag::S_IFDIR && is_temporary(&name) {
+                    // A folder copy cut short by a crash.
+                    let Ok(cname) = std::ffi::CString::new(name) else {
+                        continue;
+                    };
+                    if super::tree::remove_any(dir.as_fd(), &cname).is_ok() {
+                        removed += 1;
+                    }
                 } else if kind == SFlag::S_IFDIR && rel.components().len() < SWEEP_MAX_DEPTH {
                     if let Ok(child) = rel.join(&name) {
                         pending.push(child);
@@ -129,6 +138,20 @@ impl Root {
 }
 
 impl AtomicFile {
+    /// An upload to `name` in the open folder `dir`, whose temporary is made
+    /// now (for copies, which checked the name already).
+    pub(super) fn in_dir(dir: OwnedFd, name: &str, overwrite: bool) -> Result<Self, RootError> {
+        let (file, temp_name) = create_temporary(dir.as_fd())?;
+        Ok(AtomicFile {
+            file,
+            dir,
+            temp_name,
+            final_name: name.to_owned(),
+            overwrite,
+            committed: false,
+        })
+    }
+
     /// The temporary file, for `metadata`, `set_len` or positioned writes.
     pub fn file(&self) -> &File {
         &self.file
@@ -143,7 +166,7 @@ impl AtomicFile {
         if self.overwrite {
             renameat(dir, self.temp_name.as_str(), dir, self.final_name.as_str())?;
         } else {
-            rename_noreplace(dir, &self.temp_name, &self.final_name)?;
+            super::manage::rename_noreplace(dir, &self.temp_name, dir, &self.final_name)?;
         }
         // The temporary name is gone now: nothing for Drop to remove.
         self.committed = true;
@@ -178,7 +201,7 @@ impl Drop for AtomicFile {
 /// Creates a new, empty temporary file in `dir`, open for reading too (an
 /// upload may be hashed from what was written). O_EXCL makes a name collision
 /// (or a planted file or symlink of that name) an error instead of a takeover.
-fn create_temporary(dir: BorrowedFd<'_>) -> Result<(File, String), RootError> {
+pub(super) fn create_temporary(dir: BorrowedFd<'_>) -> Result<(File, String), RootError> {
     let flags =
         OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let mode = Mode::from_bits_truncate(0o644);
@@ -197,27 +220,11 @@ fn create_temporary(dir: BorrowedFd<'_>) -> Result<(File, String), RootError> {
 /// `.netkit-upload-<16 hex digits>.tmp`. The randomness comes from std's
 /// per-process hash keys: uniqueness is only a convenience, since O_EXCL is what
 /// guarantees no two uploads share a file.
-fn temporary_name(attempt: u64) -> String {
+pub(super) fn temporary_name(attempt: u64) -> String {
     let n = RandomState::new().hash_one((std::process::id(), attempt));
     format!("{TEMP_PREFIX}{n:016x}{TEMP_SUFFIX}")
 }
 
 fn is_temporary(name: &str) -> bool {
     name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
-}
-
-/// Renames `from` to `to` in `dir`, failing with `EEXIST` if `to` exists.
-fn rename_noreplace(dir: BorrowedFd<'_>, from: &str, to: &str) -> nix::Result<()> {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        use nix::fcntl::{renameat2, RenameFlags};
-        match renameat2(dir, from, dir, to, RenameFlags::RENAME_NOREPLACE) {
-            // The file system does not support the flag: use the link below.
-            Err(Errno::EINVAL | Errno::ENOSYS) => {}
-            other => return other,
-        }
-    }
-    // link(2) refuses an existing name just as atomically; then drop the old name.
-    nix::unistd::linkat(dir, from, dir, to, AtFlags::empty())?;
-    unlinkat(dir, from, UnlinkatFlags::NoRemoveDir)
 }

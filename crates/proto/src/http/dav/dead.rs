@@ -67,7 +67,6 @@ pub(crate) fn remove(file: &File, ns: &str, name: &str) -> io::Result<()> {
 }
 
 /// Copies every dead property of `from` onto `to` (COPY).
-#[allow(dead_code)]
 pub(crate) fn copy(from: &File, to: &File) {
     for prop in list(from) {
         let _ = set(to, &prop);

@@ -53,7 +53,7 @@ pub(crate) fn propfind(
     sight: Sight,
     now: Instant,
 ) -> Reply {
-    let depth = match headers::depth(head.dav.depth) {
+    let depth = match headers::depth(head.depth) {
         Err(()) => return bad_request(),
         Ok(Some(headers::Depth::Zero)) => headers::Depth::Zero,
         Ok(Some(headers::Depth::One)) => headers::Depth::One,
@@ -266,10 +266,31 @@ pub(crate) fn proppatch(shared: &Shared, target: &Target<'_>, body: Option<&[u8]
     multistatus(out)
 }
 
-/// Keeps `RelPath` in this module's vocabulary for the copy hook.
-#[allow(dead_code)] // COPY calls it once the write verbs land
+/// After a COPY: the dead properties of everything copied go along (a
+/// rename keeps them by itself). Bounded like the copy: depth and entries.
 pub(crate) fn copy_dead(shared: &Shared, from: &RelPath, to: &RelPath) {
-    if let (Ok(a), Ok(b)) = (shared.root.open_node(from), shared.root.open_node(to)) {
-        dead::copy(&a, &b);
+    let mut budget = 100_000usize;
+    copy_tree(shared, from, to, 0, &mut budget);
+}
+
+fn copy_tree(shared: &Shared, from: &RelPath, to: &RelPath, depth: usize, budget: &mut usize) {
+    let (Ok(a), Ok(b)) = (shared.root.open_node(from), shared.root.open_node(to)) else {
+        return;
+    };
+    dead::copy(&a, &b);
+    if depth >= 64 || !a.metadata().is_ok_and(|m| m.is_dir()) {
+        return;
+    }
+    let Ok(entries) = shared.root.list(from) else {
+        return;
+    };
+    for e in entries {
+        if *budget == 0 {
+            return;
+        }
+        *budget -= 1;
+        if let (Ok(f), Ok(t)) = (from.join(&e.name), to.join(&e.name)) {
+            copy_tree(shared, &f, &t, depth + 1, budget);
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! The request headers WebDAV adds (RFC 4918 §10): `Depth`, `If`,
-//! `Lock-Token`, `Timeout` and `Destination`, kept raw by the head parser and
-//! read here.
+//! The request headers WebDAV adds (RFC 4918 §10): `If`, `Lock-Token` and
+//! `Timeout` kept raw by the head parser (`Depth`, `Destination` and
+//! `Overwrite` are fields of the head itself, for the write verbs), and read
+//! here.
 
 use std::time::Duration;
 
@@ -12,26 +13,20 @@ pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// The WebDAV headers of a request, as sent.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct DavHeaders<'a> {
-    pub(crate) depth: Option<&'a [u8]>,
     pub(crate) if_: Option<&'a [u8]>,
     pub(crate) lock_token: Option<&'a [u8]>,
     pub(crate) timeout: Option<&'a [u8]>,
-    pub(crate) destination: Option<&'a [u8]>,
 }
 
 impl<'a> DavHeaders<'a> {
     /// Keeps `name: value` if it is one of ours; whether it was.
     pub(crate) fn take(&mut self, name: &str, value: &'a [u8]) -> bool {
-        let slot = if name.eq_ignore_ascii_case("depth") {
-            &mut self.depth
-        } else if name.eq_ignore_ascii_case("if") {
+        let slot = if name.eq_ignore_ascii_case("if") {
             &mut self.if_
         } else if name.eq_ignore_ascii_case("lock-token") {
             &mut self.lock_token
         } else if name.eq_ignore_ascii_case("timeout") {
             &mut self.timeout
-        } else if name.eq_ignore_ascii_case("destination") {
-            &mut self.destination
         } else {
             return false;
         };

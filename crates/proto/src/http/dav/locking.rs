@@ -83,7 +83,7 @@ pub(crate) fn lock(
         o.write(&mut s);
         s
     });
-    let infinite = match headers::depth(head.dav.depth) {
+    let infinite = match headers::depth(head.depth) {
         Ok(None | Some(Depth::Infinity)) => true,
         Ok(Some(Depth::Zero)) => false,
         Ok(Some(Depth::One)) | Err(()) => return bad_request(),

@@ -25,7 +25,6 @@ mod props;
 mod tests;
 mod xml;
 
-#[allow(unused_imports)] // COPY calls it once the write verbs land
 pub(crate) use find::{copy_dead, propfind, proppatch};
 pub(crate) use headers::DavHeaders;
 pub(crate) use lock::Locks;
@@ -98,13 +97,14 @@ pub(crate) fn options(shared: &Shared, reply: &mut Reply) {
     reply.header("MS-Author-Via", "DAV");
 }
 
-/// The verbs besides the share's own that `Allow` names.
-pub(crate) fn allow(base: &str) -> String {
-    let mut allow = base.to_owned();
-    for verb in ["PROPFIND", "PROPPATCH", "LOCK", "UNLOCK"] {
-        if !allow.split(", ").any(|v| v == verb) {
-            allow.push_str(", ");
-            allow.push_str(verb);
+/// `Allow`: the share's verbs, then PROPFIND, and with uploads PROPPATCH
+/// (and LOCK, UNLOCK where locks are kept).
+pub(crate) fn allow(shared: &Shared) -> String {
+    let mut allow = format!("{}, PROPFIND", shared.allow);
+    if shared.config.upload {
+        allow.push_str(", PROPPATCH");
+        if shared.locks.enabled {
+            allow.push_str(", LOCK, UNLOCK");
         }
     }
     allow
@@ -157,7 +157,6 @@ pub(crate) fn guard(
     }
     if matches!(head.method, "MOVE" | "COPY") {
         if let Some(dest) = head
-            .dav
             .destination
             .and_then(|d| std::str::from_utf8(d).ok())
             .and_then(|d| parse_target(d).ok())

@@ -4,16 +4,18 @@
 //! target, the origin, then who is asking and what the rules let them do:
 //! see `gate.rs`).
 
+use super::super::destination::destination;
 use super::super::extension;
 use super::super::request::{Framing, Head};
 use super::super::response::{Body, Reply};
 use super::super::target::{local_location, parse_target, Target};
 use super::super::upload::{self, Progress};
+use super::super::verbs::{self, Transfer};
 use super::super::visitor::Visitor;
 use super::super::{dav, search, static_files, zip, Shared, LOGIN_PATH, STATS_PATH};
 use super::gate::{op_of, refusal, Sight};
 use super::{HttpSession, Meta, Phase};
-use crate::access::User;
+use crate::access::{Op, User};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::sync::Arc;
 use std::time::Instant;
@@ -97,11 +99,31 @@ impl HttpSession {
             },
             _ => Sight::Whole,
         };
-        // An archive or a search covers everything below its folder: only for
-        // a folder the visitor may read whole, never one they only pass through.
-        let walks = target
-            .as_ref()
-            .is_some_and(|t| zip::asked(t) || search::asked(t));
+        // MOVE and COPY write their destination too (and need it first).
+        let dest = match (head.method, &target) {
+            ("MOVE" | "COPY", Some(_)) if shared.config.upload => match destination(&head) {
+                Ok(dest) => match self.grant(who, Op::Write, &dest) {
+                    Ok(_) => Some(dest),
+                    Err(mut reply) => {
+                        reply.close |= has_body;
+                        return self.finish(now, reply, &meta);
+                    }
+                },
+                Err(status) => {
+                    let mut reply = Reply::error(status);
+                    reply.close |= has_body;
+                    return self.finish(now, reply, &meta);
+                }
+            },
+            _ => None,
+        };
+        // An archive, a search or a copy covers everything below its folder:
+        // only for a folder the visitor may read whole, never one they only
+        // pass through.
+        let walks = head.method == "COPY"
+            || target
+                .as_ref()
+                .is_some_and(|t| zip::asked(t) || search::asked(t));
         let sight = match sight {
             Sight::Passing(mut refusal) if walks => {
                 refusal.close |= has_body;
@@ -157,7 +179,23 @@ impl HttpSession {
             ("GET" | "HEAD", Some(target)) => {
                 static_files::get(&shared, &head, target, now, &visitor, sight)
             }
-            ("DELETE", Some(target)) => upload::delete(&shared, target),
+            ("DELETE", Some(target)) => verbs::delete(&shared, target),
+            ("MKCOL", Some(target)) => verbs::mkcol(&shared, &head, target),
+            ("MOVE" | "COPY", Some(source)) => match &dest {
+                Some(dest) => {
+                    let verb = if head.method == "MOVE" {
+                        Transfer::Move
+                    } else {
+                        Transfer::Copy
+                    };
+                    let reply = verbs::transfer(&shared, &head, source, dest, verb);
+                    if verb == Transfer::Copy && (200..300).contains(&reply.status) {
+                        dav::copy_dead(&shared, &source.rel, &dest.rel);
+                    }
+                    reply
+                }
+                None => Reply::error(403), // uploads are off
+            },
             ("PROPFIND", Some(t)) => dav::propfind(&shared, &head, t, body, &visitor, sight, now),
             ("PROPPATCH", Some(t)) => dav::proppatch(&shared, t, body),
             ("LOCK", Some(t)) => dav::lock(&shared, &head, t, body, now, self.peer.map(|p| p.ip())),
@@ -190,7 +228,7 @@ impl HttpSession {
 
     fn options(&self, head: &Head<'_>) -> Reply {
         let mut reply = Reply::new(204, Body::None);
-        let allow = dav::allow(self.shared.allow);
+        let allow = dav::allow(&self.shared);
         reply.header("Allow", &allow);
         dav::options(&self.shared, &mut reply);
         if self.shared.config.cors && head.origin.is_some() && head.ac_request_method {

@@ -34,12 +34,12 @@ pub(crate) enum Sight {
 
 /// What a verb does to its target, for the rules (`None`: nothing that
 /// touches the files, such as `OPTIONS`, or a verb answered 405 anyway).
+/// `MOVE` and `COPY` also write their `Destination`, checked apart; `COPY`
+/// only reads its source, `MOVE` takes it away.
 pub(crate) fn op_of(method: &str) -> Option<Op> {
     match method {
-        "GET" | "HEAD" | "PROPFIND" => Some(Op::Read),
-        "PUT" | "DELETE" | "MKCOL" | "MOVE" | "COPY" | "PROPPATCH" | "LOCK" | "UNLOCK" => {
-            Some(Op::Write)
-        }
+        "GET" | "HEAD" | "PROPFIND" | "COPY" => Some(Op::Read),
+        "PUT" | "DELETE" | "MKCOL" | "MOVE" | "PROPPATCH" | "LOCK" | "UNLOCK" => Some(Op::Write),
         _ => None,
     }
 }
