@@ -22,6 +22,10 @@ declare -A needs=(
   [chromium-driver]=/usr/bin/chromedriver
   [unzip]=/usr/bin/unzip
   [openssl]=/usr/bin/openssl
+  # WebDAV (tests/it/webdav.rs): the litmus suite, cadaver, rclone's WebDAV backend
+  [litmus]=/usr/bin/litmus
+  [cadaver]=/usr/bin/cadaver
+  [rclone]=/usr/bin/rclone
   # scripts/test-install.sh: man pages, shell completions, the systemd unit, the package
   [man-db]=/usr/bin/man
   [zsh]=/usr/bin/zsh

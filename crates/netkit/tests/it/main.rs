@@ -51,3 +51,4 @@ mod tools;
 mod up_browser;
 mod up_services;
 mod web_share;
+mod webdav;
