@@ -160,7 +160,7 @@ fn refuses_every_write(base: &str, login: &[&str], dir: &std::path::Path) {
     let (status, _) = curl(
         "PROPFIND",
         &format!("{base}/"),
-        &[&login[..], &["-H", "Depth: 1"]].concat(),
+        &[login, &["-H", "Depth: 1"]].concat(),
     );
     assert_eq!(status, 207, "reading still works");
 }
