@@ -26,6 +26,7 @@ declare -A needs=(
   [litmus]=/usr/bin/litmus
   [cadaver]=/usr/bin/cadaver
   [rclone]=/usr/bin/rclone
+  [davfs2]=/usr/sbin/mount.davfs
   # scripts/test-install.sh: man pages, shell completions, the systemd unit, the package
   [man-db]=/usr/bin/man
   [zsh]=/usr/bin/zsh
