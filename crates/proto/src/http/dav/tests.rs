@@ -373,3 +373,75 @@ fn fork_has_no_shared_lock_table_so_it_refuses_locks() {
     assert!(ask(&mut h, "OPTIONS", "/", "", "").contains("DAV: 1\r\n"));
     assert_eq!(status(&ask(&mut h, "LOCK", "/a.txt", "", LOCK_EXCL)), 501);
 }
+
+#[test]
+fn windows_writes_a_file_under_a_lock_with_its_win32_properties() {
+    // The Windows WebDAV redirector: LOCK the new name (an empty file),
+    // PUT and PROPPATCH its Win32 times with the token, then UNLOCK.
+    let f = fixture(|_| {});
+    let mut h = f.session();
+    let out = ask(
+        &mut h,
+        "LOCK",
+        "/doc.docx",
+        "Timeout: Second-3600\r\n",
+        LOCK_EXCL,
+    );
+    assert_eq!(status(&out), 201, "{out}");
+    let t = token(&out);
+    let with = format!("If: (<{t}>)\r\n");
+    assert_eq!(
+        status(&ask(&mut h, "PUT", "/doc.docx", &with, "bytes")),
+        204
+    );
+    let win32 = "<D:propertyupdate xmlns:D=\"DAV:\" xmlns:Z=\"urn:schemas-microsoft-com:\"><D:set><D:prop><Z:Win32CreationTime>Tue, 08 Dec 2026 03:00:00 GMT</Z:Win32CreationTime><Z:Win32FileAttributes>00000020</Z:Win32FileAttributes></D:prop></D:set></D:propertyupdate>";
+    let out = ask(&mut h, "PROPPATCH", "/doc.docx", &with, win32);
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 1, "{out}");
+    assert!(!out.contains("424") && !out.contains("403"), "{out}");
+    let unlock = format!("Lock-Token: <{t}>\r\n");
+    assert_eq!(
+        status(&ask(&mut h, "UNLOCK", "/doc.docx", &unlock, "")),
+        204
+    );
+    let find = "<propfind xmlns=\"DAV:\"><prop><Win32FileAttributes xmlns=\"urn:schemas-microsoft-com:\"/><getcontentlength/></prop></propfind>";
+    let out = ask(&mut h, "PROPFIND", "/doc.docx", "Depth: 0\r\n", find);
+    assert!(out.contains(">00000020</Win32FileAttributes>"), "{out}");
+    assert!(out.contains("<D:getcontentlength>5<"), "{out}");
+}
+
+#[test]
+fn finder_dot_underscore_files_are_files_where_hidden_names_are_served() {
+    // Finder writes `._name` beside each file it copies. They start with a
+    // dot, so the share's hidden-name rule applies: refused without
+    // `--hidden`, and plain files with it.
+    let f = fixture(|_| {});
+    let mut h = f.session();
+    assert_eq!(status(&ask(&mut h, "PUT", "/._a.txt", "", "apple")), 403);
+    let t0 = Instant::now();
+    let hidden = HttpService::new(
+        Root::open(f.dir.path()).unwrap().with_hidden(true),
+        HttpConfig {
+            upload: true,
+            overwrite: true,
+            ..HttpConfig::default()
+        },
+        HttpContext::new(
+            t0,
+            Arc::new(AnchoredClock {
+                instant: t0,
+                wall: UNIX_EPOCH,
+            }),
+        ),
+    );
+    let mut h = Client {
+        service: &hidden,
+        now: t0,
+    };
+    assert_eq!(status(&ask(&mut h, "PUT", "/._a.txt", "", "apple")), 201);
+    let out = ask(&mut h, "PROPFIND", "/", "Depth: 1\r\n", "");
+    assert!(
+        out.contains("<D:href>/._a.txt</D:href><D:propstat><D:prop><D:resourcetype/>"),
+        "{out}"
+    );
+    assert_eq!(status(&ask(&mut h, "DELETE", "/._a.txt", "", "")), 204);
+}
