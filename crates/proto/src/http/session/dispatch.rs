@@ -208,7 +208,7 @@ impl HttpSession {
                     405
                 };
                 let mut reply = Reply::error(status);
-                reply.header("Allow", shared.allow);
+                reply.header("Allow", dav::allow(&shared));
                 reply
             }
         };
