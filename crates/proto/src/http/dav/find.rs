@@ -1,5 +1,6 @@
 //! PROPFIND (RFC 4918 §9.1) and PROPPATCH (§9.2).
 
+use super::lock::Lock;
 use super::props::{self, Resource, LIVE};
 use super::xml::{self, Element, DAV};
 use super::{bad_request, dead, headers, multistatus};
@@ -75,9 +76,14 @@ pub(crate) fn propfind(
         }
     }
     let me = Resource::new(target.rel.clone(), &meta);
+    let locks = if shared.locks.enabled {
+        shared.locks.all(now)
+    } else {
+        Vec::new()
+    };
     let mut out = String::new();
     props::multistatus_start(&mut out);
-    describe(shared, &me, &want, now, &mut out);
+    describe(shared, &me, &want, &locks, &mut out);
     if me.dir && depth == headers::Depth::One {
         let folder = access_path(&target.rel);
         let entries = match shared.root.list(&target.rel) {
@@ -100,7 +106,7 @@ pub(crate) fn propfind(
                 modified: e.modified.unwrap_or(std::time::UNIX_EPOCH),
                 created: e.modified.unwrap_or(std::time::UNIX_EPOCH),
             };
-            describe(shared, &res, &want, now, &mut out);
+            describe(shared, &res, &want, &locks, &mut out);
         }
     }
     props::multistatus_end(&mut out);
@@ -108,15 +114,12 @@ pub(crate) fn propfind(
 }
 
 /// One `response` element for `res`.
-fn describe(shared: &Shared, res: &Resource, want: &Want, now: Instant, out: &mut String) {
+fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mut String) {
     out.push_str("<D:response><D:href>");
     out.push_str(&res.href());
     out.push_str("</D:href>");
-    let locks = if shared.locks.enabled {
-        shared.locks.on(now, &res.path(), false)
-    } else {
-        Vec::new()
-    };
+    let path = res.path();
+    let locks: Vec<Lock> = all.iter().filter(|l| l.covers(&path)).cloned().collect();
     let node = || shared.root.open_node(&res.rel).ok();
     let mut found = String::new();
     match want {

@@ -112,6 +112,11 @@ impl Locks {
             .collect()
     }
 
+    /// Every live lock (one look at the table for a whole listing).
+    pub(crate) fn all(&self, now: Instant) -> Vec<Lock> {
+        self.table(now).values().cloned().collect()
+    }
+
     /// The lock with this token, if it is alive.
     pub(crate) fn get(&self, now: Instant, token: &str) -> Option<Lock> {
         self.table(now).get(token).cloned()
