@@ -51,4 +51,5 @@ mod tools;
 mod up_browser;
 mod up_services;
 mod web_share;
+mod web_verbs;
 mod webdav;

@@ -163,6 +163,11 @@ fn delete_removes_files_and_folders_only_with_overwrite() {
     assert_eq!(f.ask(&req("DELETE /d/", "", "")).0, 403);
     assert!(exists(&f.path("d/e/y.txt")), "a share only grows");
     let f = fixture(&[], true, true);
+    // A folder holding a name the share hides is not removed (not even in
+    // part): the visitor cannot see what they would delete.
+    std::fs::write(f.path("pub/.keep"), "").unwrap();
+    assert_eq!(f.ask(&req("DELETE /pub/", "", "")).0, 403);
+    assert!(exists(&f.path("pub/p.txt")) && exists(&f.path("pub/.keep")));
     // A cached file inside goes with its folder.
     assert_eq!(f.ask(&req("GET /d/e/y.txt", "", "")).0, 200);
     for (line, want) in [
