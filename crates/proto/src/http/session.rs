@@ -6,7 +6,7 @@
 //!   ▼                                                            │
 //!   Request (arriving) ──(header timer)──▶ 408 ─▶ Closing        │
 //!   │ complete                                                   │
-//!   ├─ GET/HEAD/OPTIONS/DELETE, WebDAV, stats, extension ─▶ reply ┤
+//!   ├─ GET/HEAD/OPTIONS/DELETE, WebDAV, stats, extension ─▶ reply┤
 //!   ├─ PUT ─▶ Body (arriving) ──(timer between reads)──▶ 408 ─▶ Closing
 //!   │          │ complete ─▶ commit ─▶ reply queued ─────────────┘
 //!   └─ extension event stream ─▶ Streaming ─(stream over)─▶ Closing

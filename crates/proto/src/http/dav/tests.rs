@@ -445,3 +445,30 @@ fn finder_dot_underscore_files_are_files_where_hidden_names_are_served() {
     );
     assert_eq!(status(&ask(&mut h, "DELETE", "/._a.txt", "", "")), 204);
 }
+
+#[test]
+fn a_body_arriving_in_pieces_is_waited_for_under_the_header_timer() {
+    let f = fixture(|_| {});
+    let body = "<propfind xmlns=\"DAV:\"><prop><displayname/></prop></propfind>";
+    let head = format!(
+        "PROPFIND /a.txt HTTP/1.1\r\nHost: x\r\nDepth: 0\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let peer = "127.0.0.1:5555".parse().ok();
+    let mut h: Harness<HttpSession> = Harness::new(f.service.new_session(peer, f.t0), f.t0);
+    let first = format!("{head}{}", &body[..20]);
+    assert!(
+        h.send(first.as_bytes()).is_empty(),
+        "nothing before the whole body"
+    );
+    let out = String::from_utf8_lossy(&h.send(body[20..].as_bytes())).into_owned();
+    assert!(
+        out.contains("<D:displayname>a.txt</D:displayname>"),
+        "{out}"
+    );
+    // A body that stops coming: the header timer ends it with 408.
+    let mut h: Harness<HttpSession> = Harness::new(f.service.new_session(peer, f.t0), f.t0);
+    assert!(h.send(first.as_bytes()).is_empty());
+    let out = String::from_utf8_lossy(&h.advance(Duration::from_secs(61))).into_owned();
+    assert!(out.starts_with("HTTP/1.1 408"), "{out}");
+}
