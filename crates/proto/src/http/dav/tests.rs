@@ -461,7 +461,7 @@ fn a_body_arriving_in_pieces_is_waited_for_under_the_header_timer() {
         h.send(first.as_bytes()).is_empty(),
         "nothing before the whole body"
     );
-    let out = String::from_utf8_lossy(&h.send(body[20..].as_bytes())).into_owned();
+    let out = String::from_utf8_lossy(&h.send(&body.as_bytes()[20..])).into_owned();
     assert!(
         out.contains("<D:displayname>a.txt</D:displayname>"),
         "{out}"
