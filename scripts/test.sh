@@ -22,8 +22,11 @@ declare -A needs=(
   [chromium-driver]=/usr/bin/chromedriver
   [unzip]=/usr/bin/unzip
   [openssl]=/usr/bin/openssl
-  # WebDAV conformance (litmus basic and copymove run against http serve)
+  # WebDAV (tests/it/webdav.rs): the litmus suite, cadaver, rclone's WebDAV backend
   [litmus]=/usr/bin/litmus
+  [cadaver]=/usr/bin/cadaver
+  [rclone]=/usr/bin/rclone
+  [davfs2]=/usr/sbin/mount.davfs
   # scripts/test-install.sh: man pages, shell completions, the systemd unit, the package
   [man-db]=/usr/bin/man
   [zsh]=/usr/bin/zsh

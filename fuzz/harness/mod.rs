@@ -362,3 +362,39 @@ pub fn replay_corpus(dir: &str, f: fn(&[u8])) -> usize {
     }
     n
 }
+
+/// Arbitrary bytes as the XML body of a WebDAV request: the first byte picks
+/// PROPFIND (Depth 0 or 1), PROPPATCH or LOCK on a file or the root, the rest
+/// is the body. The reply is one HTTP/1.1 response with a WebDAV status; a
+/// malformed body is a 400, never a panic.
+pub fn dav_bodies(data: &[u8]) {
+    let now = Instant::now();
+    let svc = http_service();
+    let (pick, body) = data.split_first().unwrap_or((&0, &[]));
+    let (method, depth) = match pick % 5 {
+        0 => ("PROPFIND", "0"),
+        1 => ("PROPFIND", "1"),
+        2 => ("PROPPATCH", "0"),
+        3 => ("LOCK", "0"),
+        _ => ("LOCK", "infinity"),
+    };
+    let path = if pick & 0x80 == 0 {
+        "/fuzz-dav.txt"
+    } else {
+        "/"
+    };
+    let mut input = format!(
+        "{method} {path} HTTP/1.1\r\nHost: f\r\nDepth: {depth}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    input.extend_from_slice(body);
+    let mut h = Harness::new(svc.new_session(None, now), now);
+    let out = h.send(&input);
+    assert!(out.starts_with(b"HTTP/1.1 "), "reply is not HTTP");
+    let status = std::str::from_utf8(&out[9..12]).unwrap_or("?");
+    assert!(
+        ["200", "201", "207", "400", "403", "404", "409", "412", "423", "503"].contains(&status),
+        "unexpected status {status}"
+    );
+}

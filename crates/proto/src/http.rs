@@ -64,6 +64,7 @@
 
 mod cache;
 mod clock;
+mod dav;
 mod destination;
 pub mod extension;
 pub mod listing;
@@ -217,6 +218,8 @@ pub(crate) struct Shared {
     pub(crate) ext: Option<Arc<dyn extension::Extension>>,
     /// CRCs of files already sent in archives (a resumed archive needs them).
     pub(crate) zip_crcs: zip::crc::CrcCache,
+    /// WebDAV's lock table (off under `--model fork`: see `dav/lock.rs`).
+    pub(crate) locks: dav::Locks,
 }
 
 impl Shared {
@@ -268,6 +271,7 @@ impl HttpService {
             access,
             guessing,
         } = context;
+        let config_model_shares_memory = config.model != "fork";
         Self {
             shared: Arc::new(Shared {
                 root,
@@ -282,6 +286,7 @@ impl HttpService {
                 allow,
                 ext,
                 zip_crcs: Default::default(),
+                locks: dav::Locks::new(config_model_shares_memory),
             }),
         }
     }

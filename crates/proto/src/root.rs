@@ -71,6 +71,7 @@ mod atomic;
 mod copy;
 mod list;
 mod manage;
+mod node;
 mod path;
 mod resolve;
 mod tree;

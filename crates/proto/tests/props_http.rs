@@ -58,6 +58,7 @@ fn send_split(svc: &HttpService, input: &[u8], cuts: &[usize]) -> Vec<u8> {
 fn seed_corpora_replay() {
     assert!(harness::replay_corpus("http_stream", harness::http_stream) >= 5);
     assert!(harness::replay_corpus("http_chunked", harness::http_chunked) >= 3);
+    assert!(harness::replay_corpus("dav_bodies", harness::dav_bodies) >= 5);
 }
 
 fn request_strategy() -> impl Strategy<Value = Vec<u8>> {
@@ -97,6 +98,11 @@ proptest! {
     #[test]
     fn arbitrary_bytes_get_http_replies(data in prop::collection::vec(any::<u8>(), 0..2048)) {
         harness::http_stream(&data);
+    }
+
+    #[test]
+    fn arbitrary_dav_bodies_get_dav_replies(data in prop::collection::vec(any::<u8>(), 0..2048)) {
+        harness::dav_bodies(&data);
     }
 
     #[test]

@@ -252,7 +252,7 @@ fn methods_and_errors(model: &str) {
     let opts = &parse_all(&h11(addr, "OPTIONS", "*", ""), &[])[0];
     assert_eq!(
         (opts.status, opts.header("Allow")),
-        (204, Some("GET, HEAD, OPTIONS"))
+        (204, Some("GET, HEAD, OPTIONS, PROPFIND"))
     );
     let post = &parse_all(
         &h11(addr, "POST", "/hello.txt", "Content-Length: 0\r\n"),
@@ -260,7 +260,7 @@ fn methods_and_errors(model: &str) {
     )[0];
     assert_eq!(
         (post.status, post.header("Allow")),
-        (405, Some("GET, HEAD, OPTIONS"))
+        (405, Some("GET, HEAD, OPTIONS, PROPFIND"))
     );
     assert_eq!(
         status_of(&h11(addr, "PUT", "/x", "Content-Length: 1\r\n")),

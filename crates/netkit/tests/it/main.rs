@@ -56,3 +56,4 @@ mod uring_refusal;
 mod web_share;
 mod web_share_browser;
 mod web_verbs;
+mod webdav;

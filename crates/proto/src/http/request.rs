@@ -65,6 +65,8 @@ pub(crate) struct Head<'a> {
     pub(crate) overwrite: Option<&'a [u8]>,
     /// WebDAV `Depth`: `0`, `1` or `infinity`.
     pub(crate) depth: Option<&'a [u8]>,
+    /// WebDAV's other headers (If, Lock-Token, Timeout).
+    pub(crate) dav: super::dav::DavHeaders<'a>,
 }
 
 impl Head<'_> {
@@ -165,6 +167,7 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
         destination: None,
         overwrite: None,
         depth: None,
+        dav: Default::default(),
     };
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = 0usize;
@@ -237,6 +240,8 @@ pub(crate) fn parse_head(input: &[u8]) -> Result<Option<(Head<'_>, usize)>, u16>
             head.overwrite = Some(trim(value));
         } else if name.eq_ignore_ascii_case("depth") {
             head.depth = Some(trim(value));
+        } else {
+            head.dav.take(name, value);
         }
     }
     if minor == 1 && hosts != 1 {

@@ -6,7 +6,7 @@
 //!   ▼                                                            │
 //!   Request (arriving) ──(header timer)──▶ 408 ─▶ Closing        │
 //!   │ complete                                                   │
-//!   ├─ GET/HEAD/OPTIONS/DELETE, stats, extension ─▶ reply queued ┤
+//!   ├─ GET/HEAD/OPTIONS/DELETE, WebDAV, stats, extension ─▶ reply┤
 //!   ├─ PUT ─▶ Body (arriving) ──(timer between reads)──▶ 408 ─▶ Closing
 //!   │          │ complete ─▶ commit ─▶ reply queued ─────────────┘
 //!   └─ extension event stream ─▶ Streaming ─(stream over)─▶ Closing
@@ -92,7 +92,8 @@ impl Meta {
 enum Phase {
     /// Between requests: nothing of the next one has arrived.
     Idle,
-    /// Part of a request (its head, or an extension route's small body) has
+    /// Part of a request (its head, or the small body of an extension route
+    /// or of PROPFIND/PROPPATCH/LOCK, read whole: see `dav/`) has
     /// arrived; the first of it at `since`.
     Request { since: Instant },
     /// A PUT body is arriving, for the request in `upload.1`; the last bytes
@@ -275,7 +276,8 @@ impl Session for HttpSession {
                 }
                 Ok(Some((head, len))) => {
                     let wanted = (self.shared.ext.as_ref())
-                        .and_then(|ext| super::extension::body_len(ext.as_ref(), &head));
+                        .and_then(|ext| super::extension::body_len(ext.as_ref(), &head))
+                        .or_else(|| super::dav::body_len(&head));
                     let body = match wanted {
                         Some(n) => match rest.get(len..len + n) {
                             Some(body) => Some(body),

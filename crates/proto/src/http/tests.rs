@@ -406,7 +406,9 @@ fn without_overwrite_delete_is_refused_and_with_it_removes() {
     assert!(f.dir.path().join("a.txt").exists(), "a share only grows");
     let out = text(&h.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"));
     assert!(
-        out.contains("Allow: GET, HEAD, OPTIONS, PUT, MKCOL, COPY\r\n"),
+        out.contains(
+            "Allow: GET, HEAD, OPTIONS, PUT, MKCOL, COPY, PROPFIND, PROPPATCH, LOCK, UNLOCK\r\n"
+        ),
         "{out}"
     );
     let f = fixture(|c| {

@@ -54,7 +54,7 @@ pub(crate) fn mkcol(shared: &Shared, head: &Head<'_>, target: &Target<'_>) -> Re
         }
         Err(RootError::Exists(_)) => {
             let mut reply = Reply::error(405);
-            reply.header("Allow", shared.allow);
+            reply.header("Allow", super::dav::allow(shared));
             reply
         }
         Err(e) => error_reply(&e),

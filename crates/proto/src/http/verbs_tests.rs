@@ -119,7 +119,10 @@ fn without_upload_every_verb_is_403() {
     assert!(!exists(&f.path("new.txt")) && !exists(&f.path("n")) && !exists(&f.path("c.txt")));
     assert!(exists(&f.path("a.txt")) && exists(&f.path("d/e/y.txt")));
     let (_, out) = f.ask(&req("OPTIONS *", "", ""));
-    assert!(out.contains("Allow: GET, HEAD, OPTIONS\r\n"), "{out}");
+    assert!(
+        out.contains("Allow: GET, HEAD, OPTIONS, PROPFIND\r\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -150,7 +153,7 @@ fn put_and_mkcol() {
     let (_, out) = f.ask(&req("MKCOL /q", "", ""));
     assert!(out.contains("Location: /q/\r\n"), "{out}");
     let (_, out) = f.ask(&req("OPTIONS /", "", ""));
-    let allow = "Allow: GET, HEAD, OPTIONS, PUT, DELETE, MKCOL, COPY, MOVE\r\n";
+    let allow = "Allow: GET, HEAD, OPTIONS, PUT, DELETE, MKCOL, COPY, MOVE, PROPFIND, PROPPATCH, LOCK, UNLOCK\r\n";
     assert!(out.contains(allow), "{out}");
 }
 
@@ -243,7 +246,9 @@ fn without_overwrite_move_and_copy_only_grow_the_share() {
     assert_eq!(f.read("d2/e/y.txt"), "y");
     let (_, out) = f.ask(&req("OPTIONS *", "", ""));
     assert!(
-        out.contains("Allow: GET, HEAD, OPTIONS, PUT, MKCOL, COPY\r\n"),
+        out.contains(
+            "Allow: GET, HEAD, OPTIONS, PUT, MKCOL, COPY, PROPFIND, PROPPATCH, LOCK, UNLOCK\r\n"
+        ),
         "{out}"
     );
 }

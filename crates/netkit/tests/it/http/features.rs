@@ -121,7 +121,7 @@ pub fn stats_cors_and_precompressed(model: &str) {
     assert_eq!(pre.status, 204);
     assert_eq!(
         pre.header("Access-Control-Allow-Methods"),
-        Some("GET, HEAD, OPTIONS")
+        Some("GET, HEAD, OPTIONS, PROPFIND")
     );
     assert_eq!(pre.header("Access-Control-Allow-Headers"), Some("x-a"));
 

@@ -12,7 +12,7 @@ use super::super::target::{local_location, parse_target, Target};
 use super::super::upload::{self, Progress};
 use super::super::verbs::{self, Transfer};
 use super::super::visitor::Visitor;
-use super::super::{search, static_files, zip, Shared, LOGIN_PATH, STATS_PATH};
+use super::super::{dav, search, static_files, zip, Shared, LOGIN_PATH, STATS_PATH};
 use super::gate::{op_of, refusal, Sight};
 use super::{HttpSession, Meta, Phase};
 use crate::access::{Op, User};
@@ -131,6 +131,20 @@ impl HttpSession {
             }
             sight => sight,
         };
+        if let Some(reply) = dav::body_refusal(&head) {
+            return self.finish(now, reply, &meta);
+        }
+        if let (true, Some(t)) = (shared.config.upload, &target) {
+            if matches!(
+                head.method,
+                "PUT" | "DELETE" | "MKCOL" | "MOVE" | "COPY" | "PROPPATCH"
+            ) {
+                if let Err(mut reply) = dav::guard(&shared, &head, t, now) {
+                    reply.close |= has_body && body.is_none();
+                    return self.finish(now, reply, &meta);
+                }
+            }
+        }
         let mut reply = match (head.method, &target) {
             ("PUT", Some(target)) => match upload::start(&shared, &head, target) {
                 Ok(up) if up.is_empty_body() => {
@@ -174,10 +188,18 @@ impl HttpSession {
                     } else {
                         Transfer::Copy
                     };
-                    verbs::transfer(&shared, &head, source, dest, verb)
+                    let reply = verbs::transfer(&shared, &head, source, dest, verb);
+                    if verb == Transfer::Copy && (200..300).contains(&reply.status) {
+                        dav::copy_dead(&shared, &source.rel, &dest.rel);
+                    }
+                    reply
                 }
                 None => Reply::error(403), // uploads are off
             },
+            ("PROPFIND", Some(t)) => dav::propfind(&shared, &head, t, body, &visitor, sight, now),
+            ("PROPPATCH", Some(t)) => dav::proppatch(&shared, t, body),
+            ("LOCK", Some(t)) => dav::lock(&shared, &head, t, body, now, self.peer.map(|p| p.ip())),
+            ("UNLOCK", Some(t)) => dav::unlock(&shared, &head, t, now),
             ("OPTIONS", _) => self.options(&head),
             _ => {
                 let status = if matches!(head.method, "PUT" | "DELETE") {
@@ -186,11 +208,14 @@ impl HttpSession {
                     405
                 };
                 let mut reply = Reply::error(status);
-                reply.header("Allow", shared.allow);
+                reply.header("Allow", dav::allow(&shared));
                 reply
             }
         };
-        if has_body {
+        if let Some(t) = &target {
+            dav::written(&shared, &head, t, reply.status, now);
+        }
+        if has_body && body.is_none() {
             reply.close = true; // the body was not read: it must not pass for a request
         }
         self.finish(now, reply, &meta);
@@ -203,9 +228,11 @@ impl HttpSession {
 
     fn options(&self, head: &Head<'_>) -> Reply {
         let mut reply = Reply::new(204, Body::None);
-        reply.header("Allow", self.shared.allow);
+        let allow = dav::allow(&self.shared);
+        reply.header("Allow", &allow);
+        dav::options(&self.shared, &mut reply);
         if self.shared.config.cors && head.origin.is_some() && head.ac_request_method {
-            reply.header("Access-Control-Allow-Methods", self.shared.allow);
+            reply.header("Access-Control-Allow-Methods", &allow);
             if let Some(h) = head
                 .ac_request_headers
                 .and_then(|h| std::str::from_utf8(h).ok())
