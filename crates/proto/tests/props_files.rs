@@ -135,3 +135,11 @@ proptest! {
         prop_assert_eq!(String::from_utf8_lossy(&out), want);
     }
 }
+
+/// A session whose first command succeeds with a bare `OK` (MKDIR) is a
+/// well-formed reply to the harness (a case proptest found by chance).
+#[test]
+fn a_bare_ok_first_is_a_known_reply() {
+    // The harness reads its first byte as the piece size.
+    harness::files_stream(b"\x03MKDIR made\n");
+}

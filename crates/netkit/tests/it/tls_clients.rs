@@ -306,3 +306,67 @@ async fn chromium_loads_the_up_page_over_https() {
     drop(driver);
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// The browser logs in to `up --tls --auth` over https: the login route asks
+/// for credentials (given in the URL, as a user types them at the prompt),
+/// then the page says who is logged in and lists what the rule grants.
+#[tokio::test(flavor = "current_thread")]
+async fn chromium_logs_in_to_the_up_page_over_https() {
+    use crate::up_browser::{browser_with, eventually, text_of, Driver};
+    use fantoccini::Locator;
+    let dir = tempfile::tempdir().unwrap();
+    let (shared, profile) = (dir.path().join("shared"), dir.path().join("profile"));
+    for d in [&shared, &profile] {
+        std::fs::create_dir(d).unwrap();
+    }
+    std::fs::write(shared.join("plans.txt"), "members only\n").unwrap();
+    let args = up_args(
+        utf8(&shared),
+        &[
+            "--tls",
+            "--no-chat",
+            "--no-irc",
+            "--auth",
+            "alice:wonderland@/",
+        ],
+    );
+    let (server, stderr) = start_with_stderr(&args);
+    let _ = printed_fingerprint(&stderr);
+    let http = up_addrs(&server)
+        .into_iter()
+        .find(|(name, _)| name == "http")
+        .expect("http address")
+        .1;
+    let driver = Driver::start();
+    let c = browser_with(
+        &driver,
+        &profile,
+        &profile,
+        &["--ignore-certificate-errors"],
+    )
+    .await;
+    c.goto(&format!(
+        "https://alice:wonderland@127.0.0.1:{}/_netkit/login?to=/",
+        http.port()
+    ))
+    .await
+    .unwrap();
+    eventually("the page to show alice", || async {
+        (text_of(&c, "#who-user").await == "alice").then_some(())
+    })
+    .await;
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("a.file[data-name='plans.txt']"))
+        .await
+        .expect("alice sees plans.txt over https");
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .starts_with("https://"));
+    c.close().await.unwrap();
+    drop(driver);
+    assert_eq!(server.terminate(), Some(0));
+}
