@@ -131,6 +131,10 @@ pub struct HttpConfig {
     pub max_connections: Option<usize>,
     /// The concurrency model's name, reported by `/_netkit/stats`.
     pub model: String,
+    /// Keep WebDAV dead properties in the folder sidecar even where the file
+    /// system has extended attributes (for tests of the fallback; the
+    /// binary sets it from `NETKIT_DAV_SIDECAR_ONLY=1`).
+    pub dav_sidecar_only: bool,
 }
 
 impl Default for HttpConfig {
@@ -145,6 +149,7 @@ impl Default for HttpConfig {
             keepalive_timeout: Duration::from_secs(75),
             max_connections: None,
             model: String::new(),
+            dav_sidecar_only: false,
         }
     }
 }

@@ -34,6 +34,8 @@ pub fn config(share: &ShareArgs, http: &HttpArgs, idle: IdleArgs, model: Model) 
         keepalive_timeout: idle.or(KEEPALIVE_TIMEOUT).unwrap_or(NEVER),
         max_connections: http.max_connections,
         model: model.name().to_owned(),
+        // For tests only: the dead-property sidecar without extended attributes.
+        dav_sidecar_only: std::env::var_os("NETKIT_DAV_SIDECAR_ONLY").is_some_and(|v| v == "1"),
     }
 }
 

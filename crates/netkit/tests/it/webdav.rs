@@ -22,17 +22,18 @@ fn curl(method: &str, url: &str, extra: &[&str]) -> (u16, String) {
     (status.trim().parse().expect("status"), body.to_owned())
 }
 
-#[test]
-fn litmus_passes_every_test_of_every_suite() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start("epoll", dir.path(), &["--upload", "--overwrite", "-q"]);
+/// Runs litmus's `suites` against `server`; returns the summary lines
+/// after checking every test of every suite passed.
+fn litmus(server: &super::common::Server, dir: &std::path::Path, suites: &[&str]) -> String {
     let url = format!("http://{}/", server.addr());
     let mut cmd = Command::new("litmus");
-    cmd.arg(&url).current_dir(dir.path());
+    cmd.arg(&url)
+        .current_dir(dir)
+        .env("TESTS", suites.join(" "));
     let (code, out, err) = run_bounded(cmd, LIMIT);
     let summaries: Vec<&str> = out.lines().filter(|l| l.contains("<- summary")).collect();
     println!("{}", summaries.join("\n"));
-    for suite in ["basic", "copymove", "props", "locks", "http"] {
+    for suite in suites {
         let line = summaries
             .iter()
             .find(|l| l.contains(&format!("`{suite}'")))
@@ -41,6 +42,49 @@ fn litmus_passes_every_test_of_every_suite() {
     }
     assert!(!out.to_lowercase().contains("warning"), "{out}");
     assert_eq!(code, Some(0), "{out}\n{err}");
+    summaries.join("\n")
+}
+
+#[test]
+fn litmus_passes_every_test_of_every_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start("epoll", dir.path(), &["--upload", "--overwrite", "-q"]);
+    litmus(
+        &server,
+        dir.path(),
+        &["basic", "copymove", "props", "locks", "http"],
+    );
+}
+
+/// The dead-property sidecar, forced by `NETKIT_DAV_SIDECAR_ONLY=1` (for
+/// tests: a file system without user xattrs takes the same path), passes
+/// litmus's `props` whole, and the sidecar never shows in a listing.
+#[test]
+fn litmus_props_pass_with_the_sidecar_instead_of_xattrs() {
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    let mut args = super::common::local_args(&["http", "serve", utf8(&share)], "epoll");
+    args.extend(["--upload", "--overwrite", "-q", "--hidden"]);
+    let mut cmd = super::common::netkit(&args);
+    cmd.env("NETKIT_DAV_SIDECAR_ONLY", "1")
+        .stderr(Stdio::null());
+    let server = super::common::Server::start_cmd(cmd);
+    let summary = litmus(&server, dir.path(), &["props"]);
+    assert!(summary.contains("30 tests run: 30 passed"), "{summary}");
+    // A property on the root lives in the root's sidecar, which stays out
+    // of every listing even with `--hidden`.
+    let base = format!("http://{}", server.addr());
+    let set = "<propertyupdate xmlns=\"DAV:\"><set><prop><k xmlns=\"urn:k\">v</k></prop></set></propertyupdate>";
+    let (status, body) = curl("PROPPATCH", &format!("{base}/"), &["--data", set]);
+    assert!(status == 207 && body.contains("200 OK"), "{body}");
+    let side = std::fs::read_to_string(share.join(".netkit-props")).unwrap();
+    assert!(side.contains("urn:k"), "{side}");
+    let (status, body) = curl("PROPFIND", &format!("{base}/"), &["-H", "Depth: 1"]);
+    assert_eq!(status, 207, "{body}");
+    assert!(!body.contains("netkit-props"), "{body}");
+    let (status, _) = curl("GET", &format!("{base}/.netkit-props"), &[]);
+    assert!(matches!(status, 400 | 403 | 404), "{status}");
 }
 
 #[test]

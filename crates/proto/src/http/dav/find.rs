@@ -121,6 +121,7 @@ fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mu
     let path = res.path();
     let locks: Vec<Lock> = all.iter().filter(|l| l.covers(&path)).cloned().collect();
     let node = || shared.root.open_node(&res.rel).ok();
+    let dead = dead::Dead::new(shared);
     let mut found = String::new();
     match want {
         Want::AllProp => {
@@ -128,7 +129,7 @@ fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mu
                 props::live(res, name, &locks, &mut found);
             }
             if let Some(file) = node() {
-                for p in dead::list(&file) {
+                for p in dead.list(&res.rel, &file) {
                     props::dead(&p, &mut found);
                 }
             }
@@ -142,7 +143,7 @@ fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mu
                 }
             }
             if let Some(file) = node() {
-                for p in dead::list(&file) {
+                for p in dead.list(&res.rel, &file) {
                     props::name_only(&p.ns, &p.name, &mut found);
                 }
             }
@@ -162,7 +163,7 @@ fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mu
                 if ns == DAV && props::live(res, name, &locks, &mut found) {
                     continue;
                 }
-                match file.as_ref().and_then(|f| dead::get(f, ns, name)) {
+                match file.as_ref().and_then(|f| dead.get(&res.rel, f, ns, name)) {
                     Some(p) => props::dead(&p, &mut found),
                     None => props::name_only(ns, name, &mut missing),
                 }
@@ -218,6 +219,7 @@ pub(crate) fn proppatch(shared: &Shared, target: &Target<'_>, body: Option<&[u8]
     let name = |c: &Change<'_>| match c {
         Change::Set(p) | Change::Remove(p) => (p.ns.clone(), p.name.clone()),
     };
+    let dead = dead::Dead::new(shared);
     let protected = changes.iter().any(|c| {
         let (ns, n) = name(c);
         ns == DAV && LIVE.contains(&n.as_str())
@@ -243,8 +245,8 @@ pub(crate) fn proppatch(shared: &Shared, target: &Target<'_>, body: Option<&[u8]
             }
         } else {
             let done = match c {
-                Change::Set(p) => dead::set(&file, p),
-                Change::Remove(p) => dead::remove(&file, &p.ns, &p.name),
+                Change::Set(p) => dead.set(&target.rel, &file, p),
+                Change::Remove(p) => dead.remove(&target.rel, &file, &p.ns, &p.name),
             };
             match done {
                 Ok(()) => 200,
@@ -280,7 +282,7 @@ fn copy_tree(shared: &Shared, from: &RelPath, to: &RelPath, depth: usize, budget
     let (Ok(a), Ok(b)) = (shared.root.open_node(from), shared.root.open_node(to)) else {
         return;
     };
-    dead::copy(&a, &b);
+    dead::copy(shared, (from, &a), (to, &b));
     if depth >= 64 || !a.metadata().is_ok_and(|m| m.is_dir()) {
         return;
     }

@@ -10,7 +10,7 @@
 //!
 //! The files: `headers.rs` (Depth, If, Timeout…), `ifheader.rs` (the `If`
 //! grammar), `xml.rs` (bodies), `props.rs` (live properties and 207
-//! bodies), `dead.rs` (dead properties in extended attributes), `find.rs`
+//! bodies), `dead.rs` (dead properties in extended attributes or a sidecar), `find.rs`
 //! (PROPFIND, PROPPATCH), `lock.rs` (the lock table), `locking.rs` (LOCK,
 //! UNLOCK).
 
@@ -212,7 +212,8 @@ fn holds(shared: &Shared, list: &ifheader::List, path: &str, now: Instant) -> bo
     })
 }
 
-/// After a write that succeeded: a deleted or moved name loses its locks.
+/// After a write that succeeded: a deleted or moved name loses its locks,
+/// and its dead properties kept in a sidecar are dropped or moved along.
 pub(crate) fn written(
     shared: &Shared,
     head: &Head<'_>,
@@ -220,7 +221,21 @@ pub(crate) fn written(
     status: u16,
     now: Instant,
 ) {
-    if (200..300).contains(&status) && matches!(head.method, "DELETE" | "MOVE") {
-        shared.locks.forget(now, &target.rel.to_string());
+    if !(200..300).contains(&status) {
+        return;
     }
+    match head.method {
+        "DELETE" => dead::deleted(shared, &target.rel),
+        "MOVE" => {
+            if let Some(dest) = head
+                .destination
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|d| parse_target(d).ok())
+            {
+                dead::moved(shared, &target.rel, &dest.rel);
+            }
+        }
+        _ => return,
+    }
+    shared.locks.forget(now, &target.rel.to_string());
 }

@@ -472,3 +472,5 @@ fn a_body_arriving_in_pieces_is_waited_for_under_the_header_timer() {
     let out = String::from_utf8_lossy(&h.advance(Duration::from_secs(61))).into_owned();
     assert!(out.starts_with("HTTP/1.1 408"), "{out}");
 }
+
+mod sidecar;
