@@ -155,6 +155,7 @@ impl Default for HttpConfig {
 }
 
 pub use crate::access_log::AccessLog;
+pub use dav::{LockStore, LockTable};
 pub(crate) use response::{clf_date, push_escaped, push_u64};
 
 /// What an HTTP service is given by whoever runs it (the binary, a test):
@@ -178,6 +179,9 @@ pub struct HttpContext {
     /// process (a clone counts into the same table) so guessing on one counts
     /// on all.
     pub guessing: Guessing,
+    /// Where WebDAV's lock table lives: this process's heap for models whose
+    /// workers are threads; memory the children share for `--model fork`.
+    pub locks: Arc<dyn LockStore>,
 }
 
 impl HttpContext {
@@ -192,6 +196,7 @@ impl HttpContext {
             log: None,
             access: Arc::new(Access::open()),
             guessing: Guessing::new(),
+            locks: Arc::new(LockTable::boxed()),
         }
     }
 }
@@ -223,7 +228,7 @@ pub(crate) struct Shared {
     pub(crate) ext: Option<Arc<dyn extension::Extension>>,
     /// CRCs of files already sent in archives (a resumed archive needs them).
     pub(crate) zip_crcs: zip::crc::CrcCache,
-    /// WebDAV's lock table (off under `--model fork`: see `dav/lock.rs`).
+    /// WebDAV's lock table (see `dav/lock.rs`).
     pub(crate) locks: dav::Locks,
 }
 
@@ -275,8 +280,8 @@ impl HttpService {
             log,
             access,
             guessing,
+            locks,
         } = context;
-        let config_model_shares_memory = config.model != "fork";
         Self {
             shared: Arc::new(Shared {
                 root,
@@ -291,7 +296,7 @@ impl HttpService {
                 allow,
                 ext,
                 zip_crcs: Default::default(),
-                locks: dav::Locks::new(config_model_shares_memory),
+                locks: dav::Locks::new(locks, started),
             }),
         }
     }

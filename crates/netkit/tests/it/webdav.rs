@@ -2,7 +2,8 @@
 //! (basic, copymove, props, locks, http: every test passes), `cadaver`
 //! doing put/get/mkcol/move/delete, rclone's WebDAV backend copying a tree
 //! in and out byte-exact, a davfs2 mount reading and writing; a read-only share and a read-only user refusing
-//! every write verb; PROPFIND under every model.
+//! every write verb; PROPFIND and LOCK under every model; litmus `locks`
+//! under `--model fork`, `props` with the dead-property sidecar.
 
 use super::common::{every_model, run_bounded, utf8};
 use super::http::start;
@@ -54,6 +55,21 @@ fn litmus_passes_every_test_of_every_suite() {
         dir.path(),
         &["basic", "copymove", "props", "locks", "http"],
     );
+}
+
+/// `--model fork`: every connection is a child process, and the lock table
+/// they share in memory makes litmus's `locks` pass whole.
+#[test]
+fn litmus_locks_pass_under_the_fork_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir(&share).unwrap();
+    let server = start("fork", &share, &["--upload", "--overwrite", "-q"]);
+    let summary = litmus(&server, dir.path(), &["locks"]);
+    assert!(summary.contains("41 tests run: 41 passed"), "{summary}");
+    let (status, headers) = curl("OPTIONS", &format!("http://{}/", server.addr()), &["-i"]);
+    assert_eq!(status, 204);
+    assert!(headers.contains("DAV: 1, 2"), "{headers}");
 }
 
 /// The dead-property sidecar, forced by `NETKIT_DAV_SIDECAR_ONLY=1` (for
@@ -261,9 +277,20 @@ fn propfind_lists_the_folder(model: &str) {
     assert!(!body.contains("hidden"), "{body}");
     let lock = "<lockinfo xmlns=\"DAV:\"><lockscope><exclusive/></lockscope><locktype><write/></locktype></lockinfo>";
     let (status, body) = curl("LOCK", &format!("{base}/a%20b.txt"), &["--data", lock]);
-    // fork's children share no memory, so no lock table: refused honestly.
-    let want = if model == "fork" { 501 } else { 200 };
-    assert_eq!(status, want, "{body}");
+    // Under every model, fork included (its children share the table).
+    assert_eq!(status, 200, "{body}");
+    let at = body.find("urn:uuid:").expect("a token");
+    let token = &body[at..at + 45];
+    let set = "<propertyupdate xmlns=\"DAV:\"><set><prop><k xmlns=\"urn:k\">v</k></prop></set></propertyupdate>";
+    let (status, _) = curl("PROPPATCH", &format!("{base}/a%20b.txt"), &["--data", set]);
+    assert_eq!(status, 423, "another connection without the token");
+    let if_ = format!("If: (<{token}>)");
+    let (status, body) = curl(
+        "PROPPATCH",
+        &format!("{base}/a%20b.txt"),
+        &["--data", set, "-H", &if_],
+    );
+    assert_eq!(status, 207, "{body}");
 }
 
 every_model!(propfind_lists_the_folder);

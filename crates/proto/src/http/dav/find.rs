@@ -76,11 +76,7 @@ pub(crate) fn propfind(
         }
     }
     let me = Resource::new(target.rel.clone(), &meta);
-    let locks = if shared.locks.enabled {
-        shared.locks.all(now)
-    } else {
-        Vec::new()
-    };
+    let locks = shared.locks.all(now);
     let mut out = String::new();
     props::multistatus_start(&mut out);
     describe(shared, &me, &want, &locks, &mut out);
