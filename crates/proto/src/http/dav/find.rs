@@ -79,7 +79,9 @@ pub(crate) fn propfind(
     let locks = shared.locks.all(now);
     let mut out = String::new();
     props::multistatus_start(&mut out);
-    describe(shared, &me, &want, &locks, &mut out);
+    // One read of each sidecar for the whole listing.
+    let dead = dead::Dead::new(shared);
+    describe(shared, &dead, &me, &want, &locks, &mut out);
     if me.dir && depth == headers::Depth::One {
         let folder = access_path(&target.rel);
         let entries = match shared.root.list(&target.rel) {
@@ -102,7 +104,7 @@ pub(crate) fn propfind(
                 modified: e.modified.unwrap_or(std::time::UNIX_EPOCH),
                 created: e.modified.unwrap_or(std::time::UNIX_EPOCH),
             };
-            describe(shared, &res, &want, &locks, &mut out);
+            describe(shared, &dead, &res, &want, &locks, &mut out);
         }
     }
     props::multistatus_end(&mut out);
@@ -110,14 +112,20 @@ pub(crate) fn propfind(
 }
 
 /// One `response` element for `res`.
-fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mut String) {
+fn describe(
+    shared: &Shared,
+    dead: &dead::Dead<'_>,
+    res: &Resource,
+    want: &Want,
+    all: &[Lock],
+    out: &mut String,
+) {
     out.push_str("<D:response><D:href>");
     out.push_str(&res.href());
     out.push_str("</D:href>");
     let path = res.path();
     let locks: Vec<Lock> = all.iter().filter(|l| l.covers(&path)).cloned().collect();
     let node = || shared.root.open_node(&res.rel).ok();
-    let dead = dead::Dead::new(shared);
     let mut found = String::new();
     match want {
         Want::AllProp => {
