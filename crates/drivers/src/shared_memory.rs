@@ -73,6 +73,37 @@ impl<T: Sync> SharedMemory<T> {
         unsafe { ptr.as_ptr().write(value) };
         Ok(Self { ptr })
     }
+
+    /// Maps fresh shared pages holding a `T` of all zero bytes, which never
+    /// passes through the stack (for a `T` too large for it), and whose
+    /// pages the kernel gives only once touched.
+    ///
+    /// # Safety
+    ///
+    /// As [`SharedMemory::new`], and all zero bytes must be a valid `T`.
+    pub unsafe fn zeroed() -> io::Result<Self> {
+        let size = std::mem::size_of::<T>();
+        if std::mem::align_of::<T>() > 4096 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "alignment beyond a page",
+            ));
+        }
+        let len = NonZeroUsize::new(size).unwrap_or(NonZeroUsize::MIN);
+        // SAFETY: a fresh anonymous mapping aliases nothing; its bytes are
+        // zero, a valid `T` by the caller's promise.
+        let ptr = unsafe {
+            mmap_anonymous(
+                None,
+                len,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+            )
+        }
+        .map_err(io::Error::from)?
+        .cast::<T>();
+        Ok(Self { ptr })
+    }
 }
 
 impl<T> Deref for SharedMemory<T> {

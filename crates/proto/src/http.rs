@@ -131,6 +131,10 @@ pub struct HttpConfig {
     pub max_connections: Option<usize>,
     /// The concurrency model's name, reported by `/_netkit/stats`.
     pub model: String,
+    /// Keep WebDAV dead properties in the folder sidecar even where the file
+    /// system has extended attributes (for tests of the fallback; the
+    /// binary sets it from `NETKIT_DAV_SIDECAR_ONLY=1`).
+    pub dav_sidecar_only: bool,
 }
 
 impl Default for HttpConfig {
@@ -145,11 +149,13 @@ impl Default for HttpConfig {
             keepalive_timeout: Duration::from_secs(75),
             max_connections: None,
             model: String::new(),
+            dav_sidecar_only: false,
         }
     }
 }
 
 pub use crate::access_log::AccessLog;
+pub use dav::{LockStore, LockTable};
 pub(crate) use response::{clf_date, push_escaped, push_u64};
 
 /// What an HTTP service is given by whoever runs it (the binary, a test):
@@ -173,6 +179,9 @@ pub struct HttpContext {
     /// process (a clone counts into the same table) so guessing on one counts
     /// on all.
     pub guessing: Guessing,
+    /// Where WebDAV's lock table lives: this process's heap for models whose
+    /// workers are threads; memory the children share for `--model fork`.
+    pub locks: Arc<dyn LockStore>,
 }
 
 impl HttpContext {
@@ -187,6 +196,7 @@ impl HttpContext {
             log: None,
             access: Arc::new(Access::open()),
             guessing: Guessing::new(),
+            locks: Arc::new(LockTable::boxed()),
         }
     }
 }
@@ -218,7 +228,7 @@ pub(crate) struct Shared {
     pub(crate) ext: Option<Arc<dyn extension::Extension>>,
     /// CRCs of files already sent in archives (a resumed archive needs them).
     pub(crate) zip_crcs: zip::crc::CrcCache,
-    /// WebDAV's lock table (off under `--model fork`: see `dav/lock.rs`).
+    /// WebDAV's lock table (see `dav/lock.rs`).
     pub(crate) locks: dav::Locks,
 }
 
@@ -270,8 +280,8 @@ impl HttpService {
             log,
             access,
             guessing,
+            locks,
         } = context;
-        let config_model_shares_memory = config.model != "fork";
         Self {
             shared: Arc::new(Shared {
                 root,
@@ -286,7 +296,7 @@ impl HttpService {
                 allow,
                 ext,
                 zip_crcs: Default::default(),
-                locks: dav::Locks::new(config_model_shares_memory),
+                locks: dav::Locks::new(locks, started),
             }),
         }
     }

@@ -74,6 +74,7 @@ mod manage;
 mod node;
 mod path;
 mod resolve;
+mod sidecar;
 mod tree;
 
 pub use atomic::AtomicFile;

@@ -12,7 +12,9 @@ use crate::cli::share_args::{HttpArgs, IdleArgs, ShareArgs, NEVER};
 use netkit_drivers::shared_memory::SharedMemory;
 use netkit_drivers::{Listener, Model};
 use netkit_proto::http::extension::Extension;
-use netkit_proto::http::{Counters, HttpConfig, HttpContext, HttpService, Stats, WallClock};
+use netkit_proto::http::{
+    Counters, HttpConfig, HttpContext, HttpService, LockStore, LockTable, Stats, WallClock,
+};
 use netkit_proto::root::Root;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,6 +36,8 @@ pub fn config(share: &ShareArgs, http: &HttpArgs, idle: IdleArgs, model: Model) 
         keepalive_timeout: idle.or(KEEPALIVE_TIMEOUT).unwrap_or(NEVER),
         max_connections: http.max_connections,
         model: model.name().to_owned(),
+        // For tests only: the dead-property sidecar without extended attributes.
+        dav_sidecar_only: std::env::var_os("NETKIT_DAV_SIDECAR_ONLY").is_some_and(|v| v == "1"),
     }
 }
 
@@ -80,8 +84,34 @@ pub fn context(model: Model, started: Instant) -> HttpContext {
             // Serving goes on; the counters then cover one child each.
             Err(e) => tracing::warn!("shared memory for the counters: {e}"),
         }
+        match ForkLocks::new() {
+            Ok(locks) => context.locks = Arc::new(locks),
+            // Serving goes on; each child's locks then guard only its own
+            // connection: say so.
+            Err(e) => tracing::warn!(
+                "shared memory for the WebDAV lock table: {e}; locks hold per connection only"
+            ),
+        }
     }
     context
+}
+
+/// WebDAV's [`LockTable`] in memory that `--model fork`'s children share.
+struct ForkLocks(SharedMemory<LockTable>);
+
+impl ForkLocks {
+    fn new() -> std::io::Result<Self> {
+        // SAFETY: all zeros is an empty `LockTable` (its documented
+        // promise), and its whole state is in its own bytes: plain data
+        // changed under the spin lock in its first word, no pointer inside.
+        unsafe { SharedMemory::zeroed() }.map(Self)
+    }
+}
+
+impl LockStore for ForkLocks {
+    fn table(&self) -> &LockTable {
+        &self.0
+    }
 }
 
 /// The system's wall clock.

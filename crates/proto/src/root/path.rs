@@ -17,6 +17,7 @@
 //! | component > 255 bytes         | `ComponentTooLong` | `NAME_MAX`: the kernel would refuse it anyway |
 //! | input > 4096 bytes            | `TooLong`       | `PATH_MAX`; also bounds the work done |
 //! | `.netkit-upload-…`            | `Reserved`      | in-progress uploads are not for clients |
+//! | `.netkit-props`               | `Reserved`      | WebDAV's dead properties, kept by the root |
 //! | `a//b`, `a/./b`, `a/`         | `a/b`, `a/b`, `a` | empty and `.` components change nothing |
 //! | `""`, `.`                     | the root itself | so a listing of the root has a name   |
 //!
@@ -43,6 +44,9 @@ pub const MAX_PATH: usize = 4096;
 
 /// Temporary upload files start with this; clients may not name them.
 pub(crate) const TEMP_PREFIX: &str = ".netkit-upload-";
+/// The per-folder file of WebDAV dead properties (see `sidecar.rs`); clients
+/// may not name it.
+pub(crate) const SIDECAR: &str = ".netkit-props";
 /// Temporary upload files end with this.
 pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 
@@ -68,8 +72,8 @@ pub enum PathError {
     /// The name is longer than [`MAX_PATH`] bytes.
     #[error("the path is longer than {MAX_PATH} bytes")]
     TooLong,
-    /// A component names a temporary upload file.
-    #[error("names starting with `{TEMP_PREFIX}` are reserved")]
+    /// A component names a temporary upload file or the properties sidecar.
+    #[error("names starting with `{TEMP_PREFIX}` and `{SIDECAR}` are reserved")]
     Reserved,
 }
 
@@ -174,7 +178,7 @@ fn check_component(part: &str) -> Result<(), PathError> {
     if part.len() > MAX_COMPONENT {
         return Err(PathError::ComponentTooLong);
     }
-    if part.starts_with(TEMP_PREFIX) {
+    if part.starts_with(TEMP_PREFIX) || part == SIDECAR {
         return Err(PathError::Reserved);
     }
     Ok(())

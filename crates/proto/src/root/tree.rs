@@ -7,7 +7,7 @@
 //! target), and no path is ever resolved again from the root. Depth is bounded
 //! by [`MAX_DEPTH`], which also bounds the descriptors held open at once.
 
-use super::path::{TEMP_PREFIX, TEMP_SUFFIX};
+use super::path::{SIDECAR, TEMP_PREFIX, TEMP_SUFFIX};
 use super::RootError;
 use nix::dir::Dir;
 use nix::errno::Errno;
@@ -46,10 +46,12 @@ pub(crate) fn is_hidden(name: &CStr) -> bool {
     name.to_bytes().first() == Some(&b'.')
 }
 
-/// Whether `name` is one of the root's own upload temporaries.
+/// Whether `name` is one of the root's own files: an upload temporary or a
+/// properties sidecar (removed with their folder, never copied).
 pub(crate) fn is_temporary(name: &CStr) -> bool {
     let bytes = name.to_bytes();
     bytes.starts_with(TEMP_PREFIX.as_bytes()) && bytes.ends_with(TEMP_SUFFIX.as_bytes())
+        || bytes == SIDECAR.as_bytes()
 }
 
 /// Opens the folder `name` in `dir` for reading its entries, never through a

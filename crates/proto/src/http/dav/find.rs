@@ -76,14 +76,12 @@ pub(crate) fn propfind(
         }
     }
     let me = Resource::new(target.rel.clone(), &meta);
-    let locks = if shared.locks.enabled {
-        shared.locks.all(now)
-    } else {
-        Vec::new()
-    };
+    let locks = shared.locks.all(now);
     let mut out = String::new();
     props::multistatus_start(&mut out);
-    describe(shared, &me, &want, &locks, &mut out);
+    // One read of each sidecar for the whole listing.
+    let dead = dead::Dead::new(shared);
+    describe(shared, &dead, &me, &want, &locks, &mut out);
     if me.dir && depth == headers::Depth::One {
         let folder = access_path(&target.rel);
         let entries = match shared.root.list(&target.rel) {
@@ -106,7 +104,7 @@ pub(crate) fn propfind(
                 modified: e.modified.unwrap_or(std::time::UNIX_EPOCH),
                 created: e.modified.unwrap_or(std::time::UNIX_EPOCH),
             };
-            describe(shared, &res, &want, &locks, &mut out);
+            describe(shared, &dead, &res, &want, &locks, &mut out);
         }
     }
     props::multistatus_end(&mut out);
@@ -114,7 +112,14 @@ pub(crate) fn propfind(
 }
 
 /// One `response` element for `res`.
-fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mut String) {
+fn describe(
+    shared: &Shared,
+    dead: &dead::Dead<'_>,
+    res: &Resource,
+    want: &Want,
+    all: &[Lock],
+    out: &mut String,
+) {
     out.push_str("<D:response><D:href>");
     out.push_str(&res.href());
     out.push_str("</D:href>");
@@ -128,7 +133,7 @@ fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mu
                 props::live(res, name, &locks, &mut found);
             }
             if let Some(file) = node() {
-                for p in dead::list(&file) {
+                for p in dead.list(&res.rel, &file) {
                     props::dead(&p, &mut found);
                 }
             }
@@ -142,7 +147,7 @@ fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mu
                 }
             }
             if let Some(file) = node() {
-                for p in dead::list(&file) {
+                for p in dead.list(&res.rel, &file) {
                     props::name_only(&p.ns, &p.name, &mut found);
                 }
             }
@@ -162,7 +167,7 @@ fn describe(shared: &Shared, res: &Resource, want: &Want, all: &[Lock], out: &mu
                 if ns == DAV && props::live(res, name, &locks, &mut found) {
                     continue;
                 }
-                match file.as_ref().and_then(|f| dead::get(f, ns, name)) {
+                match file.as_ref().and_then(|f| dead.get(&res.rel, f, ns, name)) {
                     Some(p) => props::dead(&p, &mut found),
                     None => props::name_only(ns, name, &mut missing),
                 }
@@ -218,6 +223,7 @@ pub(crate) fn proppatch(shared: &Shared, target: &Target<'_>, body: Option<&[u8]
     let name = |c: &Change<'_>| match c {
         Change::Set(p) | Change::Remove(p) => (p.ns.clone(), p.name.clone()),
     };
+    let dead = dead::Dead::new(shared);
     let protected = changes.iter().any(|c| {
         let (ns, n) = name(c);
         ns == DAV && LIVE.contains(&n.as_str())
@@ -243,8 +249,8 @@ pub(crate) fn proppatch(shared: &Shared, target: &Target<'_>, body: Option<&[u8]
             }
         } else {
             let done = match c {
-                Change::Set(p) => dead::set(&file, p),
-                Change::Remove(p) => dead::remove(&file, &p.ns, &p.name),
+                Change::Set(p) => dead.set(&target.rel, &file, p),
+                Change::Remove(p) => dead.remove(&target.rel, &file, &p.ns, &p.name),
             };
             match done {
                 Ok(()) => 200,
@@ -280,7 +286,7 @@ fn copy_tree(shared: &Shared, from: &RelPath, to: &RelPath, depth: usize, budget
     let (Ok(a), Ok(b)) = (shared.root.open_node(from), shared.root.open_node(to)) else {
         return;
     };
-    dead::copy(&a, &b);
+    dead::copy(shared, (from, &a), (to, &b));
     if depth >= 64 || !a.metadata().is_ok_and(|m| m.is_dir()) {
         return;
     }

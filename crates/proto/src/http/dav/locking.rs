@@ -37,9 +37,6 @@ pub(crate) fn lock(
     now: Instant,
     from: Option<IpAddr>,
 ) -> Reply {
-    if !shared.locks.enabled {
-        return Reply::error(501);
-    }
     if !shared.config.upload || shared.root.hides(&target.rel) {
         return Reply::error(403);
     }
@@ -100,7 +97,6 @@ pub(crate) fn lock(
         shared: shared_scope,
         owner,
         timeout,
-        expires: now,
         from,
         dir,
     };
@@ -126,9 +122,6 @@ pub(crate) fn lock(
 
 /// UNLOCK: removes the lock named by `Lock-Token` if it covers the target.
 pub(crate) fn unlock(shared: &Shared, head: &Head<'_>, target: &Target<'_>, now: Instant) -> Reply {
-    if !shared.locks.enabled {
-        return Reply::error(501);
-    }
     if !shared.config.upload {
         return Reply::error(403);
     }

@@ -10,8 +10,8 @@
 //!
 //! The files: `headers.rs` (Depth, If, Timeout…), `ifheader.rs` (the `If`
 //! grammar), `xml.rs` (bodies), `props.rs` (live properties and 207
-//! bodies), `dead.rs` (dead properties in extended attributes), `find.rs`
-//! (PROPFIND, PROPPATCH), `lock.rs` (the lock table), `locking.rs` (LOCK,
+//! bodies), `dead.rs` (dead properties in extended attributes or a sidecar), `find.rs`
+//! (PROPFIND, PROPPATCH), `lock.rs` (the lock table), `table.rs` (its memory, shareable by forked children), `locking.rs` (LOCK,
 //! UNLOCK).
 
 mod dead;
@@ -21,6 +21,7 @@ mod ifheader;
 mod lock;
 mod locking;
 mod props;
+mod table;
 #[cfg(test)]
 mod tests;
 mod xml;
@@ -29,6 +30,7 @@ pub(crate) use find::{copy_dead, propfind, proppatch};
 pub(crate) use headers::DavHeaders;
 pub(crate) use lock::Locks;
 pub(crate) use locking::{lock, unlock};
+pub use table::{LockStore, LockTable};
 
 use super::request::{Framing, Head};
 use super::response::{Body, Reply};
@@ -92,8 +94,8 @@ pub(crate) fn multistatus(body: String) -> Reply {
 }
 
 /// The headers OPTIONS adds: the DAV classes and the verbs.
-pub(crate) fn options(shared: &Shared, reply: &mut Reply) {
-    reply.header("DAV", if shared.locks.enabled { "1, 2" } else { "1" });
+pub(crate) fn options(reply: &mut Reply) {
+    reply.header("DAV", "1, 2");
     reply.header("MS-Author-Via", "DAV");
 }
 
@@ -102,10 +104,7 @@ pub(crate) fn options(shared: &Shared, reply: &mut Reply) {
 pub(crate) fn allow(shared: &Shared) -> String {
     let mut allow = format!("{}, PROPFIND", shared.allow);
     if shared.config.upload {
-        allow.push_str(", PROPPATCH");
-        if shared.locks.enabled {
-            allow.push_str(", LOCK, UNLOCK");
-        }
+        allow.push_str(", PROPPATCH, LOCK, UNLOCK");
     }
     allow
 }
@@ -137,9 +136,6 @@ pub(crate) fn guard(
                 .collect()
         }
     };
-    if !shared.locks.enabled {
-        return Ok(());
-    }
     // What the write touches: (path, with what lies below it).
     let mut touched: Vec<(String, bool)> = Vec::new();
     let exists = shared.root.metadata(&target.rel).is_ok();
@@ -212,7 +208,8 @@ fn holds(shared: &Shared, list: &ifheader::List, path: &str, now: Instant) -> bo
     })
 }
 
-/// After a write that succeeded: a deleted or moved name loses its locks.
+/// After a write that succeeded: a deleted or moved name loses its locks,
+/// and its dead properties kept in a sidecar are dropped or moved along.
 pub(crate) fn written(
     shared: &Shared,
     head: &Head<'_>,
@@ -220,7 +217,21 @@ pub(crate) fn written(
     status: u16,
     now: Instant,
 ) {
-    if (200..300).contains(&status) && matches!(head.method, "DELETE" | "MOVE") {
-        shared.locks.forget(now, &target.rel.to_string());
+    if !(200..300).contains(&status) {
+        return;
     }
+    match head.method {
+        "DELETE" => dead::deleted(shared, &target.rel),
+        "MOVE" => {
+            if let Some(dest) = head
+                .destination
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .and_then(|d| parse_target(d).ok())
+            {
+                dead::moved(shared, &target.rel, &dest.rel);
+            }
+        }
+        _ => return,
+    }
+    shared.locks.forget(now, &target.rel.to_string());
 }

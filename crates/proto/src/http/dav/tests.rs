@@ -367,11 +367,67 @@ fn a_read_only_share_refuses_every_dav_write() {
 }
 
 #[test]
-fn fork_has_no_shared_lock_table_so_it_refuses_locks() {
+fn services_sharing_one_lock_table_see_each_others_locks() {
+    // What `--model fork` does: every child's service holds the same table
+    // (there in shared memory), so a lock one takes guards the others.
     let f = fixture(|c| c.model = "fork".into());
+    let store: Arc<dyn crate::http::LockStore> = Arc::new(crate::http::LockTable::boxed());
+    let make = || {
+        let mut context = HttpContext::new(
+            f.t0,
+            Arc::new(AnchoredClock {
+                instant: f.t0,
+                wall: UNIX_EPOCH,
+            }),
+        );
+        context.locks = Arc::clone(&store);
+        HttpService::new(
+            Root::open(f.dir.path()).unwrap(),
+            HttpConfig {
+                upload: true,
+                overwrite: true,
+                model: "fork".into(),
+                ..HttpConfig::default()
+            },
+            context,
+        )
+    };
+    let (one, two) = (make(), make());
+    let mut a = Client {
+        service: &one,
+        now: f.t0,
+    };
+    let mut b = Client {
+        service: &two,
+        now: f.t0,
+    };
+    assert!(ask(&mut a, "OPTIONS", "/", "", "").contains("DAV: 1, 2\r\n"));
+    let out = ask(&mut a, "LOCK", "/a.txt", "", LOCK_EXCL);
+    assert_eq!(status(&out), 200, "{out}");
+    let t = token(&out);
+    assert_eq!(status(&ask(&mut b, "PUT", "/a.txt", "", "new")), 423);
+    assert_eq!(status(&ask(&mut b, "LOCK", "/a.txt", "", LOCK_EXCL)), 423);
+    let with = format!("If: (<{t}>)\r\n");
+    assert_eq!(status(&ask(&mut b, "PUT", "/a.txt", &with, "new")), 204);
+    let unlock = format!("Lock-Token: <{t}>\r\n");
+    assert_eq!(status(&ask(&mut b, "UNLOCK", "/a.txt", &unlock, "")), 204);
+    assert_eq!(status(&ask(&mut a, "PUT", "/a.txt", "", "free")), 204);
+}
+
+#[test]
+fn lock_tokens_are_distinct_version_4_uuids() {
+    let f = fixture(|_| {});
     let mut h = f.session();
-    assert!(ask(&mut h, "OPTIONS", "/", "", "").contains("DAV: 1\r\n"));
-    assert_eq!(status(&ask(&mut h, "LOCK", "/a.txt", "", LOCK_EXCL)), 501);
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..20 {
+        let out = ask(&mut h, "LOCK", &format!("/n{i}"), "", LOCK_SHARED);
+        assert_eq!(status(&out), 201, "{out}");
+        let t = token(&out);
+        let uuid = t.strip_prefix("urn:uuid:").unwrap();
+        assert_eq!(uuid.len(), 36, "{t}");
+        assert_eq!(&uuid[14..15], "4", "{t}");
+        assert!(seen.insert(t));
+    }
 }
 
 #[test]
@@ -472,3 +528,5 @@ fn a_body_arriving_in_pieces_is_waited_for_under_the_header_timer() {
     let out = String::from_utf8_lossy(&h.advance(Duration::from_secs(61))).into_owned();
     assert!(out.starts_with("HTTP/1.1 408"), "{out}");
 }
+
+mod sidecar;

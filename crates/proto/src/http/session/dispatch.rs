@@ -230,7 +230,7 @@ impl HttpSession {
         let mut reply = Reply::new(204, Body::None);
         let allow = dav::allow(&self.shared);
         reply.header("Allow", &allow);
-        dav::options(&self.shared, &mut reply);
+        dav::options(&mut reply);
         if self.shared.config.cors && head.origin.is_some() && head.ac_request_method {
             reply.header("Access-Control-Allow-Methods", &allow);
             if let Some(h) = head

@@ -71,6 +71,8 @@ fn refused_names_say_why() {
         (&long_path, PathError::TooLong),
         (".netkit-upload-1234.tmp", PathError::Reserved),
         ("a/.netkit-upload-x", PathError::Reserved),
+        (".netkit-props", PathError::Reserved),
+        ("a/.netkit-props", PathError::Reserved),
     ];
     for (input, expected) in table {
         err(input, *expected);
