@@ -10,9 +10,16 @@
 # server, then the two servers take turns, in alternating order, so a burst of
 # load on the shared machine hits both alike.
 #
+# Uploads (WRQ): `curl -T` of the same file to both servers at blksize 1428,
+# 8192 and 65464 (UP_BLKSIZES), into the one served folder (so both write to
+# the same file system), checked byte for byte afterwards. tftpd-hpa runs
+# with -c (create) and does not fsync; netkit commits each upload with fsync
+# and rename before its last ACK, so its figure includes that.
+#
 #   bench/tftp-vs-tftpd-hpa.sh                 # 100 MiB, REPEAT=3
 #   SIZE_MB=1 REPEAT=1 bench/tftp-vs-tftpd-hpa.sh   # a quick check that it works
 #   BLKSIZES=65464 WINDOW=0 bench/tftp-vs-tftpd-hpa.sh   # one curl case only
+#   BLKSIZES= WINDOW=0 UP_BLKSIZES=65464 REPEAT=7 bench/tftp-vs-tftpd-hpa.sh   # uploads only
 #
 # tftpd-hpa is installed if missing; its system service is stopped, and the
 # daemon is started by hand in the foreground on a free port, then killed.
@@ -22,7 +29,8 @@ cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-100}
 REPEAT=${REPEAT:-3}
 WINDOW_BLKSIZE=${WINDOW_BLKSIZE:-1468}
-BLKSIZES=${BLKSIZES:-512 1468 65464}
+BLKSIZES=${BLKSIZES-512 1468 65464}
+UP_BLKSIZES=${UP_BLKSIZES-1428 8192 65464}
 WINDOW=${WINDOW:-1}
 NETKIT=${NETKIT:-target/release/netkit}
 
@@ -47,6 +55,7 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir "$work/root"
+# owned by us, and tftpd-hpa runs as us (-u): writable for uploads
 chmod 755 "$work/root"
 head -c "$((SIZE_MB * 1024 * 1024))" /dev/urandom >"$work/root/file"
 chmod 644 "$work/root/file"
@@ -58,14 +67,14 @@ free_port() {
 
 # tftpd-hpa: foreground (-L), standalone (-l), chrooted to the directory (-s).
 hpa_port=$(free_port)
-$sudo /usr/sbin/in.tftpd -L -l -a "127.0.0.1:$hpa_port" -s "$work/root" -u "$(id -un)" &
+$sudo /usr/sbin/in.tftpd -L -l -c -a "127.0.0.1:$hpa_port" -s "$work/root" -u "$(id -un)" &
 pids+=($!)
 for _ in $(seq 100); do
   ss -Hlun "sport = :$hpa_port" 2>/dev/null | grep -q . && break
   sleep 0.05
 done
 
-"$NETKIT" tftp serve "$work/root" --bind 127.0.0.1 --port 0 >"$work/netkit.out" 2>"$work/netkit.err" &
+"$NETKIT" tftp serve "$work/root" --bind 127.0.0.1 --port 0 --upload >"$work/netkit.out" 2>"$work/netkit.err" &
 pids+=($!)
 for _ in $(seq 100); do
   grep -q "listening on" "$work/netkit.out" 2>/dev/null && break
@@ -74,15 +83,20 @@ done
 nk_port=$(sed -n 's|.*udp://127.0.0.1:\([0-9]*\).*|\1|p' "$work/netkit.out")
 [ -n "$nk_port" ] || { echo "netkit did not start" >&2; cat "$work/netkit.err" >&2; exit 1; }
 
-# one timed run of a command that writes $work/out: MB/s, or 0 if it failed
+# where a timed run delivers the file: $work/out for downloads,
+# $work/root/up for uploads
+OUT="$work/out"
+
+# one timed run of a command that writes $OUT: MB/s, or 0 if it failed
 # or delivered anything but the file
 run_once() {
   local t0 t1
-  rm -f "$work/out"
+  rm -f "$OUT"
   t0=$(date +%s.%N)
   "$@" >/dev/null 2>"$work/client.err" || { echo "failed: $* ($(cat "$work/client.err"))" >&2; echo 0; return; }
   t1=$(date +%s.%N)
-  cmp -s "$work/out" "$work/root/file" || { echo "corrupt download: $*" >&2; echo 0; return; }
+  cmp -s "$OUT" "$work/root/file" || { echo "corrupt transfer: $*" >&2; echo 0; return; }
+  rm -f "$OUT"
   awk -v b="$bytes" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.1f", b / (t1 - t0) / 1e6 }'
 }
 
@@ -129,6 +143,13 @@ for blk in $BLKSIZES; do
     -- curl -sS --tftp-blksize "$blk" -o "$work/out" "tftp://127.0.0.1:$nk_port/file"
   row "curl --tftp-blksize $blk" "$A_BEST" "$A_MED" "$B_BEST" "$B_MED"
 done
+OUT="$work/root/up"
+for blk in $UP_BLKSIZES; do
+  compare curl -sS --tftp-blksize "$blk" -T "$work/root/file" "tftp://127.0.0.1:$hpa_port/up" \
+    -- curl -sS --tftp-blksize "$blk" -T "$work/root/file" "tftp://127.0.0.1:$nk_port/up"
+  row "curl -T --tftp-blksize $blk (upload)" "$A_BEST" "$A_MED" "$B_BEST" "$B_MED"
+done
+OUT="$work/out"
 [ "$WINDOW" = 1 ] || exit 0
 w_args=(--blksize "$WINDOW_BLKSIZE" --windowsize 16)
 compare "$NETKIT" tftp get "127.0.0.1:$hpa_port" file "$work/out" "${w_args[@]}" \
