@@ -11,13 +11,16 @@
 #   N=20000 bash bench/uring-vs-epoll.sh      # a quick check
 #
 # Environment: N (requests per run, 100000), CONNS (50), WORKERS (2), MODELS
-# ("epoll uring"), NETKIT (a binary instead of building this tree's).
+# ("epoll uring"), CASES ("small.bin medium.bin small.bin+close"; +close opens
+# a new connection per request), NETKIT (a binary instead of building this
+# tree's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}
 CONNS=${CONNS:-50}
 WORKERS=${WORKERS:-2}
 MODELS=${MODELS:-"epoll uring"}
+CASES=${CASES:-"small.bin medium.bin small.bin+close"}
 command -v strace >/dev/null || { echo "needs strace" >&2; exit 1; }
 if [ -z "${NETKIT:-}" ]; then
   cargo build --release -q -p netkit
@@ -45,8 +48,10 @@ for model in $MODELS; do
   server=$!
   for _ in $(seq 100); do grep -q listening "$work/out" && break; sleep 0.05; done
   url=$(grep -o 'http://[^ ]*' "$work/out")
-  for case in small.bin medium.bin; do
-    load=("$NETKIT" bench load -c "$CONNS" -n "$N" "$url/$case")
+  for case in $CASES; do
+    load=("$NETKIT" bench load -c "$CONNS" -n "$N" "$url/${case%+close}")
+    # small.bin+close: a new connection per request (Connection: close).
+    [ "$case" != "${case%+close}" ] && load+=(--close)
     "${load[@]}" >/dev/null # warm up: page cache, buffers, connections
     strace -c -f -p "$server" -o "$work/strace" 2>/dev/null &
     tracer=$!

@@ -13,8 +13,12 @@
 //! Pieces of one worker (`uring/worker.rs`; this file starts the workers):
 //!
 //! - **Listener per worker**, as in epoll (SO_REUSEPORT siblings; the port
-//!   guard in `listener.rs` keeps a second netkit out). Each has one
-//!   **multishot accept**: armed once, it completes once per connection.
+//!   guard in `listener.rs` keeps a second netkit out). Each has a few
+//!   **accepts** in flight, each with a buffer the kernel writes the peer's
+//!   address into (so no `getpeername`), submitted again as it completes.
+//! - **Closing** costs no system call of its own either: the check that the
+//!   peer sent nothing more is a non-blocking receive on the ring, and the
+//!   socket is closed by an IORING_OP_CLOSE in the next batch.
 //! - **Provided buffers** (`uring/ring.rs`): receives take a buffer from a
 //!   per-worker pool only when data arrives, so an idle connection waiting
 //!   to read holds no memory; a buffer goes back after its session consumed it.

@@ -87,6 +87,9 @@ pub(super) struct UConn<S> {
     send_timeout: Duration,
     shutdown_seen: bool,
     lingering_until: Option<Instant>,
+    /// The session is done and its output out: a non-blocking receive on
+    /// the ring checks that nothing is unread before the close.
+    probing: bool,
     finished: bool,
     recv_busy: bool,
     /// Output operations in flight (one chain).
@@ -120,6 +123,7 @@ impl<S: Session> UConn<S> {
             send_timeout,
             shutdown_seen: false,
             lingering_until: None,
+            probing: false,
             finished: false,
             recv_busy: false,
             out_inflight: 0,
@@ -162,6 +166,9 @@ impl<S: Session> UConn<S> {
         if self.lingering_until.is_some() {
             return self.lingering_until;
         }
+        if self.probing {
+            return None;
+        }
         earliest(self.session.poll_timeout(), self.stall_deadline)
     }
 
@@ -172,7 +179,7 @@ impl<S: Session> UConn<S> {
         if self.finished || self.recv_busy {
             return None;
         }
-        if self.lingering_until.is_none() && !self.can_read() {
+        if self.lingering_until.is_none() && !self.probing && !self.can_read() {
             return None;
         }
         let room = self.input.room().min(ring::SIZE);
@@ -181,8 +188,16 @@ impl<S: Session> UConn<S> {
             return None;
         }
         self.recv_busy = true;
+        // The check before a close must not wait: MSG_DONTWAIT makes the
+        // ring answer EAGAIN at once instead of arming a poll.
+        let flags = if self.probing {
+            nix::libc::MSG_DONTWAIT
+        } else {
+            0
+        };
         let entry = opcode::Recv::new(ring::fd(&self.conn), std::ptr::null_mut(), room as u32)
             .buf_group(ring::GROUP)
+            .flags(flags)
             .build()
             .flags(squeue::Flags::BUFFER_SELECT)
             .user_data(user_data);
@@ -199,6 +214,9 @@ impl<S: Session> UConn<S> {
     fn received(&mut self, now: Instant, result: i32, data: &[u8]) {
         if self.finished {
             return;
+        }
+        if self.probing {
+            return self.probed(now, result);
         }
         if result < 0 {
             return match Errno::from_raw(-result) {
@@ -255,7 +273,7 @@ impl<S: Session> UConn<S> {
     /// The session's waker was called.
     pub(super) fn on_wake(&mut self, now: Instant) {
         self.guarded(|c| {
-            if !c.finished && c.lingering_until.is_none() {
+            if !c.finished && c.lingering_until.is_none() && !c.probing {
                 c.session.handle_wake(now);
                 c.advance(now);
             }
@@ -272,7 +290,7 @@ impl<S: Session> UConn<S> {
             discard_received(&self.conn);
             self.finished = true;
         }
-        if self.finished || self.shutdown_seen {
+        if self.finished || self.shutdown_seen || self.probing {
             return;
         }
         self.shutdown_seen = true;
@@ -337,12 +355,46 @@ impl<S: Session> UConn<S> {
     }
 
     /// The session is done and its output is out: close at once when nothing
-    /// is unread, otherwise half-close and linger (call order step 8).
+    /// is unread, otherwise half-close and linger (call order step 8). With
+    /// nothing buffered, whether the peer sent more is asked of the ring (a
+    /// receive with MSG_DONTWAIT, [`UConn::probed`]), not with a system call
+    /// of its own.
     fn close_done(&mut self, now: Instant) {
-        if self.eof || self.nothing_unread() {
+        if self.eof {
             self.finished = true;
             return;
         }
+        // (With a receive already waiting — an idle connection timed out —
+        // the check is a system call, as in the readiness loops.)
+        if self.input.is_empty() && !self.shutdown_seen && !self.recv_busy {
+            self.probing = true;
+            return;
+        }
+        if self.input.is_empty() && self.nothing_unread() {
+            self.finished = true;
+            return;
+        }
+        self.linger(now);
+    }
+
+    /// The non-blocking receive of [`UConn::close_done`] completed.
+    fn probed(&mut self, now: Instant, result: i32) {
+        match result {
+            // No buffer was free: the worker submits the check again.
+            r if r == -nix::libc::ENOBUFS || r == -nix::libc::EINTR => {}
+            // Nothing unread (EAGAIN), the peer's end (0), or an error: close.
+            r if r <= 0 => self.finished = true,
+            // The peer sent more than the session read: a close now would
+            // reset the connection and could destroy the reply in flight.
+            _ => {
+                self.probing = false;
+                self.linger(now);
+            }
+        }
+    }
+
+    /// Half-closes and reads until the peer's end or [`LINGER`].
+    fn linger(&mut self, now: Instant) {
         let _ = self.conn.shutdown(HowShutdown::Write);
         if self.shutdown_seen {
             discard_received(&self.conn);
@@ -360,6 +412,15 @@ impl<S: Session> UConn<S> {
             Ok(0) => true,
             Err(e) => e.kind() == ErrorKind::WouldBlock,
             Ok(_) => false,
+        }
+    }
+
+    /// The socket, taken out to be closed on the ring (the session and
+    /// everything else of the connection are dropped here).
+    pub(super) fn into_fd(self) -> std::os::fd::OwnedFd {
+        match self.conn {
+            Conn::Tcp(s) => s.into(),
+            Conn::Unix(s) => s.into(),
         }
     }
 

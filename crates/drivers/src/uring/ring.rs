@@ -12,6 +12,7 @@
 
 use io_uring::{opcode, squeue, types, IoUring};
 use nix::errno::Errno;
+use socket2::{SockAddr, SockAddrStorage};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
@@ -283,6 +284,53 @@ impl Pipe {
 
     pub(crate) fn write_fd(&self) -> types::Fd {
         types::Fd(self.write.as_raw_fd())
+    }
+}
+
+/// Where single-shot accepts (IORING_OP_ACCEPT) write their peers'
+/// addresses: one buffer per accept in flight, so a connection arrives with
+/// its address and costs no `getpeername`. (A multishot accept would write
+/// every peer into one buffer, overwritten before the loop reads it.)
+pub(crate) struct AcceptAddrs {
+    /// Allocated once and never resized: the kernel holds each address
+    /// while its accept waits.
+    slots: Box<[(SockAddrStorage, nix::libc::socklen_t)]>,
+}
+
+impl AcceptAddrs {
+    pub(crate) fn new(n: usize) -> AcceptAddrs {
+        let slots = (0..n).map(|_| (SockAddrStorage::zeroed(), 0)).collect();
+        AcceptAddrs { slots }
+    }
+
+    /// The entry that accepts one connection on `listener` into slot `i`.
+    pub(crate) fn accept(&mut self, i: usize, listener: types::Fd) -> Option<squeue::Entry> {
+        let slot = self.slots.get_mut(i)?;
+        slot.1 = slot.0.size_of();
+        let addr = std::ptr::from_mut(&mut slot.0).cast::<nix::libc::sockaddr>();
+        let len = std::ptr::from_mut(&mut slot.1);
+        Some(
+            opcode::Accept::new(listener, addr, len)
+                .flags(nix::libc::SOCK_CLOEXEC)
+                .build(),
+        )
+    }
+
+    /// The peer the accept in slot `i` just completed with.
+    pub(crate) fn peer(&mut self, i: usize) -> Option<std::net::SocketAddr> {
+        let slot = self.slots.get_mut(i)?;
+        let storage = std::mem::replace(&mut slot.0, SockAddrStorage::zeroed());
+        let len = slot.1.min(storage.size_of());
+        // SAFETY: the kernel wrote a socket address of `len` bytes (capped at
+        // the storage's size above) into this slot, and its accept completed
+        // — it no longer writes there.
+        unsafe { SockAddr::new(storage, len) }.as_socket()
+    }
+
+    /// Never frees the buffers: an accept may still be in flight when a
+    /// worker gives up waiting for the kernel at the end of shutdown.
+    pub(crate) fn leak(&mut self) {
+        std::mem::forget(std::mem::take(&mut self.slots));
     }
 }
 

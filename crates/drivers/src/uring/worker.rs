@@ -22,7 +22,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,11 @@ const KIND_BITS: u32 = 4;
 /// operations of the connections just aborted before the worker leaves
 /// without them (leaking their memory rather than freeing it under the kernel).
 const CANCEL_WAIT: Duration = Duration::from_secs(1);
+
+/// Accepts in flight per listener: each takes one connection (with its peer's
+/// address) and is submitted again in the same batch, so this bounds the
+/// connections one worker takes per loop turn, as a backlog of its own.
+const ACCEPTS: usize = 16;
 
 /// A worker's own resources, made before any worker starts accepting.
 pub(super) struct Fds {
@@ -89,10 +94,12 @@ struct Worker<S: Service> {
     ring: Ring,
     buffers: Buffers,
     pipes: Vec<Pipe>,
-    /// This worker's listeners (emptied by shutdown), and whether each has
-    /// its multishot accept armed.
+    /// This worker's listeners (emptied by shutdown), and whether each of
+    /// their accepts (`ACCEPTS` per listener, slot `listener * ACCEPTS + k`)
+    /// is in flight.
     listeners: Vec<Listener>,
     armed: Vec<bool>,
+    addrs: ring::AcceptAddrs,
     service: Arc<S>,
     config: Config,
     slots: Vec<Slot<S::Session>>,
@@ -133,7 +140,8 @@ impl<S: Service> Worker<S> {
             ring,
             buffers,
             pipes: Vec::new(),
-            armed: vec![false; listeners.len()],
+            armed: vec![false; listeners.len() * ACCEPTS],
+            addrs: ring::AcceptAddrs::new(listeners.len() * ACCEPTS),
             listeners,
             service,
             config: config.clone(),
@@ -239,6 +247,7 @@ impl<S: Service> Worker<S> {
                 if self.give_up_at.is_some_and(|t| now >= t) {
                     tracing::warn!("{} connection(s) left to the kernel at exit", self.live);
                     self.buffers.leak();
+                    self.addrs.leak();
                     std::mem::forget(std::mem::take(&mut self.slots));
                     return Ok(());
                 }
@@ -288,8 +297,9 @@ impl<S: Service> Worker<S> {
                 // descriptor the kernel made for this process; nothing else
                 // owns it.
                 let fd = unsafe { OwnedFd::from_raw_fd(result) };
-                if let Some(listener) = self.listeners.get(i) {
-                    let (conn, peer) = take_conn(listener, fd);
+                let peer = self.addrs.peer(i);
+                if let Some(listener) = self.listeners.get(i / ACCEPTS) {
+                    let conn = take_conn(listener, fd);
                     self.add(conn, peer, now);
                 }
             }
@@ -346,8 +356,17 @@ impl<S: Service> Worker<S> {
         let base = (u64::from(generation) << 32) | ((index as u64) << KIND_BITS);
         if conn.is_finished() {
             if !conn.is_busy() {
-                // Dropping the connection closes its socket.
-                slot.conn = None;
+                if let Some(conn) = slot.conn.take() {
+                    let fd = conn.into_fd();
+                    if self.draining_until.is_none() {
+                        // Closed by the ring, in the batch of the next
+                        // submission, not with a system call of its own.
+                        let close = opcode::Close::new(types::Fd(fd.into_raw_fd())).build();
+                        self.ring.push(close.user_data(IGNORE));
+                    }
+                    // (When stopping, dropping `fd` closes it now: the ring
+                    // may not be entered again.)
+                }
                 self.live -= 1;
                 return self.release(index);
             }
@@ -491,18 +510,20 @@ impl<S: Service> Worker<S> {
         self.free.push(index);
     }
 
-    /// A multishot accept on every listener that has none.
+    /// Submits again every accept not in flight.
     fn arm_accepts(&mut self) {
-        for (i, listener) in self.listeners.iter().enumerate() {
-            if self.armed[i] {
+        for (i, armed) in self.armed.iter_mut().enumerate() {
+            let Some(listener) = self.listeners.get(i / ACCEPTS) else {
+                continue;
+            };
+            if *armed {
                 continue;
             }
-            self.armed[i] = true;
-            let accept = opcode::AcceptMulti::new(ring::fd(listener))
-                .flags(nix::libc::SOCK_CLOEXEC)
-                .build()
-                .user_data(((i as u64) << KIND_BITS) | ACCEPT);
-            self.ring.push(accept);
+            if let Some(accept) = self.addrs.accept(i, ring::fd(listener)) {
+                *armed = true;
+                self.ring
+                    .push(accept.user_data(((i as u64) << KIND_BITS) | ACCEPT));
+            }
         }
     }
 
@@ -542,15 +563,10 @@ fn lookup<S>(slots: &mut [Slot<S>], data: u64) -> Option<(usize, &mut UConn<S>)>
     Some((index, conn))
 }
 
-/// The connection an accept completion made, typed like the listener, with
-/// its peer's address (a multishot accept does not report it).
-fn take_conn(listener: &Listener, fd: OwnedFd) -> (Conn, Option<SocketAddr>) {
+/// The connection an accept completion made, typed like the listener.
+fn take_conn(listener: &Listener, fd: OwnedFd) -> Conn {
     match listener {
-        Listener::Tcp(_) => {
-            let stream = std::net::TcpStream::from(fd);
-            let peer = stream.peer_addr().ok();
-            (Conn::Tcp(stream), peer)
-        }
-        Listener::Unix(..) => (Conn::Unix(fd.into()), None),
+        Listener::Tcp(_) => Conn::Tcp(std::net::TcpStream::from(fd)),
+        Listener::Unix(..) => Conn::Unix(fd.into()),
     }
 }
