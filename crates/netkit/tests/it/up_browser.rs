@@ -91,8 +91,12 @@ impl Drop for Driver {
     }
 }
 
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
+/// The workspace's target/ folder, made if missing (a build may put its
+/// artifacts elsewhere with CARGO_TARGET_DIR).
+pub(crate) fn target_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 pub(crate) async fn browser(driver: &Driver, profile: &Path, downloads: &Path) -> Client {

@@ -270,7 +270,7 @@ async fn manage_files(c: &Client, http: SocketAddr, dir: &Path, shot: Option<&st
 /// target/NAME-390.png (a test run leaves the tree clean; docs/ holds copies
 /// that were looked at).
 async fn screenshots(c: &Client, name: &str) {
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let out = crate::up_browser::target_dir();
     for (width, height) in [(1280, 800), (390, 844)] {
         c.set_window_size(width, height).await.unwrap();
         // Wait until the layout has followed the new width.
@@ -351,7 +351,7 @@ async fn http_serve_page_lists_sorts_searches_and_manages_files_in_chromium() {
     assert_eq!(background, "rgb(17, 20, 24)");
     c.set_window_size(1280, 800).await.unwrap();
     let shot = c.screenshot().await.unwrap();
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let target = crate::up_browser::target_dir();
     std::fs::write(target.join("web-share-dark.png"), &shot).unwrap();
     c.close().await.unwrap();
 
