@@ -45,65 +45,21 @@ use std::io;
 use std::sync::Arc;
 use worker::{run_worker, Fds};
 
-/// Serves with `config.workers` epoll loops, one per thread and listener.
+/// Serves with `config.workers` epoll loops, one per thread and listener
+/// (started and joined by [`crate::loops::workers`]).
 pub fn serve<S: Service>(
     listeners: impl Into<Vec<Listener>>,
     service: Arc<S>,
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
-    let listeners = listeners.into();
-    // If one worker fails, this private signal winds the others down too, so
-    // `serve` can return the error instead of leaving them running.
-    let stop_others = Shutdown::new()?;
-    let mut siblings = Vec::new();
-    for _ in 1..config.workers.max(1) {
-        let set: io::Result<Vec<Listener>> = listeners.iter().map(Listener::open_sibling).collect();
-        siblings.push(set?);
-    }
-    // Every worker's descriptors are made here, before any worker accepts:
-    // a worker still starting up while the first one fills the descriptor
-    // table (a connection flood right after the ready line) would otherwise
-    // fail with EMFILE and take the server down.
-    let mut own = Vec::new();
-    for _ in 0..config.workers.max(1) {
-        own.push(Fds::new()?);
-    }
-    let first_fds = own.pop().ok_or_else(|| io::Error::other("no worker"))?;
-    let mut threads = Vec::new();
-    for ((i, sibling), fds) in siblings.into_iter().enumerate().zip(own) {
-        let (service, config) = (Arc::clone(&service), config.clone());
-        let signals = [shutdown.clone(), stop_others.clone()];
-        let spawned = std::thread::Builder::new()
-            .name(format!("netkit-epoll-{}", i + 1))
-            .spawn(move || run_worker(sibling, fds, service, &config, &signals));
-        match spawned {
-            Ok(handle) => threads.push(handle),
-            Err(e) => {
-                stop_others.trigger();
-                join_all(threads)?;
-                return Err(e);
-            }
-        }
-    }
-    let first = run_worker(
-        listeners,
-        first_fds,
+    crate::loops::workers::serve(
+        "epoll",
+        listeners.into(),
         service,
         config,
-        &[shutdown.clone(), stop_others],
-    );
-    let rest = join_all(threads);
-    first.and(rest)
-}
-
-fn join_all(threads: Vec<std::thread::JoinHandle<io::Result<()>>>) -> io::Result<()> {
-    let mut result = Ok(());
-    for t in threads {
-        let r = t
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("an epoll worker panicked")));
-        result = result.and(r);
-    }
-    result
+        shutdown,
+        Fds::new,
+        run_worker,
+    )
 }
